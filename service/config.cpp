@@ -1,0 +1,184 @@
+#include "config.h"
+
+#include <charconv>
+#include <cmath>
+#include <fstream>
+#include <sstream>
+#include <vector>
+
+namespace netnsd {
+namespace {
+
+Result<std::chrono::milliseconds> parse_seconds(const std::string& key, const std::string& value, bool allow_zero) {
+  double seconds = 0;
+  auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), seconds);
+  if (value.empty() || ec != std::errc() || ptr != value.data() + value.size() || !std::isfinite(seconds) ||
+      seconds < 0 || seconds > 86400.0 * 365) {
+    return Error::logic(key + ": expected a number of seconds, got '" + value + "'");
+  }
+  auto ms = std::chrono::milliseconds(static_cast<long long>(std::llround(seconds * 1000)));
+  if (!allow_zero && ms.count() == 0) return Error::logic(key + ": must be more than 0");
+  return ms;
+}
+
+Result<bool> parse_bool(const std::string& key, const std::string& value) {
+  if (value == "true" || value == "yes" || value == "1" || value == "on") return true;
+  if (value == "false" || value == "no" || value == "0" || value == "off") return false;
+  return Error::logic(key + ": expected true or false, got '" + value + "'");
+}
+
+// Applies one setting; `key` is a long flag name without "--".
+Status apply(ServiceConfig& c, std::string key, const std::string& value) {
+  for (char& ch : key) {
+    if (ch == '_') ch = '-';
+  }
+  if (key == "socket") {
+    if (value.empty() || value.front() != '/') return Error::logic("socket: expected an absolute path");
+    c.socket_path = value;
+  } else if (key == "socket-group") {
+    if (value.empty()) return Error::logic("socket-group: expected a group name or id");
+    c.socket_group = value;
+  } else if (key == "dump-dir") {
+    if (value.empty() || value.front() != '/') return Error::logic("dump-dir: expected an absolute path");
+    c.dump_dir = value;
+  } else if (key == "resync-interval") {
+    auto v = parse_seconds(key, value, true);
+    if (!v) return v.error();
+    c.resync_interval = *v;
+  } else if (key == "lonely-timeout") {
+    auto v = parse_seconds(key, value, true);
+    if (!v) return v.error();
+    c.lonely_timeout = *v;
+  } else if (key == "flush-period") {
+    auto v = parse_seconds(key, value, false);
+    if (!v) return v.error();
+    c.flush_period = *v;
+  } else if (key == "capacity") {
+    std::size_t n = 0;
+    auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+    if (value.empty() || ec != std::errc() || ptr != value.data() + value.size() || n == 0 || n > 1000000) {
+      return Error::logic("capacity: expected a whole number from 1 to 1000000, got '" + value + "'");
+    }
+    c.capacity = n;
+  } else if (key == "no-ebpf") {
+    auto v = parse_bool(key, value);
+    if (!v) return v.error();
+    c.no_ebpf = *v;
+  } else if (key == "log-level") {
+    static const char* const kLevels[] = {"trace", "debug", "info", "warn", "error", "critical", "off"};
+    bool ok = false;
+    for (const char* level : kLevels) ok = ok || value == level;
+    if (!ok) return Error::logic("log-level: expected trace, debug, info, warn, error, critical or off");
+    c.log_level = value;
+  } else {
+    return Error::logic("unknown setting '" + key + "'");
+  }
+  return {};
+}
+
+std::string trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+  return std::string(s);
+}
+
+}  // namespace
+
+Status apply_config_text(std::string_view text, ServiceConfig& config, const std::string& origin) {
+  std::size_t line_no = 0;
+  std::size_t pos = 0;
+  while (pos <= text.size()) {
+    std::size_t eol = text.find('\n', pos);
+    if (eol == std::string_view::npos) eol = text.size();
+    std::string_view line = text.substr(pos, eol - pos);
+    pos = eol + 1;
+    ++line_no;
+    if (auto hash = line.find('#'); hash != std::string_view::npos) line = line.substr(0, hash);
+    std::string content = trim(line);
+    if (content.empty()) continue;
+    std::size_t eq = content.find('=');
+    if (eq == std::string::npos) {
+      return Error::logic(origin + ":" + std::to_string(line_no) + ": expected 'key = value'");
+    }
+    std::string key = trim(std::string_view(content).substr(0, eq));
+    std::string value = trim(std::string_view(content).substr(eq + 1));
+    if (value.size() >= 2 && value.front() == '"' && value.back() == '"') value = value.substr(1, value.size() - 2);
+    if (Status st = apply(config, key, value); !st) {
+      return Error::logic(origin + ":" + std::to_string(line_no) + ": " + st.error().context);
+    }
+  }
+  return {};
+}
+
+Result<CommandLine> parse_command_line(int argc, const char* const* argv) {
+  CommandLine out;
+  // Flags with a value, split into key/value; "--key=value" and "--key value" both work.
+  std::vector<std::pair<std::string, std::string>> settings;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      out.action = CliAction::help;
+      return out;
+    }
+    if (arg == "--version") {
+      out.action = CliAction::version;
+      return out;
+    }
+    if (arg.rfind("--", 0) != 0) return Error::logic("unexpected argument '" + arg + "'");
+    std::string key = arg.substr(2);
+    std::string value;
+    if (auto eq = key.find('='); eq != std::string::npos) {
+      value = key.substr(eq + 1);
+      key = key.substr(0, eq);
+    } else if (key == "no-ebpf") {
+      value = "true";
+    } else {
+      if (i + 1 >= argc) return Error::logic("--" + key + " needs a value");
+      value = argv[++i];
+    }
+    settings.emplace_back(key, value);
+  }
+
+  for (const auto& [key, value] : settings) {
+    if (key != "config") continue;
+    std::ifstream in(value);
+    if (!in) return Error::os("--config: cannot read " + value);
+    std::ostringstream text;
+    text << in.rdbuf();
+    if (Status st = apply_config_text(text.str(), out.config, value); !st) return st.error();
+    out.config.config_file = value;
+  }
+  for (const auto& [key, value] : settings) {
+    if (key == "config") continue;
+    if (Status st = apply(out.config, key, value); !st) {
+      std::string context = st.error().context;
+      if (context.rfind("unknown setting", 0) == 0) return Error::logic("unknown option --" + key);
+      return Error::logic("--" + context);
+    }
+  }
+  return out;
+}
+
+std::string usage() {
+  return R"(Usage: netnsd [OPTIONS]
+
+Keeps a live cache of the host's network namespaces and their devices and
+serves it over HTTP/JSON on a Unix socket (POST /dump, GET /v1/namespaces, ...).
+
+Options (each also settable as "key = value" in the --config file):
+  --socket PATH              Unix socket to serve on [/run/netnsd/netnsd.sock]
+  --socket-group GROUP       group owning the socket (mode 0660) [root's]
+  --dump-dir DIR             where POST /dump writes files [/var/lib/netnsd/dumps]
+  --resync-interval SECONDS  full rescan period, 0 = off [30]
+  --lonely-timeout SECONDS   release a namespace this long after it has no task
+                             and no bind mount [30]
+  --flush-period SECONDS     how often lonely namespaces are checked [10]
+  --capacity N               most namespaces cached (LRU) [4096]
+  --no-ebpf                  do not load the BPF programs
+  --log-level LEVEL          trace|debug|info|warn|error|critical|off [info]
+  --config FILE              read settings from FILE first
+  --help, --version
+)";
+}
+
+}  // namespace netnsd

@@ -1,0 +1,47 @@
+// netnsd's configuration: one passive struct, parsed and validated once from
+// the command line and an optional config file, then passed by const
+// reference.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "util/result.h"
+
+namespace netnsd {
+
+struct ServiceConfig {
+  std::string socket_path = "/run/netnsd/netnsd.sock";
+  std::optional<std::string> socket_group;
+  std::string dump_dir = "/var/lib/netnsd/dumps";
+  std::chrono::milliseconds resync_interval{30000};  // 0 = off
+  std::chrono::milliseconds lonely_timeout{30000};
+  std::chrono::milliseconds flush_period{10000};
+  std::size_t capacity = 4096;
+  bool no_ebpf = false;
+  std::string log_level = "info";
+  std::optional<std::string> config_file;
+};
+
+enum class CliAction { run, help, version };
+
+struct CommandLine {
+  CliAction action = CliAction::run;
+  ServiceConfig config;
+};
+
+// Parses argv. A --config file is read first; flags given on the command line
+// override it. Errors are sentences for the user ("--capacity: ...").
+Result<CommandLine> parse_command_line(int argc, const char* const* argv);
+
+// Applies "key = value" lines (keys are the long flags without "--"; '#'
+// starts a comment; "no-ebpf = true") to `config`.
+Status apply_config_text(std::string_view text, ServiceConfig& config, const std::string& origin);
+
+std::string usage();
+constexpr const char* kVersion = "0.1.0";
+
+}  // namespace netnsd

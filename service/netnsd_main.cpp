@@ -1,0 +1,116 @@
+// netnsd: wires configuration, signals and the library's parts together.
+#include <signal.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <exception>
+
+#include "api/http_api.h"
+#include "config.h"
+#include "dump/dump_files.h"
+#include "dump/dumper.h"
+#include "kernel/kernel_host.h"
+#include "resolver/maintainer.h"
+#include "resolver/resolver.h"
+#include "resolver/scanner.h"
+
+namespace netnsd {
+namespace {
+
+// One handle per cached namespace plus sockets: the default soft limit of
+// 1024 is below the default capacity.
+void raise_fd_limit() {
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+    lim.rlim_cur = lim.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &lim) != 0) spdlog::warn("cannot raise the open-file limit");
+  }
+}
+
+void setup_logging(const std::string& level) {
+  auto logger = spdlog::stderr_color_mt("netnsd");
+  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  spdlog::set_default_logger(logger);
+  spdlog::set_level(spdlog::level::from_str(level));
+}
+
+int run(const ServiceConfig& config) {
+  setup_logging(config.log_level);
+  raise_fd_limit();
+
+  // Signals are taken synchronously by sigwait() below, so every thread
+  // started from here on inherits the block.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+
+  SystemClock clock;
+  Resolver resolver({config.capacity, std::chrono::duration_cast<std::chrono::seconds>(config.lonely_timeout)}, clock);
+  KernelHost host;
+  Scanner scanner(resolver, host);
+  Maintainer maintainer(resolver, scanner, {config.resync_interval, config.flush_period});
+  Dumper dumper(resolver, host, clock, read_host_info(), config.dump_dir);
+  if (Status st = ensure_dump_dir(config.dump_dir); !st) {
+    spdlog::warn("dump directory not usable yet: {}", st.error().message());
+  }
+  if (!config.no_ebpf) {
+    spdlog::info("live eBPF namespace events are not wired in yet; relying on rescans every {} ms",
+                 config.resync_interval.count());
+  }
+
+  HttpApiDeps deps{resolver, dumper,
+                   [&resolver] {
+                     std::vector<std::string> reasons;
+                     if (!resolver.stats().ready) reasons.push_back("initial scan in progress");
+                     return reasons;
+                   },
+                   nullptr};
+  HttpApiOptions options;
+  options.socket_path = config.socket_path;
+  options.socket_group = config.socket_group;
+  HttpApi api(std::move(deps), options);
+  if (Status st = api.start(); !st) {
+    spdlog::critical("cannot start: {}", st.error().message());
+    return 1;
+  }
+  maintainer.start();
+  spdlog::info("netnsd {} serving on {} (dumps in {})", kVersion, config.socket_path, config.dump_dir);
+
+  int signal_number = 0;
+  sigwait(&stop_signals, &signal_number);
+  spdlog::info("stopping on {}", strsignal(signal_number));
+  api.stop();
+  maintainer.stop();
+  return 0;
+}
+
+}  // namespace
+}  // namespace netnsd
+
+int main(int argc, char** argv) {
+  auto cli = netnsd::parse_command_line(argc, argv);
+  if (!cli) {
+    std::fprintf(stderr, "netnsd: %s\nTry 'netnsd --help'.\n", cli.error().message().c_str());
+    return 2;
+  }
+  if (cli->action == netnsd::CliAction::help) {
+    std::fputs(netnsd::usage().c_str(), stdout);
+    return 0;
+  }
+  if (cli->action == netnsd::CliAction::version) {
+    std::printf("netnsd %s\n", netnsd::kVersion);
+    return 0;
+  }
+  try {
+    return netnsd::run(cli->config);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "netnsd: fatal: %s\n", e.what());
+    return 1;
+  }
+}

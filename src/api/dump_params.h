@@ -1,0 +1,44 @@
+// Parameters of POST /dump, from a JSON body, a form body or the query string.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "api/api_error.h"
+#include "dump/dumper.h"
+#include "util/result.h"
+
+namespace netnsd {
+
+struct DumpParams {
+  DumpRequest request;
+  bool stream = false;  // output=stream
+  DumpFormat format = DumpFormat::json;
+  DumpSchema schema = DumpSchema::netnsd;
+};
+
+// Decoded key/value pairs, in order (a query string or a form body).
+using ParamList = std::vector<std::pair<std::string, std::string>>;
+
+// Validates and merges the parameters:
+// - the body is JSON (an object) unless it is a form (Content-Type
+//   application/x-www-form-urlencoded and not starting with '{' or '[',
+//   as `curl -d` sends JSON too); an empty
+//   body means no body parameters;
+// - JSON values are typed (snapshot_interfaces bool, output/format/schema
+//   strings, netns an array of inodes or a single one; null = not given);
+//   query and form values are text ("true"/"false"/"1"/"0"; netns repeated or
+//   comma-separated);
+// - a parameter given twice (body and query, or twice in a query) is refused,
+//   except netns, whose repeated query values add up;
+// - format needs output=stream.
+// Every failure is a 400 with a specific code.
+Result<DumpParams, ApiError> parse_dump_params(std::string_view body, std::string_view content_type,
+                                               const ParamList& query);
+
+// Splits and percent-decodes "a=1&b=x%20y" ('+' is a space).
+ParamList parse_form(std::string_view text);
+
+}  // namespace netnsd

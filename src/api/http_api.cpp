@@ -1,0 +1,332 @@
+#include "api/http_api.h"
+
+#include <httplib.h>
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <charconv>
+#include <limits>
+#include <sstream>
+#include <thread>
+
+#include "api/dump_params.h"
+#include "api/openapi_spec.h"
+#include "api/unix_socket.h"
+#include "dump/json_encoder.h"
+
+namespace netnsd {
+namespace {
+
+using json = nlohmann::ordered_json;
+
+constexpr std::size_t kStreamChunk = 64 * 1024;
+constexpr const char* kJson = "application/json";
+
+void send_json(httplib::Response& res, int status, const json& body) {
+  res.status = status;
+  res.set_content(to_text(body, /*pretty=*/false), kJson);
+}
+
+void send_error(httplib::Response& res, const ApiError& error) {
+  send_json(res, error.status, json{{"error", error.message}, {"code", error.code}});
+}
+
+// The methods each path accepts; nullopt for an unknown path.
+std::optional<std::string> allowed_methods(const std::string& path) {
+  static const char* const kGetPaths[] = {"/healthz", "/readyz", "/metrics", "/openapi.yaml",
+                                          "/v1/namespaces"};
+  for (const char* p : kGetPaths) {
+    if (path == p) return "GET, HEAD";
+  }
+  constexpr std::string_view kNamespace = "/v1/namespaces/";
+  if (path.size() > kNamespace.size() && path.compare(0, kNamespace.size(), kNamespace) == 0 &&
+      path.find('/', kNamespace.size()) == std::string::npos) {
+    return "GET, HEAD";
+  }
+  if (path == "/dump" || path == "/v1/dump") return "POST";
+  return std::nullopt;
+}
+
+ApiError not_found(const httplib::Request& req) {
+  return ApiError{404, "not_found", "no such endpoint: " + req.method + " " + req.path};
+}
+
+ApiError method_not_allowed(const httplib::Request& req, const std::string& allow) {
+  return ApiError{405, "method_not_allowed",
+                  req.method + " is not allowed on " + req.path + " (allowed: " + allow + ")"};
+}
+
+// Default bodies for statuses httplib sets itself (unparsable requests, 413, ...).
+ApiError error_for_status(const httplib::Request& req, int status, std::size_t max_body) {
+  switch (status) {
+    case 400:
+      return ApiError{400, "bad_request", "the request could not be parsed as HTTP/1.1"};
+    case 404:
+      return not_found(req);
+    case 413:
+      return ApiError{413, "payload_too_large",
+                      "the request body is larger than " + std::to_string(max_body) + " bytes"};
+    case 414:
+      return ApiError{414, "uri_too_long", "the request line is too long"};
+    default:
+      return ApiError{status, "http_" + std::to_string(status),
+                      "the request failed with HTTP status " + std::to_string(status)};
+  }
+}
+
+}  // namespace
+
+class HttpApi::Impl : public httplib::Server {
+ public:
+  Impl(HttpApiDeps& deps, const HttpApiOptions& options) : deps_(deps), options_(options) {
+    const std::size_t threads = options.threads;
+    new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+    set_address_family(AF_UNIX);
+    set_payload_max_length(options.max_body);
+    set_keep_alive_timeout(5);
+    set_read_timeout(10, 0);
+    set_write_timeout(30, 0);
+    install_routes();
+  }
+
+  // httplib listens with a backlog of 5; a burst of health checks and dumps
+  // deserves the system maximum. listen() on a listening socket only resizes
+  // its queue.
+  void raise_backlog() { ::listen(svr_sock_, SOMAXCONN); }
+
+ private:
+  void install_routes();
+  void dump(const httplib::Request& req, httplib::Response& res, std::string_view body);
+  void namespaces(const httplib::Request& req, httplib::Response& res);
+  void one_namespace(const httplib::Request& req, httplib::Response& res);
+  void readyz(httplib::Response& res);
+  void metrics(httplib::Response& res);
+
+  HttpApiDeps& deps_;
+  const HttpApiOptions& options_;
+};
+
+void HttpApi::Impl::install_routes() {
+  // cpp-httplib reads a POST/PUT/PATCH body until the peer closes when the
+  // request has neither Content-Length nor Transfer-Encoding (a bare
+  // `curl -X POST`). Such a request has no body: answer it here, before
+  // httplib starts reading.
+  set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+    const bool body_method = req.method == "POST" || req.method == "PUT" || req.method == "PATCH";
+    if (!body_method || req.has_header("Content-Length") || req.has_header("Transfer-Encoding")) {
+      return HandlerResponse::Unhandled;
+    }
+    auto allow = allowed_methods(req.path);
+    if (!allow) {
+      send_error(res, not_found(req));
+    } else if (req.method == "POST" && *allow == "POST") {
+      dump(req, res, "");
+    } else {
+      res.set_header("Allow", *allow);
+      send_error(res, method_not_allowed(req, *allow));
+    }
+    return HandlerResponse::Handled;
+  });
+
+  Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
+    send_json(res, 200, json{{"status", "ok"}});
+  });
+  Get("/readyz", [this](const httplib::Request&, httplib::Response& res) { readyz(res); });
+  Get("/metrics", [this](const httplib::Request&, httplib::Response& res) { metrics(res); });
+  Get("/openapi.yaml", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content(std::string(openapi_yaml()), "application/yaml");
+  });
+  Get("/v1/namespaces", [this](const httplib::Request& req, httplib::Response& res) { namespaces(req, res); });
+  Get(R"(/v1/namespaces/([^/]+))",
+      [this](const httplib::Request& req, httplib::Response& res) { one_namespace(req, res); });
+  for (const char* path : {"/dump", "/v1/dump"}) {
+    Post(path, [this](const httplib::Request& req, httplib::Response& res) { dump(req, res, req.body); });
+  }
+
+  // Known paths answer other methods with 405 (httplib alone would say 404).
+  auto refuse = [](const httplib::Request& req, httplib::Response& res) {
+    auto allow = allowed_methods(req.path);
+    if (!allow) return send_error(res, not_found(req));
+    res.set_header("Allow", *allow);
+    send_error(res, method_not_allowed(req, *allow));
+  };
+  for (const char* pattern : {"/healthz", "/readyz", "/metrics", "/openapi.yaml", "/v1/namespaces",
+                              R"(/v1/namespaces/([^/]+))"}) {
+    Post(pattern, refuse);
+    Put(pattern, refuse);
+    Patch(pattern, refuse);
+    Delete(pattern, refuse);
+    Options(pattern, refuse);
+  }
+  for (const char* pattern : {"/dump", "/v1/dump"}) {
+    Get(pattern, refuse);
+    Put(pattern, refuse);
+    Patch(pattern, refuse);
+    Delete(pattern, refuse);
+    Options(pattern, refuse);
+  }
+
+  // Whatever httplib answers on its own (404, 413, unparsable requests) still
+  // gets a JSON body.
+  set_error_handler(HandlerWithResponse([this](const httplib::Request& req, httplib::Response& res) {
+    if (!res.body.empty()) return HandlerResponse::Unhandled;
+    send_error(res, error_for_status(req, res.status, options_.max_body));
+    return HandlerResponse::Handled;
+  }));
+  set_exception_handler([](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
+    std::string what = "unknown exception";
+    try {
+      if (ep) std::rethrow_exception(ep);
+    } catch (const std::exception& e) {
+      what = e.what();
+    } catch (...) {
+    }
+    spdlog::error("{} {} failed: {}", req.method, req.path, what);
+    send_error(res, ApiError{500, "internal_error", "internal error: " + what});
+  });
+  set_logger([](const httplib::Request& req, const httplib::Response& res) {
+    // Over AF_UNIX, httplib reports the peer's PID (SO_PEERCRED) as its port.
+    spdlog::debug("{} {} -> {} (peer pid {})", req.method, req.path, res.status, req.remote_port);
+  });
+}
+
+void HttpApi::Impl::dump(const httplib::Request& req, httplib::Response& res, std::string_view body) {
+  // The query string, from the raw target: httplib also merges a form body
+  // into req.params, and the body is parsed separately.
+  ParamList query;
+  if (auto q = req.target.find('?'); q != std::string::npos) query = parse_form(std::string_view(req.target).substr(q + 1));
+  auto params = parse_dump_params(body, req.get_header_value("Content-Type"), query);
+  if (!params) return send_error(res, params.error());
+
+  const auto started = std::chrono::steady_clock::now();
+  DumpDocument doc = deps_.dumper.collect(params->request);
+
+  if (params->stream) {
+    auto text = std::make_shared<const std::string>(deps_.dumper.encode(doc, params->schema, params->format));
+    const char* type = params->format == DumpFormat::dot ? "text/vnd.graphviz" : kJson;
+    res.status = 200;
+    res.set_chunked_content_provider(type, [text](std::size_t offset, httplib::DataSink& sink) {
+      std::size_t n = std::min(kStreamChunk, text->size() - offset);
+      if (n > 0 && !sink.write(text->data() + offset, n)) return false;
+      if (offset + n >= text->size()) sink.done();
+      return true;
+    });
+    return;
+  }
+
+  auto paths = deps_.dumper.write_files(doc, params->schema);
+  if (!paths) {
+    spdlog::warn("dump failed: {}", paths.error().message());
+    return send_error(res, ApiError{500, "dump_write_failed", "cannot write the dump: " + paths.error().message()});
+  }
+  const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+  spdlog::info("dumped {} namespaces{} to {} in {} ms (peer pid {})", doc.namespaces.size(),
+               doc.snapshot_interfaces ? " with an interface snapshot" : "", paths->dump_filename,
+               took.count(), req.remote_port);
+  send_json(res, 200, json{{"dump_filename", paths->dump_filename}, {"graph_filename", paths->graph_filename}});
+}
+
+void HttpApi::Impl::namespaces(const httplib::Request&, httplib::Response& res) {
+  json list = json::array();
+  for (const NamespaceView& ns : deps_.resolver.snapshot()) list.push_back(namespace_to_json(ns, nullptr));
+  send_json(res, 200, json{{"resolver", resolver_to_json(deps_.resolver.stats())}, {"namespaces", std::move(list)}});
+}
+
+void HttpApi::Impl::one_namespace(const httplib::Request& req, httplib::Response& res) {
+  const std::string key = req.matches[1];
+  std::optional<NetnsId> id;
+  if (std::all_of(key.begin(), key.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    std::uint64_t value = 0;
+    auto [ptr, ec] = std::from_chars(key.data(), key.data() + key.size(), value);
+    if (ec != std::errc() || value == 0 || value > std::numeric_limits<std::uint32_t>::max()) {
+      return send_error(res, ApiError::bad_request("invalid_netns",
+                                                   "'" + key + "' is not a namespace inode (1 to 4294967295)"));
+    }
+    id = value;
+  } else {
+    // Not a number: a bind-mount name such as an `ip netns` name.
+    auto found = deps_.resolver.find_by_name(key);
+    if (found.size() > 1) {
+      return send_error(res, ApiError{409, "ambiguous_name",
+                                      "several cached namespaces are mounted as '" + key + "'; ask by inode"});
+    }
+    if (found.size() == 1) id = found.front();
+  }
+  std::optional<NamespaceView> view;
+  if (id) view = deps_.resolver.find(*id);
+  if (!view) {
+    return send_error(res, ApiError{404, "namespace_not_found", "no network namespace '" + key + "' in the cache"});
+  }
+  send_json(res, 200, namespace_to_json(*view, nullptr));
+}
+
+void HttpApi::Impl::readyz(httplib::Response& res) {
+  std::vector<std::string> reasons;
+  if (deps_.not_ready_reasons) reasons = deps_.not_ready_reasons();
+  if (reasons.empty()) return send_json(res, 200, json{{"status", "ready"}});
+  std::string sentence = "not ready: ";
+  for (std::size_t i = 0; i < reasons.size(); ++i) sentence += (i ? "; " : "") + reasons[i];
+  send_json(res, 503, json{{"error", sentence}, {"code", "not_ready"}, {"reasons", reasons}});
+}
+
+void HttpApi::Impl::metrics(httplib::Response& res) {
+  const ResolverStats s = deps_.resolver.stats();
+  std::ostringstream out;
+  auto metric = [&out](const char* name, const char* type, const char* help, auto value) {
+    out << "# HELP " << name << ' ' << help << "\n# TYPE " << name << ' ' << type << '\n'
+        << name << ' ' << value << '\n';
+  };
+  metric("netnsd_ready", "gauge", "1 once the initial scan has completed.", s.ready ? 1 : 0);
+  metric("netnsd_namespaces", "gauge", "Network namespaces in the cache.", s.namespaces);
+  metric("netnsd_capacity", "gauge", "Most namespaces the cache holds.", s.capacity);
+  metric("netnsd_evictions_total", "counter", "Namespaces evicted to stay within capacity.", s.evictions);
+  metric("netnsd_lonely_releases_total", "counter", "Lonely namespaces released after the timeout.",
+         s.lonely_releases);
+  metric("netnsd_resyncs_total", "counter", "Full rescans of the host.", s.resyncs);
+  metric("netnsd_handle_capture_failures_total", "counter", "Namespaces seen but not opened.",
+         s.handle_capture_failures);
+  if (deps_.extra_metrics) out << deps_.extra_metrics();
+  res.set_content(out.str(), "text/plain; version=0.0.4");
+}
+
+HttpApi::HttpApi(HttpApiDeps deps, HttpApiOptions options)
+    : deps_(std::move(deps)), options_(std::move(options)), impl_(std::make_unique<Impl>(deps_, options_)) {}
+
+HttpApi::~HttpApi() { stop(); }
+
+Status HttpApi::start() {
+  if (Status st = prepare_socket_path(options_.socket_path); !st) return st;
+  if (!impl_->bind_to_port(options_.socket_path, 80)) {
+    return Error::os("cannot listen on " + options_.socket_path);
+  }
+  impl_->raise_backlog();
+  if (Status st = secure_socket(options_.socket_path, options_.socket_group); !st) {
+    impl_->stop();
+    ::unlink(options_.socket_path.c_str());
+    return st;
+  }
+  struct stat st {};
+  if (::stat(options_.socket_path.c_str(), &st) == 0) {
+    socket_dev_ = st.st_dev;
+    socket_ino_ = st.st_ino;
+  }
+  serving_ = std::thread([this] { impl_->listen_after_bind(); });
+  return {};
+}
+
+void HttpApi::stop() {
+  if (!serving_.joinable()) return;
+  impl_->stop();
+  serving_.join();
+  // Remove the socket file only if it is still the one we bound.
+  struct stat st {};
+  if (::lstat(options_.socket_path.c_str(), &st) == 0 && st.st_dev == socket_dev_ &&
+      st.st_ino == socket_ino_) {
+    ::unlink(options_.socket_path.c_str());
+  }
+}
+
+}  // namespace netnsd

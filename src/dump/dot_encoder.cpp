@@ -1,0 +1,148 @@
+#include "dump/dot_encoder.h"
+
+#include <cstdio>
+#include <set>
+#include <sstream>
+#include <tuple>
+
+#include "util/text.h"
+
+namespace netnsd {
+
+std::string dot_quote(std::string_view text) {
+  std::string clean = sanitize_utf8(text);
+  std::string out = "\"";
+  for (char ch : clean) {
+    auto c = static_cast<unsigned char>(ch);
+    if (ch == '\n') {
+      out += "\\n";  // our own line breaks (callers pass real newlines)
+    } else if (ch == '\\' || ch == '"') {
+      out.push_back('\\');
+      out.push_back(ch);
+    } else if (c < 0x20 || c == 0x7f) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\\\x%02x", c);
+      out += buf;
+    } else {
+      out.push_back(ch);
+    }
+  }
+  out.push_back('"');
+  return out;
+}
+
+namespace {
+
+std::string dev_id(const char* prefix, NetnsId netns, std::uint32_t ifindex) {
+  return std::string(prefix) + "_" + std::to_string(netns) + "_" + std::to_string(ifindex);
+}
+
+// Interface names may contain newlines' cousins but never '\n' itself (the
+// kernel refuses whitespace), so '\n' here is always ours.
+std::string device_label(const Device& d, std::string_view note) {
+  std::string label = d.name + " (" + std::to_string(d.ifindex) + ")\n";
+  label += (d.kind.empty() ? std::string("device") : d.kind) + (d.up ? " up" : " down");
+  if (d.mtu) label += " mtu " + std::to_string(d.mtu);
+  if (!d.mac.empty()) label += "\n" + d.mac;
+  if (!note.empty()) label += "\n" + std::string(note);
+  return label;
+}
+
+bool contains(const std::vector<std::uint32_t>& v, std::uint32_t x) {
+  for (auto y : v) {
+    if (y == x) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+std::string dump_to_dot(const DumpDocument& doc) {
+  std::ostringstream out;
+  out << "digraph netnsd {\n";
+  out << "  graph [rankdir=LR, fontname=\"Helvetica\", fontsize=11, labelloc=t, label="
+      << dot_quote("netnsd: " + doc.host.hostname + " (" + std::to_string(doc.namespaces.size()) +
+                   " network namespaces) " + format_rfc3339_ms(doc.generated_at))
+      << "];\n";
+  out << "  node [fontname=\"Helvetica\", fontsize=10];\n";
+  out << "  edge [fontname=\"Helvetica\", fontsize=9];\n";
+
+  // Every device node in the graph, to draw veth edges only between existing nodes.
+  std::set<std::pair<NetnsId, std::uint32_t>> present;
+  for (const NamespaceView& ns : doc.namespaces) {
+    for (const Device& d : ns.devices) present.insert({ns.netns, d.ifindex});
+  }
+
+  for (const NamespaceView& ns : doc.namespaces) {
+    const InterfaceSnapshot* snap = nullptr;
+    if (auto it = doc.snapshots.find(ns.netns); it != doc.snapshots.end()) snap = &it->second;
+    const std::string nid = "ns_" + std::to_string(ns.netns);
+
+    out << "\n  subgraph cluster_" << nid << " {\n";
+    if (ns.lonely_since) {
+      out << "    style=\"dashed,filled\"; color=\"#6b7280\"; fillcolor=\"#f3f4f6\";\n";
+    } else {
+      out << "    style=\"rounded\"; color=\"#93c5fd\";\n";
+    }
+    out << "    label=\"\";\n";
+
+    std::string label = "netns " + std::to_string(ns.netns);
+    if (ns.netns == doc.host.netns) label += " (host)";
+    for (const std::string& name : ns.names) label += "\n" + name;
+    label += "\npids " + std::to_string(ns.pids) + ", " + std::string(to_string(ns.discovered_by));
+    if (ns.lonely_since) label += "\nlonely since " + format_rfc3339_ms(*ns.lonely_since);
+    if (!ns.handle) label += "\nno handle";
+    if (snap && snap->error) label += "\nsnapshot failed: " + *snap->error;
+    out << "    " << nid << " [shape=box3d, style=filled, fillcolor="
+        << (ns.lonely_since ? "\"#d1d5db\"" : "\"#dbeafe\"") << ", label=" << dot_quote(label)
+        << "];\n";
+
+    for (const Device& d : ns.devices) {
+      const std::string id = dev_id("dev", ns.netns, d.ifindex);
+      bool stale = snap && contains(snap->stale_in_cache, d.ifindex);
+      out << "    " << id << " [shape=box, style=\"rounded,filled" << (stale ? ",dashed" : "")
+          << "\", fillcolor=" << (stale ? "\"#fde68a\"" : "\"#ecfdf5\"")
+          << ", label=" << dot_quote(device_label(d, stale ? "stale: gone from the kernel" : ""))
+          << "];\n";
+      out << "    " << nid << " -> " << id << ";\n";
+      if (d.master && present.count({ns.netns, *d.master})) {
+        out << "    " << id << " -> " << dev_id("dev", ns.netns, *d.master)
+            << " [style=dotted, label=\"master\"];\n";
+      }
+    }
+    for (const Device& d : ns.queued_devices) {
+      const std::string id = dev_id("qdev", ns.netns, d.ifindex);
+      out << "    " << id << " [shape=box, style=\"rounded,dotted\", label="
+          << dot_quote(device_label(d, "queued")) << "];\n";
+      out << "    " << nid << " -> " << id << " [style=dotted];\n";
+    }
+    if (snap) {
+      for (const Device& d : snap->devices) {
+        if (!contains(snap->missing_from_cache, d.ifindex)) continue;
+        const std::string id = dev_id("live", ns.netns, d.ifindex);
+        out << "    " << id << " [shape=box, style=\"rounded,dashed\", color=\"#dc2626\", fontcolor=\"#dc2626\", label="
+            << dot_quote(device_label(d, "live, missing from cache")) << "];\n";
+        out << "    " << nid << " -> " << id << " [style=dashed, color=\"#dc2626\"];\n";
+      }
+    }
+    out << "  }\n";
+  }
+
+  // One edge per veth pair, drawn from the lower (netns, ifindex) end.
+  out << "\n";
+  for (const NamespaceView& ns : doc.namespaces) {
+    for (const Device& d : ns.devices) {
+      if (!d.peer || !d.peer->netns) continue;
+      auto self = std::make_tuple(ns.netns, d.ifindex);
+      auto other = std::make_tuple(*d.peer->netns, d.peer->ifindex);
+      if (!(self < other) || !present.count({*d.peer->netns, d.peer->ifindex})) continue;
+      out << "  " << dev_id("dev", ns.netns, d.ifindex) << " -> "
+          << dev_id("dev", *d.peer->netns, d.peer->ifindex)
+          << " [dir=none, color=\"#2563eb\", penwidth=2, label=\"veth\"];\n";
+    }
+  }
+  out << "}\n";
+  return out.str();
+}
+
+}  // namespace netnsd

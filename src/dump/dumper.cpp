@@ -1,0 +1,54 @@
+#include "dump/dumper.h"
+
+#include <sys/utsname.h>
+
+#include "dump/dot_encoder.h"
+#include "dump/interface_snapshot.h"
+#include "dump/json_encoder.h"
+#include "kernel/netns.h"
+
+namespace netnsd {
+
+Dumper::Dumper(Resolver& resolver, HostView& host, const Clock& clock, HostInfo info,
+               std::string dump_dir)
+    : resolver_(resolver), host_(host), clock_(clock), info_(std::move(info)), dump_dir_(std::move(dump_dir)) {}
+
+DumpDocument Dumper::collect(const DumpRequest& request) const {
+  DumpDocument doc;
+  doc.host = info_;
+  doc.snapshot_interfaces = request.snapshot_interfaces;
+  doc.namespaces = resolver_.snapshot(request.netns);
+  doc.resolver = resolver_.stats();
+  if (request.snapshot_interfaces) {
+    if (request.netns) {
+      doc.snapshots = snapshot_interfaces(doc.namespaces, resolver_.snapshot(), host_);
+    } else {
+      doc.snapshots = snapshot_interfaces(doc.namespaces, doc.namespaces, host_);
+    }
+  }
+  doc.generated_at = clock_.now();
+  return doc;
+}
+
+std::string Dumper::encode(const DumpDocument& doc, DumpSchema schema, DumpFormat format) const {
+  if (format == DumpFormat::dot) return dump_to_dot(doc);
+  if (schema == DumpSchema::datadog) return to_text(dump_to_datadog_json(doc, doc.resolver.lonely_timeout_s));
+  return to_text(dump_to_json(doc));
+}
+
+Result<DumpPaths> Dumper::write_files(const DumpDocument& doc, DumpSchema schema) const {
+  return write_dump_files(dump_dir_, encode(doc, schema, DumpFormat::json), dump_to_dot(doc));
+}
+
+HostInfo read_host_info() {
+  HostInfo info;
+  utsname u{};
+  if (::uname(&u) == 0) {
+    info.hostname = u.nodename;
+    info.kernel = u.release;
+  }
+  if (auto self = current_netns()) info.netns = *self;
+  return info;
+}
+
+}  // namespace netnsd

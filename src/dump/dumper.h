@@ -1,0 +1,52 @@
+// Dumper: what POST /dump does, without HTTP.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "dump/document.h"
+#include "dump/dump_files.h"
+#include "resolver/host.h"
+#include "resolver/resolver.h"
+
+namespace netnsd {
+
+enum class DumpSchema { netnsd, datadog };
+enum class DumpFormat { json, dot };
+
+struct DumpRequest {
+  bool snapshot_interfaces = false;
+  std::optional<std::vector<NetnsId>> netns;  // restrict to these inodes
+};
+
+// Threading: every method may run concurrently with the resolver's writers;
+// collect() copies the cache under its lock, then does all I/O unlocked.
+class Dumper {
+ public:
+  Dumper(Resolver& resolver, HostView& host, const Clock& clock, HostInfo info, std::string dump_dir);
+
+  // A consistent copy of the cache, with a live interface snapshot when asked.
+  DumpDocument collect(const DumpRequest& request) const;
+
+  // The document as text: JSON in either schema, or the DOT graph.
+  std::string encode(const DumpDocument& doc, DumpSchema schema, DumpFormat format) const;
+
+  // Writes the JSON (in `schema`) and the graph into the dump directory.
+  Result<DumpPaths> write_files(const DumpDocument& doc, DumpSchema schema) const;
+
+  const std::string& dump_dir() const { return dump_dir_; }
+  const HostInfo& host_info() const { return info_; }
+
+ private:
+  Resolver& resolver_;
+  HostView& host_;
+  const Clock& clock_;
+  HostInfo info_;
+  std::string dump_dir_;
+};
+
+// hostname, kernel release and netns inode of the calling process.
+HostInfo read_host_info();
+
+}  // namespace netnsd

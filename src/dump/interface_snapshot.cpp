@@ -1,0 +1,61 @@
+#include "dump/interface_snapshot.h"
+
+#include <algorithm>
+#include <set>
+
+#include "resolver/peers.h"
+
+namespace netnsd {
+
+std::map<NetnsId, InterfaceSnapshot> snapshot_interfaces(const std::vector<NamespaceView>& targets,
+                                                         const std::vector<NamespaceView>& all,
+                                                         HostView& host) {
+  std::map<NetnsId, InterfaceSnapshot> out;
+  std::map<NetnsId, HandlePtr> handles;
+  for (const NamespaceView& ns : all) {
+    if (ns.handle) handles.emplace(ns.netns, ns.handle);
+  }
+  for (const NamespaceView& ns : targets) {
+    if (ns.handle) handles.emplace(ns.netns, ns.handle);
+  }
+
+  Listings live;
+  for (const NamespaceView& ns : targets) {
+    InterfaceSnapshot& snap = out[ns.netns];
+    if (!ns.handle) {
+      snap.error = "no handle captured for this namespace";
+      continue;
+    }
+    auto links = host.list_links(*ns.handle, ns.netns);
+    if (!links) {
+      snap.error = links.error().message();
+      continue;
+    }
+    live.emplace(ns.netns, std::move(links.value()));
+  }
+
+  Listings candidates = live;
+  for (const NamespaceView& ns : all) {
+    if (!candidates.count(ns.netns)) candidates.emplace(ns.netns, ns.devices);
+  }
+  resolve_peers(live, candidates, handles, host);
+
+  for (const NamespaceView& ns : targets) {
+    auto it = live.find(ns.netns);
+    if (it == live.end()) continue;
+    InterfaceSnapshot& snap = out[ns.netns];
+    snap.devices = std::move(it->second);
+    std::sort(snap.devices.begin(), snap.devices.end(),
+              [](const Device& a, const Device& b) { return a.ifindex < b.ifindex; });
+    std::set<std::uint32_t> cached, seen;
+    for (const Device& d : ns.devices) cached.insert(d.ifindex);
+    for (const Device& d : snap.devices) seen.insert(d.ifindex);
+    std::set_difference(seen.begin(), seen.end(), cached.begin(), cached.end(),
+                        std::back_inserter(snap.missing_from_cache));
+    std::set_difference(cached.begin(), cached.end(), seen.begin(), seen.end(),
+                        std::back_inserter(snap.stale_in_cache));
+  }
+  return out;
+}
+
+}  // namespace netnsd

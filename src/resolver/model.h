@@ -1,0 +1,83 @@
+// The resolver's vocabulary: devices, namespace handles, and the read-only
+// views the cache hands out to dumps and API handlers.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "util/clock.h"
+#include "util/fd.h"
+
+namespace netnsd {
+
+// Namespace identity: the nsfs inode (stat(/proc/PID/ns/net).st_ino, ns.inum in BPF).
+using NetnsId = std::uint64_t;
+
+// The other end of a veth pair.
+struct PeerRef {
+  std::uint32_t ifindex = 0;
+  // Inode of the peer's namespace when the resolver holds that namespace.
+  std::optional<NetnsId> netns;
+  // The peer namespace's id as seen from this device's namespace
+  // (IFLA_LINK_NETNSID); absent when the peer lives in the same namespace.
+  std::optional<std::int32_t> nsid;
+
+  bool operator==(const PeerRef&) const = default;
+};
+
+struct Device {
+  std::uint32_t ifindex = 0;
+  std::string name;
+  std::string kind;  // IFLA_INFO_KIND: "veth", "bridge", ...; empty for lo and physical NICs
+  std::string mac;   // "aa:bb:cc:dd:ee:ff"; empty when the device has no link-layer address
+  std::uint32_t mtu = 0;
+  bool up = false;                      // IFF_UP
+  std::optional<std::uint32_t> master;  // IFLA_MASTER ifindex (bridge, bond, vrf)
+  std::optional<PeerRef> peer;          // veth only
+
+  bool operator==(const Device&) const = default;
+};
+
+// How the resolver first learnt of a namespace.
+enum class Source { procfs, bind_mount, ebpf, netlink };
+std::string_view to_string(Source source);
+
+// An open namespace handle: the fd that lets us enter the namespace and keeps
+// it alive, and the path it was opened from. Shared so that a dump can keep
+// using a handle after the resolver has released it; the fd closes with the
+// last owner.
+struct NamespaceHandle {
+  Fd fd;
+  std::string path;
+};
+using HandlePtr = std::shared_ptr<const NamespaceHandle>;
+
+// A consistent copy of one cached namespace.
+struct NamespaceView {
+  NetnsId netns = 0;
+  HandlePtr handle;                // null while only queued devices are known
+  std::vector<std::string> names;  // bind-mount names (last path component), sorted
+  Source discovered_by = Source::procfs;
+  WallTime first_seen;
+  std::optional<WallTime> lonely_since;
+  std::uint32_t pids = 0;              // processes with a task in the namespace at the last scan
+  std::vector<Device> devices;         // sorted by ifindex
+  std::vector<Device> queued_devices;  // learnt before the handle was captured
+};
+
+struct ResolverStats {
+  bool ready = false;  // the initial scan has completed
+  std::size_t capacity = 0;
+  std::int64_t lonely_timeout_s = 0;
+  std::size_t namespaces = 0;
+  std::uint64_t evictions = 0;
+  std::uint64_t lonely_releases = 0;
+  std::uint64_t resyncs = 0;
+  std::uint64_t handle_capture_failures = 0;
+};
+
+}  // namespace netnsd

@@ -1,0 +1,23 @@
+// Resolving veth peers to the namespace that holds them.
+#pragma once
+
+#include <map>
+#include <vector>
+
+#include "resolver/host.h"
+#include "resolver/model.h"
+
+namespace netnsd {
+
+using Listings = std::map<NetnsId, std::vector<Device>>;
+
+// Fills PeerRef::netns for every veth in `targets` whose peer lives in
+// another namespace. A link only says "peer ifindex j in the namespace I call
+// nsid N"; ifindexes repeat across namespaces, so candidates are the veths in
+// `candidates` at ifindex j that point back at this device's ifindex, and the
+// one whose namespace this namespace really calls N (asked through `host`) is
+// the peer. Peers with no confirmed candidate keep netns unset.
+void resolve_peers(Listings& targets, const Listings& candidates,
+                   const std::map<NetnsId, HandlePtr>& handles, HostView& host);
+
+}  // namespace netnsd

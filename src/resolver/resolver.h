@@ -1,0 +1,120 @@
+// Resolver: the cache of network namespaces, keyed by namespace inode.
+//
+// Threading: every method is safe to call from any thread. One mutex guards
+// the cache; nothing under it does I/O. Handles that leave the cache
+// (eviction, lonely release, a duplicate capture) are destroyed after the lock
+// is dropped, and a reader holding a view keeps its handle open until done.
+//
+// The resolver owns no kernel access: callers (the Scanner, event sources)
+// open handles and list devices, then hand the results in. Time comes from an
+// injected Clock so the lonely and LRU rules are unit-testable.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <list>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "resolver/model.h"
+#include "util/clock.h"
+
+namespace netnsd {
+
+struct ResolverConfig {
+  std::size_t capacity = 4096;
+  std::chrono::seconds lonely_timeout{30};
+};
+
+// What a full scan saw of one namespace.
+struct Presence {
+  std::uint32_t pids = 0;          // processes with a task inside
+  std::set<std::string> names;     // bind-mount names
+};
+using PresenceMap = std::unordered_map<NetnsId, Presence>;
+
+class Resolver {
+ public:
+  Resolver(ResolverConfig config, const Clock& clock);
+  Resolver(const Resolver&) = delete;
+  Resolver& operator=(const Resolver&) = delete;
+
+  // Adds a namespace with its handle. Returns false (and drops `handle`) when
+  // the namespace already has one. A namespace known only by queued devices
+  // gets the handle, and its queue moves to `devices`. May evict the least
+  // recently seen namespace to stay within capacity.
+  bool capture(NetnsId netns, NamespaceHandle handle, Source source);
+
+  // Records a device for a namespace whose handle is not captured yet,
+  // creating a handle-less entry if needed. A device for a captured namespace
+  // goes straight to its device list.
+  void queue_device(NetnsId netns, Device device);
+
+  // Replaces the device list of a cached namespace (no-op if not cached).
+  void set_devices(NetnsId netns, std::vector<Device> devices);
+
+  // Applies a complete scan of tasks and bind mounts: namespaces in `seen`
+  // get their pids and names refreshed and stop being lonely; cached ones not
+  // in it become lonely (lonely_since = now) if they were not already.
+  void apply_presence(const PresenceMap& seen);
+
+  // Releases namespaces that have been lonely for at least lonely_timeout.
+  // Returns how many were released.
+  std::size_t release_lonely();
+
+  // A consistent copy, sorted by inode; restricted to `only` when given
+  // (unknown inodes are skipped).
+  std::vector<NamespaceView> snapshot(const std::optional<std::vector<NetnsId>>& only = {}) const;
+  std::optional<NamespaceView> find(NetnsId netns) const;
+  // Namespaces by bind-mount name.
+  std::vector<NetnsId> find_by_name(const std::string& name) const;
+
+  bool contains(NetnsId netns) const;
+  std::vector<NetnsId> ids() const;
+  // Every captured handle, sorted by inode.
+  std::vector<std::pair<NetnsId, HandlePtr>> handles() const;
+
+  void mark_ready();
+  void count_resync();
+  void count_capture_failure();
+  ResolverStats stats() const;
+
+ private:
+  struct Entry {
+    HandlePtr handle;
+    std::vector<std::string> names;
+    Source discovered_by = Source::procfs;
+    WallTime first_seen;
+    std::optional<WallTime> lonely_since;
+    std::uint32_t pids = 0;
+    std::map<std::uint32_t, Device> devices;
+    std::map<std::uint32_t, Device> queued;
+    std::list<NetnsId>::iterator lru;  // position in lru_ (front = most recent)
+  };
+
+  using Graveyard = std::vector<HandlePtr>;
+
+  Entry& insert_locked(NetnsId netns, Source source, Graveyard& graveyard);
+  void touch_locked(Entry& entry);
+  void evict_over_capacity_locked(Graveyard& graveyard);
+  NamespaceView view_locked(NetnsId netns, const Entry& entry) const;
+
+  const ResolverConfig config_;
+  const Clock& clock_;
+
+  mutable std::mutex mutex_;
+  std::unordered_map<NetnsId, Entry> entries_;
+  std::list<NetnsId> lru_;
+  bool ready_ = false;
+  std::uint64_t evictions_ = 0;
+  std::uint64_t lonely_releases_ = 0;
+  std::uint64_t resyncs_ = 0;
+  std::uint64_t capture_failures_ = 0;
+};
+
+}  // namespace netnsd

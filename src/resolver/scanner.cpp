@@ -1,0 +1,91 @@
+#include "resolver/scanner.h"
+
+#include <spdlog/spdlog.h>
+
+#include <set>
+
+#include "resolver/peers.h"
+
+namespace netnsd {
+
+ScanReport Scanner::scan() {
+  const auto started = std::chrono::steady_clock::now();
+  ScanReport report;
+
+  TaskScan tasks = host_.scan_tasks();
+  auto mounts = host_.scan_mounts();
+  if (!mounts) {
+    report.mounts_ok = false;
+    spdlog::warn("cannot read bind mounts: {}", mounts.error().message());
+  }
+
+  PresenceMap presence;
+  std::map<NetnsId, std::vector<std::string>> mount_points;
+  for (const auto& [netns, task] : tasks) presence[netns].pids = task.pids;
+  if (mounts) {
+    for (const NetnsMount& m : *mounts) {
+      presence[m.netns].names.insert(mount_name(m.mount_point));
+      mount_points[m.netns].push_back(m.mount_point);
+    }
+  }
+  report.namespaces = presence.size();
+
+  std::set<NetnsId> held;
+  for (const auto& [netns, handle] : resolver_.handles()) held.insert(netns);
+  for (const auto& [netns, seen] : presence) {
+    if (held.count(netns)) continue;
+    bool captured = false;
+    std::string last_error;
+    auto task = tasks.find(netns);
+    if (task != tasks.end()) {
+      auto fd = host_.open_netns(task->second.task_path, netns);
+      if (fd) {
+        resolver_.capture(netns, {std::move(fd.value()), task->second.task_path}, Source::procfs);
+        captured = true;
+      } else {
+        last_error = fd.error().message();
+      }
+    }
+    for (const std::string& path : mount_points[netns]) {
+      if (captured) break;
+      auto fd = host_.open_netns(path, netns);
+      if (fd) {
+        resolver_.capture(netns, {std::move(fd.value()), path}, Source::bind_mount);
+        captured = true;
+      } else {
+        last_error = fd.error().message();
+      }
+    }
+    if (captured) {
+      ++report.captured;
+    } else {
+      ++report.capture_failures;
+      resolver_.count_capture_failure();
+      spdlog::debug("cannot capture netns {}: {}", netns, last_error);
+    }
+  }
+
+  if (report.mounts_ok) resolver_.apply_presence(presence);
+
+  std::map<NetnsId, HandlePtr> handles;
+  for (auto& [netns, handle] : resolver_.handles()) handles.emplace(netns, std::move(handle));
+  Listings listings;
+  for (const auto& [netns, handle] : handles) {
+    auto links = host_.list_links(*handle, netns);
+    if (!links) {
+      ++report.link_failures;
+      spdlog::debug("cannot list links of netns {}: {}", netns, links.error().message());
+      continue;
+    }
+    listings.emplace(netns, std::move(links.value()));
+  }
+  resolve_peers(listings, listings, handles, host_);
+  for (auto& [netns, devices] : listings) resolver_.set_devices(netns, std::move(devices));
+
+  resolver_.count_resync();
+  report.took = std::chrono::duration_cast<std::chrono::microseconds>(
+      std::chrono::steady_clock::now() - started);
+  return report;
+}
+
+}  // namespace netnsd

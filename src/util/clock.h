@@ -1,0 +1,32 @@
+// Time for the resolver: a seam so its state machine (lonely timeout, LRU,
+// flush) can be driven by a fake clock in unit tests.
+#pragma once
+
+#include <chrono>
+#include <string>
+
+namespace netnsd {
+
+using WallTime = std::chrono::system_clock::time_point;
+
+class Clock {
+ public:
+  virtual ~Clock() = default;
+  // Wall-clock time: what timestamps in the dump show.
+  virtual WallTime now() const = 0;
+};
+
+class SystemClock final : public Clock {
+ public:
+  WallTime now() const override { return std::chrono::system_clock::now(); }
+};
+
+// RFC 3339 in UTC with millisecond precision: "2026-11-29T03:48:22.123Z".
+std::string format_rfc3339_ms(WallTime t);
+
+// RFC 3339 in UTC the way Go's time.Time marshals to JSON: fractional seconds
+// only as precise as needed (trailing zeros dropped), "0001-01-01T00:00:00Z"
+// for the zero value (pass std::nullopt-like WallTime{} via the unset flag).
+std::string format_rfc3339_go(WallTime t, bool unset);
+
+}  // namespace netnsd

@@ -1,0 +1,13 @@
+// Small text helpers for encoders.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace netnsd {
+
+// Returns `in` with every invalid UTF-8 sequence replaced by U+FFFD.
+// Interface names are arbitrary bytes to the kernel; outputs must be UTF-8.
+std::string sanitize_utf8(std::string_view in);
+
+}  // namespace netnsd

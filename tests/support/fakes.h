@@ -1,0 +1,98 @@
+// Fakes for unit-testing the resolver's state machine without privileges:
+// a settable clock and a scripted host. They stand beside the privileged
+// tests, which exercise the same behaviour against the real kernel.
+#pragma once
+
+#include <fcntl.h>
+#include <sys/eventfd.h>
+
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "resolver/host.h"
+#include "util/clock.h"
+
+namespace netnsd::testing {
+
+class FakeClock final : public Clock {
+ public:
+  WallTime now() const override { return now_; }
+  void advance(std::chrono::milliseconds d) { now_ += d; }
+
+ private:
+  WallTime now_ = WallTime(std::chrono::seconds(1'800'000'000));
+};
+
+// A real but meaningless descriptor, to watch handles being closed.
+inline Fd dummy_fd() { return Fd(::eventfd(0, EFD_CLOEXEC)); }
+inline bool fd_is_open(int fd) { return ::fcntl(fd, F_GETFD) != -1; }
+
+// A host whose tasks, mounts, links and nsids are whatever the test says.
+class FakeHost final : public HostView {
+ public:
+  TaskScan tasks;
+  std::vector<NetnsMount> mounts;
+  std::map<NetnsId, std::vector<Device>> links;
+  std::set<std::string> unopenable;  // paths whose open fails
+  // nsids[(in, target)] = id that `in` assigns to `target`.
+  std::map<std::pair<NetnsId, NetnsId>, std::int32_t> nsid_table;
+  std::vector<std::string> opened;  // paths opened, in order
+  int nsid_queries = 0;
+
+  TaskScan scan_tasks() override { return tasks; }
+  Result<std::vector<NetnsMount>> scan_mounts() override { return mounts; }
+
+  Result<Fd> open_netns(const std::string& path, NetnsId expected) override {
+    if (unopenable.count(path)) return Error::os("open " + path, ENOENT);
+    opened.push_back(path);
+    Fd fd = dummy_fd();
+    inode_of_fd_[fd.get()] = expected;
+    return fd;
+  }
+
+  Result<std::vector<Device>> list_links(const NamespaceHandle& ns, NetnsId self) override {
+    auto it = links.find(self);
+    if (it == links.end()) return Error::os("no such namespace", ENOENT);
+    (void)ns;
+    return it->second;
+  }
+
+  Result<std::vector<std::int32_t>> nsids(const NamespaceHandle& in,
+                                          const std::vector<const NamespaceHandle*>& targets) override {
+    std::vector<std::int32_t> out;
+    NetnsId from = inode_of_fd_.at(in.fd.get());
+    for (const NamespaceHandle* t : targets) {
+      ++nsid_queries;
+      auto it = nsid_table.find({from, inode_of_fd_.at(t->fd.get())});
+      out.push_back(it == nsid_table.end() ? -1 : it->second);
+    }
+    return out;
+  }
+
+ private:
+  std::map<int, NetnsId> inode_of_fd_;
+};
+
+inline Device veth(std::uint32_t ifindex, std::string name, std::uint32_t peer_ifindex,
+                   std::optional<std::int32_t> nsid, std::optional<NetnsId> same_ns = {}) {
+  Device d;
+  d.ifindex = ifindex;
+  d.name = std::move(name);
+  d.kind = "veth";
+  d.mtu = 1500;
+  d.peer = PeerRef{peer_ifindex, same_ns, nsid};
+  return d;
+}
+
+inline Device plain(std::uint32_t ifindex, std::string name, std::string kind = "") {
+  Device d;
+  d.ifindex = ifindex;
+  d.name = std::move(name);
+  d.kind = std::move(kind);
+  d.mtu = 1500;
+  return d;
+}
+
+}  // namespace netnsd::testing

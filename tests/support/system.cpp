@@ -1,0 +1,181 @@
+#include "system.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstring>
+#include <filesystem>
+
+extern char** environ;
+
+namespace netnsd::testing {
+namespace {
+
+std::string base36(std::uint64_t v) {
+  static constexpr char digits[] = "0123456789abcdefghijklmnopqrstuvwxyz";
+  std::string out;
+  do {
+    out.insert(out.begin(), digits[v % 36]);
+    v /= 36;
+  } while (v);
+  return out;
+}
+
+// Reads both pipes until EOF without deadlocking on either.
+void drain(int out_fd, int err_fd, std::string& out, std::string& err) {
+  pollfd fds[2] = {{out_fd, POLLIN, 0}, {err_fd, POLLIN, 0}};
+  int open_count = 2;
+  char buf[65536];
+  while (open_count > 0) {
+    if (::poll(fds, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    for (int i = 0; i < 2; ++i) {
+      if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+      ssize_t n = ::read(fds[i].fd, buf, sizeof buf);
+      if (n > 0) {
+        (i == 0 ? out : err).append(buf, static_cast<std::size_t>(n));
+      } else if (n == 0 || errno != EINTR) {
+        fds[i].fd = -1;
+        --open_count;
+      }
+    }
+  }
+}
+
+}  // namespace
+
+CommandResult run(const std::vector<std::string>& argv) {
+  CommandResult result;
+  int out[2], err[2];
+  if (::pipe2(out, O_CLOEXEC) != 0) return result;
+  if (::pipe2(err, O_CLOEXEC) != 0) {
+    ::close(out[0]);
+    ::close(out[1]);
+    return result;
+  }
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, out[1], 1);
+  posix_spawn_file_actions_adddup2(&actions, err[1], 2);
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  pid_t pid = -1;
+  int rc = posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  ::close(out[1]);
+  ::close(err[1]);
+  if (rc == 0) drain(out[0], err[0], result.out, result.err);
+  ::close(out[0]);
+  ::close(err[0]);
+  if (rc != 0) {
+    result.err = "cannot start " + argv[0] + ": " + std::strerror(rc);
+    return result;
+  }
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  result.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return result;
+}
+
+CommandResult sh(const std::string& command) { return run({"/bin/sh", "-c", command}); }
+
+std::string must(const std::vector<std::string>& argv) {
+  CommandResult r = run(argv);
+  std::string line;
+  for (const auto& a : argv) line += a + " ";
+  EXPECT_EQ(r.status, 0) << line << "failed: " << r.err;
+  return r.out;
+}
+
+std::string unique_name(const std::string& prefix) {
+  static std::atomic<std::uint64_t> counter{0};
+  std::string name = prefix + base36(static_cast<std::uint64_t>(::getpid())) + base36(counter++);
+  if (name.size() > 15) name = name.substr(name.size() - 15);
+  return name;
+}
+
+std::uint64_t inode_of(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return 0;
+  return st.st_ino;
+}
+
+std::uint64_t host_netns() { return inode_of("/proc/self/ns/net"); }
+
+NamedNetns::NamedNetns(std::string name) : name_(std::move(name)) {
+  must({"ip", "netns", "add", name_});
+  inode_ = inode_of("/run/netns/" + name_);
+}
+
+NamedNetns::~NamedNetns() { run({"ip", "netns", "del", name_}); }
+
+std::string NamedNetns::ip(std::vector<std::string> args) const {
+  args.insert(args.begin(), {"ip", "-n", name_});
+  return must(args);
+}
+
+HeldNetns::HeldNetns() {
+  int ready[2];
+  if (::pipe2(ready, O_CLOEXEC) != 0) return;
+  pid_ = ::fork();
+  if (pid_ == 0) {
+    // Only async-signal-safe calls between fork and exec.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    ::dup2(ready[1], 1);
+    const char* argv[] = {"unshare", "-n", "--", "/bin/sh", "-c", "echo ready; exec sleep 86400", nullptr};
+    ::execv("/usr/bin/unshare", const_cast<char* const*>(argv));
+    ::_exit(127);
+  }
+  ::close(ready[1]);
+  char buf[8] = {};
+  ssize_t n = ::read(ready[0], buf, sizeof buf);
+  ::close(ready[0]);
+  EXPECT_GT(n, 0) << "unshare -n did not start";
+  inode_ = inode_of("/proc/" + std::to_string(pid_) + "/ns/net");
+}
+
+void HeldNetns::kill_holder() {
+  if (pid_ <= 0) return;
+  ::kill(pid_, SIGKILL);
+  while (::waitpid(pid_, nullptr, 0) < 0 && errno == EINTR) {
+  }
+  pid_ = -1;
+}
+
+HeldNetns::~HeldNetns() { kill_holder(); }
+
+std::string HeldNetns::ip(std::vector<std::string> args) const {
+  args.insert(args.begin(), {"nsenter", "-t", std::to_string(pid_), "-n", "ip"});
+  return must(args);
+}
+
+HostLinks::~HostLinks() {
+  for (const auto& name : names_) run({"ip", "link", "del", name});
+}
+
+TempDir::TempDir() {
+  std::string pattern = (std::filesystem::temp_directory_path() / "netnsd-test-XXXXXX").string();
+  char* made = ::mkdtemp(pattern.data());
+  if (made) path_ = made;
+}
+
+TempDir::~TempDir() {
+  if (path_.empty()) return;
+  std::error_code ec;
+  // Dump files are 0400; root removes them regardless, and so does the owner.
+  std::filesystem::remove_all(path_, ec);
+}
+
+}  // namespace netnsd::testing

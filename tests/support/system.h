@@ -1,0 +1,103 @@
+// Helpers for tests that build real kernel objects: commands, unique names,
+// and RAII owners that remove namespaces, links and processes even when a
+// test fails.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace netnsd::testing {
+
+struct CommandResult {
+  int status = -1;  // exit status, or -1 when it did not exit normally
+  std::string out;  // stdout
+  std::string err;  // stderr
+};
+
+// Runs argv[0] with arguments directly (no shell), capturing output.
+CommandResult run(const std::vector<std::string>& argv);
+// Runs a shell command line (/bin/sh -c).
+CommandResult sh(const std::string& command);
+// Runs a command that must succeed; fails the current test otherwise.
+std::string must(const std::vector<std::string>& argv);
+
+// A name unique to this process and call: prefix + pid + counter, in base 36,
+// at most 15 characters (the kernel's limit for interface names).
+std::string unique_name(const std::string& prefix);
+
+// Inode of the namespace file at `path` (stat follows the nsfs link).
+std::uint64_t inode_of(const std::string& path);
+
+// `ip netns add NAME` for the lifetime of the object.
+class NamedNetns {
+ public:
+  explicit NamedNetns(std::string name);
+  ~NamedNetns();
+  NamedNetns(const NamedNetns&) = delete;
+  NamedNetns& operator=(const NamedNetns&) = delete;
+
+  const std::string& name() const { return name_; }
+  std::uint64_t inode() const { return inode_; }
+  // Runs `ip ARGS...` inside the namespace.
+  std::string ip(std::vector<std::string> args) const;
+  // The argument `ip link ... netns X` takes to target this namespace.
+  std::string target() const { return name_; }
+
+ private:
+  std::string name_;
+  std::uint64_t inode_ = 0;
+};
+
+// A namespace held only by a process: `unshare -n sleep`, no bind mount.
+class HeldNetns {
+ public:
+  HeldNetns();
+  ~HeldNetns();
+  HeldNetns(const HeldNetns&) = delete;
+  HeldNetns& operator=(const HeldNetns&) = delete;
+
+  pid_t pid() const { return pid_; }
+  std::uint64_t inode() const { return inode_; }
+  std::string ip(std::vector<std::string> args) const;
+  std::string target() const { return std::to_string(pid_); }
+  // Kills the holder now (the namespace may live on if someone holds it).
+  void kill_holder();
+
+ private:
+  pid_t pid_ = -1;
+  std::uint64_t inode_ = 0;
+};
+
+// Deletes host-side links by name at scope exit (missing ones are ignored).
+class HostLinks {
+ public:
+  HostLinks() = default;
+  ~HostLinks();
+  HostLinks(const HostLinks&) = delete;
+  HostLinks& operator=(const HostLinks&) = delete;
+  void add(std::string name) { names_.push_back(std::move(name)); }
+
+ private:
+  std::vector<std::string> names_;
+};
+
+// A fresh temporary directory, removed recursively at scope exit.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// Inode of this process's network namespace.
+std::uint64_t host_netns();
+
+}  // namespace netnsd::testing

@@ -1,0 +1,155 @@
+#include "dump/json_encoder.h"
+
+#include <gtest/gtest.h>
+
+#include "fakes.h"
+
+namespace netnsd {
+namespace {
+
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+DumpDocument sample() {
+  DumpDocument doc;
+  doc.generated_at = WallTime(std::chrono::seconds(1'800'000'000)) + 123ms;
+  doc.host = {"box", "6.18.0", 4026531840};
+  doc.resolver.ready = true;
+  doc.resolver.capacity = 4096;
+  doc.resolver.lonely_timeout_s = 30;
+  doc.resolver.namespaces = 2;
+
+  NamespaceView host;
+  host.netns = 4026531840;
+  host.handle = std::make_shared<const NamespaceHandle>(NamespaceHandle{Fd(), "/proc/1/task/1/ns/net"});
+  host.first_seen = doc.generated_at;
+  host.pids = 80;
+  Device br = testing::plain(3, "br0", "bridge");
+  br.up = true;
+  br.mac = "aa:bb:cc:dd:ee:ff";
+  Device port = testing::veth(4, "v0", 2, 0);
+  port.master = 3;
+  port.peer->netns = 4026532177;
+  host.devices = {testing::plain(1, "lo"), br, port};
+
+  NamespaceView lonely;
+  lonely.netns = 4026532177;
+  lonely.names = {"blue"};
+  lonely.discovered_by = Source::bind_mount;
+  lonely.first_seen = doc.generated_at;
+  lonely.lonely_since = doc.generated_at + 1500ms;
+  lonely.queued_devices = {testing::plain(9, "late0")};
+  doc.namespaces = {host, lonely};
+  return doc;
+}
+
+TEST(JsonEncoder, NetnsdSchemaHasEveryDocumentedField) {
+  json doc = json::parse(to_text(dump_to_json(sample())));
+  EXPECT_EQ(doc["schema_version"], 1);
+  EXPECT_EQ(doc["generated_at"], "2027-01-15T08:00:00.123Z");
+  EXPECT_EQ(doc["host"], json({{"hostname", "box"}, {"kernel", "6.18.0"}, {"netns", 4026531840u}}));
+  EXPECT_EQ(doc["snapshot_interfaces"], false);
+  for (const char* key : {"state", "capacity", "lonely_timeout_s", "namespaces", "evictions"}) {
+    EXPECT_TRUE(doc["resolver"].contains(key)) << key;
+  }
+  EXPECT_EQ(doc["resolver"]["state"], "ready");
+
+  const json& host = doc["namespaces"][0];
+  EXPECT_EQ(host["netns"], 4026531840u);
+  EXPECT_EQ(host["handle"]["path"], "/proc/1/task/1/ns/net");
+  EXPECT_TRUE(host["handle"]["fd"].is_number_integer());
+  EXPECT_EQ(host["names"], json::array());
+  EXPECT_EQ(host["discovered_by"], "procfs");
+  EXPECT_TRUE(host["lonely_since"].is_null());
+  EXPECT_EQ(host["pids"], 80);
+  EXPECT_TRUE(host["snapshot"].is_null());
+  const json& port = host["devices"][2];
+  EXPECT_EQ(port, json({{"ifindex", 4},
+                        {"name", "v0"},
+                        {"kind", "veth"},
+                        {"mac", ""},
+                        {"mtu", 1500},
+                        {"up", false},
+                        {"master", 3},
+                        {"peer", {{"ifindex", 2}, {"netns", 4026532177u}, {"nsid", 0}}}}));
+  EXPECT_TRUE(host["devices"][0]["master"].is_null());
+  EXPECT_TRUE(host["devices"][0]["peer"].is_null());
+
+  const json& lonely = doc["namespaces"][1];
+  EXPECT_TRUE(lonely["handle"].is_null());
+  EXPECT_EQ(lonely["names"], json::array({"blue"}));
+  EXPECT_EQ(lonely["lonely_since"], "2027-01-15T08:00:01.623Z");
+  EXPECT_EQ(lonely["queued_devices"][0]["name"], "late0");
+}
+
+TEST(JsonEncoder, SnapshotSectionReportsDrift) {
+  DumpDocument doc = sample();
+  doc.snapshot_interfaces = true;
+  InterfaceSnapshot snap;
+  snap.devices = {testing::plain(1, "lo"), testing::plain(7, "new0")};
+  snap.missing_from_cache = {7};
+  snap.stale_in_cache = {3, 4};
+  doc.snapshots[4026531840] = snap;
+  InterfaceSnapshot failed;
+  failed.error = "setns: Operation not permitted";
+  doc.snapshots[4026532177] = failed;
+  json out = json::parse(to_text(dump_to_json(doc)));
+  EXPECT_EQ(out["snapshot_interfaces"], true);
+  const json& s = out["namespaces"][0]["snapshot"];
+  EXPECT_EQ(s["devices"].size(), 2u);
+  EXPECT_TRUE(s["error"].is_null());
+  EXPECT_EQ(s["missing_from_cache"], json::array({7}));
+  EXPECT_EQ(s["stale_in_cache"], json::array({3, 4}));
+  EXPECT_EQ(out["namespaces"][1]["snapshot"]["error"], "setns: Operation not permitted");
+}
+
+TEST(JsonEncoder, DatadogLayoutMatchesTheSeedAgentExactly) {
+  json out = json::parse(to_text(dump_to_datadog_json(sample(), 30)));
+  ASSERT_TRUE(out.is_array());
+  ASSERT_EQ(out.size(), 2u);
+  const std::vector<std::string> keys = {"NsID", "HandleFD", "HandlePath", "LonelyTimeout", "Devices",
+                                         "DevicesInQueue"};
+  for (const json& ns : out) {
+    std::vector<std::string> got;
+    for (auto& [k, v] : ns.items()) got.push_back(k);
+    std::sort(got.begin(), got.end());
+    std::vector<std::string> want = keys;
+    std::sort(want.begin(), want.end());
+    EXPECT_EQ(got, want);
+    EXPECT_TRUE(ns["NsID"].is_number_unsigned());
+    EXPECT_TRUE(ns["HandleFD"].is_number_integer());
+    EXPECT_TRUE(ns["HandlePath"].is_string());
+    EXPECT_TRUE(ns["LonelyTimeout"].is_string());
+  }
+  EXPECT_EQ(out[0]["NsID"], 4026531840u);
+  EXPECT_EQ(out[0]["LonelyTimeout"], "0001-01-01T00:00:00Z");
+  EXPECT_EQ(out[0]["Devices"][1], json({{"IfName", "br0"}, {"IfIndex", 3}}));
+  EXPECT_TRUE(out[0]["DevicesInQueue"].is_null()) << "Go encodes an empty (nil) slice as null";
+  // LonelyTimeout is when the namespace will be released: lonely_since + 30 s.
+  EXPECT_EQ(out[1]["LonelyTimeout"], "2027-01-15T08:00:31.623Z");
+  EXPECT_EQ(out[1]["HandleFD"], -1);
+  EXPECT_TRUE(out[1]["Devices"].is_null());
+  EXPECT_EQ(out[1]["DevicesInQueue"], json::array({{{"IfName", "late0"}, {"IfIndex", 9}}}));
+}
+
+TEST(JsonEncoder, DatadogKeysComeInTheSeedsFieldOrder) {
+  std::string text = to_text(dump_to_datadog_json(sample(), 30), false);
+  auto pos = [&](const char* key) { return text.find(std::string("\"") + key + "\""); };
+  EXPECT_LT(pos("NsID"), pos("HandleFD"));
+  EXPECT_LT(pos("HandleFD"), pos("HandlePath"));
+  EXPECT_LT(pos("HandlePath"), pos("LonelyTimeout"));
+  EXPECT_LT(pos("LonelyTimeout"), pos("Devices"));
+}
+
+TEST(JsonEncoder, AnyInterfaceNameGivesValidJson) {
+  DumpDocument doc = sample();
+  doc.namespaces[0].devices[0].name = std::string("a\"b\\c\x01\xff\xfe{}", 10);
+  std::string text = to_text(dump_to_json(doc));
+  json parsed = json::parse(text);  // throws on invalid JSON
+  std::string name = parsed["namespaces"][0]["devices"][0]["name"];
+  EXPECT_EQ(name.substr(0, 6), std::string("a\"b\\c\x01"));
+  EXPECT_NE(name.find("\xEF\xBF\xBD"), std::string::npos) << "invalid UTF-8 becomes U+FFFD";
+}
+
+}  // namespace
+}  // namespace netnsd

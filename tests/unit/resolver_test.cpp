@@ -1,0 +1,191 @@
+#include "resolver/resolver.h"
+
+#include <gtest/gtest.h>
+
+#include "fakes.h"
+
+namespace netnsd {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::dummy_fd;
+using testing::FakeClock;
+using testing::fd_is_open;
+
+NamespaceHandle handle(const std::string& path) { return NamespaceHandle{dummy_fd(), path}; }
+
+TEST(Resolver, CaptureAddsOnceAndClosesTheDuplicateHandle) {
+  FakeClock clock;
+  Resolver r({}, clock);
+  ASSERT_TRUE(r.capture(100, handle("/proc/1/task/1/ns/net"), Source::procfs));
+
+  NamespaceHandle dup = handle("/run/netns/x");
+  int dup_fd = dup.fd.get();
+  EXPECT_FALSE(r.capture(100, std::move(dup), Source::bind_mount));
+  EXPECT_FALSE(fd_is_open(dup_fd)) << "a handle the cache does not keep must be closed";
+
+  auto view = r.find(100);
+  ASSERT_TRUE(view);
+  EXPECT_EQ(view->handle->path, "/proc/1/task/1/ns/net");
+  EXPECT_EQ(view->discovered_by, Source::procfs);
+  EXPECT_EQ(view->first_seen, clock.now());
+  EXPECT_EQ(r.stats().namespaces, 1u);
+}
+
+TEST(Resolver, QueuedDevicesMoveToDevicesWhenTheHandleIsCaptured) {
+  FakeClock clock;
+  Resolver r({}, clock);
+  r.queue_device(7, testing::plain(3, "eth0"));
+  r.queue_device(7, testing::plain(2, "lo"));
+  auto before = r.find(7);
+  ASSERT_TRUE(before);
+  EXPECT_EQ(before->handle, nullptr);
+  EXPECT_TRUE(before->devices.empty());
+  ASSERT_EQ(before->queued_devices.size(), 2u);
+  EXPECT_EQ(before->queued_devices[0].ifindex, 2u) << "queued devices are sorted by ifindex";
+  EXPECT_EQ(before->discovered_by, Source::netlink);
+
+  ASSERT_TRUE(r.capture(7, handle("/run/netns/q"), Source::bind_mount));
+  auto after = r.find(7);
+  ASSERT_TRUE(after);
+  EXPECT_TRUE(after->queued_devices.empty());
+  ASSERT_EQ(after->devices.size(), 2u);
+  EXPECT_EQ(after->devices[1].name, "eth0");
+
+  // Once captured, further devices go straight to the device list.
+  r.queue_device(7, testing::plain(9, "new0"));
+  EXPECT_EQ(r.find(7)->devices.size(), 3u);
+  EXPECT_TRUE(r.find(7)->queued_devices.empty());
+}
+
+TEST(Resolver, LonelyNamespacesAreReleasedAfterTheTimeoutOnly) {
+  FakeClock clock;
+  Resolver r({4096, 30s}, clock);
+  NamespaceHandle h = handle("/proc/5/task/5/ns/net");
+  int fd = h.fd.get();
+  r.capture(1, std::move(h), Source::procfs);
+  r.capture(2, handle("/run/netns/b"), Source::bind_mount);
+
+  PresenceMap seen;
+  seen[1].pids = 3;
+  seen[2].names = {"b"};
+  r.apply_presence(seen);
+  EXPECT_FALSE(r.find(1)->lonely_since);
+  EXPECT_EQ(r.find(1)->pids, 3u);
+  EXPECT_EQ(r.find(2)->names, std::vector<std::string>{"b"});
+
+  // Namespace 1 loses its last task.
+  seen.erase(1);
+  r.apply_presence(seen);
+  const WallTime lonely_at = clock.now();
+  EXPECT_EQ(r.find(1)->lonely_since, lonely_at);
+  EXPECT_EQ(r.find(1)->pids, 0u);
+
+  // A later scan does not restart the lonely clock.
+  clock.advance(10s);
+  r.apply_presence(seen);
+  EXPECT_EQ(r.find(1)->lonely_since, lonely_at);
+
+  clock.advance(19s);
+  EXPECT_EQ(r.release_lonely(), 0u) << "29 s < 30 s";
+  EXPECT_TRUE(fd_is_open(fd));
+  clock.advance(1s);
+  EXPECT_EQ(r.release_lonely(), 1u);
+  EXPECT_FALSE(r.contains(1));
+  EXPECT_FALSE(fd_is_open(fd)) << "releasing a namespace closes its handle";
+  EXPECT_TRUE(r.contains(2)) << "a namespace with a bind mount is never lonely";
+  EXPECT_EQ(r.stats().lonely_releases, 1u);
+}
+
+TEST(Resolver, ANamespaceThatRegainsATaskStopsBeingLonely) {
+  FakeClock clock;
+  Resolver r({4096, 30s}, clock);
+  r.capture(1, handle("/p"), Source::procfs);
+  r.apply_presence({});
+  ASSERT_TRUE(r.find(1)->lonely_since);
+  clock.advance(20s);
+  PresenceMap seen;
+  seen[1].pids = 1;
+  r.apply_presence(seen);
+  EXPECT_FALSE(r.find(1)->lonely_since);
+  clock.advance(20s);
+  EXPECT_EQ(r.release_lonely(), 0u);
+  EXPECT_TRUE(r.contains(1));
+}
+
+TEST(Resolver, CapacityEvictsTheLeastRecentlySeenAndClosesItsHandle) {
+  FakeClock clock;
+  Resolver r({3, 30s}, clock);
+  std::vector<int> fds;
+  for (NetnsId id = 1; id <= 3; ++id) {
+    NamespaceHandle h = handle("/p" + std::to_string(id));
+    fds.push_back(h.fd.get());
+    r.capture(id, std::move(h), Source::procfs);
+  }
+  // Seeing 1 again makes 2 the least recently seen.
+  PresenceMap seen;
+  seen[1].pids = 1;
+  r.apply_presence(seen);
+  r.capture(4, handle("/p4"), Source::procfs);
+
+  EXPECT_EQ(r.ids(), (std::vector<NetnsId>{1, 3, 4}));
+  EXPECT_EQ(r.stats().evictions, 1u);
+  EXPECT_FALSE(fd_is_open(fds[1]));
+  EXPECT_TRUE(fd_is_open(fds[0]));
+  EXPECT_TRUE(fd_is_open(fds[2]));
+}
+
+TEST(Resolver, AReaderKeepsItsHandleOpenAfterTheCacheReleasesIt) {
+  FakeClock clock;
+  Resolver r({1, 30s}, clock);
+  r.capture(1, handle("/p1"), Source::procfs);
+  auto views = r.snapshot();
+  ASSERT_EQ(views.size(), 1u);
+  int fd = views[0].handle->fd.get();
+  r.capture(2, handle("/p2"), Source::procfs);  // evicts 1
+  EXPECT_FALSE(r.contains(1));
+  EXPECT_TRUE(fd_is_open(fd)) << "a dump in progress must not lose its fd";
+  views.clear();
+  EXPECT_FALSE(fd_is_open(fd));
+}
+
+TEST(Resolver, SnapshotIsSortedFilteredAndDeduplicated) {
+  FakeClock clock;
+  Resolver r({}, clock);
+  for (NetnsId id : {30, 10, 20}) r.capture(id, handle("/p"), Source::procfs);
+  auto all = r.snapshot();
+  ASSERT_EQ(all.size(), 3u);
+  EXPECT_EQ(all[0].netns, 10u);
+  EXPECT_EQ(all[2].netns, 30u);
+  auto some = r.snapshot(std::vector<NetnsId>{30, 99, 10, 30});
+  ASSERT_EQ(some.size(), 2u);
+  EXPECT_EQ(some[0].netns, 10u);
+  EXPECT_EQ(some[1].netns, 30u);
+}
+
+TEST(Resolver, SetDevicesReplacesTheListAndIgnoresUnknownNamespaces) {
+  FakeClock clock;
+  Resolver r({}, clock);
+  r.capture(1, handle("/p"), Source::procfs);
+  r.set_devices(1, {testing::plain(5, "b"), testing::plain(1, "lo")});
+  r.set_devices(1, {testing::plain(1, "lo")});
+  r.set_devices(2, {testing::plain(1, "lo")});
+  ASSERT_EQ(r.find(1)->devices.size(), 1u);
+  EXPECT_FALSE(r.contains(2));
+}
+
+TEST(Resolver, FindByNameUsesBindMountNames) {
+  FakeClock clock;
+  Resolver r({}, clock);
+  r.capture(1, handle("/run/netns/red"), Source::bind_mount);
+  r.capture(2, handle("/proc/9/task/9/ns/net"), Source::procfs);
+  PresenceMap seen;
+  seen[1].names = {"red", "red-alias"};
+  seen[2].pids = 1;
+  r.apply_presence(seen);
+  EXPECT_EQ(r.find_by_name("red-alias"), std::vector<NetnsId>{1});
+  EXPECT_TRUE(r.find_by_name("blue").empty());
+}
+
+}  // namespace
+}  // namespace netnsd

@@ -1,0 +1,171 @@
+#include "resolver/scanner.h"
+
+#include <gtest/gtest.h>
+
+#include "fakes.h"
+#include "resolver/peers.h"
+
+namespace netnsd {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::FakeClock;
+using testing::FakeHost;
+using testing::plain;
+using testing::veth;
+
+TEST(Scanner, CapturesFromTasksFirstThenFromBindMounts) {
+  FakeClock clock;
+  Resolver resolver({}, clock);
+  FakeHost host;
+  host.tasks[10] = {4, "/proc/1/task/1/ns/net"};
+  host.tasks[20] = {1, "/proc/7/task/8/ns/net"};
+  host.mounts = {{20, "/run/netns/blue"}, {30, "/run/docker/netns/abc"}};
+  host.links[10] = {plain(1, "lo")};
+  host.links[20] = {plain(1, "lo")};
+  host.links[30] = {plain(1, "lo"), plain(2, "eth0")};
+
+  Scanner scanner(resolver, host);
+  ScanReport report = scanner.scan();
+  EXPECT_EQ(report.namespaces, 3u);
+  EXPECT_EQ(report.captured, 3u);
+  EXPECT_EQ(report.capture_failures, 0u);
+
+  auto views = resolver.snapshot();
+  ASSERT_EQ(views.size(), 3u);
+  EXPECT_EQ(views[0].discovered_by, Source::procfs);
+  EXPECT_EQ(views[0].pids, 4u);
+  EXPECT_EQ(views[1].handle->path, "/proc/7/task/8/ns/net");
+  EXPECT_EQ(views[1].names, std::vector<std::string>{"blue"});
+  EXPECT_EQ(views[2].discovered_by, Source::bind_mount);
+  EXPECT_EQ(views[2].handle->path, "/run/docker/netns/abc");
+  EXPECT_EQ(views[2].devices.size(), 2u);
+  EXPECT_EQ(resolver.stats().resyncs, 1u);
+}
+
+TEST(Scanner, FallsBackToABindMountWhenTheTaskIsGone) {
+  FakeClock clock;
+  Resolver resolver({}, clock);
+  FakeHost host;
+  host.tasks[20] = {1, "/proc/7/task/7/ns/net"};
+  host.unopenable.insert("/proc/7/task/7/ns/net");
+  host.mounts = {{20, "/run/netns/blue"}};
+  host.links[20] = {plain(1, "lo")};
+  Scanner scanner(resolver, host);
+  scanner.scan();
+  auto view = resolver.find(20);
+  ASSERT_TRUE(view);
+  EXPECT_EQ(view->handle->path, "/run/netns/blue");
+  EXPECT_EQ(view->discovered_by, Source::bind_mount);
+}
+
+TEST(Scanner, CountsNamespacesItCannotOpen) {
+  FakeClock clock;
+  Resolver resolver({}, clock);
+  FakeHost host;
+  host.tasks[20] = {1, "/proc/7/task/7/ns/net"};
+  host.unopenable.insert("/proc/7/task/7/ns/net");
+  Scanner scanner(resolver, host);
+  ScanReport report = scanner.scan();
+  EXPECT_EQ(report.capture_failures, 1u);
+  EXPECT_FALSE(resolver.contains(20));
+  EXPECT_EQ(resolver.stats().handle_capture_failures, 1u);
+}
+
+TEST(Scanner, ANamespaceThatDisappearsTurnsLonelyAndIsReleasedLater) {
+  FakeClock clock;
+  Resolver resolver({4096, 30s}, clock);
+  FakeHost host;
+  host.tasks[10] = {1, "/proc/1/task/1/ns/net"};
+  host.mounts = {{20, "/run/netns/blue"}};
+  host.links[10] = {plain(1, "lo")};
+  host.links[20] = {plain(1, "lo")};
+  Scanner scanner(resolver, host);
+  scanner.scan();
+
+  host.mounts.clear();  // ip netns del blue
+  scanner.scan();
+  ASSERT_TRUE(resolver.find(20)->lonely_since);
+  EXPECT_FALSE(resolver.find(10)->lonely_since);
+  clock.advance(30s);
+  EXPECT_EQ(resolver.release_lonely(), 1u);
+  EXPECT_FALSE(resolver.contains(20));
+  EXPECT_TRUE(resolver.contains(10));
+}
+
+TEST(Scanner, RescanReplacesDevicesSoDeletedOnesDisappear) {
+  FakeClock clock;
+  Resolver resolver({}, clock);
+  FakeHost host;
+  host.tasks[10] = {1, "/proc/1/task/1/ns/net"};
+  host.links[10] = {plain(1, "lo"), plain(5, "mv0", "macvlan")};
+  Scanner scanner(resolver, host);
+  scanner.scan();
+  ASSERT_EQ(resolver.find(10)->devices.size(), 2u);
+  host.links[10] = {plain(1, "lo")};
+  scanner.scan();
+  EXPECT_EQ(resolver.find(10)->devices.size(), 1u);
+  EXPECT_EQ(host.opened.size(), 1u) << "a cached namespace is not reopened";
+}
+
+TEST(Peers, ResolvesEachVethEndToThePeerNamespace) {
+  FakeClock clock;
+  Resolver resolver({}, clock);
+  FakeHost host;
+  // Host 10 has veth 7 <-> ifindex 2 in namespace 20 (host calls 20 nsid 0,
+  // 20 calls the host nsid 0).
+  host.tasks[10] = {1, "/proc/1/task/1/ns/net"};
+  host.tasks[20] = {1, "/proc/2/task/2/ns/net"};
+  host.links[10] = {plain(1, "lo"), veth(7, "h0", 2, 0)};
+  host.links[20] = {plain(1, "lo"), veth(2, "c0", 7, 0)};
+  host.nsid_table[{10, 20}] = 0;
+  host.nsid_table[{20, 10}] = 0;
+  Scanner scanner(resolver, host);
+  scanner.scan();
+  auto h0 = resolver.find(10)->devices[1];
+  ASSERT_TRUE(h0.peer);
+  EXPECT_EQ(h0.peer->netns, NetnsId{20});
+  EXPECT_EQ(h0.peer->ifindex, 2u);
+  EXPECT_EQ(h0.peer->nsid, 0);
+  auto c0 = resolver.find(20)->devices[1];
+  EXPECT_EQ(c0.peer->netns, NetnsId{10});
+}
+
+TEST(Peers, PicksTheRightNamespaceAmongLookalikes) {
+  // Namespaces 20 and 30 both hold "ifindex 2 peered with ifindex 2": only
+  // the nsid tells which one is 10's peer.
+  FakeHost host;
+  Listings listings;
+  listings[10] = {veth(2, "a", 2, 5)};
+  listings[20] = {veth(2, "b", 2, 1)};
+  listings[30] = {veth(2, "c", 2, 1)};
+  std::map<NetnsId, HandlePtr> handles;
+  for (NetnsId id : {10, 20, 30}) {
+    auto fd = host.open_netns("/x", id);
+    handles[id] = std::make_shared<const NamespaceHandle>(NamespaceHandle{std::move(fd.value()), "/x"});
+  }
+  host.nsid_table[{10, 20}] = 4;
+  host.nsid_table[{10, 30}] = 5;
+  host.nsid_table[{30, 10}] = 1;
+  host.nsid_table[{20, 10}] = 3;
+  resolve_peers(listings, listings, handles, host);
+  EXPECT_EQ(listings[10][0].peer->netns, NetnsId{30});
+  EXPECT_EQ(listings[30][0].peer->netns, NetnsId{10});
+  EXPECT_FALSE(listings[20][0].peer->netns) << "20's peer (its nsid 1) is not namespace 10 (3)";
+}
+
+TEST(Peers, LeavesAPeerOutsideTheCacheUnresolved) {
+  FakeHost host;
+  Listings listings;
+  listings[10] = {veth(7, "h0", 2, 3)};
+  std::map<NetnsId, HandlePtr> handles;
+  auto fd = host.open_netns("/x", 10);
+  handles[10] = std::make_shared<const NamespaceHandle>(NamespaceHandle{std::move(fd.value()), "/x"});
+  resolve_peers(listings, listings, handles, host);
+  EXPECT_FALSE(listings[10][0].peer->netns);
+  EXPECT_EQ(listings[10][0].peer->nsid, 3);
+  EXPECT_EQ(host.nsid_queries, 0) << "no candidate, nothing to ask the kernel";
+}
+
+}  // namespace
+}  // namespace netnsd

@@ -1,0 +1,49 @@
+#include <gtest/gtest.h>
+
+#include "util/clock.h"
+#include "util/result.h"
+#include "util/text.h"
+
+namespace netnsd {
+namespace {
+
+using namespace std::chrono_literals;
+
+TEST(Clock, FormatsRfc3339WithMilliseconds) {
+  WallTime t = WallTime(std::chrono::seconds(1'800'000'000)) + 7ms;
+  EXPECT_EQ(format_rfc3339_ms(t), "2027-01-15T08:00:00.007Z");
+}
+
+TEST(Clock, FormatsLikeGo) {
+  WallTime t = WallTime(std::chrono::seconds(1'800'000'000));
+  EXPECT_EQ(format_rfc3339_go(t, false), "2027-01-15T08:00:00Z");
+  EXPECT_EQ(format_rfc3339_go(t + 120ms, false), "2027-01-15T08:00:00.12Z");
+  EXPECT_EQ(format_rfc3339_go(t, true), "0001-01-01T00:00:00Z");
+}
+
+TEST(Text, KeepsValidUtf8) {
+  EXPECT_EQ(sanitize_utf8("plain"), "plain");
+  EXPECT_EQ(sanitize_utf8("caf\xC3\xA9 \xF0\x9F\x90\xA7"), "caf\xC3\xA9 \xF0\x9F\x90\xA7");
+}
+
+TEST(Text, ReplacesInvalidUtf8) {
+  EXPECT_EQ(sanitize_utf8("a\xff" "b"), "a\xEF\xBF\xBD" "b");
+  EXPECT_EQ(sanitize_utf8("\xC3"), "\xEF\xBF\xBD") << "truncated sequence";
+  EXPECT_EQ(sanitize_utf8("\xC0\xAF"), "\xEF\xBF\xBD\xEF\xBF\xBD") << "overlong '/'";
+  EXPECT_EQ(sanitize_utf8("\xED\xA0\x80"), "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD") << "surrogate";
+}
+
+TEST(Result, CarriesValueOrErrnoWithContext) {
+  Result<int> good = 5;
+  ASSERT_TRUE(good);
+  EXPECT_EQ(*good, 5);
+  Result<int> bad = Error::os("open /nowhere", ENOENT);
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().code, ENOENT);
+  EXPECT_EQ(bad.error().message(), "open /nowhere: No such file or directory");
+  Status st = Error::logic("plain sentence");
+  EXPECT_EQ(st.error().message(), "plain sentence");
+}
+
+}  // namespace
+}  // namespace netnsd
