@@ -16,8 +16,9 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-/* Set by user space before load: netnsd's own process, whose setns() calls
- * into cached namespaces must not be reported back to it. 0 = report all. */
+/* Set by user space before load: netnsd's own process. What netnsd itself
+ * causes (its setns() calls into cached namespaces, anything it spawns) is
+ * not reported back to it. 0 = report all. */
 const volatile __u32 ignored_tgid = 0;
 
 struct {
@@ -71,7 +72,7 @@ int BPF_PROG(netns_on_fork, struct task_struct *parent, struct task_struct *chil
   __u32 parent_netns = task_netns(parent);
 
   if (child_netns == 0 || child_netns == parent_netns) return 0;
-  if (ignored_tgid && BPF_CORE_READ(child, tgid) == ignored_tgid) return 0;
+  if (ignored_tgid && BPF_CORE_READ(parent, tgid) == ignored_tgid) return 0;
   submit(NETNS_EVENT_FORK, child, child_netns, parent_netns);
   return 0;
 }

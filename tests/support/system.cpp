@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -163,6 +164,16 @@ std::string HeldNetns::ip(std::vector<std::string> args) const {
 
 HostLinks::~HostLinks() {
   for (const auto& name : names_) run({"ip", "link", "del", name});
+}
+
+ScopedMount::ScopedMount(std::string path, unsigned long flags, const std::string& options)
+    : path_(std::move(path)) {
+  mounted_ = ::mount("tmpfs", path_.c_str(), "tmpfs", flags, options.c_str()) == 0;
+  EXPECT_TRUE(mounted_) << "mount tmpfs on " << path_ << ": " << std::strerror(errno);
+}
+
+ScopedMount::~ScopedMount() {
+  if (mounted_) ::umount2(path_.c_str(), MNT_DETACH);
 }
 
 TempDir::TempDir() {

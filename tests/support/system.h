@@ -97,6 +97,20 @@ class TempDir {
   std::string path_;
 };
 
+// A tmpfs mounted over `path` for the lifetime of the object.
+class ScopedMount {
+ public:
+  ScopedMount(std::string path, unsigned long flags, const std::string& options);
+  ~ScopedMount();
+  ScopedMount(const ScopedMount&) = delete;
+  ScopedMount& operator=(const ScopedMount&) = delete;
+  bool ok() const { return mounted_; }
+
+ private:
+  std::string path_;
+  bool mounted_ = false;
+};
+
 // Inode of this process's network namespace.
 std::uint64_t host_netns();
 

@@ -1,0 +1,41 @@
+#include "service.h"
+
+#include <gtest/gtest.h>
+
+namespace netnsd::testing {
+
+LiveService::LiveService(ResolverConfig resolver_config)
+    : socket_path_(dir_.path() + "/run/netnsd.sock"),
+      dump_dir_(dir_.path() + "/dumps"),
+      resolver_(resolver_config, clock_),
+      scanner_(resolver_, host_),
+      dumper_(resolver_, host_, clock_, read_host_info(), dump_dir_) {
+  scanner_.scan();
+  resolver_.mark_ready();
+  HttpApiOptions options;
+  options.socket_path = socket_path_;
+  api_ = std::make_unique<HttpApi>(HttpApiDeps{resolver_, dumper_, nullptr, nullptr}, options);
+  started_ = api_->start();
+  EXPECT_TRUE(started_) << started_.error().message();
+}
+
+LiveService::~LiveService() { api_->stop(); }
+
+httplib::Client LiveService::client() const {
+  httplib::Client cli(socket_path_);
+  cli.set_address_family(AF_UNIX);
+  cli.set_read_timeout(120, 0);
+  return cli;
+}
+
+nlohmann::json LiveService::dump_stream(const nlohmann::json& params) {
+  nlohmann::json body = params;
+  body["output"] = "stream";
+  auto res = client().Post("/v1/dump", body.dump(), "application/json");
+  EXPECT_TRUE(res) << "no answer";
+  if (!res) return nullptr;
+  EXPECT_EQ(res->status, 200) << res->body;
+  return nlohmann::json::parse(res->body, nullptr, false);
+}
+
+}  // namespace netnsd::testing

@@ -1,0 +1,51 @@
+// An in-process netnsd: the real resolver, kernel host, scanner, dumper and
+// HTTP API on a real Unix socket in a temporary directory. Tests talk to it
+// over that socket, as clients do.
+#pragma once
+
+#include <httplib.h>
+
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "api/http_api.h"
+#include "dump/dumper.h"
+#include "kernel/kernel_host.h"
+#include "resolver/resolver.h"
+#include "resolver/scanner.h"
+#include "system.h"
+
+namespace netnsd::testing {
+
+class LiveService {
+ public:
+  explicit LiveService(ResolverConfig resolver_config = {});
+  ~LiveService();
+
+  // A full rescan, as the periodic resync does.
+  ScanReport rescan() { return scanner_.scan(); }
+
+  httplib::Client client() const;
+  const std::string& socket_path() const { return socket_path_; }
+  const std::string& dump_dir() const { return dump_dir_; }
+  Resolver& resolver() { return resolver_; }
+  Status start_status() const { return started_; }
+
+  // POST /v1/dump with a JSON body; returns the parsed JSON answer.
+  nlohmann::json dump_stream(const nlohmann::json& params);
+
+ private:
+  TempDir dir_;
+  std::string socket_path_;
+  std::string dump_dir_;
+  SystemClock clock_;
+  Resolver resolver_;
+  KernelHost host_;
+  Scanner scanner_;
+  Dumper dumper_;
+  std::unique_ptr<HttpApi> api_;
+  Status started_;
+};
+
+}  // namespace netnsd::testing
