@@ -1,0 +1,28 @@
+#!/bin/bash
+# Installs what netnsd needs to build, run and be tested, from Debian 12's
+# own packages. Idempotent; only runs apt-get when something is missing.
+set -euo pipefail
+
+packages=(
+  # build
+  build-essential cmake pkg-config clang bpftool
+  libbpf-dev libcpp-httplib-dev nlohmann-json3-dev libnl-3-dev libnl-route-3-dev libspdlog-dev
+  libgtest-dev libgmock-dev
+  # run, render and test
+  iproute2 util-linux curl graphviz python3 python3-yaml python3-jsonschema
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "missing packages (run as root to install): ${missing[*]}" >&2
+    exit 1
+  fi
+  echo "installing: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
