@@ -56,15 +56,6 @@ std::string trim(std::string_view s) {
   return std::string(s);
 }
 
-std::optional<NetnsId> parse_inode_text(std::string_view text) {
-  if (text.empty() || text.size() > 10) return std::nullopt;
-  std::uint64_t value = 0;
-  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || ptr != text.data() + text.size()) return std::nullopt;
-  if (value == 0 || value > std::numeric_limits<std::uint32_t>::max()) return std::nullopt;
-  return value;
-}
-
 // The parameters in a common textual form before typing: JSON values from a
 // body, or strings from a query/form.
 struct Raw {
@@ -99,6 +90,15 @@ Result<std::optional<std::string>, ApiError> string_param(const Raw& raw, const 
 }
 
 }  // namespace
+
+std::optional<NetnsId> parse_inode(std::string_view text) {
+  if (text.empty() || text.size() > 10) return std::nullopt;
+  std::uint64_t value = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || ptr != text.data() + text.size()) return std::nullopt;
+  if (value == 0 || value > std::numeric_limits<std::uint32_t>::max()) return std::nullopt;
+  return value;
+}
 
 ParamList parse_form(std::string_view text) {
   auto decode = [](std::string_view s) {
@@ -252,7 +252,7 @@ Result<DumpParams, ApiError> parse_dump_params(std::string_view body, std::strin
         std::size_t end = value.find(',', pos);
         if (end == std::string::npos) end = value.size();
         std::string item = trim(std::string_view(value).substr(pos, end - pos));
-        auto id = parse_inode_text(item);
+        auto id = parse_inode(item);
         if (!id) return bad_netns("got '" + item + "'");
         ids.push_back(*id);
         pos = end + 1;

@@ -1,6 +1,7 @@
 // Parameters of POST /dump, from a JSON body, a form body or the query string.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -37,6 +38,9 @@ using ParamList = std::vector<std::pair<std::string, std::string>>;
 // Every failure is a 400 with a specific code.
 Result<DumpParams, ApiError> parse_dump_params(std::string_view body, std::string_view content_type,
                                                const ParamList& query);
+
+// A namespace inode in decimal: 1 to 4294967295 (nsfs inodes are 32-bit).
+std::optional<NetnsId> parse_inode(std::string_view text);
 
 // Splits and percent-decodes "a=1&b=x%20y" ('+' is a space).
 ParamList parse_form(std::string_view text);

@@ -7,8 +7,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <charconv>
-#include <limits>
 #include <sstream>
 #include <thread>
 
@@ -239,13 +237,11 @@ void HttpApi::Impl::one_namespace(const httplib::Request& req, httplib::Response
   const std::string key = req.matches[1];
   std::optional<NetnsId> id;
   if (std::all_of(key.begin(), key.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-    std::uint64_t value = 0;
-    auto [ptr, ec] = std::from_chars(key.data(), key.data() + key.size(), value);
-    if (ec != std::errc() || value == 0 || value > std::numeric_limits<std::uint32_t>::max()) {
+    id = parse_inode(key);
+    if (!id) {
       return send_error(res, ApiError::bad_request("invalid_netns",
                                                    "'" + key + "' is not a namespace inode (1 to 4294967295)"));
     }
-    id = value;
   } else {
     // Not a number: a bind-mount name such as an `ip netns` name.
     auto found = deps_.resolver.find_by_name(key);
