@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /*
- * Tracepoint programs that tell netnsd when a task enters a network namespace.
+ * Tracepoint programs that tell netnsd when a task enters a network namespace
+ * (and when a process outside the host namespace exits, so netnsd knows when
+ * to check whether a namespace has become lonely).
  *
  * Tracepoints only: kprobes and fentry are unavailable on the target kernels,
  * and tracepoints are a stable interface, so we never name kernel-internal
- * functions.
+ * functions. Everything is BTF-enabled (tp_btf), which needs no tracefs.
  */
 #include "vmlinux.h"
 
@@ -16,14 +18,19 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-/* Set by user space before load: netnsd's own process. What netnsd itself
- * causes (its setns() calls into cached namespaces, anything it spawns) is
- * not reported back to it. 0 = report all. */
+/* Set by user space before load (rodata). */
+/* netnsd's own process: what it causes itself (its setns() calls into cached
+ * namespaces, anything it spawns) is not reported back to it. 0 = report all. */
 const volatile __u32 ignored_tgid = 0;
+/* The host's namespace: exits there are never interesting (it is never lonely). */
+const volatile __u32 host_netns = 0;
+/* This architecture's syscall numbers for unshare(2) and setns(2). */
+const volatile long nr_unshare = -1;
+const volatile long nr_setns = -1;
 
 struct {
   __uint(type, BPF_MAP_TYPE_RINGBUF);
-  __uint(max_entries, 256 * 1024);
+  __uint(max_entries, 1024 * 1024);
 } events SEC(".maps");
 
 struct {
@@ -32,6 +39,21 @@ struct {
   __type(key, __u32);
   __type(value, __u64);
 } counters SEC(".maps");
+
+/* An unshare()/setns() in flight: the caller's netns at entry. */
+struct inflight_call {
+  __u32 netns;
+  __u32 kind; /* NETNS_EVENT_UNSHARE or NETNS_EVENT_SETNS */
+};
+
+/* tid -> call in flight. A thread runs one syscall at a time, so the entry
+ * made at sys_enter is the one found at its sys_exit. */
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, 16384);
+  __type(key, __u32);
+  __type(value, struct inflight_call);
+} inflight SEC(".maps");
 
 static __always_inline void count(__u32 slot) {
   __u64 *value = bpf_map_lookup_elem(&counters, &slot);
@@ -65,7 +87,7 @@ static __always_inline void submit(__u32 kind, struct task_struct *task, __u32 n
 }
 
 /* A new task whose network namespace differs from its parent's was created
- * with CLONE_NEWNET (or by a parent that setns()'d its children's nsproxy). */
+ * with CLONE_NEWNET. */
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(netns_on_fork, struct task_struct *parent, struct task_struct *child) {
   __u32 child_netns = task_netns(child);
@@ -74,5 +96,51 @@ int BPF_PROG(netns_on_fork, struct task_struct *parent, struct task_struct *chil
   if (child_netns == 0 || child_netns == parent_netns) return 0;
   if (ignored_tgid && BPF_CORE_READ(parent, tgid) == ignored_tgid) return 0;
   submit(NETNS_EVENT_FORK, child, child_netns, parent_netns);
+  return 0;
+}
+
+/* unshare() and setns() change the caller's namespaces in place: remember
+ * the network namespace at entry, compare at exit. Comparing, rather than
+ * decoding flags, means unshare(CLONE_NEWNS) alone, a setns() into another
+ * namespace type, or a failed call are never reported. The syscall-number
+ * test comes first: these programs run on every system call. */
+SEC("tp_btf/sys_enter")
+int BPF_PROG(netns_on_sys_enter, struct pt_regs *regs, long id) {
+  if (id != nr_unshare && id != nr_setns) return 0;
+  struct task_struct *task = bpf_get_current_task_btf();
+  if (ignored_tgid && BPF_CORE_READ(task, tgid) == ignored_tgid) return 0;
+  __u32 tid = BPF_CORE_READ(task, pid);
+  struct inflight_call call = {
+      .netns = task_netns(task),
+      .kind = id == nr_unshare ? NETNS_EVENT_UNSHARE : NETNS_EVENT_SETNS,
+  };
+  if (bpf_map_update_elem(&inflight, &tid, &call, BPF_ANY) != 0) count(NETNS_COUNTER_INFLIGHT_DROPS);
+  return 0;
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(netns_on_sys_exit, struct pt_regs *regs, long ret) {
+  __u32 tid = (__u32)bpf_get_current_pid_tgid();
+  struct inflight_call *call = bpf_map_lookup_elem(&inflight, &tid);
+  if (!call) return 0;
+  struct inflight_call before = *call;
+  bpf_map_delete_elem(&inflight, &tid);
+
+  struct task_struct *task = bpf_get_current_task_btf();
+  __u32 now = task_netns(task);
+  if (now == 0 || now == before.netns) return 0;
+  submit(before.kind, task, now, before.netns);
+  return 0;
+}
+
+/* A process outside the host namespace exits: its namespace may now have no
+ * task left. Threads other than the group leader are skipped: the process
+ * keeps the namespace until the leader goes. */
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(netns_on_exit, struct task_struct *task) {
+  if (BPF_CORE_READ(task, pid) != BPF_CORE_READ(task, tgid)) return 0;
+  __u32 netns = task_netns(task);
+  if (netns == 0 || netns == host_netns) return 0;
+  submit(NETNS_EVENT_EXIT, task, netns, 0);
   return 0;
 }

@@ -17,6 +17,7 @@ enum netns_event_kind {
   NETNS_EVENT_FORK = 1,    /* clone/fork created a child in another netns */
   NETNS_EVENT_UNSHARE = 2, /* unshare(CLONE_NEWNET) */
   NETNS_EVENT_SETNS = 3,   /* setns() into another netns */
+  NETNS_EVENT_EXIT = 4,    /* a process outside the host netns exited; netns = where it was */
 };
 
 /* One ring-buffer record: 32 bytes. */
@@ -25,8 +26,8 @@ struct netns_event {
   __u32 kind;         /* enum netns_event_kind */
   __u32 tgid;         /* process id of the task */
   __u32 tid;          /* thread id of the task */
-  __u32 netns;        /* inode of the namespace the task is now in */
-  __u32 prev_netns;   /* inode of the namespace it came from (the parent's, for a fork) */
+  __u32 netns;        /* inode of the namespace the task is now in (EXIT: was in) */
+  __u32 prev_netns;   /* inode of the namespace it came from (the parent's, for a fork; 0 for EXIT) */
   __u32 pad;          /* explicit padding, always zero */
 };
 
@@ -34,7 +35,8 @@ struct netns_event {
 enum netns_counter {
   NETNS_COUNTER_EVENTS = 0,       /* records submitted */
   NETNS_COUNTER_RINGBUF_DROPS = 1, /* bpf_ringbuf_reserve() failed: ring buffer full */
-  NETNS_COUNTER_MAX = 2,
+  NETNS_COUNTER_INFLIGHT_DROPS = 2, /* a setns/unshare entry could not be remembered */
+  NETNS_COUNTER_MAX = 3,
 };
 
 #endif /* NETNSD_BPF_NETNS_EVENTS_H */

@@ -13,7 +13,7 @@
 #include "dump/dump_files.h"
 #include "dump/dumper.h"
 #include "kernel/kernel_host.h"
-#include "resolver/maintainer.h"
+#include "live/tracker.h"
 #include "resolver/resolver.h"
 #include "resolver/scanner.h"
 
@@ -51,26 +51,18 @@ int run(const ServiceConfig& config) {
   ::signal(SIGPIPE, SIG_IGN);
 
   SystemClock clock;
-  Resolver resolver({config.capacity, std::chrono::duration_cast<std::chrono::seconds>(config.lonely_timeout)}, clock);
+  Resolver resolver({config.capacity, config.lonely_timeout}, clock);
   KernelHost host;
-  Scanner scanner(resolver, host);
-  Maintainer maintainer(resolver, scanner, {config.resync_interval, config.flush_period});
+  TrackerConfig tracker_config;
+  tracker_config.resync_interval = config.resync_interval;
+  tracker_config.flush_period = config.flush_period;
+  tracker_config.use_ebpf = !config.no_ebpf;
+  Tracker tracker(resolver, host, tracker_config);
   Dumper dumper(resolver, host, clock, read_host_info(), config.dump_dir);
   if (Status st = ensure_dump_dir(config.dump_dir); !st) {
     spdlog::warn("dump directory not usable yet: {}", st.error().message());
   }
-  if (!config.no_ebpf) {
-    spdlog::info("live eBPF namespace events are not wired in yet; relying on rescans every {} ms",
-                 config.resync_interval.count());
-  }
-
-  HttpApiDeps deps{resolver, dumper,
-                   [&resolver] {
-                     std::vector<std::string> reasons;
-                     if (!resolver.stats().ready) reasons.push_back("initial scan in progress");
-                     return reasons;
-                   },
-                   nullptr};
+  HttpApiDeps deps{resolver, dumper, [&tracker] { return tracker.not_ready_reasons(); }, nullptr};
   HttpApiOptions options;
   options.socket_path = config.socket_path;
   options.socket_group = config.socket_group;
@@ -79,14 +71,17 @@ int run(const ServiceConfig& config) {
     spdlog::critical("cannot start: {}", st.error().message());
     return 1;
   }
-  maintainer.start();
+  if (Status st = tracker.start(); !st) {
+    spdlog::critical("cannot start: {}", st.error().message());
+    return 1;
+  }
   spdlog::info("netnsd {} serving on {} (dumps in {})", kVersion, config.socket_path, config.dump_dir);
 
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);
   spdlog::info("stopping on {}", strsignal(signal_number));
   api.stop();
-  maintainer.stop();
+  tracker.stop();
   return 0;
 }
 

@@ -85,7 +85,10 @@ class HttpApi::Impl : public httplib::Server {
     set_address_family(AF_UNIX);
     set_payload_max_length(options.max_body);
     set_keep_alive_timeout(5);
-    set_read_timeout(10, 0);
+    set_read_timeout(5, 0);
+    // The socket file takes the socket inode's mode at bind(): make it 0660
+    // before, so it is never reachable more widely, not even briefly.
+    set_socket_options([](socket_t sock) { ::fchmod(sock, 0660); });
     set_write_timeout(30, 0);
     install_routes();
   }
@@ -94,6 +97,13 @@ class HttpApi::Impl : public httplib::Server {
   // deserves the system maximum. listen() on a listening socket only resizes
   // its queue.
   void raise_backlog() { ::listen(svr_sock_, SOMAXCONN); }
+  std::atomic<bool> listen_returned{false};
+
+  // Closes the listening socket when listen_after_bind() never ran.
+  void close_unused() {
+    socket_t sock = svr_sock_.exchange(INVALID_SOCKET);
+    if (sock != INVALID_SOCKET) ::close(sock);
+  }
 
  private:
   void install_routes();
@@ -108,13 +118,22 @@ class HttpApi::Impl : public httplib::Server {
 };
 
 void HttpApi::Impl::install_routes() {
-  // cpp-httplib reads a POST/PUT/PATCH body until the peer closes when the
-  // request has neither Content-Length nor Transfer-Encoding (a bare
-  // `curl -X POST`). Such a request has no body: answer it here, before
-  // httplib starts reading.
   set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-    const bool body_method = req.method == "POST" || req.method == "PUT" || req.method == "PATCH";
-    if (!body_method || req.has_header("Content-Length") || req.has_header("Transfer-Encoding")) {
+    // cpp-httplib 0.11.4 applies the payload limit to Content-Length only: a
+    // chunked body would be read whole, whatever its size. Refuse it before
+    // reading. Its unread body cannot be skipped, so the answer says
+    // "Connection: close"; httplib takes that from the request's header (the
+    // Request is ours to change: httplib hands it over as const only).
+    if (req.has_header("Transfer-Encoding")) {
+      const_cast<httplib::Request&>(req).set_header("Connection", "close");
+      send_error(res, ApiError{411, "length_required",
+                               "send the request body with a Content-Length; chunked bodies are not accepted"});
+      return HandlerResponse::Handled;
+    }
+    // A request other than GET/HEAD without Content-Length has no body, but
+    // httplib would read one until the peer closes (a bare `curl -X POST`
+    // would hang): answer it here, before httplib starts reading.
+    if (req.method == "GET" || req.method == "HEAD" || req.has_header("Content-Length")) {
       return HandlerResponse::Unhandled;
     }
     auto allow = allowed_methods(req.path);
@@ -144,33 +163,18 @@ void HttpApi::Impl::install_routes() {
     Post(path, [this](const httplib::Request& req, httplib::Response& res) { dump(req, res, req.body); });
   }
 
-  // Known paths answer other methods with 405 (httplib alone would say 404).
-  auto refuse = [](const httplib::Request& req, httplib::Response& res) {
-    auto allow = allowed_methods(req.path);
-    if (!allow) return send_error(res, not_found(req));
-    res.set_header("Allow", *allow);
-    send_error(res, method_not_allowed(req, *allow));
-  };
-  for (const char* pattern : {"/healthz", "/readyz", "/metrics", "/openapi.yaml", "/v1/namespaces",
-                              R"(/v1/namespaces/([^/]+))"}) {
-    Post(pattern, refuse);
-    Put(pattern, refuse);
-    Patch(pattern, refuse);
-    Delete(pattern, refuse);
-    Options(pattern, refuse);
-  }
-  for (const char* pattern : {"/dump", "/v1/dump"}) {
-    Get(pattern, refuse);
-    Put(pattern, refuse);
-    Patch(pattern, refuse);
-    Delete(pattern, refuse);
-    Options(pattern, refuse);
-  }
-
-  // Whatever httplib answers on its own (404, 413, unparsable requests) still
-  // gets a JSON body.
+  // Whatever httplib answers on its own (no route, 413, unparsable
+  // requests) still gets a JSON body. No route on a known path means a
+  // method it does not take: 405 with Allow, not httplib's 404.
   set_error_handler(HandlerWithResponse([this](const httplib::Request& req, httplib::Response& res) {
     if (!res.body.empty()) return HandlerResponse::Unhandled;
+    if (res.status == 404) {
+      if (auto allow = allowed_methods(req.path)) {
+        res.set_header("Allow", *allow);
+        send_error(res, method_not_allowed(req, *allow));
+        return HandlerResponse::Handled;
+      }
+    }
     send_error(res, error_for_status(req, res.status, options_.max_body));
     return HandlerResponse::Handled;
   }));
@@ -262,7 +266,12 @@ void HttpApi::Impl::one_namespace(const httplib::Request& req, httplib::Response
 void HttpApi::Impl::readyz(httplib::Response& res) {
   std::vector<std::string> reasons;
   if (deps_.not_ready_reasons) reasons = deps_.not_ready_reasons();
-  if (reasons.empty()) return send_json(res, 200, json{{"status", "ready"}});
+  if (reasons.empty()) {
+    // Degraded still serves a correct cache, refreshed by fewer sources.
+    const ResolverStats s = deps_.resolver.stats();
+    if (s.degraded) return send_json(res, 200, json{{"status", "degraded"}, {"reasons", {s.degraded_reason}}});
+    return send_json(res, 200, json{{"status", "ready"}});
+  }
   std::string sentence = "not ready: ";
   for (std::size_t i = 0; i < reasons.size(); ++i) sentence += (i ? "; " : "") + reasons[i];
   send_json(res, 503, json{{"error", sentence}, {"code", "not_ready"}, {"reasons", reasons}});
@@ -284,6 +293,13 @@ void HttpApi::Impl::metrics(httplib::Response& res) {
   metric("netnsd_resyncs_total", "counter", "Full rescans of the host.", s.resyncs);
   metric("netnsd_handle_capture_failures_total", "counter", "Namespaces seen but not opened.",
          s.handle_capture_failures);
+  metric("netnsd_degraded", "gauge", "1 when running without eBPF events.", s.degraded ? 1 : 0);
+  metric("netnsd_ebpf_events_total", "counter", "eBPF namespace events received.", s.live.events);
+  metric("netnsd_ebpf_ringbuf_drops_total", "counter", "eBPF events lost to a full ring buffer.",
+         s.live.ringbuf_drops);
+  metric("netnsd_link_events_total", "counter", "rtnetlink link notifications applied.", s.live.link_events);
+  metric("netnsd_netlink_resyncs_total", "counter", "Namespaces re-dumped after a netlink overflow.",
+         s.live.netlink_resyncs);
   if (deps_.extra_metrics) out << deps_.extra_metrics();
   res.set_content(out.str(), "text/plain; version=0.0.4");
 }
@@ -300,7 +316,7 @@ Status HttpApi::start() {
   }
   impl_->raise_backlog();
   if (Status st = secure_socket(options_.socket_path, options_.socket_group); !st) {
-    impl_->stop();
+    impl_->close_unused();
     ::unlink(options_.socket_path.c_str());
     return st;
   }
@@ -309,7 +325,13 @@ Status HttpApi::start() {
     socket_dev_ = st.st_dev;
     socket_ino_ = st.st_ino;
   }
-  serving_ = std::thread([this] { impl_->listen_after_bind(); });
+  serving_ = std::thread([this] {
+    impl_->listen_after_bind();
+    impl_->listen_returned = true;
+  });
+  // httplib's stop() is a no-op until the listening thread is running: wait
+  // for it, so a stop() right after start() cannot hang.
+  while (!impl_->is_running() && !impl_->listen_returned) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   return {};
 }
 

@@ -89,7 +89,7 @@ Status secure_socket(const std::string& path, const std::optional<std::string>& 
       if (!found) return Error::logic("no group named " + *group);
       gid = gr.gr_gid;
     }
-    if (::chown(path.c_str(), static_cast<uid_t>(-1), gid) != 0) {
+    if (::lchown(path.c_str(), static_cast<uid_t>(-1), gid) != 0) {
       return Error::os("cannot give " + path + " to group " + *group);
     }
   }

@@ -57,12 +57,12 @@ class PendingFile {
                const std::string& stamp) {
     Fd fd;
     for (int attempt = 0; attempt < kNameAttempts && !fd; ++attempt) {
-      temp_ = "." + prefix + unique_suffix() + suffix + ".tmp";
-      fd.reset(::openat(dirfd_, temp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0400));
-      if (!fd && errno != EEXIST) {
-        int err = errno;
-        temp_.clear();
-        return Error::os("cannot create a file in " + dir_, err);
+      std::string name = "." + prefix + unique_suffix() + suffix + ".tmp";
+      fd.reset(::openat(dirfd_, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0400));
+      if (fd) {
+        temp_ = std::move(name);  // ours from now on: removed unless renamed
+      } else if (errno != EEXIST) {
+        return Error::os("cannot create a file in " + dir_);
       }
     }
     if (!fd) return Error::os("cannot create a file in " + dir_, EEXIST);

@@ -2,6 +2,8 @@
 
 #include <sys/utsname.h>
 
+#include <set>
+
 #include "dump/dot_encoder.h"
 #include "dump/interface_snapshot.h"
 #include "dump/json_encoder.h"
@@ -17,14 +19,17 @@ DumpDocument Dumper::collect(const DumpRequest& request) const {
   DumpDocument doc;
   doc.host = info_;
   doc.snapshot_interfaces = request.snapshot_interfaces;
-  doc.namespaces = resolver_.snapshot(request.netns);
-  doc.resolver = resolver_.stats();
-  if (request.snapshot_interfaces) {
-    if (request.netns) {
-      doc.snapshots = snapshot_interfaces(doc.namespaces, resolver_.snapshot(), host_);
-    } else {
-      doc.snapshots = snapshot_interfaces(doc.namespaces, doc.namespaces, host_);
+  auto [all, stats] = resolver_.snapshot_with_stats();
+  doc.resolver = stats;
+  if (request.netns) {
+    std::set<NetnsId> wanted(request.netns->begin(), request.netns->end());
+    for (const NamespaceView& ns : all) {
+      if (wanted.count(ns.netns)) doc.namespaces.push_back(ns);
     }
+    if (request.snapshot_interfaces) doc.snapshots = snapshot_interfaces(doc.namespaces, all, host_);
+  } else {
+    doc.namespaces = std::move(all);
+    if (request.snapshot_interfaces) doc.snapshots = snapshot_interfaces(doc.namespaces, doc.namespaces, host_);
   }
   doc.generated_at = clock_.now();
   return doc;

@@ -55,13 +55,19 @@ json namespace_to_json(const NamespaceView& ns, const InterfaceSnapshot* snapsho
 
 json resolver_to_json(const ResolverStats& s) {
   return json{{"state", s.ready ? "ready" : "snapshotting"},
+              {"mode", s.degraded ? "degraded" : "live"},
+              {"degraded_reason", s.degraded ? json(s.degraded_reason) : json(nullptr)},
               {"capacity", s.capacity},
               {"lonely_timeout_s", s.lonely_timeout_s},
               {"namespaces", s.namespaces},
               {"evictions", s.evictions},
               {"lonely_releases", s.lonely_releases},
               {"resyncs", s.resyncs},
-              {"handle_capture_failures", s.handle_capture_failures}};
+              {"handle_capture_failures", s.handle_capture_failures},
+              {"events", s.live.events},
+              {"ringbuf_drops", s.live.ringbuf_drops},
+              {"link_events", s.live.link_events},
+              {"netlink_resyncs", s.live.netlink_resyncs}};
 }
 
 json dump_to_json(const DumpDocument& doc) {

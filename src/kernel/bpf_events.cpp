@@ -3,6 +3,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <spdlog/spdlog.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cstdarg>
@@ -22,6 +23,7 @@ static_assert(offsetof(struct netns_event, netns) == 20);
 static_assert(static_cast<std::uint32_t>(NetnsEventKind::fork) == NETNS_EVENT_FORK);
 static_assert(static_cast<std::uint32_t>(NetnsEventKind::unshare) == NETNS_EVENT_UNSHARE);
 static_assert(static_cast<std::uint32_t>(NetnsEventKind::setns) == NETNS_EVENT_SETNS);
+static_assert(static_cast<std::uint32_t>(NetnsEventKind::exit) == NETNS_EVENT_EXIT);
 
 namespace {
 
@@ -58,14 +60,17 @@ int NetnsEventSource::on_sample(void* ctx, void* data, std::size_t size) {
   return 0;
 }
 
-Result<std::unique_ptr<NetnsEventSource>> NetnsEventSource::create(pid_t ignored_tgid, Callback callback) {
+Result<std::unique_ptr<NetnsEventSource>> NetnsEventSource::create(NetnsEventOptions options, Callback callback) {
   libbpf_set_print(libbpf_to_spdlog);
   std::unique_ptr<NetnsEventSource> source(new NetnsEventSource());
   source->callback_ = std::move(callback);
 
   source->skel_.reset(netns_events__open());
   if (!source->skel_) return Error::os("open BPF object netns_events");
-  source->skel_->rodata->ignored_tgid = static_cast<__u32>(ignored_tgid);
+  source->skel_->rodata->ignored_tgid = static_cast<__u32>(options.ignored_tgid);
+  source->skel_->rodata->host_netns = static_cast<__u32>(options.host_netns);
+  source->skel_->rodata->nr_unshare = SYS_unshare;
+  source->skel_->rodata->nr_setns = SYS_setns;
   if (int err = netns_events__load(source->skel_.get()); err != 0) {
     return Error::os("load BPF programs (is BTF available at /sys/kernel/btf/vmlinux?)", -err);
   }
@@ -86,6 +91,14 @@ Result<int> NetnsEventSource::poll(int timeout_ms) {
   return n < 0 ? 0 : n;
 }
 
+int NetnsEventSource::ready_fd() const { return ring_buffer__epoll_fd(ring_.get()); }
+
+Result<int> NetnsEventSource::consume() {
+  int n = ring_buffer__consume(ring_.get());
+  if (n < 0) return Error::os("consume BPF ring buffer", -n);
+  return n;
+}
+
 NetnsEventCounters NetnsEventSource::counters() const {
   NetnsEventCounters out;
   int fd = bpf_map__fd(skel_->maps.counters);
@@ -101,6 +114,7 @@ NetnsEventCounters NetnsEventSource::counters() const {
   };
   out.events = sum(NETNS_COUNTER_EVENTS);
   out.ringbuf_drops = sum(NETNS_COUNTER_RINGBUF_DROPS);
+  out.inflight_drops = sum(NETNS_COUNTER_INFLIGHT_DROPS);
   return out;
 }
 

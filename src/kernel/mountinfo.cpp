@@ -1,8 +1,10 @@
 #include "kernel/mountinfo.h"
 
 #include <charconv>
-#include <fstream>
-#include <sstream>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "util/fd.h"
 
 namespace netnsd {
 namespace {
@@ -67,11 +69,26 @@ std::vector<NetnsMount> parse_netns_mounts(std::string_view text) {
 }
 
 Result<std::vector<NetnsMount>> read_netns_mounts(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return Error::os("open " + path);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return parse_netns_mounts(text.str());
+  // The kernel builds mountinfo under the mount-namespace lock one read()
+  // at a time: several small reads can tear while mounts change (a line is
+  // skipped, a namespace seems unmounted). Read it whole in one call,
+  // growing the buffer until it fits.
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return Error::os("open " + path);
+  std::string buffer(64 * 1024, '\0');
+  for (;;) {
+    ssize_t n = ::pread(fd.get(), buffer.data(), buffer.size(), 0);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Error::os("read " + path);
+    }
+    if (static_cast<std::size_t>(n) < buffer.size()) {
+      buffer.resize(static_cast<std::size_t>(n));
+      return parse_netns_mounts(buffer);
+    }
+    if (buffer.size() >= (64u << 20)) return Error::os("read " + path, EFBIG);
+    buffer.assign(buffer.size() * 4, '\0');
+  }
 }
 
 std::string mount_name(std::string_view mount_point) {

@@ -36,9 +36,11 @@ void leave_netns();  // aborts the process if the thread cannot get back
 template <class F>
 auto run_in_netns(int ns_fd, F&& fn) -> Result<decltype(fn())> {
   if (Status st = detail::enter_netns(ns_fd); !st) return st.error();
-  auto value = fn();
-  detail::leave_netns();
-  return value;
+  // Back home on every path out, exceptions included.
+  struct Home {
+    ~Home() { detail::leave_netns(); }
+  } home;
+  return fn();
 }
 
 }  // namespace netnsd

@@ -7,6 +7,7 @@
 #include <net/if.h>
 #include <netlink/attr.h>
 #include <netlink/msg.h>
+#include <fcntl.h>
 #include <sys/socket.h>
 
 #include <cstring>
@@ -47,10 +48,15 @@ std::string format_mac(const nlattr* attr) {
 
 std::optional<Device> parse_link_message(const nlmsghdr* message, std::optional<NetnsId> self) {
   auto* hdr = const_cast<nlmsghdr*>(message);
-  if (hdr->nlmsg_type != RTM_NEWLINK || hdr->nlmsg_len < NLMSG_LENGTH(sizeof(ifinfomsg))) {
+  if ((hdr->nlmsg_type != RTM_NEWLINK && hdr->nlmsg_type != RTM_DELLINK) ||
+      hdr->nlmsg_len < NLMSG_LENGTH(sizeof(ifinfomsg))) {
     return std::nullopt;
   }
   const auto* ifi = static_cast<const ifinfomsg*>(nlmsg_data(hdr));
+  // The bridge also announces its ports on RTNLGRP_LINK, as AF_BRIDGE
+  // messages with port attributes only (and an RTM_DELLINK when a port
+  // leaves the bridge, not the namespace). Only AF_UNSPEC ones describe a device.
+  if (ifi->ifi_family != AF_UNSPEC) return std::nullopt;
   nlattr* tb[IFLA_MAX + 1] = {};
   if (nlmsg_parse(hdr, sizeof(ifinfomsg), tb, IFLA_MAX, nullptr) < 0) return std::nullopt;
 
@@ -136,7 +142,14 @@ Status RtnlSocket::request(std::uint32_t seq, OnMessage&& on_message, bool* inte
     for (auto* h = reinterpret_cast<nlmsghdr*>(buffer.get()); NLMSG_OK(h, len); h = NLMSG_NEXT(h, len)) {
       if (h->nlmsg_seq != seq) continue;  // a late reply to an earlier request
       if (interrupted && (h->nlmsg_flags & NLM_F_DUMP_INTR)) *interrupted = true;
-      if (h->nlmsg_type == NLMSG_DONE) return {};
+      if (h->nlmsg_type == NLMSG_DONE) {
+        // A dump that failed part-way says so in DONE's payload.
+        if (h->nlmsg_len >= NLMSG_LENGTH(sizeof(int))) {
+          int error = *static_cast<const int*>(NLMSG_DATA(h));
+          if (error < 0) return Error::os("netlink dump failed", -error);
+        }
+        return {};
+      }
       if (h->nlmsg_type == NLMSG_ERROR) {
         const auto* err = static_cast<const nlmsgerr*>(NLMSG_DATA(h));
         if (err->error == 0) return {};
@@ -175,6 +188,50 @@ Result<std::vector<Device>> RtnlSocket::list_links(std::optional<NetnsId> self) 
     if (!interrupted) return devices;
   }
   return Error::os("dump links: kept changing while being dumped", EAGAIN);
+}
+
+Status RtnlSocket::subscribe_links() {
+  unsigned group = RTNLGRP_LINK;
+  if (::setsockopt(fd_.get(), SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &group, sizeof group) != 0) {
+    return Error::os("join RTNLGRP_LINK");
+  }
+  // Room for a burst (a bridge with many ports going down) before ENOBUFS.
+  int size = 1 << 20;
+  ::setsockopt(fd_.get(), SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+  int flags = ::fcntl(fd_.get(), F_GETFL);
+  if (flags < 0 || ::fcntl(fd_.get(), F_SETFL, flags | O_NONBLOCK) != 0) return Error::os("make monitor non-blocking");
+  return {};
+}
+
+Status RtnlSocket::read_link_events(const std::function<void(const LinkEvent&)>& on_event,
+                                    std::optional<NetnsId> self) {
+  thread_local std::unique_ptr<char[]> buffer(new char[kReceiveBuffer]);
+  for (;;) {
+    iovec iov{buffer.get(), kReceiveBuffer};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    ssize_t n = ::recvmsg(fd_.get(), &msg, 0);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return {};
+      return Error::os("receive link notifications");
+    }
+    if (n == 0) return {};
+    // A notification cut short, or one the kernel says it could not deliver,
+    // means lost state, like ENOBUFS.
+    if (msg.msg_flags & MSG_TRUNC) return Error::os("receive link notifications", ENOBUFS);
+    int len = static_cast<int>(n);
+    for (auto* h = reinterpret_cast<nlmsghdr*>(buffer.get()); NLMSG_OK(h, len); h = NLMSG_NEXT(h, len)) {
+      if (h->nlmsg_type == NLMSG_ERROR || h->nlmsg_type == NLMSG_OVERRUN) {
+        return Error::os("link notifications overran", ENOBUFS);
+      }
+      if (h->nlmsg_type != RTM_NEWLINK && h->nlmsg_type != RTM_DELLINK) continue;
+      auto device = parse_link_message(h, self);
+      if (!device) continue;
+      on_event(LinkEvent{h->nlmsg_type == RTM_DELLINK, std::move(*device)});
+    }
+  }
 }
 
 Result<std::int32_t> RtnlSocket::nsid_of(int netns_fd) {

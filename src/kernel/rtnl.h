@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <vector>
 
@@ -12,6 +13,12 @@
 struct nlmsghdr;
 
 namespace netnsd {
+
+// One RTM_NEWLINK (device new or changed) or RTM_DELLINK notification.
+struct LinkEvent {
+  bool deleted = false;
+  Device device;
+};
 
 // A NETLINK_ROUTE socket, bound for life to the network namespace it was
 // created in.
@@ -40,6 +47,15 @@ class RtnlSocket {
   // The id this namespace has assigned to the namespace behind `netns_fd`,
   // or -1 when it has none (RTM_GETNSID with NETNSA_FD).
   Result<std::int32_t> nsid_of(int netns_fd);
+
+  // Turns this socket into a link monitor: joins RTNLGRP_LINK and makes it
+  // non-blocking. Use it for events only (no requests) from then on.
+  Status subscribe_links();
+
+  // Drains the link notifications waiting on a monitor socket. Returns
+  // ENOBUFS when the kernel dropped some (the socket stays usable; the
+  // caller must re-dump), EAGAIN never.
+  Status read_link_events(const std::function<void(const LinkEvent&)>& on_event, std::optional<NetnsId> self);
 
   int fd() const { return fd_.get(); }
 

@@ -21,6 +21,11 @@ std::string_view to_string(Source source) {
 
 Resolver::Resolver(ResolverConfig config, const Clock& clock) : config_(config), clock_(clock) {}
 
+void Resolver::bury(Graveyard& graveyard) {
+  if (listener_ && !graveyard.gone.empty()) listener_->on_released(graveyard.gone);
+  graveyard.handles.clear();  // the last owner closes the fds, outside the lock
+}
+
 Resolver::Entry& Resolver::insert_locked(NetnsId netns, Source source, Graveyard& graveyard) {
   auto [it, inserted] = entries_.try_emplace(netns);
   Entry& entry = it->second;
@@ -41,53 +46,114 @@ void Resolver::evict_over_capacity_locked(Graveyard& graveyard) {
     NetnsId victim = lru_.back();
     lru_.pop_back();
     auto it = entries_.find(victim);
-    if (it->second.handle) graveyard.push_back(std::move(it->second.handle));
+    if (it->second.handle) graveyard.handles.push_back(std::move(it->second.handle));
+    graveyard.gone.push_back(victim);
     entries_.erase(it);
     ++evictions_;
   }
 }
 
 bool Resolver::capture(NetnsId netns, NamespaceHandle handle, Source source) {
-  Graveyard graveyard;  // destroyed after the lock is released
+  Graveyard graveyard;
   auto owned = std::make_shared<const NamespaceHandle>(std::move(handle));
-  std::lock_guard lock(mutex_);
-  Entry& entry = insert_locked(netns, source, graveyard);
-  if (entry.handle) {
-    graveyard.push_back(std::move(owned));
+  bool added = false;
+  {
+    std::lock_guard lock(mutex_);
+    Entry& entry = insert_locked(netns, source, graveyard);
     touch_locked(entry);
-    return false;
+    if (entry.handle) {
+      graveyard.handles.push_back(std::move(owned));
+    } else {
+      entry.handle = owned;
+      for (auto& [ifindex, device] : entry.queued) entry.devices.insert_or_assign(ifindex, std::move(device));
+      entry.queued.clear();
+      added = true;
+    }
   }
-  entry.handle = std::move(owned);
-  for (auto& [ifindex, device] : entry.queued) entry.devices.insert_or_assign(ifindex, std::move(device));
-  entry.queued.clear();
-  touch_locked(entry);
-  return true;
+  bury(graveyard);
+  if (added && listener_) listener_->on_captured(netns, owned);
+  return added;
 }
 
 void Resolver::queue_device(NetnsId netns, Device device) {
   Graveyard graveyard;
-  std::lock_guard lock(mutex_);
-  Entry& entry = insert_locked(netns, Source::netlink, graveyard);
-  auto& target = entry.handle ? entry.devices : entry.queued;
-  std::uint32_t ifindex = device.ifindex;
-  target.insert_or_assign(ifindex, std::move(device));
-  touch_locked(entry);
+  {
+    std::lock_guard lock(mutex_);
+    Entry& entry = insert_locked(netns, Source::netlink, graveyard);
+    auto& target = entry.handle ? entry.devices : entry.queued;
+    std::uint32_t ifindex = device.ifindex;
+    target.insert_or_assign(ifindex, std::move(device));
+    touch_locked(entry);
+  }
+  bury(graveyard);
 }
+
+namespace {
+
+// A listing knows a veth peer's ifindex and nsid but not its namespace; keep
+// what was resolved before while the peer is the same one.
+void keep_resolved_peer(const std::map<std::uint32_t, Device>& old, Device& device) {
+  if (!device.peer || device.peer->netns) return;
+  auto it = old.find(device.ifindex);
+  if (it == old.end() || !it->second.peer) return;
+  const PeerRef& was = *it->second.peer;
+  if (was.ifindex == device.peer->ifindex && was.nsid == device.peer->nsid) device.peer->netns = was.netns;
+}
+
+}  // namespace
 
 void Resolver::set_devices(NetnsId netns, std::vector<Device> devices) {
   std::lock_guard lock(mutex_);
   auto it = entries_.find(netns);
   if (it == entries_.end()) return;
-  auto& target = it->second.devices;
-  target.clear();
+  std::map<std::uint32_t, Device> fresh;
   for (auto& device : devices) {
+    keep_resolved_peer(it->second.devices, device);
     std::uint32_t ifindex = device.ifindex;
-    target.insert_or_assign(ifindex, std::move(device));
+    fresh.insert_or_assign(ifindex, std::move(device));
   }
+  it->second.devices.swap(fresh);
 }
 
-void Resolver::apply_presence(const PresenceMap& seen) {
-  const WallTime now = clock_.now();
+void Resolver::upsert_device(NetnsId netns, Device device) {
+  std::lock_guard lock(mutex_);
+  auto it = entries_.find(netns);
+  if (it == entries_.end()) return;
+  keep_resolved_peer(it->second.devices, device);
+  std::uint32_t ifindex = device.ifindex;
+  it->second.devices.insert_or_assign(ifindex, std::move(device));
+}
+
+std::optional<Device> Resolver::remove_device(NetnsId netns, std::uint32_t ifindex) {
+  std::lock_guard lock(mutex_);
+  auto it = entries_.find(netns);
+  if (it == entries_.end()) return std::nullopt;
+  auto dev = it->second.devices.find(ifindex);
+  if (dev == it->second.devices.end()) return std::nullopt;
+  Device removed = std::move(dev->second);
+  it->second.devices.erase(dev);
+  return removed;
+}
+
+void Resolver::set_peer(NetnsId netns, std::uint32_t ifindex, const PeerRef& peer) {
+  std::lock_guard lock(mutex_);
+  auto it = entries_.find(netns);
+  if (it == entries_.end()) return;
+  auto dev = it->second.devices.find(ifindex);
+  if (dev == it->second.devices.end() || !dev->second.peer || dev->second.peer->ifindex != peer.ifindex) return;
+  dev->second.peer = peer;
+}
+
+void Resolver::mark_present(NetnsId netns) {
+  std::lock_guard lock(mutex_);
+  auto it = entries_.find(netns);
+  if (it == entries_.end()) return;
+  it->second.lonely_since.reset();
+  touch_locked(it->second);
+}
+
+void Resolver::apply_presence(const PresenceMap& seen, std::optional<WallTime> as_of) {
+  const WallTime now = as_of ? std::min(*as_of, clock_.now()) : clock_.now();
   std::lock_guard lock(mutex_);
   for (auto& [netns, entry] : entries_) {
     auto it = seen.find(netns);
@@ -104,23 +170,38 @@ void Resolver::apply_presence(const PresenceMap& seen) {
   }
 }
 
+void Resolver::apply_names(const std::map<NetnsId, std::set<std::string>>& names) {
+  std::lock_guard lock(mutex_);
+  for (auto& [netns, entry] : entries_) {
+    auto it = names.find(netns);
+    if (it == names.end()) {
+      entry.names.clear();
+    } else {
+      entry.names.assign(it->second.begin(), it->second.end());
+    }
+  }
+}
+
 std::size_t Resolver::release_lonely() {
   Graveyard graveyard;
   const WallTime now = clock_.now();
-  std::lock_guard lock(mutex_);
-  std::size_t released = 0;
-  for (auto it = entries_.begin(); it != entries_.end();) {
-    const Entry& entry = it->second;
-    if (entry.lonely_since && now - *entry.lonely_since >= config_.lonely_timeout) {
-      if (entry.handle) graveyard.push_back(entry.handle);
-      lru_.erase(entry.lru);
-      it = entries_.erase(it);
-      ++released;
-    } else {
-      ++it;
+  {
+    std::lock_guard lock(mutex_);
+    for (auto it = entries_.begin(); it != entries_.end();) {
+      const Entry& entry = it->second;
+      if (entry.lonely_since && now - *entry.lonely_since >= config_.lonely_timeout) {
+        if (entry.handle) graveyard.handles.push_back(entry.handle);
+        graveyard.gone.push_back(it->first);
+        lru_.erase(entry.lru);
+        it = entries_.erase(it);
+      } else {
+        ++it;
+      }
     }
+    lonely_releases_ += graveyard.gone.size();
   }
-  lonely_releases_ += released;
+  const std::size_t released = graveyard.gone.size();
+  bury(graveyard);
   return released;
 }
 
@@ -164,6 +245,19 @@ std::vector<NamespaceView> Resolver::snapshot(const std::optional<std::vector<Ne
   return views;
 }
 
+std::pair<std::vector<NamespaceView>, ResolverStats> Resolver::snapshot_with_stats() const {
+  std::pair<std::vector<NamespaceView>, ResolverStats> out;
+  {
+    std::lock_guard lock(mutex_);
+    out.first.reserve(entries_.size());
+    for (const auto& [netns, entry] : entries_) out.first.push_back(view_locked(netns, entry));
+    out.second = stats_locked();
+  }
+  std::sort(out.first.begin(), out.first.end(),
+            [](const NamespaceView& a, const NamespaceView& b) { return a.netns < b.netns; });
+  return out;
+}
+
 std::optional<NamespaceView> Resolver::find(NetnsId netns) const {
   std::lock_guard lock(mutex_);
   auto it = entries_.find(netns);
@@ -188,6 +282,12 @@ std::vector<NetnsId> Resolver::find_by_name(const std::string& name) const {
 bool Resolver::contains(NetnsId netns) const {
   std::lock_guard lock(mutex_);
   return entries_.count(netns) != 0;
+}
+
+bool Resolver::has_handle(NetnsId netns) const {
+  std::lock_guard lock(mutex_);
+  auto it = entries_.find(netns);
+  return it != entries_.end() && it->second.handle;
 }
 
 std::vector<NetnsId> Resolver::ids() const {
@@ -219,6 +319,12 @@ void Resolver::mark_ready() {
   ready_ = true;
 }
 
+void Resolver::set_degraded(std::string reason) {
+  std::lock_guard lock(mutex_);
+  degraded_ = true;
+  degraded_reason_ = std::move(reason);
+}
+
 void Resolver::count_resync() {
   std::lock_guard lock(mutex_);
   ++resyncs_;
@@ -229,17 +335,29 @@ void Resolver::count_capture_failure() {
   ++capture_failures_;
 }
 
+void Resolver::update_live_counters(const LiveCounters& counters) {
+  std::lock_guard lock(mutex_);
+  live_ = counters;
+}
+
 ResolverStats Resolver::stats() const {
   std::lock_guard lock(mutex_);
+  return stats_locked();
+}
+
+ResolverStats Resolver::stats_locked() const {
   ResolverStats s;
   s.ready = ready_;
+  s.degraded = degraded_;
+  s.degraded_reason = degraded_reason_;
   s.capacity = config_.capacity;
-  s.lonely_timeout_s = config_.lonely_timeout.count();
+  s.lonely_timeout_s = std::chrono::duration_cast<std::chrono::seconds>(config_.lonely_timeout).count();
   s.namespaces = entries_.size();
   s.evictions = evictions_;
   s.lonely_releases = lonely_releases_;
   s.resyncs = resyncs_;
   s.handle_capture_failures = capture_failures_;
+  s.live = live_;
   return s;
 }
 

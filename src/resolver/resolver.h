@@ -28,7 +28,7 @@ namespace netnsd {
 
 struct ResolverConfig {
   std::size_t capacity = 4096;
-  std::chrono::seconds lonely_timeout{30};
+  std::chrono::milliseconds lonely_timeout{30000};
 };
 
 // What a full scan saw of one namespace.
@@ -38,11 +38,25 @@ struct Presence {
 };
 using PresenceMap = std::unordered_map<NetnsId, Presence>;
 
+// Told when namespaces enter and leave the cache, on the thread that caused
+// it and after the resolver's lock is released. on_captured runs before the
+// capturing call returns, so a listener can subscribe to the namespace's
+// events before anyone lists its devices.
+class ResolverListener {
+ public:
+  virtual ~ResolverListener() = default;
+  virtual void on_captured(NetnsId netns, const HandlePtr& handle) = 0;
+  virtual void on_released(const std::vector<NetnsId>& gone) = 0;
+};
+
 class Resolver {
  public:
   Resolver(ResolverConfig config, const Clock& clock);
   Resolver(const Resolver&) = delete;
   Resolver& operator=(const Resolver&) = delete;
+
+  // At most one listener; set it before events flow (not thread-safe itself).
+  void set_listener(ResolverListener* listener) { listener_ = listener; }
 
   // Adds a namespace with its handle. Returns false (and drops `handle`) when
   // the namespace already has one. A namespace known only by queued devices
@@ -57,11 +71,26 @@ class Resolver {
 
   // Replaces the device list of a cached namespace (no-op if not cached).
   void set_devices(NetnsId netns, std::vector<Device> devices);
+  // One device appeared or changed (RTM_NEWLINK); no-op if not cached.
+  void upsert_device(NetnsId netns, Device device);
+  // One device went away (RTM_DELLINK). Returns it, if it was cached.
+  std::optional<Device> remove_device(NetnsId netns, std::uint32_t ifindex);
+  // Sets the peer of a cached veth if it still points at peer.ifindex.
+  void set_peer(NetnsId netns, std::uint32_t ifindex, const PeerRef& peer);
+
+  // A task was seen entering the namespace: it is not lonely.
+  void mark_present(NetnsId netns);
 
   // Applies a complete scan of tasks and bind mounts: namespaces in `seen`
   // get their pids and names refreshed and stop being lonely; cached ones not
   // in it become lonely (lonely_since = now) if they were not already.
-  void apply_presence(const PresenceMap& seen);
+  // `as_of` is when the caller learnt of the change (a process exit), so
+  // that the lonely clock starts then rather than when the scan ran.
+  void apply_presence(const PresenceMap& seen, std::optional<WallTime> as_of = std::nullopt);
+
+  // Applies a complete read of the bind mounts only: names change, presence
+  // (pids, the lonely clock) is left to the next full scan.
+  void apply_names(const std::map<NetnsId, std::set<std::string>>& names);
 
   // Releases namespaces that have been lonely for at least lonely_timeout.
   // Returns how many were released.
@@ -70,18 +99,23 @@ class Resolver {
   // A consistent copy, sorted by inode; restricted to `only` when given
   // (unknown inodes are skipped).
   std::vector<NamespaceView> snapshot(const std::optional<std::vector<NetnsId>>& only = {}) const;
+  // Every namespace and the stats, copied under one lock: a consistent dump.
+  std::pair<std::vector<NamespaceView>, ResolverStats> snapshot_with_stats() const;
   std::optional<NamespaceView> find(NetnsId netns) const;
   // Namespaces by bind-mount name.
   std::vector<NetnsId> find_by_name(const std::string& name) const;
 
   bool contains(NetnsId netns) const;
+  bool has_handle(NetnsId netns) const;
   std::vector<NetnsId> ids() const;
   // Every captured handle, sorted by inode.
   std::vector<std::pair<NetnsId, HandlePtr>> handles() const;
 
   void mark_ready();
+  void set_degraded(std::string reason);
   void count_resync();
   void count_capture_failure();
+  void update_live_counters(const LiveCounters& counters);
   ResolverStats stats() const;
 
  private:
@@ -97,12 +131,19 @@ class Resolver {
     std::list<NetnsId>::iterator lru;  // position in lru_ (front = most recent)
   };
 
-  using Graveyard = std::vector<HandlePtr>;
+  // What leaves the cache under the lock: handles to close and ids to
+  // announce, both dealt with after the lock is released.
+  struct Graveyard {
+    std::vector<HandlePtr> handles;
+    std::vector<NetnsId> gone;
+  };
+  void bury(Graveyard& graveyard);
 
   Entry& insert_locked(NetnsId netns, Source source, Graveyard& graveyard);
   void touch_locked(Entry& entry);
   void evict_over_capacity_locked(Graveyard& graveyard);
   NamespaceView view_locked(NetnsId netns, const Entry& entry) const;
+  ResolverStats stats_locked() const;
 
   const ResolverConfig config_;
   const Clock& clock_;
@@ -111,6 +152,10 @@ class Resolver {
   std::unordered_map<NetnsId, Entry> entries_;
   std::list<NetnsId> lru_;
   bool ready_ = false;
+  bool degraded_ = false;
+  std::string degraded_reason_;
+  LiveCounters live_;
+  ResolverListener* listener_ = nullptr;
   std::uint64_t evictions_ = 0;
   std::uint64_t lonely_releases_ = 0;
   std::uint64_t resyncs_ = 0;

@@ -8,11 +8,11 @@
 
 namespace netnsd {
 
-ScanReport Scanner::scan() {
+ScanReport Scanner::scan(ScanMode mode, std::optional<WallTime> as_of) {
   const auto started = std::chrono::steady_clock::now();
   ScanReport report;
 
-  TaskScan tasks = host_.scan_tasks();
+  TaskScan tasks = mode == ScanMode::mounts ? TaskScan{} : host_.scan_tasks();
   auto mounts = host_.scan_mounts();
   if (!mounts) {
     report.mounts_ok = false;
@@ -20,17 +20,17 @@ ScanReport Scanner::scan() {
   }
 
   PresenceMap presence;
-  std::map<NetnsId, std::vector<std::string>> mount_points;
   for (const auto& [netns, task] : tasks) presence[netns].pids = task.pids;
   if (mounts) {
+    mount_points_.clear();
     for (const NetnsMount& m : *mounts) {
       presence[m.netns].names.insert(mount_name(m.mount_point));
-      mount_points[m.netns].push_back(m.mount_point);
+      mount_points_[m.netns].push_back(m.mount_point);
     }
   }
   report.namespaces = presence.size();
 
-  std::set<NetnsId> held;
+  std::set<NetnsId> held, captured_ids;
   for (const auto& [netns, handle] : resolver_.handles()) held.insert(netns);
   for (const auto& [netns, seen] : presence) {
     if (held.count(netns)) continue;
@@ -46,7 +46,7 @@ ScanReport Scanner::scan() {
         last_error = fd.error().message();
       }
     }
-    for (const std::string& path : mount_points[netns]) {
+    for (const std::string& path : mount_points_[netns]) {
       if (captured) break;
       auto fd = host_.open_netns(path, netns);
       if (fd) {
@@ -58,6 +58,7 @@ ScanReport Scanner::scan() {
     }
     if (captured) {
       ++report.captured;
+      captured_ids.insert(netns);
     } else {
       ++report.capture_failures;
       resolver_.count_capture_failure();
@@ -65,12 +66,21 @@ ScanReport Scanner::scan() {
     }
   }
 
-  if (report.mounts_ok) resolver_.apply_presence(presence);
+  if (report.mounts_ok) {
+    if (mode == ScanMode::mounts) {
+      std::map<NetnsId, std::set<std::string>> names;
+      for (auto& [netns, seen] : presence) names.emplace(netns, std::move(seen.names));
+      resolver_.apply_names(names);
+    } else {
+      resolver_.apply_presence(presence, as_of);
+    }
+  }
 
   std::map<NetnsId, HandlePtr> handles;
   for (auto& [netns, handle] : resolver_.handles()) handles.emplace(netns, std::move(handle));
   Listings listings;
   for (const auto& [netns, handle] : handles) {
+    if (mode != ScanMode::full && !captured_ids.count(netns)) continue;
     auto links = host_.list_links(*handle, netns);
     if (!links) {
       ++report.link_failures;
@@ -79,10 +89,17 @@ ScanReport Scanner::scan() {
     }
     listings.emplace(netns, std::move(links.value()));
   }
-  resolve_peers(listings, listings, handles, host_);
+  if (mode == ScanMode::full) {
+    resolve_peers(listings, listings, handles, host_);
+  } else if (!listings.empty()) {
+    // New namespaces' peers may be anywhere in the cache.
+    Listings candidates = listings;
+    for (const NamespaceView& view : resolver_.snapshot()) candidates.emplace(view.netns, view.devices);
+    resolve_peers(listings, candidates, handles, host_);
+  }
   for (auto& [netns, devices] : listings) resolver_.set_devices(netns, std::move(devices));
 
-  resolver_.count_resync();
+  if (mode == ScanMode::full) resolver_.count_resync();
   report.took = std::chrono::duration_cast<std::chrono::microseconds>(
       std::chrono::steady_clock::now() - started);
   return report;

@@ -3,6 +3,10 @@
 
 #include <chrono>
 #include <cstddef>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
 
 #include "resolver/host.h"
 #include "resolver/resolver.h"
@@ -18,6 +22,12 @@ struct ScanReport {
   std::chrono::microseconds took{0};
 };
 
+enum class ScanMode {
+  full,      // tasks and mounts; re-list every cached namespace's links (a resync)
+  presence,  // tasks and mounts; list links of newly captured namespaces only
+  mounts,    // bind mounts only (names, new captures); presence is left alone
+};
+
 // Threading: scan() may run on any one thread at a time; it takes the
 // resolver's lock only for short, I/O-free updates.
 class Scanner {
@@ -26,13 +36,19 @@ class Scanner {
 
   // Discovers namespaces from /proc tasks and nsfs bind mounts, captures a
   // handle for each new one, refreshes presence (which starts or stops the
-  // lonely clock), then re-lists every cached namespace's links and resolves
-  // veth peers.
-  ScanReport scan();
+  // lonely clock), then lists links (all, or only the new namespaces') and
+  // resolves veth peers.
+  // `as_of`: when the change that asked for this scan happened (see
+  // Resolver::apply_presence).
+  ScanReport scan(ScanMode mode = ScanMode::full, std::optional<WallTime> as_of = std::nullopt);
+
+  // Where each namespace was bind-mounted at the last scan.
+  const std::map<NetnsId, std::vector<std::string>>& mount_points() const { return mount_points_; }
 
  private:
   Resolver& resolver_;
   HostView& host_;
+  std::map<NetnsId, std::vector<std::string>> mount_points_;
 };
 
 }  // namespace netnsd

@@ -107,7 +107,8 @@ for ns in doc:
 
 # --- health, ls, get ------------------------------------------------------------
 [ "$("$NETNSCTL" --socket "$sock" health)" = ok ] && pass "netnsctl health" || fail "netnsctl health"
-"$NETNSCTL" --socket "$sock" ls | grep -q " ${tag}a$" && pass "netnsctl ls lists ${tag}a" || fail "netnsctl ls: $("$NETNSCTL" --socket "$sock" ls)"
+listing=$("$NETNSCTL" --socket "$sock" ls)
+grep -q " ${tag}a$" <<<"$listing" && pass "netnsctl ls lists ${tag}a" || fail "netnsctl ls: $listing"
 inode_a=$(stat -L -c %i "/run/netns/${tag}a")
 got=$("$NETNSCTL" --socket "$sock" get "${tag}a" | python3 -c 'import json,sys; print(json.load(sys.stdin)["netns"])')
 [ "$got" = "$inode_a" ] && pass "netnsctl get NAME" || fail "netnsctl get ${tag}a gave $got, want $inode_a"
@@ -121,7 +122,9 @@ ip netns add "${tag}b"
 ip -n "${tag}b" link add e2e0 type veth peer name e2e1
 seen=no
 for _ in $(seq 1 60); do
-  if "$NETNSCTL" --socket "$sock" get "${tag}b" 2>/dev/null | grep -q '"e2e0"'; then seen=yes; break; fi
+  # Capture first: with pipefail, `| grep -q` fails when grep stops reading early.
+  got=$("$NETNSCTL" --socket "$sock" get "${tag}b" 2>/dev/null)
+  if grep -q '"e2e0"' <<<"$got"; then seen=yes; break; fi
   sleep 0.1
 done
 [ $seen = yes ] && pass "resync picked up ${tag}b and its veth" || fail "resync never showed ${tag}b"

@@ -1,0 +1,372 @@
+#include "live/tracker.h"
+
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "kernel/netns.h"
+#include "resolver/peers.h"
+
+namespace netnsd {
+
+Tracker::Tracker(Resolver& resolver, HostView& host, TrackerConfig config)
+    : resolver_(resolver), host_(host), config_(std::move(config)), scanner_(resolver, host) {}
+
+Tracker::~Tracker() { stop(); }
+
+Status Tracker::start() {
+  auto loop = EventLoop::create();
+  if (!loop) return loop.error();
+  loop_ = std::move(loop.value());
+  resolver_.set_listener(this);
+  loop_->post([this] { boot(); });
+  thread_ = std::thread([this] { loop_->run(); });
+  return {};
+}
+
+void Tracker::stop() {
+  if (!thread_.joinable()) return;
+  loop_->stop();
+  thread_.join();
+  resolver_.set_listener(nullptr);
+  for (auto& [netns, watch] : link_watches_) loop_->unwatch(watch.id);
+  link_watches_.clear();
+  bpf_.reset();
+  mountinfo_.reset();
+}
+
+std::vector<std::string> Tracker::not_ready_reasons() const {
+  std::vector<std::string> reasons;
+  if (!scanned_) reasons.push_back("initial scan in progress");
+  if (!mounts_watched_) reasons.push_back("bind-mount watch (mountinfo) not running");
+  return reasons;
+}
+
+// Sources first, so nothing that happens during the scan is missed; the scan
+// then captures everything (each capture subscribes to the namespace's link
+// events before its links are listed).
+void Tracker::boot() {
+  start_bpf();
+  start_mount_watch();
+  ScanReport report = scanner_.scan(ScanMode::full);
+  for (const auto& [netns, handle] : resolver_.handles()) {
+    if (!link_watches_.count(netns)) watch_links(netns, handle);
+  }
+  resolver_.mark_ready();
+  scanned_ = true;
+  publish_counters();
+  spdlog::info("initial scan: {} namespaces, {} captured, {} not opened, {} ms", report.namespaces,
+               report.captured, report.capture_failures, report.took.count() / 1000);
+  schedule_resync();
+  schedule_flush();
+}
+
+void Tracker::start_bpf() {
+  std::string why;
+  if (!config_.use_ebpf) {
+    why = "eBPF disabled by --no-ebpf";
+  } else {
+    NetnsEventOptions options;
+    options.ignored_tgid = ::getpid();
+    if (auto self = current_netns()) options.host_netns = *self;
+    auto source = NetnsEventSource::create(options, [this](const NetnsEvent& e) { on_bpf_event(e); });
+    if (source) {
+      bpf_ = std::move(source.value());
+      auto id = loop_->watch(bpf_->ready_fd(), EPOLLIN, [this](std::uint32_t) {
+        if (auto n = bpf_->consume(); !n) spdlog::warn("{}", n.error().message());
+        publish_counters();
+      });
+      if (id) {
+        spdlog::info("eBPF namespace events attached (fork, unshare, setns, exit tracepoints)");
+        return;
+      }
+      bpf_.reset();
+      why = "cannot watch the BPF ring buffer: " + id.error().message();
+    } else {
+      why = "cannot use eBPF: " + source.error().message();
+    }
+  }
+  // Said once: the resolver carries it into /readyz and every dump.
+  spdlog::warn("running degraded ({}); namespaces entered by tasks are found by rescans only", why);
+  resolver_.set_degraded(why);
+}
+
+void Tracker::start_mount_watch() {
+  mountinfo_.reset(::open(config_.mountinfo.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!mountinfo_) {
+    spdlog::error("cannot open {}: {}", config_.mountinfo, std::strerror(errno));
+    return;
+  }
+  // mountinfo signals a change in the mount table with POLLPRI|POLLERR.
+  auto id = loop_->watch(mountinfo_.get(), EPOLLPRI | EPOLLERR, [this](std::uint32_t) { on_mounts_changed(); });
+  if (!id) {
+    spdlog::error("cannot watch {}: {}", config_.mountinfo, id.error().message());
+    return;
+  }
+  mounts_watched_ = true;
+}
+
+void Tracker::on_bpf_event(const NetnsEvent& event) {
+  ++counters_.events;
+  switch (event.kind) {
+    case NetnsEventKind::exit:
+      // Maybe the last process of event.netns: check, after gathering others.
+      request_presence_pass(wall_.now());
+      break;
+    case NetnsEventKind::unshare:
+    case NetnsEventKind::setns:
+      request_presence_pass(wall_.now());  // the namespace it left may have no task now
+      [[fallthrough]];
+    case NetnsEventKind::fork:
+      capture_from_event(event);
+      break;
+  }
+}
+
+void Tracker::capture_from_event(const NetnsEvent& event) {
+  if (resolver_.has_handle(event.netns)) {
+    resolver_.mark_present(event.netns);
+    return;
+  }
+  std::string path = "/proc/" + std::to_string(event.tgid) + "/task/" + std::to_string(event.tid) + "/ns/net";
+  auto fd = host_.open_netns(path, event.netns);
+  if (!fd) {
+    // The task is gone already (or moved on): a bind mount may still hold it.
+    auto mounts = scanner_.mount_points().find(event.netns);
+    if (mounts != scanner_.mount_points().end()) {
+      for (const std::string& mount : mounts->second) {
+        fd = host_.open_netns(mount, event.netns);
+        if (fd) {
+          path = mount;
+          break;
+        }
+      }
+    }
+  }
+  if (!fd) {
+    resolver_.count_capture_failure();
+    spdlog::debug("netns {} from pid {}: {}", event.netns, event.tgid, fd.error().message());
+    request_presence_pass(wall_.now());
+    return;
+  }
+  resolver_.capture(event.netns, {std::move(fd.value()), path}, Source::ebpf);  // subscribes (on_captured)
+  relist(event.netns);
+  resolve_pending_peers();
+  request_presence_pass(wall_.now());  // pids and names
+}
+
+void Tracker::on_captured(NetnsId netns, const HandlePtr& handle) {
+  if (!loop_->on_loop_thread()) {
+    loop_->post([this, netns, handle] {
+      if (resolver_.has_handle(netns)) watch_links(netns, handle);
+    });
+    return;
+  }
+  watch_links(netns, handle);
+}
+
+void Tracker::on_released(const std::vector<NetnsId>& gone) {
+  // The monitor socket holds a reference to its namespace: close it now, or
+  // the kernel never destroys the namespace.
+  auto close_all = [this, gone] {
+    for (NetnsId netns : gone) {
+      if (!resolver_.contains(netns)) unwatch_links(netns);
+    }
+  };
+  if (loop_->on_loop_thread()) {
+    close_all();
+  } else {
+    loop_->post(close_all);
+  }
+}
+
+// One socket per namespace, not one NETLINK_LISTEN_ALL_NSID socket: the
+// latter only hears namespaces that have an nsid in ours (netnsd would have
+// to assign ids to every namespace on the host, a visible change), and one
+// ENOBUFS would lose events of unknown namespaces, forcing a re-dump of all
+// of them; per-namespace sockets re-dump just the one that overflowed.
+// tests/bench/netlink_listen_bench.cpp measures the cost of both.
+void Tracker::watch_links(NetnsId netns, const HandlePtr& handle) {
+  if (link_watches_.count(netns) || !handle) return;
+  auto sock = RtnlSocket::open_in(handle->fd.get());
+  if (!sock) {
+    spdlog::warn("netns {}: no link events: {}", netns, sock.error().message());
+    return;
+  }
+  if (Status st = sock->subscribe_links(); !st) {
+    spdlog::warn("netns {}: no link events: {}", netns, st.error().message());
+    return;
+  }
+  int fd = sock->fd();
+  auto id = loop_->watch(fd, EPOLLIN, [this, netns](std::uint32_t) { on_links_readable(netns); });
+  if (!id) {
+    spdlog::warn("netns {}: no link events: {}", netns, id.error().message());
+    return;
+  }
+  link_watches_.emplace(netns, LinkWatch{std::move(sock.value()), *id});
+}
+
+void Tracker::unwatch_links(NetnsId netns) {
+  auto it = link_watches_.find(netns);
+  if (it == link_watches_.end()) return;
+  loop_->unwatch(it->second.id);
+  link_watches_.erase(it);  // closes the socket
+}
+
+void Tracker::on_links_readable(NetnsId netns) {
+  auto it = link_watches_.find(netns);
+  if (it == link_watches_.end()) return;
+  bool peers_pending = false;
+  bool relist_self = false;
+  std::vector<NetnsId> relist_peers;
+  Status st = it->second.socket.read_link_events(
+      [&](const LinkEvent& event) {
+        ++counters_.link_events;
+        if (event.deleted) {
+          auto old = resolver_.remove_device(netns, event.device.ifindex);
+          // A veth end that left (moved or deleted): the other end now points
+          // elsewhere, and the kernel does not announce that side.
+          if (old && old->peer && old->peer->netns && *old->peer->netns != netns) {
+            relist_peers.push_back(*old->peer->netns);
+          }
+        } else {
+          resolver_.upsert_device(netns, event.device);
+          if (event.device.peer && event.device.peer->nsid) peers_pending = true;
+          // The first end of a new veth pair is announced before its peer
+          // exists, and is not announced again once it does.
+          if (event.device.kind == "veth" && !event.device.peer) relist_self = true;
+        }
+      },
+      netns);
+  if (!st) {
+    if (st.error().code == ENOBUFS) {
+      ++counters_.netlink_resyncs;
+      spdlog::info("netns {}: link events overflowed, re-dumping", netns);
+    } else {
+      spdlog::warn("netns {}: {}", netns, st.error().message());
+    }
+    relist_self = true;
+  }
+  if (relist_self) {
+    relist(netns);
+    peers_pending = true;
+  }
+  for (NetnsId other : relist_peers) relist(other);
+  if (peers_pending || !relist_peers.empty()) resolve_pending_peers();
+  publish_counters();
+}
+
+void Tracker::relist(NetnsId netns) {
+  auto view = resolver_.find(netns);
+  if (!view || !view->handle) return;
+  auto links = host_.list_links(*view->handle, netns);
+  if (!links) {
+    spdlog::debug("netns {}: cannot list links: {}", netns, links.error().message());
+    return;
+  }
+  resolver_.set_devices(netns, std::move(links.value()));
+}
+
+void Tracker::resolve_pending_peers() {
+  Listings all, pending;
+  std::map<NetnsId, HandlePtr> handles;
+  for (NamespaceView& view : resolver_.snapshot()) {
+    bool unresolved = false;
+    for (const Device& d : view.devices) unresolved = unresolved || (d.peer && d.peer->nsid && !d.peer->netns);
+    if (unresolved) pending.emplace(view.netns, view.devices);
+    if (view.handle) handles.emplace(view.netns, view.handle);
+    all.emplace(view.netns, std::move(view.devices));
+  }
+  if (pending.empty()) return;
+  resolve_peers(pending, all, handles, host_);
+  for (const auto& [netns, devices] : pending) {
+    for (const Device& d : devices) {
+      if (d.peer && d.peer->netns) resolver_.set_peer(netns, d.ifindex, *d.peer);
+    }
+  }
+}
+
+// A bind mount came or went. New ones are captured at once (mountinfo only,
+// no /proc walk); a namespace that lost a mount may have lost its last
+// holder, which only a presence pass can tell.
+void Tracker::on_mounts_changed() {
+  const WallTime now = wall_.now();
+  std::map<NetnsId, std::vector<std::string>> before = scanner_.mount_points();
+  ScanReport report = scanner_.scan(ScanMode::mounts);
+  if (report.captured) resolve_pending_peers();
+  for (const auto& [netns, paths] : before) {
+    if (!scanner_.mount_points().count(netns)) {
+      request_presence_pass(now);
+      break;
+    }
+  }
+  publish_counters();
+}
+
+void Tracker::request_presence_pass(WallTime as_of) {
+  if (presence_pending_) {
+    presence_as_of_ = std::min(presence_as_of_, as_of);
+    return;
+  }
+  presence_pending_ = true;
+  presence_as_of_ = as_of;
+  auto delay = config_.presence_delay;
+  auto rest = std::chrono::ceil<std::chrono::milliseconds>(last_presence_pass_ + config_.presence_min_interval -
+                                                           EventLoop::Clock::now());
+  if (rest > delay) delay = rest;
+  loop_->post_after(delay, [this] {
+    presence_pending_ = false;
+    presence_pass();
+  });
+}
+
+void Tracker::presence_pass() {
+  last_presence_pass_ = EventLoop::Clock::now();
+  ScanReport report = scanner_.scan(ScanMode::presence, presence_as_of_);
+  if (report.captured) resolve_pending_peers();
+  publish_counters();
+}
+
+void Tracker::resync() {
+  ScanReport report = scanner_.scan(ScanMode::full);
+  spdlog::debug("resync: {} namespaces, {} captured, {} link failures, {} us", report.namespaces,
+                report.captured, report.link_failures, report.took.count());
+  publish_counters();
+}
+
+void Tracker::flush() {
+  if (std::size_t released = resolver_.release_lonely()) spdlog::info("released {} lonely namespaces", released);
+  if (bpf_) {
+    // Records lost in the kernel cannot be replayed: rescan instead.
+    std::uint64_t drops = bpf_->counters().ringbuf_drops;
+    if (drops > seen_ringbuf_drops_) {
+      spdlog::warn("{} eBPF events lost to a full ring buffer; rescanning", drops - seen_ringbuf_drops_);
+      seen_ringbuf_drops_ = drops;
+      resync();
+    }
+  }
+  publish_counters();
+}
+
+void Tracker::publish_counters() {
+  if (bpf_) counters_.ringbuf_drops = seen_ringbuf_drops_;
+  resolver_.update_live_counters(counters_);
+}
+
+void Tracker::schedule_resync() {
+  if (config_.resync_interval.count() <= 0) return;
+  loop_->post_after(config_.resync_interval, [this] {
+    resync();
+    schedule_resync();
+  });
+}
+
+void Tracker::schedule_flush() {
+  loop_->post_after(config_.flush_period, [this] {
+    flush();
+    schedule_flush();
+  });
+}
+
+}  // namespace netnsd

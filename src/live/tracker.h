@@ -1,0 +1,118 @@
+// Tracker: keeps the resolver live from kernel events.
+//
+// Sources, all on one event-loop thread:
+// - eBPF tracepoints: a task entered a namespace (fork, unshare, setns) ->
+//   capture its handle from /proc/PID/task/TID/ns/net (or a known bind
+//   mount); a process outside the host namespace exited -> check presence;
+// - /proc/self/mountinfo (POLLPRI): bind mounts came or went -> check presence;
+// - one rtnetlink socket per cached namespace on RTNLGRP_LINK -> devices;
+//   ENOBUFS -> re-dump that namespace;
+// - timers: the periodic full rescan (the safety net) and the lonely flush.
+// A presence check is a /proc + mountinfo pass that captures what is new and
+// starts or stops each namespace's lonely clock; requests for it are
+// coalesced.
+//
+// Without eBPF (no BTF, no privilege, --no-ebpf) it runs degraded on the
+// other sources and says so in /readyz and in the dump.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "kernel/bpf_events.h"
+#include "kernel/event_loop.h"
+#include "kernel/rtnl.h"
+#include "resolver/host.h"
+#include "resolver/resolver.h"
+#include "resolver/scanner.h"
+
+namespace netnsd {
+
+struct TrackerConfig {
+  std::chrono::milliseconds resync_interval{30000};  // 0: no periodic rescan
+  std::chrono::milliseconds flush_period{10000};
+  bool use_ebpf = true;
+  // How long presence-check requests are gathered before one pass runs, and
+  // the least time between two passes (each walks all of /proc).
+  std::chrono::milliseconds presence_delay{20};
+  std::chrono::milliseconds presence_min_interval{250};
+  std::string mountinfo = "/proc/self/mountinfo";
+};
+
+// Threading: start() and stop() from one controlling thread; the accessors
+// from any thread. Everything else runs on the tracker's own thread.
+class Tracker final : public ResolverListener {
+ public:
+  Tracker(Resolver& resolver, HostView& host, TrackerConfig config);
+  ~Tracker() override;
+  Tracker(const Tracker&) = delete;
+  Tracker& operator=(const Tracker&) = delete;
+
+  // Starts the event thread: event sources first, then the initial scan.
+  Status start();
+  void stop();
+
+  // Why the service is not ready yet (empty once it is).
+  std::vector<std::string> not_ready_reasons() const;
+
+  // ResolverListener (called on the tracker's thread).
+  void on_captured(NetnsId netns, const HandlePtr& handle) override;
+  void on_released(const std::vector<NetnsId>& gone) override;
+
+ private:
+  struct LinkWatch {
+    RtnlSocket socket;
+    EventLoop::WatchId id;
+  };
+
+  void boot();
+  void start_bpf();
+  void start_mount_watch();
+  void on_bpf_event(const NetnsEvent& event);
+  void capture_from_event(const NetnsEvent& event);
+  void on_links_readable(NetnsId netns);
+  void watch_links(NetnsId netns, const HandlePtr& handle);
+  void unwatch_links(NetnsId netns);
+  void relist(NetnsId netns);
+  void resolve_pending_peers();
+  void on_mounts_changed();
+  void request_presence_pass(WallTime as_of);
+  void presence_pass();
+  void resync();
+  void flush();
+  void publish_counters();
+  void schedule_resync();
+  void schedule_flush();
+
+  Resolver& resolver_;
+  HostView& host_;
+  const TrackerConfig config_;
+  Scanner scanner_;
+
+  std::unique_ptr<EventLoop> loop_;
+  std::thread thread_;
+
+  // Event-thread state.
+  std::unique_ptr<NetnsEventSource> bpf_;
+  Fd mountinfo_;
+  std::unordered_map<NetnsId, LinkWatch> link_watches_;
+  bool presence_pending_ = false;
+  WallTime presence_as_of_{};  // earliest change the pending pass answers
+  EventLoop::Clock::time_point last_presence_pass_{};
+  SystemClock wall_;
+  LiveCounters counters_;
+  std::uint64_t seen_ringbuf_drops_ = 0;
+
+  // Read by not_ready_reasons() from any thread.
+  std::atomic<bool> scanned_{false};
+  std::atomic<bool> mounts_watched_{false};
+};
+
+}  // namespace netnsd
