@@ -227,8 +227,12 @@ void Tracker::on_links_readable(NetnsId netns) {
           auto old = resolver_.remove_device(netns, event.device.ifindex);
           // A veth end that left (moved or deleted): the other end now points
           // elsewhere, and the kernel does not announce that side.
-          if (old && old->peer && old->peer->netns && *old->peer->netns != netns) {
-            relist_peers.push_back(*old->peer->netns);
+          if (old && old->peer && old->peer->netns) {
+            if (*old->peer->netns == netns) {
+              relist_self = true;
+            } else {
+              relist_peers.push_back(*old->peer->netns);
+            }
           }
         } else {
           resolver_.upsert_device(netns, event.device);

@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -96,8 +97,97 @@ TEST(Bpf, WhatTheIgnoredProcessCausesIsFilteredInTheKernel) {
   for (int i = 0; i < 5; ++i) ASSERT_TRUE((*source)->poll(100));
   for (const NetnsEvent& e : events) {
     // The child's own exit is its doing, not ours: only the fork is filtered.
-    if (e.tgid == static_cast<std::uint32_t>(child)) EXPECT_EQ(e.kind, NetnsEventKind::exit);
+    if (e.tgid == static_cast<std::uint32_t>(child)) {
+      EXPECT_EQ(e.kind, NetnsEventKind::exit);
+    }
   }
+}
+
+// Runs `body` in a forked child that reports one inode back; returns the
+// child's pid and fills `reported`.
+template <class F>
+pid_t in_child(std::uint64_t* reported, F body) {
+  int pipefd[2];
+  if (::pipe(pipefd) != 0) return -1;
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    std::uint64_t value = body();
+    ssize_t n = ::write(pipefd[1], &value, sizeof value);
+    ::_exit(n == sizeof value ? 0 : 1);
+  }
+  ::close(pipefd[1]);
+  if (::read(pipefd[0], reported, sizeof *reported) != sizeof *reported) *reported = 0;
+  ::close(pipefd[0]);
+  ::waitpid(pid, nullptr, 0);
+  return pid;
+}
+
+std::uint64_t self_netns() {
+  struct stat st {};
+  ::stat("/proc/self/ns/net", &st);
+  return st.st_ino;
+}
+
+std::vector<NetnsEvent> events_of(NetnsEventSource& source, std::vector<NetnsEvent>& all, pid_t pid,
+                                  NetnsEventKind kind) {
+  for (int i = 0; i < 5; ++i) EXPECT_TRUE(source.poll(50));
+  std::vector<NetnsEvent> out;
+  for (const NetnsEvent& e : all) {
+    if (e.tgid == static_cast<std::uint32_t>(pid) && e.kind == kind) out.push_back(e);
+  }
+  return out;
+}
+
+TEST(Bpf, UnshareOfTheNetworkNamespaceIsReportedButOfOtherTypesNot) {
+  NETNSD_REQUIRE_ROOT();
+  std::vector<NetnsEvent> events;
+  auto source = NetnsEventSource::create({0, testing::host_netns()}, [&](const NetnsEvent& e) { events.push_back(e); });
+  ASSERT_TRUE(source) << source.error().message();
+  std::uint64_t child_netns = 0;
+  pid_t pid = in_child(&child_netns, [] {
+    if (::unshare(CLONE_NEWNS) != 0) return std::uint64_t{0};   // mount namespace alone: not reported
+    if (::unshare(CLONE_NEWUTS) != 0) return std::uint64_t{0};  // neither is this
+    if (::unshare(CLONE_NEWNET) != 0) return std::uint64_t{0};
+    return self_netns();
+  });
+  ASSERT_GT(pid, 0);
+  ASSERT_NE(child_netns, 0u);
+  auto unshares = events_of(**source, events, pid, NetnsEventKind::unshare);
+  ASSERT_EQ(unshares.size(), 1u);
+  EXPECT_EQ(unshares[0].netns, child_netns);
+  EXPECT_EQ(unshares[0].prev_netns, testing::host_netns());
+  EXPECT_TRUE(events_of(**source, events, pid, NetnsEventKind::setns).empty());
+  // It then exited outside the host namespace.
+  auto exits = events_of(**source, events, pid, NetnsEventKind::exit);
+  ASSERT_EQ(exits.size(), 1u);
+  EXPECT_EQ(exits[0].netns, child_netns);
+}
+
+TEST(Bpf, SetnsIntoAnotherNetworkNamespaceIsReportedButIntoOtherTypesNot) {
+  NETNSD_REQUIRE_ROOT();
+  testing::NamedNetns target(testing::unique_name("bs"));
+  std::vector<NetnsEvent> events;
+  auto source = NetnsEventSource::create({0, testing::host_netns()}, [&](const NetnsEvent& e) { events.push_back(e); });
+  ASSERT_TRUE(source) << source.error().message();
+  const std::string path = "/run/netns/" + target.name();
+  std::uint64_t child_netns = 0;
+  pid_t pid = in_child(&child_netns, [&] {
+    int uts = ::open("/proc/self/ns/uts", O_RDONLY);
+    int same_net = ::open("/proc/self/ns/net", O_RDONLY);
+    int net = ::open(path.c_str(), O_RDONLY);
+    if (uts < 0 || net < 0 || same_net < 0) return std::uint64_t{0};
+    if (::setns(uts, CLONE_NEWUTS) != 0) return std::uint64_t{0};       // another type: not reported
+    if (::setns(same_net, CLONE_NEWNET) != 0) return std::uint64_t{0};  // the same netns: not reported
+    if (::setns(net, CLONE_NEWNET) != 0) return std::uint64_t{0};
+    return self_netns();
+  });
+  ASSERT_GT(pid, 0);
+  ASSERT_EQ(child_netns, target.inode());
+  auto setns_events = events_of(**source, events, pid, NetnsEventKind::setns);
+  ASSERT_EQ(setns_events.size(), 1u);
+  EXPECT_EQ(setns_events[0].netns, target.inode());
+  EXPECT_EQ(setns_events[0].prev_netns, testing::host_netns());
+  EXPECT_EQ((*source)->counters().inflight_drops, 0u);
 }
 
 }  // namespace

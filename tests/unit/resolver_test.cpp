@@ -187,5 +187,129 @@ TEST(Resolver, FindByNameUsesBindMountNames) {
   EXPECT_TRUE(r.find_by_name("blue").empty());
 }
 
+// Records what the resolver announces.
+struct RecordingListener : ResolverListener {
+  std::vector<NetnsId> captured, released;
+  void on_captured(NetnsId netns, const HandlePtr& handle) override {
+    EXPECT_NE(handle, nullptr);
+    captured.push_back(netns);
+  }
+  void on_released(const std::vector<NetnsId>& gone) override {
+    released.insert(released.end(), gone.begin(), gone.end());
+  }
+};
+
+TEST(Resolver, AnnouncesCapturesEvictionsAndLonelyReleases) {
+  FakeClock clock;
+  Resolver r({2, 1s}, clock);
+  RecordingListener listener;
+  r.set_listener(&listener);
+  r.capture(1, handle("/p1"), Source::procfs);
+  r.capture(1, handle("/p1"), Source::procfs);  // a duplicate is not announced
+  r.capture(2, handle("/p2"), Source::procfs);
+  r.capture(3, handle("/p3"), Source::procfs);  // evicts 1
+  EXPECT_EQ(listener.captured, (std::vector<NetnsId>{1, 2, 3}));
+  EXPECT_EQ(listener.released, std::vector<NetnsId>{1});
+  r.apply_presence({});
+  clock.advance(1s);
+  r.release_lonely();
+  std::sort(listener.released.begin(), listener.released.end());
+  EXPECT_EQ(listener.released, (std::vector<NetnsId>{1, 2, 3}));
+}
+
+TEST(Resolver, DeviceEventsUpsertAndRemove) {
+  FakeClock clock;
+  Resolver r({}, clock);
+  r.capture(1, handle("/p"), Source::procfs);
+  r.upsert_device(1, testing::plain(2, "eth0"));
+  Device renamed = testing::plain(2, "wan0");
+  renamed.up = true;
+  r.upsert_device(1, renamed);
+  ASSERT_EQ(r.find(1)->devices.size(), 1u);
+  EXPECT_EQ(r.find(1)->devices[0], renamed);
+  auto removed = r.remove_device(1, 2);
+  ASSERT_TRUE(removed);
+  EXPECT_EQ(removed->name, "wan0");
+  EXPECT_FALSE(r.remove_device(1, 2));
+  EXPECT_TRUE(r.find(1)->devices.empty());
+  r.upsert_device(9, testing::plain(2, "x"));  // unknown namespace: ignored
+  EXPECT_FALSE(r.contains(9));
+}
+
+TEST(Resolver, AResolvedPeerSurvivesUpdatesThatDoNotChangeIt) {
+  FakeClock clock;
+  Resolver r({}, clock);
+  r.capture(1, handle("/p"), Source::procfs);
+  r.set_devices(1, {testing::veth(5, "v0", 2, 0)});
+  r.set_peer(1, 5, PeerRef{2, NetnsId{77}, 0});
+  ASSERT_EQ(r.find(1)->devices[0].peer->netns, NetnsId{77});
+
+  // An event or a listing of the same pair: the resolution is kept.
+  Device again = testing::veth(5, "v0", 2, 0);
+  again.up = true;
+  r.upsert_device(1, again);
+  EXPECT_EQ(r.find(1)->devices[0].peer->netns, NetnsId{77});
+  r.set_devices(1, {testing::veth(5, "v0", 2, 0)});
+  EXPECT_EQ(r.find(1)->devices[0].peer->netns, NetnsId{77});
+
+  // The peer moved (another ifindex or nsid): unresolved again.
+  r.upsert_device(1, testing::veth(5, "v0", 9, 3));
+  EXPECT_FALSE(r.find(1)->devices[0].peer->netns);
+  // set_peer only applies to the peer it was resolved for.
+  r.set_peer(1, 5, PeerRef{2, NetnsId{77}, 0});
+  EXPECT_FALSE(r.find(1)->devices[0].peer->netns);
+}
+
+TEST(Resolver, PresenceAsOfStartsTheLonelyClockAtTheChange) {
+  FakeClock clock;
+  Resolver r({4096, 10s}, clock);
+  r.capture(1, handle("/p"), Source::procfs);
+  const WallTime exit_time = clock.now();
+  clock.advance(2s);  // the presence pass runs later than the exit it answers
+  r.apply_presence({}, exit_time);
+  EXPECT_EQ(r.find(1)->lonely_since, exit_time);
+  clock.advance(8s);
+  EXPECT_EQ(r.release_lonely(), 1u) << "10 s after the exit, not after the pass";
+}
+
+TEST(Resolver, MountOnlyUpdatesChangeNamesButNotPresence) {
+  FakeClock clock;
+  Resolver r({}, clock);
+  r.capture(1, handle("/p"), Source::procfs);
+  PresenceMap seen;
+  seen[1].pids = 2;
+  r.apply_presence(seen);
+  r.apply_names({{1, {"blue"}}});
+  EXPECT_EQ(r.find(1)->names, std::vector<std::string>{"blue"});
+  EXPECT_EQ(r.find(1)->pids, 2u);
+  r.apply_names({});
+  EXPECT_TRUE(r.find(1)->names.empty());
+  EXPECT_FALSE(r.find(1)->lonely_since) << "only a full presence pass starts the lonely clock";
+}
+
+TEST(Resolver, MarkPresentStopsTheLonelyClock) {
+  FakeClock clock;
+  Resolver r({4096, 1s}, clock);
+  r.capture(1, handle("/p"), Source::procfs);
+  r.apply_presence({});
+  ASSERT_TRUE(r.find(1)->lonely_since);
+  r.mark_present(1);
+  EXPECT_FALSE(r.find(1)->lonely_since);
+  clock.advance(5s);
+  EXPECT_EQ(r.release_lonely(), 0u);
+}
+
+TEST(Resolver, SnapshotWithStatsIsOneConsistentCopy) {
+  FakeClock clock;
+  Resolver r({}, clock);
+  for (NetnsId id : {3, 1, 2}) r.capture(id, handle("/p"), Source::procfs);
+  r.set_degraded("eBPF disabled by --no-ebpf");
+  auto [views, stats] = r.snapshot_with_stats();
+  ASSERT_EQ(views.size(), stats.namespaces);
+  EXPECT_EQ(views.front().netns, 1u);
+  EXPECT_TRUE(stats.degraded);
+  EXPECT_EQ(stats.degraded_reason, "eBPF disabled by --no-ebpf");
+}
+
 }  // namespace
 }  // namespace netnsd

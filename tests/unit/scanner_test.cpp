@@ -108,6 +108,42 @@ TEST(Scanner, RescanReplacesDevicesSoDeletedOnesDisappear) {
   EXPECT_EQ(host.opened.size(), 1u) << "a cached namespace is not reopened";
 }
 
+TEST(Scanner, APresenceScanListsOnlyNewNamespaces) {
+  FakeClock clock;
+  Resolver resolver({}, clock);
+  FakeHost host;
+  host.tasks[10] = {1, "/proc/1/task/1/ns/net"};
+  host.links[10] = {plain(1, "lo")};
+  Scanner scanner(resolver, host);
+  scanner.scan(ScanMode::full);
+  host.links[10] = {plain(1, "lo"), plain(2, "new0")};  // events keep this fresh, not scans
+  host.tasks[20] = {1, "/proc/2/task/2/ns/net"};
+  host.links[20] = {plain(1, "lo")};
+  ScanReport report = scanner.scan(ScanMode::presence);
+  EXPECT_EQ(report.captured, 1u);
+  EXPECT_EQ(resolver.find(10)->devices.size(), 1u) << "a presence scan does not re-list known namespaces";
+  EXPECT_EQ(resolver.find(20)->devices.size(), 1u);
+  EXPECT_EQ(resolver.stats().resyncs, 1u) << "only full scans count as resyncs";
+}
+
+TEST(Scanner, AMountScanCapturesMountsAndLeavesPresenceAlone) {
+  FakeClock clock;
+  Resolver resolver({}, clock);
+  FakeHost host;
+  host.tasks[10] = {1, "/proc/1/task/1/ns/net"};
+  host.links[10] = {plain(1, "lo")};
+  host.links[30] = {plain(1, "lo")};
+  Scanner scanner(resolver, host);
+  scanner.scan(ScanMode::full);
+  host.tasks.clear();  // would make 10 lonely in a presence scan
+  host.mounts = {{30, "/run/netns/red"}};
+  scanner.scan(ScanMode::mounts);
+  ASSERT_TRUE(resolver.find(30));
+  EXPECT_EQ(resolver.find(30)->names, std::vector<std::string>{"red"});
+  EXPECT_FALSE(resolver.find(10)->lonely_since);
+  EXPECT_EQ(scanner.mount_points().at(30), std::vector<std::string>{"/run/netns/red"});
+}
+
 TEST(Peers, ResolvesEachVethEndToThePeerNamespace) {
   FakeClock clock;
   Resolver resolver({}, clock);

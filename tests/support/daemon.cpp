@@ -1,0 +1,140 @@
+#include "daemon.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+extern char** environ;
+
+namespace netnsd::testing {
+
+Daemon::Daemon(std::vector<std::string> args) {
+  socket_ = dir_.path() + "/netnsd.sock";
+  log_path_ = dir_.path() + "/netnsd.log";
+  std::vector<std::string> argv = {NETNSD_BINARY, "--socket", socket_, "--dump-dir", dir_.path() + "/dumps",
+                                   "--log-level", "debug"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  std::vector<char*> raw;
+  for (auto& a : argv) raw.push_back(a.data());
+  raw.push_back(nullptr);
+
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, log_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  posix_spawn_file_actions_adddup2(&actions, 1, 2);
+  int rc = posix_spawn(&pid_, raw[0], &actions, nullptr, raw.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (rc != 0) {
+    ADD_FAILURE() << "cannot start " << NETNSD_BINARY << ": " << std::strerror(rc);
+    pid_ = -1;
+    return;
+  }
+  ready_ = eventually(
+      [&] {
+        auto res = get("/readyz");
+        return res && res->status == 200;
+      },
+      std::chrono::seconds(10));
+  EXPECT_TRUE(ready_) << "netnsd did not become ready:\n" << log();
+}
+
+Daemon::~Daemon() {
+  if (pid_ > 0) {
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+  }
+}
+
+int Daemon::stop() {
+  if (pid_ <= 0) return -1;
+  ::kill(pid_, SIGTERM);
+  int status = 0;
+  ::waitpid(pid_, &status, 0);
+  pid_ = -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+std::string Daemon::log() const {
+  std::ifstream in(log_path_);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+httplib::Result Daemon::get(const std::string& path) const {
+  httplib::Client cli(socket_);
+  cli.set_address_family(AF_UNIX);
+  cli.set_keep_alive(false);
+  cli.set_read_timeout(30, 0);
+  return cli.Get(path);
+}
+
+httplib::Result Daemon::post(const std::string& path, const std::string& body) const {
+  httplib::Client cli(socket_);
+  cli.set_address_family(AF_UNIX);
+  cli.set_keep_alive(false);
+  cli.set_read_timeout(60, 0);
+  return cli.Post(path, body, "application/json");
+}
+
+nlohmann::json Daemon::get_json(const std::string& path) const {
+  auto res = get(path);
+  if (!res || res->status != 200) return nullptr;
+  return nlohmann::json::parse(res->body, nullptr, false);
+}
+
+nlohmann::json Daemon::find_netns(std::uint64_t inode) const {
+  auto res = get("/v1/namespaces/" + std::to_string(inode));
+  if (!res || res->status != 200) return nullptr;
+  return nlohmann::json::parse(res->body, nullptr, false);
+}
+
+std::vector<std::uint64_t> Daemon::cached() const {
+  std::vector<std::uint64_t> out;
+  nlohmann::json doc = get_json("/v1/namespaces");
+  if (!doc.is_object()) return out;
+  for (const auto& ns : doc["namespaces"]) out.push_back(ns["netns"].get<std::uint64_t>());
+  return out;
+}
+
+int Daemon::fd_count() const {
+  std::string dir = "/proc/" + std::to_string(pid_) + "/fd";
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) return -1;
+  int n = 0;
+  while (dirent* e = ::readdir(d)) {
+    if (e->d_name[0] != '.') ++n;
+  }
+  ::closedir(d);
+  return n;
+}
+
+int Daemon::settled_fd_count() const {
+  int last = fd_count();
+  for (int i = 0; i < 100; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    int now = fd_count();
+    if (now == last) return now;
+    last = now;
+  }
+  return last;
+}
+
+bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    if (condition()) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+}
+
+}  // namespace netnsd::testing

@@ -1,0 +1,63 @@
+// The real netnsd binary, started as a child process on a private socket and
+// dump directory, stopped (and, if need be, killed) at scope exit.
+#pragma once
+
+#include <httplib.h>
+#include <sys/types.h>
+
+#include <chrono>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "system.h"
+
+namespace netnsd::testing {
+
+class Daemon {
+ public:
+  // Starts `NETNSD_BINARY --socket ... --dump-dir ... <args>` and waits for
+  // GET /readyz to answer 200.
+  explicit Daemon(std::vector<std::string> args);
+  ~Daemon();
+  Daemon(const Daemon&) = delete;
+  Daemon& operator=(const Daemon&) = delete;
+
+  bool ready() const { return ready_; }
+  pid_t pid() const { return pid_; }
+  const std::string& socket_path() const { return socket_; }
+  std::string log() const;
+
+  // One request on a fresh connection (no keep-alive, so no lingering fd).
+  httplib::Result get(const std::string& path) const;
+  httplib::Result post(const std::string& path, const std::string& body) const;
+  // GET that must answer 200 with JSON; null otherwise.
+  nlohmann::json get_json(const std::string& path) const;
+  // The cached namespace, or null when the cache does not hold it.
+  nlohmann::json find_netns(std::uint64_t inode) const;
+  // Inodes of every cached namespace.
+  std::vector<std::uint64_t> cached() const;
+
+  // Open descriptors of the netnsd process.
+  int fd_count() const;
+  // The same once it has stopped moving (our last request's connection
+  // closes a moment after its answer).
+  int settled_fd_count() const;
+  // SIGTERM and wait; returns the exit status.
+  int stop();
+
+ private:
+  TempDir dir_;
+  std::string socket_;
+  std::string log_path_;
+  pid_t pid_ = -1;
+  bool ready_ = false;
+};
+
+// Polls `condition` every 5 ms until it holds or `timeout` passes.
+bool eventually(const std::function<bool()>& condition,
+                std::chrono::milliseconds timeout = std::chrono::seconds(3));
+
+}  // namespace netnsd::testing
