@@ -190,14 +190,13 @@ Result<std::vector<Device>> RtnlSocket::list_links(std::optional<NetnsId> self) 
   return Error::os("dump links: kept changing while being dumped", EAGAIN);
 }
 
-Status RtnlSocket::subscribe_links() {
+Status RtnlSocket::subscribe_links(int rcvbuf) {
   unsigned group = RTNLGRP_LINK;
   if (::setsockopt(fd_.get(), SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &group, sizeof group) != 0) {
     return Error::os("join RTNLGRP_LINK");
   }
   // Room for a burst (a bridge with many ports going down) before ENOBUFS.
-  int size = 1 << 20;
-  ::setsockopt(fd_.get(), SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+  ::setsockopt(fd_.get(), SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
   int flags = ::fcntl(fd_.get(), F_GETFL);
   if (flags < 0 || ::fcntl(fd_.get(), F_SETFL, flags | O_NONBLOCK) != 0) return Error::os("make monitor non-blocking");
   return {};
@@ -206,6 +205,10 @@ Status RtnlSocket::subscribe_links() {
 Status RtnlSocket::read_link_events(const std::function<void(const LinkEvent&)>& on_event,
                                     std::optional<NetnsId> self) {
   thread_local std::unique_ptr<char[]> buffer(new char[kReceiveBuffer]);
+  // After a loss the queue is drained and discarded: the caller re-dumps,
+  // and the kernel only reports the next overflow (ENOBUFS) once the queue
+  // has been emptied.
+  bool lost = false;
   for (;;) {
     iovec iov{buffer.get(), kReceiveBuffer};
     msghdr msg{};
@@ -214,17 +217,23 @@ Status RtnlSocket::read_link_events(const std::function<void(const LinkEvent&)>&
     ssize_t n = ::recvmsg(fd_.get(), &msg, 0);
     if (n < 0) {
       if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) return {};
+      if (errno == ENOBUFS) {
+        lost = true;
+        continue;
+      }
+      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
       return Error::os("receive link notifications");
     }
-    if (n == 0) return {};
-    // A notification cut short, or one the kernel says it could not deliver,
-    // means lost state, like ENOBUFS.
-    if (msg.msg_flags & MSG_TRUNC) return Error::os("receive link notifications", ENOBUFS);
+    if (n == 0) break;
+    // A notification cut short, or one the kernel says it could not
+    // deliver, is lost state too.
+    if (msg.msg_flags & MSG_TRUNC) lost = true;
+    if (lost) continue;
     int len = static_cast<int>(n);
     for (auto* h = reinterpret_cast<nlmsghdr*>(buffer.get()); NLMSG_OK(h, len); h = NLMSG_NEXT(h, len)) {
       if (h->nlmsg_type == NLMSG_ERROR || h->nlmsg_type == NLMSG_OVERRUN) {
-        return Error::os("link notifications overran", ENOBUFS);
+        lost = true;
+        break;
       }
       if (h->nlmsg_type != RTM_NEWLINK && h->nlmsg_type != RTM_DELLINK) continue;
       auto device = parse_link_message(h, self);
@@ -232,6 +241,8 @@ Status RtnlSocket::read_link_events(const std::function<void(const LinkEvent&)>&
       on_event(LinkEvent{h->nlmsg_type == RTM_DELLINK, std::move(*device)});
     }
   }
+  if (lost) return Error::os("link notifications lost", ENOBUFS);
+  return {};
 }
 
 Result<std::int32_t> RtnlSocket::nsid_of(int netns_fd) {

@@ -48,13 +48,14 @@ class RtnlSocket {
   // or -1 when it has none (RTM_GETNSID with NETNSA_FD).
   Result<std::int32_t> nsid_of(int netns_fd);
 
-  // Turns this socket into a link monitor: joins RTNLGRP_LINK and makes it
-  // non-blocking. Use it for events only (no requests) from then on.
-  Status subscribe_links();
+  // Turns this socket into a link monitor: joins RTNLGRP_LINK, asks for a
+  // receive buffer of `rcvbuf` bytes and makes it non-blocking. Use it for
+  // events only (no requests) from then on.
+  Status subscribe_links(int rcvbuf = 1 << 20);
 
   // Drains the link notifications waiting on a monitor socket. Returns
-  // ENOBUFS when the kernel dropped some (the socket stays usable; the
-  // caller must re-dump), EAGAIN never.
+  // ENOBUFS when the kernel dropped some: what followed the loss is
+  // discarded too, the socket stays usable, and the caller must re-dump.
   Status read_link_events(const std::function<void(const LinkEvent&)>& on_event, std::optional<NetnsId> self);
 
   int fd() const { return fd_.get(); }

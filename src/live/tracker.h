@@ -44,6 +44,9 @@ struct TrackerConfig {
   std::chrono::milliseconds presence_delay{20};
   std::chrono::milliseconds presence_min_interval{250};
   std::string mountinfo = "/proc/self/mountinfo";
+  // Receive buffer of each namespace's link socket: a burst past it is an
+  // ENOBUFS, answered by re-dumping that namespace.
+  int link_rcvbuf = 1 << 20;
 };
 
 // Threading: start() and stop() from one controlling thread; the accessors
