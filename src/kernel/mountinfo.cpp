@@ -69,26 +69,23 @@ std::vector<NetnsMount> parse_netns_mounts(std::string_view text) {
 }
 
 Result<std::vector<NetnsMount>> read_netns_mounts(const std::string& path) {
-  // The kernel builds mountinfo under the mount-namespace lock one read()
-  // at a time: several small reads can tear while mounts change (a line is
-  // skipped, a namespace seems unmounted). Read it whole in one call,
-  // growing the buffer until it fits.
+  // The kernel hands mountinfo out a page or so per read(), keeping a cursor
+  // in the mount list between reads (since Linux 5.8), so mounts that stay
+  // put are never skipped while others come and go. Read to the end.
   Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd) return Error::os("open " + path);
-  std::string buffer(64 * 1024, '\0');
+  std::string text;
+  char chunk[64 * 1024];
   for (;;) {
-    ssize_t n = ::pread(fd.get(), buffer.data(), buffer.size(), 0);
+    ssize_t n = ::read(fd.get(), chunk, sizeof chunk);
     if (n < 0) {
       if (errno == EINTR) continue;
       return Error::os("read " + path);
     }
-    if (static_cast<std::size_t>(n) < buffer.size()) {
-      buffer.resize(static_cast<std::size_t>(n));
-      return parse_netns_mounts(buffer);
-    }
-    if (buffer.size() >= (64u << 20)) return Error::os("read " + path, EFBIG);
-    buffer.assign(buffer.size() * 4, '\0');
+    if (n == 0) break;
+    text.append(chunk, static_cast<std::size_t>(n));
   }
+  return parse_netns_mounts(text);
 }
 
 std::string mount_name(std::string_view mount_point) {

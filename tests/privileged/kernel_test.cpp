@@ -3,6 +3,8 @@
 #include <sched.h>
 
 #include <algorithm>
+#include <memory>
+#include <set>
 
 #include "kernel/kernel_host.h"
 #include "kernel/mountinfo.h"
@@ -144,6 +146,16 @@ TEST_F(Kernel, MountinfoSeesIpNetnsAddAndDel) {
   auto after = read_netns_mounts();
   ASSERT_TRUE(after);
   EXPECT_TRUE(std::none_of(after->begin(), after->end(), [&](const NetnsMount& m) { return m.netns == inode; }));
+}
+
+TEST_F(Kernel, MountinfoIsReadWholeEvenWhenItSpansManyPages) {
+  std::vector<std::unique_ptr<NamedNetns>> many;
+  for (int i = 0; i < 120; ++i) many.push_back(std::make_unique<NamedNetns>(unique_name("kp")));
+  auto mounts = read_netns_mounts();
+  ASSERT_TRUE(mounts);
+  std::set<NetnsId> seen;
+  for (const NetnsMount& m : *mounts) seen.insert(m.netns);
+  for (const auto& ns : many) EXPECT_TRUE(seen.count(ns->inode())) << ns->name();
 }
 
 }  // namespace
