@@ -19,9 +19,13 @@
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 /* Set by user space before load (rodata). */
-/* netnsd's own process: what it causes itself (its setns() calls into cached
- * namespaces, anything it spawns) is not reported back to it. 0 = report all. */
+/* netnsd's own process, as its pid namespace (dev, inode) numbers it: what it
+ * causes itself (its setns() calls into cached namespaces, anything it
+ * spawns) is not reported back to it. 0 = report all. task->tgid would only
+ * match when netnsd runs in the initial pid namespace. */
 const volatile __u32 ignored_tgid = 0;
+const volatile __u64 pidns_dev = 0;
+const volatile __u64 pidns_ino = 0;
 /* The host's namespace: exits there are never interesting (it is never lonely). */
 const volatile __u32 host_netns = 0;
 /* This architecture's syscall numbers for unshare(2) and setns(2). */
@@ -60,6 +64,15 @@ static __always_inline void count(__u32 slot) {
   if (value) *value += 1;
 }
 
+/* Is the current task netnsd itself? */
+static __always_inline bool current_is_ignored(void) {
+  if (!ignored_tgid) return false;
+  struct bpf_pidns_info ns = {};
+  /* Fails when the current task is not in netnsd's pid namespace at all. */
+  if (bpf_get_ns_current_pid_tgid(pidns_dev, pidns_ino, &ns, sizeof(ns)) != 0) return false;
+  return ns.tgid == ignored_tgid;
+}
+
 static __always_inline __u32 task_netns(struct task_struct *task) {
   /* nsproxy is NULL for a task past exit_task_namespaces(); the CO-RE read
    * then yields 0, which callers treat as "unknown". */
@@ -94,7 +107,7 @@ int BPF_PROG(netns_on_fork, struct task_struct *parent, struct task_struct *chil
   __u32 parent_netns = task_netns(parent);
 
   if (child_netns == 0 || child_netns == parent_netns) return 0;
-  if (ignored_tgid && BPF_CORE_READ(parent, tgid) == ignored_tgid) return 0;
+  if (current_is_ignored()) return 0; /* the fork runs in the parent's context */
   submit(NETNS_EVENT_FORK, child, child_netns, parent_netns);
   return 0;
 }
@@ -107,8 +120,8 @@ int BPF_PROG(netns_on_fork, struct task_struct *parent, struct task_struct *chil
 SEC("tp_btf/sys_enter")
 int BPF_PROG(netns_on_sys_enter, struct pt_regs *regs, long id) {
   if (id != nr_unshare && id != nr_setns) return 0;
+  if (current_is_ignored()) return 0;
   struct task_struct *task = bpf_get_current_task_btf();
-  if (ignored_tgid && BPF_CORE_READ(task, tgid) == ignored_tgid) return 0;
   __u32 tid = BPF_CORE_READ(task, pid);
   struct inflight_call call = {
       .netns = task_netns(task),
@@ -133,14 +146,18 @@ int BPF_PROG(netns_on_sys_exit, struct pt_regs *regs, long ret) {
   return 0;
 }
 
-/* A process outside the host namespace exits: its namespace may now have no
- * task left. Threads other than the group leader are skipped: the process
- * keeps the namespace until the leader goes. */
+/* A task outside the host namespace exits: its namespace may now have no
+ * task left. A thread in the same namespace as its group leader is skipped
+ * (the process still holds the namespace); one that setns()'d elsewhere, or
+ * that outlives a leader already gone (whose nsproxy reads as 0), is not. */
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(netns_on_exit, struct task_struct *task) {
-  if (BPF_CORE_READ(task, pid) != BPF_CORE_READ(task, tgid)) return 0;
   __u32 netns = task_netns(task);
   if (netns == 0 || netns == host_netns) return 0;
+  if (BPF_CORE_READ(task, pid) != BPF_CORE_READ(task, tgid) &&
+      netns == BPF_CORE_READ(task, group_leader, nsproxy, net_ns, ns.inum)) {
+    return 0;
+  }
   submit(NETNS_EVENT_EXIT, task, netns, 0);
   return 0;
 }

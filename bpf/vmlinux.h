@@ -34,6 +34,12 @@ enum bpf_map_type {
   BPF_MAP_TYPE_RINGBUF = 27,
 };
 
+/* UAPI: what bpf_get_ns_current_pid_tgid() fills in. */
+struct bpf_pidns_info {
+  __u32 pid;
+  __u32 tgid;
+};
+
 enum {
   BPF_ANY = 0,
   BPF_NOEXIST = 1,
@@ -58,6 +64,7 @@ struct nsproxy {
 struct task_struct {
   int pid;
   int tgid;
+  struct task_struct *group_leader;
   struct nsproxy *nsproxy;
 };
 

@@ -297,6 +297,8 @@ void HttpApi::Impl::metrics(httplib::Response& res) {
   metric("netnsd_ebpf_events_total", "counter", "eBPF namespace events received.", s.live.events);
   metric("netnsd_ebpf_ringbuf_drops_total", "counter", "eBPF events lost to a full ring buffer.",
          s.live.ringbuf_drops);
+  metric("netnsd_ebpf_inflight_drops_total", "counter", "unshare/setns calls the eBPF side could not follow.",
+         s.live.inflight_drops);
   metric("netnsd_link_events_total", "counter", "rtnetlink link notifications applied.", s.live.link_events);
   metric("netnsd_netlink_resyncs_total", "counter", "Namespaces re-dumped after a netlink overflow.",
          s.live.netlink_resyncs);

@@ -66,6 +66,7 @@ json resolver_to_json(const ResolverStats& s) {
               {"handle_capture_failures", s.handle_capture_failures},
               {"events", s.live.events},
               {"ringbuf_drops", s.live.ringbuf_drops},
+              {"inflight_drops", s.live.inflight_drops},
               {"link_events", s.live.link_events},
               {"netlink_resyncs", s.live.netlink_resyncs}};
 }

@@ -3,6 +3,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -68,6 +69,13 @@ Result<std::unique_ptr<NetnsEventSource>> NetnsEventSource::create(NetnsEventOpt
   source->skel_.reset(netns_events__open());
   if (!source->skel_) return Error::os("open BPF object netns_events");
   source->skel_->rodata->ignored_tgid = static_cast<__u32>(options.ignored_tgid);
+  if (options.ignored_tgid) {
+    // The pid namespace that numbers ignored_tgid: our own.
+    struct stat st {};
+    if (::stat("/proc/self/ns/pid", &st) != 0) return Error::os("stat /proc/self/ns/pid");
+    source->skel_->rodata->pidns_dev = st.st_dev;
+    source->skel_->rodata->pidns_ino = st.st_ino;
+  }
   source->skel_->rodata->host_netns = static_cast<__u32>(options.host_netns);
   source->skel_->rodata->nr_unshare = SYS_unshare;
   source->skel_->rodata->nr_setns = SYS_setns;

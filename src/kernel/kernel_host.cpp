@@ -5,7 +5,7 @@
 
 namespace netnsd {
 
-TaskScan KernelHost::scan_tasks() { return netnsd::scan_tasks(proc_root_); }
+Result<TaskScan> KernelHost::scan_tasks() { return netnsd::scan_tasks(proc_root_); }
 
 Result<std::vector<NetnsMount>> KernelHost::scan_mounts() { return read_netns_mounts(mountinfo_); }
 

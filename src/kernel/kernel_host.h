@@ -15,7 +15,7 @@ class KernelHost final : public HostView {
                       std::string mountinfo = "/proc/self/mountinfo")
       : proc_root_(std::move(proc_root)), mountinfo_(std::move(mountinfo)) {}
 
-  TaskScan scan_tasks() override;
+  Result<TaskScan> scan_tasks() override;
   Result<std::vector<NetnsMount>> scan_mounts() override;
   Result<Fd> open_netns(const std::string& path, NetnsId expected) override;
   Result<std::vector<Device>> list_links(const NamespaceHandle& ns, NetnsId self) override;

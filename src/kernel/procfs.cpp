@@ -34,28 +34,41 @@ DirPtr open_dir_at(int dirfd, const char* name) {
   return DirPtr(d);
 }
 
+// Errors about one task: it is exiting or gone (ENOENT, ESRCH), or it is
+// hidden from us (EACCES, EPERM: ptrace-protected, even from root). The
+// scan goes on without it. Anything else (EMFILE, ENOMEM, ...) is about us,
+// and a scan that skipped tasks for that reason would make live namespaces
+// look empty.
+bool skippable(int err) { return err == ENOENT || err == ESRCH || err == EACCES || err == EPERM; }
+
 }  // namespace
 
-TaskScan scan_tasks(const std::string& proc_root) {
+Result<TaskScan> scan_tasks(const std::string& proc_root) {
   TaskScan scan;
   Fd proc(::open(proc_root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!proc) return scan;
+  if (!proc) return Error::os("open " + proc_root);
   DirPtr procs = open_dir_at(proc.get(), ".");
-  if (!procs) return scan;
+  if (!procs) return Error::os("read " + proc_root);
 
   std::set<NetnsId> seen_by_process;
   while (dirent* pe = ::readdir(procs.get())) {
     if (!is_number(pe->d_name)) continue;
     std::string task_dir = std::string(pe->d_name) + "/task";
     DirPtr tasks = open_dir_at(proc.get(), task_dir.c_str());
-    if (!tasks) continue;  // the process exited
+    if (!tasks) {
+      if (skippable(errno)) continue;
+      return Error::os("open " + proc_root + "/" + task_dir);
+    }
     int tasks_fd = ::dirfd(tasks.get());
     seen_by_process.clear();
     while (dirent* te = ::readdir(tasks.get())) {
       if (!is_number(te->d_name)) continue;
       std::string rel = std::string(te->d_name) + "/ns/net";
       struct stat st {};
-      if (::fstatat(tasks_fd, rel.c_str(), &st, 0) != 0) continue;  // exited, or a kernel thread race
+      if (::fstatat(tasks_fd, rel.c_str(), &st, 0) != 0) {
+        if (skippable(errno)) continue;
+        return Error::os("stat " + proc_root + "/" + task_dir + "/" + rel);
+      }
       NetnsId netns = st.st_ino;
       if (!seen_by_process.insert(netns).second) continue;
       TaskNetns& entry = scan[netns];

@@ -6,6 +6,7 @@
 #include <unordered_map>
 
 #include "resolver/model.h"
+#include "util/result.h"
 
 namespace netnsd {
 
@@ -17,7 +18,9 @@ struct TaskNetns {
 using TaskScan = std::unordered_map<NetnsId, TaskNetns>;
 
 // Walks every task of every process under `proc_root`. Tasks that exit during
-// the walk are skipped; the scan never fails as a whole.
-TaskScan scan_tasks(const std::string& proc_root = "/proc");
+// the walk, or that we may not inspect, are skipped; a failure of our own
+// (no /proc, EMFILE, ...) fails the whole scan, since a partial one would
+// make live namespaces look empty.
+Result<TaskScan> scan_tasks(const std::string& proc_root = "/proc");
 
 }  // namespace netnsd

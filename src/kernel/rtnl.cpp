@@ -196,7 +196,11 @@ Status RtnlSocket::subscribe_links(int rcvbuf) {
     return Error::os("join RTNLGRP_LINK");
   }
   // Room for a burst (a bridge with many ports going down) before ENOBUFS.
-  ::setsockopt(fd_.get(), SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+  // SO_RCVBUF is capped by net.core.rmem_max (often 208 KiB); with
+  // CAP_NET_ADMIN, SO_RCVBUFFORCE is not.
+  if (::setsockopt(fd_.get(), SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf) != 0) {
+    ::setsockopt(fd_.get(), SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+  }
   int flags = ::fcntl(fd_.get(), F_GETFL);
   if (flags < 0 || ::fcntl(fd_.get(), F_SETFL, flags | O_NONBLOCK) != 0) return Error::os("make monitor non-blocking");
   return {};

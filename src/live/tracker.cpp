@@ -3,7 +3,10 @@
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
 #include <sys/epoll.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+
+#include <set>
 
 #include "kernel/netns.h"
 #include "resolver/peers.h"
@@ -32,6 +35,8 @@ void Tracker::stop() {
   resolver_.set_listener(nullptr);
   for (auto& [netns, watch] : link_watches_) loop_->unwatch(watch.id);
   link_watches_.clear();
+  for (auto& [fd, exiting] : exiting_) loop_->unwatch(exiting.second);
+  exiting_.clear();
   bpf_.reset();
   mountinfo_.reset();
 }
@@ -111,8 +116,7 @@ void Tracker::on_bpf_event(const NetnsEvent& event) {
   ++counters_.events;
   switch (event.kind) {
     case NetnsEventKind::exit:
-      // Maybe the last process of event.netns: check, after gathering others.
-      request_presence_pass(wall_.now());
+      on_task_exit(event);
       break;
     case NetnsEventKind::unshare:
     case NetnsEventKind::setns:
@@ -122,6 +126,36 @@ void Tracker::on_bpf_event(const NetnsEvent& event) {
       capture_from_event(event);
       break;
   }
+}
+
+// The exit tracepoint fires early in do_exit(): the task still shows in /proc
+// with its namespace until it has released its memory, which for a large
+// process takes a while. Wait for its pidfd to turn readable (the task is
+// gone: it has left its namespaces) before looking for who is left.
+void Tracker::on_task_exit(const NetnsEvent& event) {
+  const WallTime now = wall_.now();
+  // A thread that is not its group's leader needs a thread pidfd
+  // (PIDFD_THREAD, Linux 6.9; <linux/pidfd.h> in Debian 12 predates it).
+  constexpr unsigned kPidfdThread = O_EXCL;
+  const bool leader = event.tid == event.tgid;
+  Fd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, static_cast<pid_t>(event.tid), leader ? 0u : kPidfdThread)));
+  if (!pidfd) {
+    request_presence_pass(now);  // already gone (ESRCH), or no pidfd support
+    return;
+  }
+  const int fd = pidfd.get();
+  auto id = loop_->watch(fd, EPOLLIN, [this, fd, now](std::uint32_t) {
+    auto it = exiting_.find(fd);
+    if (it == exiting_.end()) return;
+    loop_->unwatch(it->second.second);
+    exiting_.erase(it);  // closes the pidfd
+    request_presence_pass(now);
+  });
+  if (!id) {
+    request_presence_pass(now);
+    return;
+  }
+  exiting_.emplace(fd, std::make_pair(std::move(pidfd), *id));
 }
 
 void Tracker::capture_from_event(const NetnsEvent& event) {
@@ -249,8 +283,7 @@ void Tracker::on_links_readable(NetnsId netns) {
             }
           }
         } else {
-          resolver_.upsert_device(netns, event.device);
-          if (event.device.peer && event.device.peer->nsid) peers_pending = true;
+          if (resolver_.upsert_device(netns, event.device)) peers_pending = true;
           // The first end of a new veth pair is announced before its peer
           // exists, and is not announced again once it does.
           if (event.device.kind == "veth" && !event.device.peer) relist_self = true;
@@ -283,7 +316,25 @@ void Tracker::relist(NetnsId netns) {
     spdlog::debug("netns {}: cannot list links: {}", netns, links.error().message());
     return;
   }
-  resolver_.set_devices(netns, std::move(links.value()));
+  std::map<std::uint32_t, std::uint32_t> now;  // ifindex -> peer ifindex (0: none)
+  for (const Device& d : *links) now[d.ifindex] = d.peer ? d.peer->ifindex : 0;
+  std::vector<Device> before = resolver_.set_devices(netns, std::move(links.value()));
+  // A veth end that went away or changed while we were not listening (an
+  // overflow): the kernel never tells the other end's namespace, so look
+  // there too, once.
+  std::set<NetnsId> others;
+  for (const Device& d : before) {
+    if (!d.peer || !d.peer->netns || *d.peer->netns == netns) continue;
+    auto it = now.find(d.ifindex);
+    if (it == now.end() || it->second != d.peer->ifindex) others.insert(*d.peer->netns);
+  }
+  for (NetnsId other : others) {
+    auto peer_view = resolver_.find(other);
+    if (!peer_view || !peer_view->handle) continue;
+    if (auto peer_links = host_.list_links(*peer_view->handle, other)) {
+      resolver_.set_devices(other, std::move(peer_links.value()));
+    }
+  }
 }
 
 void Tracker::resolve_pending_peers() {
@@ -356,21 +407,20 @@ void Tracker::resync() {
 void Tracker::flush() {
   if (std::size_t released = resolver_.release_lonely()) spdlog::info("released {} lonely namespaces", released);
   if (bpf_) {
-    // Records lost in the kernel cannot be replayed: rescan instead.
-    std::uint64_t drops = bpf_->counters().ringbuf_drops;
-    if (drops > seen_ringbuf_drops_) {
-      spdlog::warn("{} eBPF events lost to a full ring buffer; rescanning", drops - seen_ringbuf_drops_);
-      seen_ringbuf_drops_ = drops;
+    // What the eBPF side lost cannot be replayed: rescan instead.
+    NetnsEventCounters c = bpf_->counters();
+    counters_.ringbuf_drops = c.ringbuf_drops;
+    counters_.inflight_drops = c.inflight_drops;
+    if (c.ringbuf_drops + c.inflight_drops > seen_ebpf_drops_) {
+      spdlog::warn("{} eBPF events lost; rescanning", c.ringbuf_drops + c.inflight_drops - seen_ebpf_drops_);
+      seen_ebpf_drops_ = c.ringbuf_drops + c.inflight_drops;
       resync();
     }
   }
   publish_counters();
 }
 
-void Tracker::publish_counters() {
-  if (bpf_) counters_.ringbuf_drops = seen_ringbuf_drops_;
-  resolver_.update_live_counters(counters_);
-}
+void Tracker::publish_counters() { resolver_.update_live_counters(counters_); }
 
 void Tracker::schedule_resync() {
   if (config_.resync_interval.count() <= 0) return;

@@ -79,6 +79,7 @@ class Tracker final : public ResolverListener {
   void start_bpf();
   void start_mount_watch();
   void on_bpf_event(const NetnsEvent& event);
+  void on_task_exit(const NetnsEvent& event);
   void capture_from_event(const NetnsEvent& event);
   void on_links_readable(NetnsId netns);
   void watch_links(NetnsId netns, const HandlePtr& handle);
@@ -106,12 +107,14 @@ class Tracker final : public ResolverListener {
   std::unique_ptr<NetnsEventSource> bpf_;
   Fd mountinfo_;
   std::unordered_map<NetnsId, LinkWatch> link_watches_;
+  // Exited tasks not yet gone from /proc, by pidfd (see on_task_exit).
+  std::unordered_map<int, std::pair<Fd, EventLoop::WatchId>> exiting_;
   bool presence_pending_ = false;
   WallTime presence_as_of_{};  // earliest change the pending pass answers
   EventLoop::Clock::time_point last_presence_pass_{};
   SystemClock wall_;
   LiveCounters counters_;
-  std::uint64_t seen_ringbuf_drops_ = 0;
+  std::uint64_t seen_ebpf_drops_ = 0;  // ring buffer + inflight, at the last check
 
   // Read by not_ready_reasons() from any thread.
   std::atomic<bool> scanned_{false};

@@ -21,8 +21,8 @@ class HostView {
  public:
   virtual ~HostView() = default;
 
-  // Every task's network namespace (never fails as a whole).
-  virtual TaskScan scan_tasks() = 0;
+  // Every task's network namespace; fails rather than return a partial scan.
+  virtual Result<TaskScan> scan_tasks() = 0;
   // nsfs bind mounts of network namespaces.
   virtual Result<std::vector<NetnsMount>> scan_mounts() = 0;
   // Opens a handle and checks it is namespace `expected`.

@@ -74,6 +74,7 @@ struct NamespaceView {
 struct LiveCounters {
   std::uint64_t events = 0;           // eBPF namespace events received
   std::uint64_t ringbuf_drops = 0;    // eBPF records lost to a full ring buffer
+  std::uint64_t inflight_drops = 0;   // unshare/setns calls the eBPF side could not follow
   std::uint64_t link_events = 0;      // rtnetlink link messages applied
   std::uint64_t netlink_resyncs = 0;  // namespaces re-dumped after ENOBUFS
 };

@@ -43,8 +43,17 @@ void Resolver::touch_locked(Entry& entry) { lru_.splice(lru_.begin(), lru_, entr
 
 void Resolver::evict_over_capacity_locked(Graveyard& graveyard) {
   while (entries_.size() > config_.capacity && !lru_.empty()) {
-    NetnsId victim = lru_.back();
-    lru_.pop_back();
+    // A lonely namespace is on its way out anyway: it goes first, then the
+    // least recently active one.
+    auto pos = std::prev(lru_.end());
+    for (auto it = lru_.rbegin(); it != lru_.rend(); ++it) {
+      if (entries_.at(*it).lonely_since) {
+        pos = std::prev(it.base());
+        break;
+      }
+    }
+    NetnsId victim = *pos;
+    lru_.erase(pos);
     auto it = entries_.find(victim);
     if (it->second.handle) graveyard.handles.push_back(std::move(it->second.handle));
     graveyard.gone.push_back(victim);
@@ -102,10 +111,11 @@ void keep_resolved_peer(const std::map<std::uint32_t, Device>& old, Device& devi
 
 }  // namespace
 
-void Resolver::set_devices(NetnsId netns, std::vector<Device> devices) {
+std::vector<Device> Resolver::set_devices(NetnsId netns, std::vector<Device> devices) {
+  std::vector<Device> replaced;
   std::lock_guard lock(mutex_);
   auto it = entries_.find(netns);
-  if (it == entries_.end()) return;
+  if (it == entries_.end()) return replaced;
   std::map<std::uint32_t, Device> fresh;
   for (auto& device : devices) {
     keep_resolved_peer(it->second.devices, device);
@@ -113,15 +123,21 @@ void Resolver::set_devices(NetnsId netns, std::vector<Device> devices) {
     fresh.insert_or_assign(ifindex, std::move(device));
   }
   it->second.devices.swap(fresh);
+  replaced.reserve(fresh.size());
+  for (auto& [ifindex, device] : fresh) replaced.push_back(std::move(device));
+  return replaced;
 }
 
-void Resolver::upsert_device(NetnsId netns, Device device) {
+bool Resolver::upsert_device(NetnsId netns, Device device) {
   std::lock_guard lock(mutex_);
   auto it = entries_.find(netns);
-  if (it == entries_.end()) return;
+  if (it == entries_.end()) return false;
   keep_resolved_peer(it->second.devices, device);
+  const bool unresolved = device.peer && device.peer->nsid && !device.peer->netns;
   std::uint32_t ifindex = device.ifindex;
   it->second.devices.insert_or_assign(ifindex, std::move(device));
+  touch_locked(it->second);
+  return unresolved;
 }
 
 std::optional<Device> Resolver::remove_device(NetnsId netns, std::uint32_t ifindex) {
@@ -166,7 +182,7 @@ void Resolver::apply_presence(const PresenceMap& seen, std::optional<WallTime> a
     entry.pids = it->second.pids;
     entry.names.assign(it->second.names.begin(), it->second.names.end());
     entry.lonely_since.reset();
-    touch_locked(entry);
+    // Not touched: a scan sees every namespace; recency is about events.
   }
 }
 
@@ -174,10 +190,11 @@ void Resolver::apply_names(const std::map<NetnsId, std::set<std::string>>& names
   std::lock_guard lock(mutex_);
   for (auto& [netns, entry] : entries_) {
     auto it = names.find(netns);
-    if (it == names.end()) {
+    if (it == names.end() || it->second.empty()) {
       entry.names.clear();
     } else {
       entry.names.assign(it->second.begin(), it->second.end());
+      entry.lonely_since.reset();  // a bind mount holds it: never lonely
     }
   }
 }
@@ -282,6 +299,11 @@ std::vector<NetnsId> Resolver::find_by_name(const std::string& name) const {
 bool Resolver::contains(NetnsId netns) const {
   std::lock_guard lock(mutex_);
   return entries_.count(netns) != 0;
+}
+
+bool Resolver::full() const {
+  std::lock_guard lock(mutex_);
+  return entries_.size() >= config_.capacity;
 }
 
 bool Resolver::has_handle(NetnsId netns) const {

@@ -69,10 +69,12 @@ class Resolver {
   // goes straight to its device list.
   void queue_device(NetnsId netns, Device device);
 
-  // Replaces the device list of a cached namespace (no-op if not cached).
-  void set_devices(NetnsId netns, std::vector<Device> devices);
+  // Replaces the device list of a cached namespace (no-op if not cached);
+  // returns the list it replaced.
+  std::vector<Device> set_devices(NetnsId netns, std::vector<Device> devices);
   // One device appeared or changed (RTM_NEWLINK); no-op if not cached.
-  void upsert_device(NetnsId netns, Device device);
+  // Returns true when it is a veth whose peer namespace is still unknown.
+  bool upsert_device(NetnsId netns, Device device);
   // One device went away (RTM_DELLINK). Returns it, if it was cached.
   std::optional<Device> remove_device(NetnsId netns, std::uint32_t ifindex);
   // Sets the peer of a cached veth if it still points at peer.ifindex.
@@ -84,6 +86,9 @@ class Resolver {
   // Applies a complete scan of tasks and bind mounts: namespaces in `seen`
   // get their pids and names refreshed and stop being lonely; cached ones not
   // in it become lonely (lonely_since = now) if they were not already.
+  // Capacity: evictions take a lonely namespace first, then the least
+  // recently active one (captures, device events, tasks entering); a scan
+  // seeing a namespace does not count as activity.
   // `as_of` is when the caller learnt of the change (a process exit), so
   // that the lonely clock starts then rather than when the scan ran.
   void apply_presence(const PresenceMap& seen, std::optional<WallTime> as_of = std::nullopt);
@@ -107,6 +112,8 @@ class Resolver {
 
   bool contains(NetnsId netns) const;
   bool has_handle(NetnsId netns) const;
+  // At capacity: one more namespace means an eviction.
+  bool full() const;
   std::vector<NetnsId> ids() const;
   // Every captured handle, sorted by inode.
   std::vector<std::pair<NetnsId, HandlePtr>> handles() const;

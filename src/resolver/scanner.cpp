@@ -12,12 +12,22 @@ ScanReport Scanner::scan(ScanMode mode, std::optional<WallTime> as_of) {
   const auto started = std::chrono::steady_clock::now();
   ScanReport report;
 
-  TaskScan tasks = mode == ScanMode::mounts ? TaskScan{} : host_.scan_tasks();
+  TaskScan tasks;
+  if (mode != ScanMode::mounts) {
+    auto walked = host_.scan_tasks();
+    if (walked) {
+      tasks = std::move(walked.value());
+    } else {
+      report.tasks_ok = false;
+      spdlog::warn("cannot walk /proc: {}", walked.error().message());
+    }
+  }
   auto mounts = host_.scan_mounts();
   if (!mounts) {
     report.mounts_ok = false;
     spdlog::warn("cannot read bind mounts: {}", mounts.error().message());
   }
+  const std::map<NetnsId, std::vector<std::string>> mounted_before = mount_points_;
 
   PresenceMap presence;
   for (const auto& [netns, task] : tasks) presence[netns].pids = task.pids;
@@ -34,6 +44,11 @@ ScanReport Scanner::scan(ScanMode mode, std::optional<WallTime> as_of) {
   for (const auto& [netns, handle] : resolver_.handles()) held.insert(netns);
   for (const auto& [netns, seen] : presence) {
     if (held.count(netns)) continue;
+    const bool newly_mounted = scanned_once_ && mount_points_.count(netns) && !mounted_before.count(netns);
+    if (resolver_.full() && !newly_mounted) {
+      ++report.capacity_skips;
+      continue;
+    }
     bool captured = false;
     std::string last_error;
     auto task = tasks.find(netns);
@@ -66,7 +81,7 @@ ScanReport Scanner::scan(ScanMode mode, std::optional<WallTime> as_of) {
     }
   }
 
-  if (report.mounts_ok) {
+  if (report.mounts_ok && report.tasks_ok) {
     if (mode == ScanMode::mounts) {
       std::map<NetnsId, std::set<std::string>> names;
       for (auto& [netns, seen] : presence) names.emplace(netns, std::move(seen.names));
@@ -100,6 +115,7 @@ ScanReport Scanner::scan(ScanMode mode, std::optional<WallTime> as_of) {
   for (auto& [netns, devices] : listings) resolver_.set_devices(netns, std::move(devices));
 
   if (mode == ScanMode::full) resolver_.count_resync();
+  scanned_once_ = true;
   report.took = std::chrono::duration_cast<std::chrono::microseconds>(
       std::chrono::steady_clock::now() - started);
   return report;

@@ -19,6 +19,8 @@ struct ScanReport {
   std::size_t capture_failures = 0;  // namespaces seen but not opened (task gone, EPERM, ...)
   std::size_t link_failures = 0;     // namespaces whose links could not be listed
   bool mounts_ok = true;             // mountinfo was read (presence applied only then)
+  bool tasks_ok = true;              // /proc was walked completely (likewise)
+  std::size_t capacity_skips = 0;    // not captured: the cache is full
   std::chrono::microseconds took{0};
 };
 
@@ -42,6 +44,10 @@ class Scanner {
   // Resolver::apply_presence).
   ScanReport scan(ScanMode mode = ScanMode::full, std::optional<WallTime> as_of = std::nullopt);
 
+  // Capacity: a full cache only takes namespaces that newly appeared (a new
+  // bind mount); ones a scan merely finds again (evicted earlier) wait, so
+  // rescans do not churn the cache.
+
   // Where each namespace was bind-mounted at the last scan.
   const std::map<NetnsId, std::vector<std::string>>& mount_points() const { return mount_points_; }
 
@@ -49,6 +55,7 @@ class Scanner {
   Resolver& resolver_;
   HostView& host_;
   std::map<NetnsId, std::vector<std::string>> mount_points_;
+  bool scanned_once_ = false;
 };
 
 }  // namespace netnsd

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <thread>
 #include <vector>
 
 #include "kernel/bpf_events.h"
@@ -188,6 +189,33 @@ TEST(Bpf, SetnsIntoAnotherNetworkNamespaceIsReportedButIntoOtherTypesNot) {
   EXPECT_EQ(setns_events[0].netns, target.inode());
   EXPECT_EQ(setns_events[0].prev_netns, testing::host_netns());
   EXPECT_EQ((*source)->counters().inflight_drops, 0u);
+}
+
+TEST(Bpf, AThreadThatLeftItsProcessesNamespaceReportsItsExit) {
+  NETNSD_REQUIRE_ROOT();
+  testing::NamedNetns target(testing::unique_name("bt"));
+  std::vector<NetnsEvent> events;
+  auto source = NetnsEventSource::create({0, testing::host_netns()}, [&](const NetnsEvent& e) { events.push_back(e); });
+  ASSERT_TRUE(source) << source.error().message();
+  const std::string path = "/run/netns/" + target.name();
+  std::uint64_t ok = 0;
+  pid_t pid = in_child(&ok, [&] {
+    // One thread joins the target namespace and exits; one stays home and
+    // exits: only the first is news. The process itself stays in the host.
+    std::thread away([&] {
+      int fd = ::open(path.c_str(), O_RDONLY);
+      if (fd >= 0) ::setns(fd, CLONE_NEWNET);
+    });
+    away.join();
+    std::thread home([] {});
+    home.join();
+    return std::uint64_t{1};
+  });
+  ASSERT_EQ(ok, 1u);
+  auto exits = events_of(**source, events, pid, NetnsEventKind::exit);
+  ASSERT_EQ(exits.size(), 1u) << "exactly the thread that left";
+  EXPECT_EQ(exits[0].netns, target.inode());
+  EXPECT_NE(exits[0].tid, static_cast<std::uint32_t>(pid));
 }
 
 }  // namespace

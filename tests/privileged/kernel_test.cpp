@@ -122,7 +122,9 @@ TEST_F(Kernel, NsidOfAndPeerResolutionAcrossNamespaces) {
 
 TEST_F(Kernel, ScanTasksSeesAProcessHeldNamespace) {
   HeldNetns held;
-  TaskScan scan = scan_tasks();
+  auto walked = scan_tasks();
+  ASSERT_TRUE(walked) << walked.error().message();
+  TaskScan scan = *walked;
   ASSERT_TRUE(scan.count(held.inode()));
   EXPECT_GE(scan[held.inode()].pids, 1u);
   EXPECT_NE(scan[held.inode()].task_path.find("/ns/net"), std::string::npos);
@@ -156,6 +158,12 @@ TEST_F(Kernel, MountinfoIsReadWholeEvenWhenItSpansManyPages) {
   std::set<NetnsId> seen;
   for (const NetnsMount& m : *mounts) seen.insert(m.netns);
   for (const auto& ns : many) EXPECT_TRUE(seen.count(ns->inode())) << ns->name();
+}
+
+TEST_F(Kernel, ScanTasksFailsRatherThanReturnAPartialScan) {
+  auto missing = scan_tasks("/nonexistent-proc");
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code, ENOENT);
 }
 
 }  // namespace

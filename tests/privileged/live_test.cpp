@@ -6,9 +6,13 @@
 // whole host, so CTest runs them alone (RUN_SERIAL).
 #include <gtest/gtest.h>
 #include <net/if.h>
+#include <sched.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <atomic>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <set>
@@ -259,6 +263,71 @@ TEST_F(Live, LonelyNamespacesAreReleasedOnTimeAndNoDescriptorLeaks) {
   EXPECT_GE(resolver["lonely_releases"].get<int>(), 2 * kLifecycles);
 }
 
+// The exit tracepoint fires before a big process has released its memory;
+// until then /proc still shows it in its namespace. netnsd must look again
+// once the process is really gone, or it would hold the namespace forever.
+TEST_F(Live, ABigProcessIsReleasedOnceItIsReallyGone) {
+  Daemon netnsd({"--resync-interval", "0", "--lonely-timeout", "0.5", "--flush-period", "0.1"});
+  ASSERT_TRUE(netnsd.ready());
+  int ready[2];
+  ASSERT_EQ(::pipe(ready), 0);
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::unshare(CLONE_NEWNET);
+    const std::size_t size = std::size_t{3} << 29;  // 1.5 GiB, touched
+    char* p = static_cast<char*>(std::malloc(size));
+    if (p) std::memset(p, 1, size);
+    char c = p ? 'y' : 'n';
+    (void)!::write(ready[1], &c, 1);
+    ::pause();
+    ::_exit(0);
+  }
+  ::close(ready[1]);
+  char c = 0;
+  ASSERT_EQ(::read(ready[0], &c, 1), 1);
+  ::close(ready[0]);
+  const std::uint64_t inode = testing::inode_of("/proc/" + std::to_string(pid) + "/ns/net");
+  ASSERT_EQ(c, 'y');
+  ASSERT_TRUE(eventually([&] { return !netnsd.find_netns(inode).is_null(); }));
+  ::kill(pid, SIGKILL);
+  ::waitpid(pid, nullptr, 0);
+  EXPECT_TRUE(eventually([&] { return netnsd.find_netns(inode).is_null(); }, 5s))
+      << "still cached: " << netnsd.find_netns(inode).dump();
+}
+
+// setns() moves one thread. A thread of a host process that joined a
+// namespace and then exits leaves that namespace without a task.
+TEST_F(Live, ANamespaceLeftByAThreadIsReleased) {
+  Daemon netnsd({"--resync-interval", "0", "--lonely-timeout", "0.5", "--flush-period", "0.1"});
+  ASSERT_TRUE(netnsd.ready());
+  auto ns = std::make_unique<NamedNetns>(unique_name("lt"));
+  const std::uint64_t inode = ns->inode();
+  const std::string path = "/run/netns/" + ns->name();
+  int pipefd[2];
+  ASSERT_EQ(::pipe(pipefd), 0);
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    std::thread away([&] {
+      int fd = ::open(path.c_str(), O_RDONLY);
+      ::setns(fd, CLONE_NEWNET);
+      ::close(fd);
+      char go;
+      (void)!::read(pipefd[0], &go, 1);  // stay until told
+    });
+    away.join();
+    ::pause();  // the process lives on in the host namespace
+    ::_exit(0);
+  }
+  std::this_thread::sleep_for(200ms);
+  ns.reset();  // ip netns del: only the thread holds it now
+  ASSERT_TRUE(eventually([&] { json got = netnsd.find_netns(inode); return got.is_object() && got["names"].empty(); }));
+  EXPECT_FALSE(netnsd.find_netns(inode).is_null());
+  (void)!::write(pipefd[1], "x", 1);  // the thread exits
+  EXPECT_TRUE(eventually([&] { return netnsd.find_netns(inode).is_null(); }, 5s));
+  ::kill(pid, SIGKILL);
+  ::waitpid(pid, nullptr, 0);
+}
+
 TEST_F(Live, ANamespaceWithATaskOrAMountIsNeverReleased) {
   HeldNetns held;                      // a task, only lo
   NamedNetns mounted(unique_name("lm"));  // a bind mount, no task
@@ -317,7 +386,9 @@ TEST_F(Live, ChurnLeavesTheCacheEqualToAFreshScan) {
 
   // A fresh scan, done here, independently of netnsd's state.
   std::set<std::uint64_t> fresh;
-  for (const auto& [inode, task] : scan_tasks()) fresh.insert(inode);
+  auto tasks = scan_tasks();
+  ASSERT_TRUE(tasks) << tasks.error().message();
+  for (const auto& [inode, task] : *tasks) fresh.insert(inode);
   auto mounts = read_netns_mounts();
   ASSERT_TRUE(mounts);
   for (const NetnsMount& m : *mounts) fresh.insert(m.netns);

@@ -41,7 +41,11 @@ class FakeHost final : public HostView {
   std::vector<std::string> opened;  // paths opened, in order
   int nsid_queries = 0;
 
-  TaskScan scan_tasks() override { return tasks; }
+  bool tasks_fail = false;
+  Result<TaskScan> scan_tasks() override {
+    if (tasks_fail) return Error::os("open /proc", EMFILE);
+    return tasks;
+  }
   Result<std::vector<NetnsMount>> scan_mounts() override { return mounts; }
 
   Result<Fd> open_netns(const std::string& path, NetnsId expected) override {

@@ -122,10 +122,8 @@ TEST(Resolver, CapacityEvictsTheLeastRecentlySeenAndClosesItsHandle) {
     fds.push_back(h.fd.get());
     r.capture(id, std::move(h), Source::procfs);
   }
-  // Seeing 1 again makes 2 the least recently seen.
-  PresenceMap seen;
-  seen[1].pids = 1;
-  r.apply_presence(seen);
+  // A task entering 1 makes 2 the least recently active.
+  r.mark_present(1);
   r.capture(4, handle("/p4"), Source::procfs);
 
   EXPECT_EQ(r.ids(), (std::vector<NetnsId>{1, 3, 4}));
@@ -270,6 +268,30 @@ TEST(Resolver, PresenceAsOfStartsTheLonelyClockAtTheChange) {
   EXPECT_EQ(r.find(1)->lonely_since, exit_time);
   clock.advance(8s);
   EXPECT_EQ(r.release_lonely(), 1u) << "10 s after the exit, not after the pass";
+}
+
+TEST(Resolver, EvictionTakesALonelyNamespaceFirst) {
+  FakeClock clock;
+  Resolver r({3, 30s}, clock);
+  for (NetnsId id : {1, 2, 3}) r.capture(id, handle("/p"), Source::procfs);
+  PresenceMap seen;
+  seen[1].pids = 1;
+  seen[2].pids = 1;
+  r.apply_presence(seen);  // 3 is lonely; 1 is the least recently active
+  r.capture(4, handle("/p4"), Source::procfs);
+  EXPECT_EQ(r.ids(), (std::vector<NetnsId>{1, 2, 4}));
+}
+
+TEST(Resolver, ABindMountStopsTheLonelyClock) {
+  FakeClock clock;
+  Resolver r({4096, 1s}, clock);
+  r.capture(1, handle("/p"), Source::procfs);
+  r.apply_presence({});
+  ASSERT_TRUE(r.find(1)->lonely_since);
+  r.apply_names({{1, {"now-mounted"}}});
+  EXPECT_FALSE(r.find(1)->lonely_since);
+  clock.advance(5s);
+  EXPECT_EQ(r.release_lonely(), 0u);
 }
 
 TEST(Resolver, MountOnlyUpdatesChangeNamesButNotPresence) {

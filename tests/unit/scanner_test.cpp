@@ -144,6 +144,43 @@ TEST(Scanner, AMountScanCapturesMountsAndLeavesPresenceAlone) {
   EXPECT_EQ(scanner.mount_points().at(30), std::vector<std::string>{"/run/netns/red"});
 }
 
+TEST(Scanner, AFailedProcWalkDoesNotMakeNamespacesLonely) {
+  FakeClock clock;
+  Resolver resolver({}, clock);
+  FakeHost host;
+  host.tasks[10] = {1, "/proc/1/task/1/ns/net"};
+  host.links[10] = {plain(1, "lo")};
+  Scanner scanner(resolver, host);
+  scanner.scan();
+  host.tasks_fail = true;  // EMFILE, say
+  ScanReport report = scanner.scan();
+  EXPECT_FALSE(report.tasks_ok);
+  EXPECT_FALSE(resolver.find(10)->lonely_since);
+}
+
+TEST(Scanner, AFullCacheTakesNewMountsButDoesNotChurnOnRescans) {
+  FakeClock clock;
+  Resolver resolver({2, std::chrono::seconds(30)}, clock);
+  FakeHost host;
+  for (NetnsId id : {10, 20, 30}) {
+    host.tasks[id] = {1, "/proc/" + std::to_string(id) + "/task/1/ns/net"};
+    host.links[id] = {plain(1, "lo")};
+  }
+  host.links[40] = {plain(1, "lo")};
+  Scanner scanner(resolver, host);
+  ScanReport first = scanner.scan();
+  EXPECT_EQ(first.captured, 2u);
+  EXPECT_EQ(first.capacity_skips, 1u);
+  EXPECT_EQ(resolver.stats().evictions, 0u);
+  scanner.scan();
+  scanner.scan(ScanMode::presence);
+  EXPECT_EQ(resolver.stats().evictions, 0u) << "rescans must not evict to re-capture";
+  host.mounts = {{40, "/run/netns/new"}};  // a namespace that just appeared
+  scanner.scan(ScanMode::mounts);
+  EXPECT_TRUE(resolver.contains(40));
+  EXPECT_EQ(resolver.stats().evictions, 1u);
+}
+
 TEST(Peers, ResolvesEachVethEndToThePeerNamespace) {
   FakeClock clock;
   Resolver resolver({}, clock);
