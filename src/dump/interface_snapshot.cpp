@@ -34,6 +34,12 @@ std::map<NetnsId, InterfaceSnapshot> snapshot_interfaces(const std::vector<Names
     live.emplace(ns.netns, std::move(links.value()));
   }
 
+  // What the cache already resolved, and is unchanged, needs no question to
+  // the kernel; the rest is resolved against the live listings and, for
+  // namespaces outside `targets`, the cache.
+  Listings known;
+  for (const NamespaceView& ns : targets) known.emplace(ns.netns, ns.devices);
+  reuse_resolved_peers(live, known);
   Listings candidates = live;
   for (const NamespaceView& ns : all) {
     if (!candidates.count(ns.netns)) candidates.emplace(ns.netns, ns.devices);

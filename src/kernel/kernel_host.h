@@ -7,8 +7,9 @@
 
 namespace netnsd {
 
-// Threading: stateless; every call may run on any thread. list_links() and
-// nsids() move the calling thread into the target namespace briefly.
+// Threading: every call may run on any thread. list_links() and nsids() use
+// a request socket kept with the handle (opened on first use, moving the
+// calling thread into the namespace briefly), one caller at a time.
 class KernelHost final : public HostView {
  public:
   explicit KernelHost(std::string proc_root = "/proc",

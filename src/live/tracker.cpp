@@ -186,7 +186,7 @@ void Tracker::capture_from_event(const NetnsEvent& event) {
   }
   resolver_.capture(event.netns, {std::move(fd.value()), path}, Source::ebpf);  // subscribes (on_captured)
   relist(event.netns);
-  resolve_pending_peers();
+  resolve_peers_of(event.netns);
   request_presence_pass(wall_.now());  // pids and names
 }
 
@@ -299,12 +299,12 @@ void Tracker::on_links_readable(NetnsId netns) {
     }
     relist_self = true;
   }
-  if (relist_self) {
-    relist(netns);
-    peers_pending = true;
+  if (relist_self) relist(netns);
+  for (NetnsId other : relist_peers) {
+    relist(other);
+    resolve_peers_of(other);
   }
-  for (NetnsId other : relist_peers) relist(other);
-  if (peers_pending || !relist_peers.empty()) resolve_pending_peers();
+  if (peers_pending || relist_self) resolve_peers_of(netns);
   publish_counters();
 }
 
@@ -337,22 +337,31 @@ void Tracker::relist(NetnsId netns) {
   }
 }
 
-void Tracker::resolve_pending_peers() {
-  Listings all, pending;
-  std::map<NetnsId, HandlePtr> handles;
-  for (NamespaceView& view : resolver_.snapshot()) {
-    bool unresolved = false;
-    for (const Device& d : view.devices) unresolved = unresolved || (d.peer && d.peer->nsid && !d.peer->netns);
-    if (unresolved) pending.emplace(view.netns, view.devices);
-    if (view.handle) handles.emplace(view.netns, view.handle);
-    all.emplace(view.netns, std::move(view.devices));
-  }
+// Finds the namespace of each veth end in `netns` whose peer is unknown:
+// the candidates are the cached ends at the peer's ifindex pointing back at
+// this one (the resolver indexes them), and the kernel says which of them
+// this namespace calls by the peer's nsid. Both ends are then linked.
+void Tracker::resolve_peers_of(NetnsId netns) {
+  std::vector<Device> pending = resolver_.unresolved_veths(netns);
   if (pending.empty()) return;
-  resolve_peers(pending, all, handles, host_);
-  for (const auto& [netns, devices] : pending) {
-    for (const Device& d : devices) {
-      if (d.peer && d.peer->netns) resolver_.set_peer(netns, d.ifindex, *d.peer);
+  auto view = resolver_.find(netns);
+  if (!view || !view->handle) return;
+  for (const Device& d : pending) {
+    auto candidates = resolver_.veth_ends(d.peer->ifindex, d.ifindex, netns);
+    if (candidates.empty()) continue;
+    std::vector<const NamespaceHandle*> handles;
+    for (const auto& [other, handle] : candidates) handles.push_back(handle.get());
+    auto ids = host_.nsids(*view->handle, handles);
+    if (!ids) continue;
+    std::optional<NetnsId> match;
+    int matches = 0;
+    for (std::size_t i = 0; i < candidates.size(); ++i) {
+      if ((*ids)[i] == *d.peer->nsid) {
+        match = candidates[i].first;
+        ++matches;
+      }
     }
+    if (matches == 1) resolver_.link_veth_pair(netns, d.ifindex, *match, d.peer->ifindex);
   }
 }
 
@@ -363,7 +372,7 @@ void Tracker::on_mounts_changed() {
   const WallTime now = wall_.now();
   std::map<NetnsId, std::vector<std::string>> before = scanner_.mount_points();
   ScanReport report = scanner_.scan(ScanMode::mounts);
-  if (report.captured) resolve_pending_peers();
+  for (NetnsId netns : report.captured_ids) resolve_peers_of(netns);
   for (const auto& [netns, paths] : before) {
     if (!scanner_.mount_points().count(netns)) {
       request_presence_pass(now);
@@ -393,7 +402,7 @@ void Tracker::request_presence_pass(WallTime as_of) {
 void Tracker::presence_pass() {
   last_presence_pass_ = EventLoop::Clock::now();
   ScanReport report = scanner_.scan(ScanMode::presence, presence_as_of_);
-  if (report.captured) resolve_pending_peers();
+  for (NetnsId netns : report.captured_ids) resolve_peers_of(netns);
   publish_counters();
 }
 

@@ -85,7 +85,7 @@ class Tracker final : public ResolverListener {
   void watch_links(NetnsId netns, const HandlePtr& handle);
   void unwatch_links(NetnsId netns);
   void relist(NetnsId netns);
-  void resolve_pending_peers();
+  void resolve_peers_of(NetnsId netns);
   void on_mounts_changed();
   void request_presence_pass(WallTime as_of);
   void presence_pass();

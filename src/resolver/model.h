@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -46,13 +47,26 @@ struct Device {
 enum class Source { procfs, bind_mount, ebpf, netlink };
 std::string_view to_string(Source source);
 
+// Kernel-side state whose life is tied to a handle's (a netlink socket
+// inside the namespace, say). Opaque to the resolver.
+struct HandleAttachment {
+  virtual ~HandleAttachment() = default;
+};
+
 // An open namespace handle: the fd that lets us enter the namespace and keeps
 // it alive, and the path it was opened from. Shared so that a dump can keep
-// using a handle after the resolver has released it; the fd closes with the
-// last owner.
+// using a handle after the resolver has released it; the fd, and anything
+// attached, close with the last owner.
 struct NamespaceHandle {
+  NamespaceHandle(Fd handle_fd, std::string handle_path) : fd(std::move(handle_fd)), path(std::move(handle_path)) {}
+  NamespaceHandle(NamespaceHandle&& other) noexcept
+      : fd(std::move(other.fd)), path(std::move(other.path)), attachment(std::move(other.attachment)) {}
+
   Fd fd;
   std::string path;
+  // Guarded by attachment_mutex: users of the attachment take it too.
+  mutable std::mutex attachment_mutex;
+  mutable std::unique_ptr<HandleAttachment> attachment;
 };
 using HandlePtr = std::shared_ptr<const NamespaceHandle>;
 

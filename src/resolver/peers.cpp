@@ -63,4 +63,20 @@ void resolve_peers(Listings& targets, const Listings& candidates,
   }
 }
 
+void reuse_resolved_peers(Listings& fresh, const Listings& known) {
+  for (auto& [netns, devices] : fresh) {
+    auto cached = known.find(netns);
+    if (cached == known.end()) continue;
+    std::unordered_map<std::uint32_t, const Device*> by_index;
+    for (const Device& d : cached->second) by_index.emplace(d.ifindex, &d);
+    for (Device& d : devices) {
+      if (!d.peer || d.peer->netns) continue;
+      auto it = by_index.find(d.ifindex);
+      if (it == by_index.end() || !it->second->peer) continue;
+      const PeerRef& was = *it->second->peer;
+      if (was.ifindex == d.peer->ifindex && was.nsid == d.peer->nsid) d.peer->netns = was.netns;
+    }
+  }
+}
+
 }  // namespace netnsd

@@ -20,4 +20,9 @@ using Listings = std::map<NetnsId, std::vector<Device>>;
 void resolve_peers(Listings& targets, const Listings& candidates,
                    const std::map<NetnsId, HandlePtr>& handles, HostView& host);
 
+// Copies the peer namespace from `known` (the cache) into fresh listings of
+// the same namespaces, for every veth whose peer (ifindex and nsid) is
+// unchanged: nothing to ask the kernel again for those.
+void reuse_resolved_peers(Listings& fresh, const Listings& known);
+
 }  // namespace netnsd

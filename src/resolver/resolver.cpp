@@ -21,6 +21,40 @@ std::string_view to_string(Source source) {
 
 Resolver::Resolver(ResolverConfig config, const Clock& clock) : config_(config), clock_(clock) {}
 
+namespace {
+
+std::uint64_t veth_key(std::uint32_t ifindex, std::uint32_t peer_ifindex) {
+  return (static_cast<std::uint64_t>(ifindex) << 32) | peer_ifindex;
+}
+
+// Only ends whose peer is in another namespace need finding.
+bool cross_namespace_veth(const Device& d) { return d.peer && d.peer->nsid; }
+
+}  // namespace
+
+void Resolver::index_add_locked(NetnsId netns, const Device& device) {
+  if (cross_namespace_veth(device)) veth_ends_.emplace(veth_key(device.ifindex, device.peer->ifindex), netns);
+}
+
+void Resolver::index_remove_locked(NetnsId netns, const Device& device) {
+  if (!cross_namespace_veth(device)) return;
+  auto [lo, hi] = veth_ends_.equal_range(veth_key(device.ifindex, device.peer->ifindex));
+  for (auto it = lo; it != hi; ++it) {
+    if (it->second == netns) {
+      veth_ends_.erase(it);
+      return;
+    }
+  }
+}
+
+void Resolver::erase_locked(std::unordered_map<NetnsId, Entry>::iterator it, Graveyard& graveyard) {
+  for (const auto& [ifindex, device] : it->second.devices) index_remove_locked(it->first, device);
+  if (it->second.handle) graveyard.handles.push_back(std::move(it->second.handle));
+  graveyard.gone.push_back(it->first);
+  lru_.erase(it->second.lru);
+  entries_.erase(it);
+}
+
 void Resolver::bury(Graveyard& graveyard) {
   if (listener_ && !graveyard.gone.empty()) listener_->on_released(graveyard.gone);
   graveyard.handles.clear();  // the last owner closes the fds, outside the lock
@@ -52,12 +86,7 @@ void Resolver::evict_over_capacity_locked(Graveyard& graveyard) {
         break;
       }
     }
-    NetnsId victim = *pos;
-    lru_.erase(pos);
-    auto it = entries_.find(victim);
-    if (it->second.handle) graveyard.handles.push_back(std::move(it->second.handle));
-    graveyard.gone.push_back(victim);
-    entries_.erase(it);
+    erase_locked(entries_.find(*pos), graveyard);
     ++evictions_;
   }
 }
@@ -122,6 +151,8 @@ std::vector<Device> Resolver::set_devices(NetnsId netns, std::vector<Device> dev
     std::uint32_t ifindex = device.ifindex;
     fresh.insert_or_assign(ifindex, std::move(device));
   }
+  for (const auto& [ifindex, device] : it->second.devices) index_remove_locked(netns, device);
+  for (const auto& [ifindex, device] : fresh) index_add_locked(netns, device);
   it->second.devices.swap(fresh);
   replaced.reserve(fresh.size());
   for (auto& [ifindex, device] : fresh) replaced.push_back(std::move(device));
@@ -134,6 +165,10 @@ bool Resolver::upsert_device(NetnsId netns, Device device) {
   if (it == entries_.end()) return false;
   keep_resolved_peer(it->second.devices, device);
   const bool unresolved = device.peer && device.peer->nsid && !device.peer->netns;
+  if (auto old = it->second.devices.find(device.ifindex); old != it->second.devices.end()) {
+    index_remove_locked(netns, old->second);
+  }
+  index_add_locked(netns, device);
   std::uint32_t ifindex = device.ifindex;
   it->second.devices.insert_or_assign(ifindex, std::move(device));
   touch_locked(it->second);
@@ -146,6 +181,7 @@ std::optional<Device> Resolver::remove_device(NetnsId netns, std::uint32_t ifind
   if (it == entries_.end()) return std::nullopt;
   auto dev = it->second.devices.find(ifindex);
   if (dev == it->second.devices.end()) return std::nullopt;
+  index_remove_locked(netns, dev->second);
   Device removed = std::move(dev->second);
   it->second.devices.erase(dev);
   return removed;
@@ -158,6 +194,43 @@ void Resolver::set_peer(NetnsId netns, std::uint32_t ifindex, const PeerRef& pee
   auto dev = it->second.devices.find(ifindex);
   if (dev == it->second.devices.end() || !dev->second.peer || dev->second.peer->ifindex != peer.ifindex) return;
   dev->second.peer = peer;
+}
+
+std::vector<Device> Resolver::unresolved_veths(NetnsId netns) const {
+  std::vector<Device> out;
+  std::lock_guard lock(mutex_);
+  auto it = entries_.find(netns);
+  if (it == entries_.end()) return out;
+  for (const auto& [ifindex, d] : it->second.devices) {
+    if (d.peer && d.peer->nsid && !d.peer->netns) out.push_back(d);
+  }
+  return out;
+}
+
+std::vector<std::pair<NetnsId, HandlePtr>> Resolver::veth_ends(std::uint32_t ifindex, std::uint32_t peer_ifindex,
+                                                               NetnsId except) const {
+  std::vector<std::pair<NetnsId, HandlePtr>> out;
+  std::lock_guard lock(mutex_);
+  auto [lo, hi] = veth_ends_.equal_range(veth_key(ifindex, peer_ifindex));
+  for (auto it = lo; it != hi; ++it) {
+    if (it->second == except) continue;
+    auto entry = entries_.find(it->second);
+    if (entry != entries_.end() && entry->second.handle) out.emplace_back(it->second, entry->second.handle);
+  }
+  return out;
+}
+
+void Resolver::link_veth_pair(NetnsId a, std::uint32_t ai, NetnsId b, std::uint32_t bi) {
+  std::lock_guard lock(mutex_);
+  auto point = [&](NetnsId self, std::uint32_t index, NetnsId other, std::uint32_t other_index) {
+    auto it = entries_.find(self);
+    if (it == entries_.end()) return;
+    auto dev = it->second.devices.find(index);
+    if (dev == it->second.devices.end() || !dev->second.peer || dev->second.peer->ifindex != other_index) return;
+    dev->second.peer->netns = other;
+  };
+  point(a, ai, b, bi);
+  point(b, bi, a, ai);
 }
 
 void Resolver::mark_present(NetnsId netns) {
@@ -204,17 +277,11 @@ std::size_t Resolver::release_lonely() {
   const WallTime now = clock_.now();
   {
     std::lock_guard lock(mutex_);
-    for (auto it = entries_.begin(); it != entries_.end();) {
-      const Entry& entry = it->second;
-      if (entry.lonely_since && now - *entry.lonely_since >= config_.lonely_timeout) {
-        if (entry.handle) graveyard.handles.push_back(entry.handle);
-        graveyard.gone.push_back(it->first);
-        lru_.erase(entry.lru);
-        it = entries_.erase(it);
-      } else {
-        ++it;
-      }
+    std::vector<NetnsId> expired;
+    for (const auto& [netns, entry] : entries_) {
+      if (entry.lonely_since && now - *entry.lonely_since >= config_.lonely_timeout) expired.push_back(netns);
     }
+    for (NetnsId netns : expired) erase_locked(entries_.find(netns), graveyard);
     lonely_releases_ += graveyard.gone.size();
   }
   const std::size_t released = graveyard.gone.size();

@@ -80,6 +80,18 @@ class Resolver {
   // Sets the peer of a cached veth if it still points at peer.ifindex.
   void set_peer(NetnsId netns, std::uint32_t ifindex, const PeerRef& peer);
 
+  // Veth peers. The cache indexes cross-namespace veth ends by (ifindex, peer
+  // ifindex) so a new end finds its candidate partners without a scan.
+  // Veths of `netns` whose peer namespace is still unknown.
+  std::vector<Device> unresolved_veths(NetnsId netns) const;
+  // Namespaces other than `except` holding a veth at `ifindex` whose peer is
+  // `peer_ifindex`, with their handles.
+  std::vector<std::pair<NetnsId, HandlePtr>> veth_ends(std::uint32_t ifindex, std::uint32_t peer_ifindex,
+                                                       NetnsId except) const;
+  // `a`:ai and `b`:bi are the two ends of one veth pair (the kernel said so):
+  // each end gets the other's namespace.
+  void link_veth_pair(NetnsId a, std::uint32_t ai, NetnsId b, std::uint32_t bi);
+
   // A task was seen entering the namespace: it is not lonely.
   void mark_present(NetnsId netns);
 
@@ -151,6 +163,9 @@ class Resolver {
   void evict_over_capacity_locked(Graveyard& graveyard);
   NamespaceView view_locked(NetnsId netns, const Entry& entry) const;
   ResolverStats stats_locked() const;
+  void index_add_locked(NetnsId netns, const Device& device);
+  void index_remove_locked(NetnsId netns, const Device& device);
+  void erase_locked(std::unordered_map<NetnsId, Entry>::iterator it, Graveyard& graveyard);
 
   const ResolverConfig config_;
   const Clock& clock_;
@@ -158,6 +173,7 @@ class Resolver {
   mutable std::mutex mutex_;
   std::unordered_map<NetnsId, Entry> entries_;
   std::list<NetnsId> lru_;
+  std::unordered_multimap<std::uint64_t, NetnsId> veth_ends_;  // see veth_ends()
   bool ready_ = false;
   bool degraded_ = false;
   std::string degraded_reason_;

@@ -74,6 +74,7 @@ ScanReport Scanner::scan(ScanMode mode, std::optional<WallTime> as_of) {
     if (captured) {
       ++report.captured;
       captured_ids.insert(netns);
+      report.captured_ids.push_back(netns);
     } else {
       ++report.capture_failures;
       resolver_.count_capture_failure();
@@ -105,12 +106,11 @@ ScanReport Scanner::scan(ScanMode mode, std::optional<WallTime> as_of) {
     listings.emplace(netns, std::move(links.value()));
   }
   if (mode == ScanMode::full) {
+    // Peers already resolved and unchanged are not asked about again.
+    Listings known;
+    for (NamespaceView& view : resolver_.snapshot()) known.emplace(view.netns, std::move(view.devices));
+    reuse_resolved_peers(listings, known);
     resolve_peers(listings, listings, handles, host_);
-  } else if (!listings.empty()) {
-    // New namespaces' peers may be anywhere in the cache.
-    Listings candidates = listings;
-    for (const NamespaceView& view : resolver_.snapshot()) candidates.emplace(view.netns, view.devices);
-    resolve_peers(listings, candidates, handles, host_);
   }
   for (auto& [netns, devices] : listings) resolver_.set_devices(netns, std::move(devices));
 

@@ -21,6 +21,7 @@ struct ScanReport {
   bool mounts_ok = true;             // mountinfo was read (presence applied only then)
   bool tasks_ok = true;              // /proc was walked completely (likewise)
   std::size_t capacity_skips = 0;    // not captured: the cache is full
+  std::vector<NetnsId> captured_ids;
   std::chrono::microseconds took{0};
 };
 
@@ -38,8 +39,9 @@ class Scanner {
 
   // Discovers namespaces from /proc tasks and nsfs bind mounts, captures a
   // handle for each new one, refreshes presence (which starts or stops the
-  // lonely clock), then lists links (all, or only the new namespaces') and
-  // resolves veth peers.
+  // lonely clock), then lists links (all, or only the new namespaces'). A
+  // full scan also resolves veth peers; after the others the caller does
+  // (Tracker::resolve_peers_of), for report.captured_ids.
   // `as_of`: when the change that asked for this scan happened (see
   // Resolver::apply_presence).
   ScanReport scan(ScanMode mode = ScanMode::full, std::optional<WallTime> as_of = std::nullopt);

@@ -258,6 +258,40 @@ TEST(Resolver, AResolvedPeerSurvivesUpdatesThatDoNotChangeIt) {
   EXPECT_FALSE(r.find(1)->devices[0].peer->netns);
 }
 
+TEST(Resolver, IndexesVethEndsToFindPeerCandidates) {
+  FakeClock clock;
+  Resolver r({}, clock);
+  for (NetnsId id : {1, 2, 3}) r.capture(id, handle("/p"), Source::procfs);
+  // 1:7 <-> 2:3 across namespaces; 3 has a lookalike 3:3 <-> 7 elsewhere.
+  r.set_devices(1, {testing::veth(7, "a", 3, 0)});
+  r.set_devices(2, {testing::veth(3, "b", 7, 0)});
+  r.upsert_device(3, testing::veth(3, "c", 7, 5));
+  auto ends = r.veth_ends(3, 7, 2);  // ends at ifindex 3 pointing at 7, other than 2
+  ASSERT_EQ(ends.size(), 1u);
+  EXPECT_EQ(ends[0].first, 3u);
+  EXPECT_EQ(r.veth_ends(3, 7, 99).size(), 2u);
+  EXPECT_EQ(r.unresolved_veths(1).size(), 1u);
+
+  r.link_veth_pair(1, 7, 2, 3);
+  EXPECT_EQ(r.find(1)->devices[0].peer->netns, NetnsId{2});
+  EXPECT_EQ(r.find(2)->devices[0].peer->netns, NetnsId{1});
+  EXPECT_TRUE(r.unresolved_veths(1).empty());
+  // An end whose peer is another ifindex is left alone.
+  r.link_veth_pair(1, 7, 3, 9);
+  EXPECT_EQ(r.find(1)->devices[0].peer->netns, NetnsId{2});
+
+  // The index follows removals, replacements and releases.
+  r.remove_device(3, 3);
+  EXPECT_EQ(r.veth_ends(3, 7, 99).size(), 1u);
+  r.set_devices(2, {});
+  EXPECT_TRUE(r.veth_ends(3, 7, 99).empty());
+  r.set_devices(2, {testing::veth(3, "b", 7, 0)});
+  r.apply_presence({});
+  clock.advance(1h);
+  r.release_lonely();
+  EXPECT_TRUE(r.veth_ends(3, 7, 99).empty()) << "released namespaces leave the index";
+}
+
 TEST(Resolver, PresenceAsOfStartsTheLonelyClockAtTheChange) {
   FakeClock clock;
   Resolver r({4096, 10s}, clock);
