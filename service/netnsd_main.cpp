@@ -1,4 +1,5 @@
 // netnsd: wires configuration, signals and the library's parts together.
+#include <malloc.h>
 #include <signal.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -30,6 +31,16 @@ void raise_fd_limit() {
   }
 }
 
+// Resident memory stays proportional to the cache, not to the largest dump
+// ever served: glibc would give each HTTP worker thread its own arena (up to
+// 8 per core) and keep a dump's freed megabytes in each, and its dynamic
+// mmap threshold would move big buffers onto those heaps. Two arenas, and
+// buffers of 256 KiB or more always mmap()ed (so freeing returns them).
+void tune_malloc() {
+  mallopt(M_ARENA_MAX, 2);
+  mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+}
+
 void setup_logging(const std::string& level) {
   auto logger = spdlog::stderr_color_mt("netnsd");
   logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
@@ -38,6 +49,7 @@ void setup_logging(const std::string& level) {
 }
 
 int run(const ServiceConfig& config) {
+  tune_malloc();
   setup_logging(config.log_level);
   raise_fd_limit();
 

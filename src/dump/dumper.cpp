@@ -37,8 +37,8 @@ DumpDocument Dumper::collect(const DumpRequest& request) const {
 
 std::string Dumper::encode(const DumpDocument& doc, DumpSchema schema, DumpFormat format) const {
   if (format == DumpFormat::dot) return dump_to_dot(doc);
-  if (schema == DumpSchema::datadog) return to_text(dump_to_datadog_json(doc, doc.resolver.lonely_timeout_s));
-  return to_text(dump_to_json(doc));
+  if (schema == DumpSchema::datadog) return dump_to_datadog_json(doc, doc.resolver.lonely_timeout_s);
+  return dump_to_json(doc);
 }
 
 Result<DumpPaths> Dumper::write_files(const DumpDocument& doc, DumpSchema schema) const {

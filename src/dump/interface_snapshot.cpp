@@ -19,6 +19,9 @@ std::map<NetnsId, InterfaceSnapshot> snapshot_interfaces(const std::vector<Names
     if (ns.handle) handles.emplace(ns.netns, ns.handle);
   }
 
+  // One namespace after another: link dumps take the kernel's rtnl mutex,
+  // so dumping from several threads only spins on it (measured: 19% of the
+  // time in mutex_spin_on_owner with two threads, and no faster).
   Listings live;
   for (const NamespaceView& ns : targets) {
     InterfaceSnapshot& snap = out[ns.netns];
@@ -37,14 +40,16 @@ std::map<NetnsId, InterfaceSnapshot> snapshot_interfaces(const std::vector<Names
   // What the cache already resolved, and is unchanged, needs no question to
   // the kernel; the rest is resolved against the live listings and, for
   // namespaces outside `targets`, the cache.
-  Listings known;
-  for (const NamespaceView& ns : targets) known.emplace(ns.netns, ns.devices);
+  std::map<NetnsId, const std::vector<Device>*> known;
+  for (const NamespaceView& ns : targets) known.emplace(ns.netns, &ns.devices);
   reuse_resolved_peers(live, known);
-  Listings candidates = live;
-  for (const NamespaceView& ns : all) {
-    if (!candidates.count(ns.netns)) candidates.emplace(ns.netns, ns.devices);
+  if (has_unresolved_peers(live)) {
+    Listings candidates = live;
+    for (const NamespaceView& ns : all) {
+      if (!candidates.count(ns.netns)) candidates.emplace(ns.netns, ns.devices);
+    }
+    resolve_peers(live, candidates, handles, host);
   }
-  resolve_peers(live, candidates, handles, host);
 
   for (const NamespaceView& ns : targets) {
     auto it = live.find(ns.netns);

@@ -2,103 +2,150 @@
 
 namespace netnsd {
 
-using json = nlohmann::ordered_json;
-
-json device_to_json(const Device& d) {
-  json peer = nullptr;
+void write_device(JsonWriter& out, const Device& d) {
+  out.begin_object()
+      .field("ifindex", d.ifindex)
+      .field("name", d.name)
+      .field("kind", d.kind)
+      .field("mac", d.mac)
+      .field("mtu", d.mtu)
+      .field("up", d.up)
+      .field("master", d.master)
+      .key("peer");
   if (d.peer) {
-    peer = json{{"ifindex", d.peer->ifindex},
-                {"netns", d.peer->netns ? json(*d.peer->netns) : json(nullptr)},
-                {"nsid", d.peer->nsid ? json(*d.peer->nsid) : json(nullptr)}};
+    out.begin_object()
+        .field("ifindex", d.peer->ifindex)
+        .field("netns", d.peer->netns)
+        .field("nsid", d.peer->nsid)
+        .end_object();
+  } else {
+    out.null();
   }
-  return json{{"ifindex", d.ifindex},
-              {"name", d.name},
-              {"kind", d.kind},
-              {"mac", d.mac},
-              {"mtu", d.mtu},
-              {"up", d.up},
-              {"master", d.master ? json(*d.master) : json(nullptr)},
-              {"peer", std::move(peer)}};
+  out.end_object();
 }
 
 namespace {
 
-json devices_to_json(const std::vector<Device>& devices) {
-  json out = json::array();
-  for (const Device& d : devices) out.push_back(device_to_json(d));
-  return out;
+void write_devices(JsonWriter& out, const std::vector<Device>& devices) {
+  out.begin_array();
+  for (const Device& d : devices) write_device(out, d);
+  out.end_array();
 }
 
-json snapshot_to_json(const InterfaceSnapshot& s) {
-  return json{{"devices", devices_to_json(s.devices)},
-              {"error", s.error ? json(*s.error) : json(nullptr)},
-              {"missing_from_cache", s.missing_from_cache},
-              {"stale_in_cache", s.stale_in_cache}};
+void write_indexes(JsonWriter& out, const std::vector<std::uint32_t>& indexes) {
+  out.begin_array();
+  for (std::uint32_t i : indexes) out.value(i);
+  out.end_array();
 }
 
 }  // namespace
 
-json namespace_to_json(const NamespaceView& ns, const InterfaceSnapshot* snapshot) {
-  json handle = nullptr;
-  if (ns.handle) handle = json{{"fd", ns.handle->fd.get()}, {"path", ns.handle->path}};
-  return json{{"netns", ns.netns},
-              {"handle", std::move(handle)},
-              {"names", ns.names},
-              {"discovered_by", std::string(to_string(ns.discovered_by))},
-              {"first_seen", format_rfc3339_ms(ns.first_seen)},
-              {"lonely_since", ns.lonely_since ? json(format_rfc3339_ms(*ns.lonely_since)) : json(nullptr)},
-              {"pids", ns.pids},
-              {"devices", devices_to_json(ns.devices)},
-              {"queued_devices", devices_to_json(ns.queued_devices)},
-              {"snapshot", snapshot ? snapshot_to_json(*snapshot) : json(nullptr)}};
+void write_namespace(JsonWriter& out, const NamespaceView& ns, const InterfaceSnapshot* snapshot) {
+  out.begin_object().field("netns", ns.netns).key("handle");
+  if (ns.handle) {
+    out.begin_object().field("fd", ns.handle->fd.get()).field("path", ns.handle->path).end_object();
+  } else {
+    out.null();
+  }
+  out.key("names").begin_array();
+  for (const std::string& name : ns.names) out.value(name);
+  out.end_array();
+  out.field("discovered_by", to_string(ns.discovered_by))
+      .field("first_seen", format_rfc3339_ms(ns.first_seen))
+      .key("lonely_since");
+  if (ns.lonely_since) {
+    out.value(format_rfc3339_ms(*ns.lonely_since));
+  } else {
+    out.null();
+  }
+  out.field("pids", ns.pids);
+  out.key("devices");
+  write_devices(out, ns.devices);
+  out.key("queued_devices");
+  write_devices(out, ns.queued_devices);
+  out.key("snapshot");
+  if (snapshot) {
+    out.begin_object().key("devices");
+    write_devices(out, snapshot->devices);
+    out.field("error", snapshot->error).key("missing_from_cache");
+    write_indexes(out, snapshot->missing_from_cache);
+    out.key("stale_in_cache");
+    write_indexes(out, snapshot->stale_in_cache);
+    out.end_object();
+  } else {
+    out.null();
+  }
+  out.end_object();
 }
 
-json resolver_to_json(const ResolverStats& s) {
-  return json{{"state", s.ready ? "ready" : "snapshotting"},
-              {"mode", s.degraded ? "degraded" : "live"},
-              {"degraded_reason", s.degraded ? json(s.degraded_reason) : json(nullptr)},
-              {"capacity", s.capacity},
-              {"lonely_timeout_s", s.lonely_timeout_s},
-              {"namespaces", s.namespaces},
-              {"evictions", s.evictions},
-              {"lonely_releases", s.lonely_releases},
-              {"resyncs", s.resyncs},
-              {"handle_capture_failures", s.handle_capture_failures},
-              {"events", s.live.events},
-              {"ringbuf_drops", s.live.ringbuf_drops},
-              {"inflight_drops", s.live.inflight_drops},
-              {"link_events", s.live.link_events},
-              {"netlink_resyncs", s.live.netlink_resyncs}};
+void write_resolver(JsonWriter& out, const ResolverStats& s) {
+  out.begin_object()
+      .field("state", s.ready ? "ready" : "snapshotting")
+      .field("mode", s.degraded ? "degraded" : "live")
+      .key("degraded_reason");
+  if (s.degraded) {
+    out.value(s.degraded_reason);
+  } else {
+    out.null();
+  }
+  out.field("capacity", std::uint64_t{s.capacity})
+      .field("lonely_timeout_s", std::int64_t{s.lonely_timeout_s})
+      .field("namespaces", std::uint64_t{s.namespaces})
+      .field("evictions", s.evictions)
+      .field("lonely_releases", s.lonely_releases)
+      .field("resyncs", s.resyncs)
+      .field("handle_capture_failures", s.handle_capture_failures)
+      .field("events", s.live.events)
+      .field("ringbuf_drops", s.live.ringbuf_drops)
+      .field("inflight_drops", s.live.inflight_drops)
+      .field("link_events", s.live.link_events)
+      .field("netlink_resyncs", s.live.netlink_resyncs)
+      .end_object();
 }
 
-json dump_to_json(const DumpDocument& doc) {
-  json namespaces = json::array();
+std::string dump_to_json(const DumpDocument& doc) {
+  JsonWriter out;
+  // Measured: ~1.2 KiB per namespace, ~2.4 KiB with a snapshot.
+  out.reserve(4096 + doc.namespaces.size() * (doc.snapshot_interfaces ? 2560 : 1280));
+  out.begin_object()
+      .field("schema_version", kDumpSchemaVersion)
+      .field("generated_at", format_rfc3339_ms(doc.generated_at))
+      .key("host")
+      .begin_object()
+      .field("hostname", doc.host.hostname)
+      .field("kernel", doc.host.kernel)
+      .field("netns", doc.host.netns)
+      .end_object()
+      .field("snapshot_interfaces", doc.snapshot_interfaces)
+      .key("resolver");
+  write_resolver(out, doc.resolver);
+  out.key("namespaces").begin_array();
   for (const NamespaceView& ns : doc.namespaces) {
     auto it = doc.snapshots.find(ns.netns);
-    namespaces.push_back(namespace_to_json(ns, it == doc.snapshots.end() ? nullptr : &it->second));
+    write_namespace(out, ns, it == doc.snapshots.end() ? nullptr : &it->second);
   }
-  return json{{"schema_version", kDumpSchemaVersion},
-              {"generated_at", format_rfc3339_ms(doc.generated_at)},
-              {"host", {{"hostname", doc.host.hostname}, {"kernel", doc.host.kernel}, {"netns", doc.host.netns}}},
-              {"snapshot_interfaces", doc.snapshot_interfaces},
-              {"resolver", resolver_to_json(doc.resolver)},
-              {"namespaces", std::move(namespaces)}};
+  out.end_array().end_object();
+  return out.take();
 }
 
 namespace {
 
 // Go marshals a nil slice as null; the seed never allocates an empty one.
-json go_device_list(const std::vector<Device>& devices) {
-  if (devices.empty()) return nullptr;
-  json out = json::array();
-  for (const Device& d : devices) out.push_back(json{{"IfName", d.name}, {"IfIndex", d.ifindex}});
-  return out;
+void write_go_devices(JsonWriter& out, const std::vector<Device>& devices) {
+  if (devices.empty()) {
+    out.null();
+    return;
+  }
+  out.begin_array();
+  for (const Device& d : devices) out.begin_object().field("IfName", d.name).field("IfIndex", d.ifindex).end_object();
+  out.end_array();
 }
 
 }  // namespace
 
-json dump_to_datadog_json(const DumpDocument& doc, std::int64_t lonely_timeout_s) {
-  json out = json::array();
+std::string dump_to_datadog_json(const DumpDocument& doc, std::int64_t lonely_timeout_s) {
+  JsonWriter out;
+  out.begin_array();
   for (const NamespaceView& ns : doc.namespaces) {
     const std::vector<Device>* devices = &ns.devices;
     auto snap = doc.snapshots.find(ns.netns);
@@ -106,18 +153,40 @@ json dump_to_datadog_json(const DumpDocument& doc, std::int64_t lonely_timeout_s
     // The seed's LonelyTimeout is the moment the namespace will be released.
     WallTime expiry{};
     if (ns.lonely_since) expiry = *ns.lonely_since + std::chrono::seconds(lonely_timeout_s);
-    out.push_back(json{{"NsID", static_cast<std::uint32_t>(ns.netns)},
-                       {"HandleFD", ns.handle ? ns.handle->fd.get() : -1},
-                       {"HandlePath", ns.handle ? ns.handle->path : std::string()},
-                       {"LonelyTimeout", format_rfc3339_go(expiry, !ns.lonely_since)},
-                       {"Devices", go_device_list(*devices)},
-                       {"DevicesInQueue", go_device_list(ns.queued_devices)}});
+    out.begin_object()
+        .field("NsID", std::uint64_t{static_cast<std::uint32_t>(ns.netns)})
+        .field("HandleFD", ns.handle ? ns.handle->fd.get() : -1)
+        .field("HandlePath", ns.handle ? ns.handle->path : std::string())
+        .field("LonelyTimeout", format_rfc3339_go(expiry, !ns.lonely_since))
+        .key("Devices");
+    write_go_devices(out, *devices);
+    out.key("DevicesInQueue");
+    write_go_devices(out, ns.queued_devices);
+    out.end_object();
   }
-  return out;
+  out.end_array();
+  return out.take();
 }
 
-std::string to_text(const json& value, bool pretty) {
-  std::string text = value.dump(pretty ? 2 : -1, ' ', false, json::error_handler_t::replace);
+std::string namespaces_to_json(const std::vector<NamespaceView>& namespaces, const ResolverStats& stats) {
+  JsonWriter out(/*pretty=*/false);
+  out.reserve(256 + namespaces.size() * 512);
+  out.begin_object().key("resolver");
+  write_resolver(out, stats);
+  out.key("namespaces").begin_array();
+  for (const NamespaceView& ns : namespaces) write_namespace(out, ns, nullptr);
+  out.end_array().end_object();
+  return out.take();
+}
+
+std::string namespace_to_json(const NamespaceView& ns) {
+  JsonWriter out(/*pretty=*/false);
+  write_namespace(out, ns, nullptr);
+  return out.take();
+}
+
+std::string to_text(const nlohmann::ordered_json& value) {
+  std::string text = value.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
   text.push_back('\n');
   return text;
 }

@@ -25,11 +25,18 @@ Status Tracker::start() {
   resolver_.set_listener(this);
   loop_->post([this] { boot(); });
   thread_ = std::thread([this] { loop_->run(); });
+  gatherer_ = std::thread([this] { gatherer_main(); });
   return {};
 }
 
 void Tracker::stop() {
   if (!thread_.joinable()) return;
+  {
+    std::lock_guard lock(gather_mutex_);
+    gather_stop_ = true;
+  }
+  gather_wake_.notify_all();
+  gatherer_.join();
   loop_->stop();
   thread_.join();
   resolver_.set_listener(nullptr);
@@ -367,20 +374,8 @@ void Tracker::resolve_peers_of(NetnsId netns) {
 
 // A bind mount came or went. New ones are captured at once (mountinfo only,
 // no /proc walk); a namespace that lost a mount may have lost its last
-// holder, which only a presence pass can tell.
-void Tracker::on_mounts_changed() {
-  const WallTime now = wall_.now();
-  std::map<NetnsId, std::vector<std::string>> before = scanner_.mount_points();
-  ScanReport report = scanner_.scan(ScanMode::mounts);
-  for (NetnsId netns : report.captured_ids) resolve_peers_of(netns);
-  for (const auto& [netns, paths] : before) {
-    if (!scanner_.mount_points().count(netns)) {
-      request_presence_pass(now);
-      break;
-    }
-  }
-  publish_counters();
-}
+// holder, which only a presence pass can tell (see apply_gathered).
+void Tracker::on_mounts_changed() { request_gather(ScanMode::mounts, wall_.now()); }
 
 void Tracker::request_presence_pass(WallTime as_of) {
   if (presence_pending_) {
@@ -401,8 +396,59 @@ void Tracker::request_presence_pass(WallTime as_of) {
 
 void Tracker::presence_pass() {
   last_presence_pass_ = EventLoop::Clock::now();
-  ScanReport report = scanner_.scan(ScanMode::presence, presence_as_of_);
+  request_gather(ScanMode::presence, presence_as_of_);
+}
+
+// Requests for a reading pile up while one is in progress; a presence
+// reading covers a mounts-only one.
+void Tracker::request_gather(ScanMode mode, WallTime as_of) {
+  {
+    std::lock_guard lock(gather_mutex_);
+    if (gather_pending_) {
+      if (mode == ScanMode::presence) gather_pending_ = mode;
+      gather_as_of_ = std::min(gather_as_of_, as_of);
+    } else {
+      gather_pending_ = mode;
+      gather_as_of_ = as_of;
+    }
+  }
+  gather_wake_.notify_one();
+}
+
+void Tracker::gatherer_main() {
+  for (;;) {
+    ScanMode mode;
+    WallTime as_of;
+    {
+      std::unique_lock lock(gather_mutex_);
+      gather_wake_.wait(lock, [this] { return gather_stop_ || gather_pending_; });
+      if (gather_stop_) return;
+      mode = *gather_pending_;
+      as_of = gather_as_of_;
+      gather_pending_.reset();
+    }
+    ScanInput input = scanner_.gather(mode);
+    auto shared = std::make_shared<ScanInput>(std::move(input));
+    loop_->post([this, shared, as_of] { apply_gathered(std::move(*shared), as_of); });
+  }
+}
+
+void Tracker::apply_gathered(ScanInput input, WallTime as_of) {
+  const ScanMode mode = input.mode;
+  std::map<NetnsId, std::vector<std::string>> mounted_before;
+  if (mode == ScanMode::mounts) mounted_before = scanner_.mount_points();
+  ScanReport report = scanner_.apply(std::move(input), as_of);
   for (NetnsId netns : report.captured_ids) resolve_peers_of(netns);
+  if (mode == ScanMode::mounts) {
+    for (const auto& [netns, paths] : mounted_before) {
+      if (!scanner_.mount_points().count(netns)) {
+        request_presence_pass(as_of);
+        break;
+      }
+    }
+  }
+  spdlog::debug("{} pass: {} namespaces, {} captured, {} us", mode == ScanMode::mounts ? "mount" : "presence",
+                report.namespaces, report.captured, report.took.count());
   publish_counters();
 }
 

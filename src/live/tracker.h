@@ -18,6 +18,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <optional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -89,6 +91,9 @@ class Tracker final : public ResolverListener {
   void on_mounts_changed();
   void request_presence_pass(WallTime as_of);
   void presence_pass();
+  void request_gather(ScanMode mode, WallTime as_of);
+  void gatherer_main();
+  void apply_gathered(ScanInput input, WallTime as_of);
   void resync();
   void flush();
   void publish_counters();
@@ -115,6 +120,16 @@ class Tracker final : public ResolverListener {
   SystemClock wall_;
   LiveCounters counters_;
   std::uint64_t seen_ebpf_drops_ = 0;  // ring buffer + inflight, at the last check
+
+  // The gatherer thread reads /proc and mountinfo for presence and mount
+  // passes (milliseconds at thousands of namespaces), so the event thread
+  // keeps applying link events meanwhile; it posts what it read back.
+  std::thread gatherer_;
+  std::mutex gather_mutex_;
+  std::condition_variable gather_wake_;
+  std::optional<ScanMode> gather_pending_;  // guarded by gather_mutex_
+  WallTime gather_as_of_{};                 // guarded by gather_mutex_
+  bool gather_stop_ = false;                // guarded by gather_mutex_
 
   // Read by not_ready_reasons() from any thread.
   std::atomic<bool> scanned_{false};

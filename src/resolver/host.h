@@ -17,6 +17,7 @@
 
 namespace netnsd {
 
+// Threading: every method may be called from several threads at once.
 class HostView {
  public:
   virtual ~HostView() = default;

@@ -63,12 +63,12 @@ void resolve_peers(Listings& targets, const Listings& candidates,
   }
 }
 
-void reuse_resolved_peers(Listings& fresh, const Listings& known) {
+void reuse_resolved_peers(Listings& fresh, const std::map<NetnsId, const std::vector<Device>*>& known) {
   for (auto& [netns, devices] : fresh) {
     auto cached = known.find(netns);
     if (cached == known.end()) continue;
     std::unordered_map<std::uint32_t, const Device*> by_index;
-    for (const Device& d : cached->second) by_index.emplace(d.ifindex, &d);
+    for (const Device& d : *cached->second) by_index.emplace(d.ifindex, &d);
     for (Device& d : devices) {
       if (!d.peer || d.peer->netns) continue;
       auto it = by_index.find(d.ifindex);
@@ -77,6 +77,15 @@ void reuse_resolved_peers(Listings& fresh, const Listings& known) {
       if (was.ifindex == d.peer->ifindex && was.nsid == d.peer->nsid) d.peer->netns = was.netns;
     }
   }
+}
+
+bool has_unresolved_peers(const Listings& listings) {
+  for (const auto& [netns, devices] : listings) {
+    for (const Device& d : devices) {
+      if (d.peer && d.peer->nsid && !d.peer->netns) return true;
+    }
+  }
+  return false;
 }
 
 }  // namespace netnsd

@@ -23,6 +23,10 @@ void resolve_peers(Listings& targets, const Listings& candidates,
 // Copies the peer namespace from `known` (the cache) into fresh listings of
 // the same namespaces, for every veth whose peer (ifindex and nsid) is
 // unchanged: nothing to ask the kernel again for those.
-void reuse_resolved_peers(Listings& fresh, const Listings& known);
+void reuse_resolved_peers(Listings& fresh, const std::map<NetnsId, const std::vector<Device>*>& known);
+
+// True if some veth in `listings` has a peer in another namespace not yet
+// resolved.
+bool has_unresolved_peers(const Listings& listings);
 
 }  // namespace netnsd

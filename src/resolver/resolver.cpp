@@ -66,6 +66,7 @@ Resolver::Entry& Resolver::insert_locked(NetnsId netns, Source source, Graveyard
   if (inserted) {
     entry.discovered_by = source;
     entry.first_seen = clock_.now();
+    entry.last_active = entry.first_seen;
     lru_.push_front(netns);
     entry.lru = lru_.begin();
     evict_over_capacity_locked(graveyard);
@@ -98,6 +99,7 @@ bool Resolver::capture(NetnsId netns, NamespaceHandle handle, Source source) {
   {
     std::lock_guard lock(mutex_);
     Entry& entry = insert_locked(netns, source, graveyard);
+    entry.last_active = clock_.now();
     touch_locked(entry);
     if (entry.handle) {
       graveyard.handles.push_back(std::move(owned));
@@ -238,15 +240,19 @@ void Resolver::mark_present(NetnsId netns) {
   auto it = entries_.find(netns);
   if (it == entries_.end()) return;
   it->second.lonely_since.reset();
+  it->second.last_active = clock_.now();
   touch_locked(it->second);
 }
 
-void Resolver::apply_presence(const PresenceMap& seen, std::optional<WallTime> as_of) {
+void Resolver::apply_presence(const PresenceMap& seen, std::optional<WallTime> as_of,
+                              std::optional<WallTime> gathered_at) {
   const WallTime now = as_of ? std::min(*as_of, clock_.now()) : clock_.now();
   std::lock_guard lock(mutex_);
   for (auto& [netns, entry] : entries_) {
     auto it = seen.find(netns);
     if (it == seen.end()) {
+      // Newer than the scan's reading: the scan could not have seen it.
+      if (gathered_at && entry.last_active > *gathered_at) continue;
       entry.pids = 0;
       entry.names.clear();
       if (!entry.lonely_since) entry.lonely_since = now;

@@ -103,7 +103,10 @@ class Resolver {
   // seeing a namespace does not count as activity.
   // `as_of` is when the caller learnt of the change (a process exit), so
   // that the lonely clock starts then rather than when the scan ran.
-  void apply_presence(const PresenceMap& seen, std::optional<WallTime> as_of = std::nullopt);
+  // `gathered_at` is when the scan began reading the host: a namespace
+  // captured or entered by a task after that is not judged by it.
+  void apply_presence(const PresenceMap& seen, std::optional<WallTime> as_of = std::nullopt,
+                      std::optional<WallTime> gathered_at = std::nullopt);
 
   // Applies a complete read of the bind mounts only: names change, presence
   // (pids, the lonely clock) is left to the next full scan.
@@ -130,6 +133,9 @@ class Resolver {
   // Every captured handle, sorted by inode.
   std::vector<std::pair<NetnsId, HandlePtr>> handles() const;
 
+  // The resolver's clock.
+  WallTime now() const { return clock_.now(); }
+
   void mark_ready();
   void set_degraded(std::string reason);
   void count_resync();
@@ -144,6 +150,7 @@ class Resolver {
     Source discovered_by = Source::procfs;
     WallTime first_seen;
     std::optional<WallTime> lonely_since;
+    WallTime last_active;  // captured, or a task seen entering
     std::uint32_t pids = 0;
     std::map<std::uint32_t, Device> devices;
     std::map<std::uint32_t, Device> queued;

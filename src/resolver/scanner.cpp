@@ -8,21 +8,31 @@
 
 namespace netnsd {
 
-ScanReport Scanner::scan(ScanMode mode, std::optional<WallTime> as_of) {
-  const auto started = std::chrono::steady_clock::now();
+ScanInput Scanner::gather(ScanMode mode) const {
+  ScanInput input;
+  input.mode = mode;
+  input.started = std::chrono::steady_clock::now();
+  input.gathered_at = resolver_.now();
+  if (mode != ScanMode::mounts) input.tasks = host_.scan_tasks();
+  input.mounts = host_.scan_mounts();
+  return input;
+}
+
+ScanReport Scanner::scan(ScanMode mode, std::optional<WallTime> as_of) { return apply(gather(mode), as_of); }
+
+ScanReport Scanner::apply(ScanInput input, std::optional<WallTime> as_of) {
+  const ScanMode mode = input.mode;
+  const auto started = input.started;
   ScanReport report;
 
   TaskScan tasks;
-  if (mode != ScanMode::mounts) {
-    auto walked = host_.scan_tasks();
-    if (walked) {
-      tasks = std::move(walked.value());
-    } else {
-      report.tasks_ok = false;
-      spdlog::warn("cannot walk /proc: {}", walked.error().message());
-    }
+  if (input.tasks) {
+    tasks = std::move(input.tasks.value());
+  } else {
+    report.tasks_ok = false;
+    spdlog::warn("cannot walk /proc: {}", input.tasks.error().message());
   }
-  auto mounts = host_.scan_mounts();
+  auto& mounts = input.mounts;
   if (!mounts) {
     report.mounts_ok = false;
     spdlog::warn("cannot read bind mounts: {}", mounts.error().message());
@@ -88,7 +98,7 @@ ScanReport Scanner::scan(ScanMode mode, std::optional<WallTime> as_of) {
       for (auto& [netns, seen] : presence) names.emplace(netns, std::move(seen.names));
       resolver_.apply_names(names);
     } else {
-      resolver_.apply_presence(presence, as_of);
+      resolver_.apply_presence(presence, as_of, input.gathered_at);
     }
   }
 
@@ -107,10 +117,11 @@ ScanReport Scanner::scan(ScanMode mode, std::optional<WallTime> as_of) {
   }
   if (mode == ScanMode::full) {
     // Peers already resolved and unchanged are not asked about again.
-    Listings known;
-    for (NamespaceView& view : resolver_.snapshot()) known.emplace(view.netns, std::move(view.devices));
+    std::vector<NamespaceView> cached = resolver_.snapshot();
+    std::map<NetnsId, const std::vector<Device>*> known;
+    for (const NamespaceView& view : cached) known.emplace(view.netns, &view.devices);
     reuse_resolved_peers(listings, known);
-    resolve_peers(listings, listings, handles, host_);
+    if (has_unresolved_peers(listings)) resolve_peers(listings, listings, handles, host_);
   }
   for (auto& [netns, devices] : listings) resolver_.set_devices(netns, std::move(devices));
 

@@ -31,8 +31,18 @@ enum class ScanMode {
   mounts,    // bind mounts only (names, new captures); presence is left alone
 };
 
-// Threading: scan() may run on any one thread at a time; it takes the
-// resolver's lock only for short, I/O-free updates.
+// What a scan reads from the host, before anything is applied.
+struct ScanInput {
+  ScanMode mode = ScanMode::full;
+  std::chrono::steady_clock::time_point started;
+  WallTime gathered_at;  // when the reading began
+  Result<TaskScan> tasks{TaskScan{}};
+  Result<std::vector<NetnsMount>> mounts{std::vector<NetnsMount>{}};
+};
+
+// Threading: gather() may run on any thread, concurrently with anything;
+// apply() and scan() on one thread at a time (the one that owns the cache's
+// updates). They take the resolver's lock only for short, I/O-free updates.
 class Scanner {
  public:
   Scanner(Resolver& resolver, HostView& host) : resolver_(resolver), host_(host) {}
@@ -45,6 +55,11 @@ class Scanner {
   // `as_of`: when the change that asked for this scan happened (see
   // Resolver::apply_presence).
   ScanReport scan(ScanMode mode = ScanMode::full, std::optional<WallTime> as_of = std::nullopt);
+
+  // scan() in two steps, so the reading (a walk of all of /proc, mountinfo)
+  // can happen off the thread that applies events.
+  ScanInput gather(ScanMode mode) const;
+  ScanReport apply(ScanInput input, std::optional<WallTime> as_of = std::nullopt);
 
   // Capacity: a full cache only takes namespaces that newly appeared (a new
   // bind mount); ones a scan merely finds again (evicted earlier) wait, so

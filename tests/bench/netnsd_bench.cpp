@@ -413,7 +413,10 @@ int main(int argc, char** argv) {
   // netnsd on its defaults, but on a private socket and dump directory.
   {
     std::string log = g_dir + "/netnsd.log";
-    std::vector<std::string> args = {o.netnsd, "--socket", socket_path(), "--dump-dir", g_dir + "/dumps"};
+    // Defaults, except a short lonely timeout: the freshness runs leave
+    // hundreds of namespaces behind, which must be gone before the next size.
+    std::vector<std::string> args = {o.netnsd, "--socket", socket_path(), "--dump-dir", g_dir + "/dumps",
+                                     "--lonely-timeout", "1", "--flush-period", "0.5"};
     std::vector<char*> raw;
     for (auto& a : args) raw.push_back(a.data());
     raw.push_back(nullptr);
@@ -441,6 +444,8 @@ int main(int argc, char** argv) {
         << capture({"uname", "-r"}).substr(0, capture({"uname", "-r"}).find('\n')) << "; times in ms.\n\n";
 
   int built = 0;
+  long prev_rss = rss0;
+  std::size_t prev_cached = cached0;
   for (int n : o.sizes) {
     std::fprintf(stderr, "== N=%d: building the topology\n", n);
     grow_topology(built, n);
@@ -455,8 +460,6 @@ int main(int argc, char** argv) {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
     const std::size_t cached = cached_count();
-    const long rss = rss_kib(g_netnsd);
-    const int fds = fd_count(g_netnsd);
 
     std::fprintf(stderr, "== N=%d: dumps, interleaved, %d runs\n", n, o.runs);
     Samples s;
@@ -490,6 +493,16 @@ int main(int argc, char** argv) {
     int dumps_done = 0;
     healthz_under_load(o, load, &dumps_done);
 
+    // Memory once the freshness leftovers are released: RSS after all that
+    // work, and its growth per namespace since the previous size.
+    auto settle_start = Steady::now();
+    while (cached_count() > cached && Steady::now() - settle_start < std::chrono::seconds(30)) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    const long rss = rss_kib(g_netnsd);
+    const int fds = fd_count(g_netnsd);
+
     const double floor_med = percentile(s["netlink floor"], 50);
     const double snap_med = percentile(s["netnsd stream + snapshot"], 50);
     const double ip_all_med = percentile(s["ip -all netns exec ip -j link show"], 50);
@@ -508,13 +521,16 @@ int main(int argc, char** argv) {
       table << "| " << what << " | " << fmt(percentile(v, 50)) << " | " << fmt(percentile(v, 99)) << " | "
             << v.size() << " |\n";
     }
-    const double per_ns_kib = static_cast<double>(rss - rss0) / static_cast<double>(cached - cached0);
+    const double per_ns_kib = static_cast<double>(rss - prev_rss) / static_cast<double>(cached - prev_cached);
     const double per_ns_fds = static_cast<double>(fds - fds0) / static_cast<double>(cached - cached0);
-    table << "\n| memory | value |\n|---|---|\n";
+    table << "\n| memory (after the runs above) | value |\n|---|---|\n";
     table << "| netnsd RSS at start (" << cached0 << " namespaces) | " << rss0 << " KiB |\n";
     table << "| netnsd RSS with " << cached << " namespaces | " << rss << " KiB |\n";
-    table << "| RSS per cached namespace | " << fmt(per_ns_kib) << " KiB |\n";
+    table << "| RSS growth per cached namespace (since " << prev_cached << " namespaces) | " << fmt(per_ns_kib)
+          << " KiB |\n";
     table << "| open fds | " << fds << " (" << fmt(per_ns_fds) << " per namespace) |\n";
+    prev_rss = rss;
+    prev_cached = cached;
     const auto& h = load["healthz"];
     table << "\n| GET /healthz, " << o.clients << " keep-alive clients, " << dumps_done
           << " snapshot dumps running alongside | p50 | p99 | requests |\n|---|---|---|---|\n";

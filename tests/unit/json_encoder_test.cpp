@@ -44,7 +44,7 @@ DumpDocument sample() {
 }
 
 TEST(JsonEncoder, NetnsdSchemaHasEveryDocumentedField) {
-  json doc = json::parse(to_text(dump_to_json(sample())));
+  json doc = json::parse(dump_to_json(sample()));
   EXPECT_EQ(doc["schema_version"], 1);
   EXPECT_EQ(doc["generated_at"], "2027-01-15T08:00:00.123Z");
   EXPECT_EQ(doc["host"], json({{"hostname", "box"}, {"kernel", "6.18.0"}, {"netns", 4026531840u}}));
@@ -93,7 +93,7 @@ TEST(JsonEncoder, SnapshotSectionReportsDrift) {
   InterfaceSnapshot failed;
   failed.error = "setns: Operation not permitted";
   doc.snapshots[4026532177] = failed;
-  json out = json::parse(to_text(dump_to_json(doc)));
+  json out = json::parse(dump_to_json(doc));
   EXPECT_EQ(out["snapshot_interfaces"], true);
   const json& s = out["namespaces"][0]["snapshot"];
   EXPECT_EQ(s["devices"].size(), 2u);
@@ -104,7 +104,7 @@ TEST(JsonEncoder, SnapshotSectionReportsDrift) {
 }
 
 TEST(JsonEncoder, DatadogLayoutMatchesTheSeedAgentExactly) {
-  json out = json::parse(to_text(dump_to_datadog_json(sample(), 30)));
+  json out = json::parse(dump_to_datadog_json(sample(), 30));
   ASSERT_TRUE(out.is_array());
   ASSERT_EQ(out.size(), 2u);
   const std::vector<std::string> keys = {"NsID", "HandleFD", "HandlePath", "LonelyTimeout", "Devices",
@@ -133,7 +133,7 @@ TEST(JsonEncoder, DatadogLayoutMatchesTheSeedAgentExactly) {
 }
 
 TEST(JsonEncoder, DatadogKeysComeInTheSeedsFieldOrder) {
-  std::string text = to_text(dump_to_datadog_json(sample(), 30), false);
+  std::string text = dump_to_datadog_json(sample(), 30);
   auto pos = [&](const char* key) { return text.find(std::string("\"") + key + "\""); };
   EXPECT_LT(pos("NsID"), pos("HandleFD"));
   EXPECT_LT(pos("HandleFD"), pos("HandlePath"));
@@ -144,7 +144,7 @@ TEST(JsonEncoder, DatadogKeysComeInTheSeedsFieldOrder) {
 TEST(JsonEncoder, AnyInterfaceNameGivesValidJson) {
   DumpDocument doc = sample();
   doc.namespaces[0].devices[0].name = std::string("a\"b\\c\x01\xff\xfe{}", 10);
-  std::string text = to_text(dump_to_json(doc));
+  std::string text = dump_to_json(doc);
   json parsed = json::parse(text);  // throws on invalid JSON
   std::string name = parsed["namespaces"][0]["devices"][0]["name"];
   EXPECT_EQ(name.substr(0, 6), std::string("a\"b\\c\x01"));

@@ -328,6 +328,19 @@ TEST(Resolver, ABindMountStopsTheLonelyClock) {
   EXPECT_EQ(r.release_lonely(), 0u);
 }
 
+TEST(Resolver, AScanDoesNotJudgeWhatHappenedAfterItsReading) {
+  FakeClock clock;
+  Resolver r({4096, 1s}, clock);
+  r.capture(1, handle("/p1"), Source::procfs);
+  const WallTime reading = clock.now();  // the scan reads /proc here...
+  clock.advance(5ms);
+  r.capture(2, handle("/p2"), Source::ebpf);  // ...a task enters a new namespace...
+  clock.advance(5ms);
+  r.apply_presence({}, std::nullopt, reading);  // ...and the scan, which saw neither, lands
+  EXPECT_TRUE(r.find(1)->lonely_since);
+  EXPECT_FALSE(r.find(2)->lonely_since) << "captured after the reading: not the scan's to judge";
+}
+
 TEST(Resolver, MountOnlyUpdatesChangeNamesButNotPresence) {
   FakeClock clock;
   Resolver r({}, clock);
