@@ -24,7 +24,10 @@ namespace netnsd {
 struct HttpApiOptions {
   std::string socket_path = "/run/netnsd/netnsd.sock";
   std::optional<std::string> socket_group;  // chgrp the socket to this group
-  std::size_t threads = 16;                 // worker pool; one per in-flight connection
+  // Worker pool. cpp-httplib pins a worker to a keep-alive connection for
+  // as long as it stays open: 64 serves 32 polling health checks plus dumps
+  // without queueing; idle workers cost a mostly untouched stack each.
+  std::size_t threads = 64;
   std::size_t max_body = 64 * 1024;         // larger bodies get 413
 };
 

@@ -103,10 +103,13 @@ void write_resolver(JsonWriter& out, const ResolverStats& s) {
       .end_object();
 }
 
+// Compact, like the seed agent's encoder: a dump is read by programs (jq
+// prints it indented), and at thousands of namespaces indentation is a
+// third of the bytes and of the time spent writing them.
 std::string dump_to_json(const DumpDocument& doc) {
-  JsonWriter out;
+  JsonWriter out(/*pretty=*/false);
   // Measured: ~1.2 KiB per namespace, ~2.4 KiB with a snapshot.
-  out.reserve(4096 + doc.namespaces.size() * (doc.snapshot_interfaces ? 2560 : 1280));
+  out.reserve(4096 + doc.namespaces.size() * (doc.snapshot_interfaces ? 1536 : 768));
   out.begin_object()
       .field("schema_version", kDumpSchemaVersion)
       .field("generated_at", format_rfc3339_ms(doc.generated_at))
@@ -144,7 +147,7 @@ void write_go_devices(JsonWriter& out, const std::vector<Device>& devices) {
 }  // namespace
 
 std::string dump_to_datadog_json(const DumpDocument& doc, std::int64_t lonely_timeout_s) {
-  JsonWriter out;
+  JsonWriter out(/*pretty=*/false);
   out.begin_array();
   for (const NamespaceView& ns : doc.namespaces) {
     const std::vector<Device>* devices = &ns.devices;

@@ -17,7 +17,7 @@ void write_device(JsonWriter& out, const Device& device);
 void write_namespace(JsonWriter& out, const NamespaceView& ns, const InterfaceSnapshot* snapshot);
 void write_resolver(JsonWriter& out, const ResolverStats& stats);
 
-// The whole document in the netnsd schema, indented.
+// The whole document in the netnsd schema, compact.
 std::string dump_to_json(const DumpDocument& doc);
 
 // The seed agent's layout: an array of
