@@ -7,6 +7,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <set>
 
 #include "kernel/netns.h"
@@ -68,6 +69,7 @@ void Tracker::boot() {
   }
   resolver_.mark_ready();
   scanned_ = true;
+  ::malloc_trim(0);  // the scan's temporaries are gone: keep only the cache
   publish_counters();
   spdlog::info("initial scan: {} namespaces, {} captured, {} not opened, {} ms", report.namespaces,
                report.captured, report.capture_failures, report.took.count() / 1000);
@@ -175,14 +177,11 @@ void Tracker::capture_from_event(const NetnsEvent& event) {
   auto fd = host_.open_netns(path, event.netns);
   if (!fd) {
     // The task is gone already (or moved on): a bind mount may still hold it.
-    auto mounts = scanner_.mount_points().find(event.netns);
-    if (mounts != scanner_.mount_points().end()) {
-      for (const std::string& mount : mounts->second) {
-        fd = host_.open_netns(mount, event.netns);
-        if (fd) {
-          path = mount;
-          break;
-        }
+    for (const std::string& mount : scanner_.mount_points_of(event.netns)) {
+      fd = host_.open_netns(mount, event.netns);
+      if (fd) {
+        path = mount;
+        break;
       }
     }
   }
@@ -436,16 +435,14 @@ void Tracker::gatherer_main() {
 
 void Tracker::apply_gathered(ScanInput input, WallTime as_of) {
   const ScanMode mode = input.mode;
-  std::map<NetnsId, std::vector<std::string>> mounted_before;
-  if (mode == ScanMode::mounts) mounted_before = scanner_.mount_points();
+  std::vector<NetnsId> mounted_before;
+  if (mode == ScanMode::mounts) mounted_before = scanner_.mounted();
   ScanReport report = scanner_.apply(std::move(input), as_of);
   for (NetnsId netns : report.captured_ids) resolve_peers_of(netns);
   if (mode == ScanMode::mounts) {
-    for (const auto& [netns, paths] : mounted_before) {
-      if (!scanner_.mount_points().count(netns)) {
-        request_presence_pass(as_of);
-        break;
-      }
+    const std::vector<NetnsId> now = scanner_.mounted();
+    if (!std::includes(now.begin(), now.end(), mounted_before.begin(), mounted_before.end())) {
+      request_presence_pass(as_of);  // a mount went away
     }
   }
   spdlog::debug("{} pass: {} namespaces, {} captured, {} us", mode == ScanMode::mounts ? "mount" : "presence",

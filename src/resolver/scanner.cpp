@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <set>
 
 #include "resolver/peers.h"
@@ -16,6 +17,22 @@ ScanInput Scanner::gather(ScanMode mode) const {
   if (mode != ScanMode::mounts) input.tasks = host_.scan_tasks();
   input.mounts = host_.scan_mounts();
   return input;
+}
+
+std::vector<std::string> Scanner::mount_points_of(NetnsId netns) const {
+  std::vector<std::string> out;
+  auto [lo, hi] = std::equal_range(mounts_.begin(), mounts_.end(), NetnsMount{netns, {}},
+                                   [](const NetnsMount& a, const NetnsMount& b) { return a.netns < b.netns; });
+  for (auto it = lo; it != hi; ++it) out.push_back(it->mount_point);
+  return out;
+}
+
+std::vector<NetnsId> Scanner::mounted() const {
+  std::vector<NetnsId> out;
+  for (const NetnsMount& m : mounts_) {
+    if (out.empty() || out.back() != m.netns) out.push_back(m.netns);
+  }
+  return out;
 }
 
 ScanReport Scanner::scan(ScanMode mode, std::optional<WallTime> as_of) { return apply(gather(mode), as_of); }
@@ -37,16 +54,16 @@ ScanReport Scanner::apply(ScanInput input, std::optional<WallTime> as_of) {
     report.mounts_ok = false;
     spdlog::warn("cannot read bind mounts: {}", mounts.error().message());
   }
-  const std::map<NetnsId, std::vector<std::string>> mounted_before = mount_points_;
+  const std::vector<NetnsId> mounted_before = mounted();
 
   PresenceMap presence;
   for (const auto& [netns, task] : tasks) presence[netns].pids = task.pids;
   if (mounts) {
-    mount_points_.clear();
-    for (const NetnsMount& m : *mounts) {
-      presence[m.netns].names.insert(mount_name(m.mount_point));
-      mount_points_[m.netns].push_back(m.mount_point);
-    }
+    mounts_ = std::move(mounts.value());
+    std::sort(mounts_.begin(), mounts_.end(),
+              [](const NetnsMount& a, const NetnsMount& b) { return a.netns < b.netns; });
+    mounts_.shrink_to_fit();
+    for (const NetnsMount& m : mounts_) presence[m.netns].names.insert(mount_name(m.mount_point));
   }
   report.namespaces = presence.size();
 
@@ -54,7 +71,8 @@ ScanReport Scanner::apply(ScanInput input, std::optional<WallTime> as_of) {
   for (const auto& [netns, handle] : resolver_.handles()) held.insert(netns);
   for (const auto& [netns, seen] : presence) {
     if (held.count(netns)) continue;
-    const bool newly_mounted = scanned_once_ && mount_points_.count(netns) && !mounted_before.count(netns);
+    const bool newly_mounted = scanned_once_ && !seen.names.empty() &&
+                               !std::binary_search(mounted_before.begin(), mounted_before.end(), netns);
     if (resolver_.full() && !newly_mounted) {
       ++report.capacity_skips;
       continue;
@@ -71,7 +89,7 @@ ScanReport Scanner::apply(ScanInput input, std::optional<WallTime> as_of) {
         last_error = fd.error().message();
       }
     }
-    for (const std::string& path : mount_points_[netns]) {
+    for (const std::string& path : mount_points_of(netns)) {
       if (captured) break;
       auto fd = host_.open_netns(path, netns);
       if (fd) {

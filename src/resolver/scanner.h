@@ -65,13 +65,15 @@ class Scanner {
   // bind mount); ones a scan merely finds again (evicted earlier) wait, so
   // rescans do not churn the cache.
 
-  // Where each namespace was bind-mounted at the last scan.
-  const std::map<NetnsId, std::vector<std::string>>& mount_points() const { return mount_points_; }
+  // Where a namespace was bind-mounted at the last scan.
+  std::vector<std::string> mount_points_of(NetnsId netns) const;
+  // The namespaces bind-mounted at the last scan, sorted.
+  std::vector<NetnsId> mounted() const;
 
  private:
   Resolver& resolver_;
   HostView& host_;
-  std::map<NetnsId, std::vector<std::string>> mount_points_;
+  std::vector<NetnsMount> mounts_;  // the last scan's, sorted by netns: a flat list, no node per namespace
   bool scanned_once_ = false;
 };
 

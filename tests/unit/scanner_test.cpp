@@ -141,7 +141,8 @@ TEST(Scanner, AMountScanCapturesMountsAndLeavesPresenceAlone) {
   ASSERT_TRUE(resolver.find(30));
   EXPECT_EQ(resolver.find(30)->names, std::vector<std::string>{"red"});
   EXPECT_FALSE(resolver.find(10)->lonely_since);
-  EXPECT_EQ(scanner.mount_points().at(30), std::vector<std::string>{"/run/netns/red"});
+  EXPECT_EQ(scanner.mount_points_of(30), std::vector<std::string>{"/run/netns/red"});
+  EXPECT_EQ(scanner.mounted(), std::vector<NetnsId>{30});
 }
 
 TEST(Scanner, AFailedProcWalkDoesNotMakeNamespacesLonely) {
