@@ -44,6 +44,21 @@ std::string format_mac(const nlattr* attr) {
   return out;
 }
 
+// One datagram into `buffer` (EINTR retried). Returns its length, or -1
+// with errno; *truncated says whether it was cut to fit.
+ssize_t receive(int fd, char* buffer, std::size_t size, bool* truncated) {
+  for (;;) {
+    iovec iov{buffer, size};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    ssize_t n = ::recvmsg(fd, &msg, 0);
+    if (n < 0 && errno == EINTR) continue;
+    *truncated = n >= 0 && (msg.msg_flags & MSG_TRUNC);
+    return n;
+  }
+}
+
 }  // namespace
 
 std::optional<Device> parse_link_message(const nlmsghdr* message, std::optional<NetnsId> self) {
@@ -131,16 +146,10 @@ Status RtnlSocket::request(std::uint32_t seq, OnMessage&& on_message, bool* inte
   // block back call after call.
   std::unique_ptr<char[]> buffer(new char[kReceiveBuffer]);
   for (;;) {
-    iovec iov{buffer.get(), kReceiveBuffer};
-    msghdr msg{};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    ssize_t n = ::recvmsg(fd_.get(), &msg, 0);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return Error::os("receive netlink reply");
-    }
-    if (msg.msg_flags & MSG_TRUNC) return Error::os("receive netlink reply", EMSGSIZE);
+    bool truncated = false;
+    ssize_t n = receive(fd_.get(), buffer.get(), kReceiveBuffer, &truncated);
+    if (n < 0) return Error::os("receive netlink reply");
+    if (truncated) return Error::os("receive netlink reply", EMSGSIZE);
     int len = static_cast<int>(n);
     for (auto* h = reinterpret_cast<nlmsghdr*>(buffer.get()); NLMSG_OK(h, len); h = NLMSG_NEXT(h, len)) {
       if (h->nlmsg_seq != seq) continue;  // a late reply to an earlier request
@@ -218,13 +227,9 @@ Status RtnlSocket::read_link_events(const std::function<void(const LinkEvent&)>&
   // has been emptied.
   bool lost = false;
   for (;;) {
-    iovec iov{buffer.get(), kReceiveBuffer};
-    msghdr msg{};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    ssize_t n = ::recvmsg(fd_.get(), &msg, 0);
+    bool truncated = false;
+    ssize_t n = receive(fd_.get(), buffer.get(), kReceiveBuffer, &truncated);
     if (n < 0) {
-      if (errno == EINTR) continue;
       if (errno == ENOBUFS) {
         lost = true;
         continue;
@@ -235,7 +240,7 @@ Status RtnlSocket::read_link_events(const std::function<void(const LinkEvent&)>&
     if (n == 0) break;
     // A notification cut short, or one the kernel says it could not
     // deliver, is lost state too.
-    if (msg.msg_flags & MSG_TRUNC) lost = true;
+    if (truncated) lost = true;
     if (lost) continue;
     int len = static_cast<int>(n);
     for (auto* h = reinterpret_cast<nlmsghdr*>(buffer.get()); NLMSG_OK(h, len); h = NLMSG_NEXT(h, len)) {
