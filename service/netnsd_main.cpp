@@ -74,7 +74,7 @@ int run(const ServiceConfig& config) {
   if (Status st = ensure_dump_dir(config.dump_dir); !st) {
     spdlog::warn("dump directory not usable yet: {}", st.error().message());
   }
-  HttpApiDeps deps{resolver, dumper, [&tracker] { return tracker.not_ready_reasons(); }, nullptr};
+  HttpApiDeps deps{resolver, dumper, [&tracker] { return tracker.not_ready_reasons(); }};
   HttpApiOptions options;
   options.socket_path = config.socket_path;
   options.socket_group = config.socket_group;

@@ -351,7 +351,6 @@ void HttpApi::Impl::metrics(httplib::Response& res) {
   metric("netnsd_link_events_total", "counter", "rtnetlink link notifications applied.", s.live.link_events);
   metric("netnsd_netlink_resyncs_total", "counter", "Namespaces re-dumped after a netlink overflow.",
          s.live.netlink_resyncs);
-  if (deps_.extra_metrics) out << deps_.extra_metrics();
   res.set_content(out.str(), "text/plain; version=0.0.4");
 }
 

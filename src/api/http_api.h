@@ -36,8 +36,6 @@ struct HttpApiDeps {
   Dumper& dumper;
   // Why the service is not ready (empty when it is); drives GET /readyz.
   std::function<std::vector<std::string>()> not_ready_reasons;
-  // Extra Prometheus lines appended to GET /metrics (may be empty).
-  std::function<std::string()> extra_metrics;
 };
 
 // Threading: start() and stop() from one controlling thread; requests are

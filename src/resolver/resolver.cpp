@@ -189,15 +189,6 @@ std::optional<Device> Resolver::remove_device(NetnsId netns, std::uint32_t ifind
   return removed;
 }
 
-void Resolver::set_peer(NetnsId netns, std::uint32_t ifindex, const PeerRef& peer) {
-  std::lock_guard lock(mutex_);
-  auto it = entries_.find(netns);
-  if (it == entries_.end()) return;
-  auto dev = it->second.devices.find(ifindex);
-  if (dev == it->second.devices.end() || !dev->second.peer || dev->second.peer->ifindex != peer.ifindex) return;
-  dev->second.peer = peer;
-}
-
 std::vector<Device> Resolver::unresolved_veths(NetnsId netns) const {
   std::vector<Device> out;
   std::lock_guard lock(mutex_);

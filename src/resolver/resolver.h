@@ -77,8 +77,6 @@ class Resolver {
   bool upsert_device(NetnsId netns, Device device);
   // One device went away (RTM_DELLINK). Returns it, if it was cached.
   std::optional<Device> remove_device(NetnsId netns, std::uint32_t ifindex);
-  // Sets the peer of a cached veth if it still points at peer.ifindex.
-  void set_peer(NetnsId netns, std::uint32_t ifindex, const PeerRef& peer);
 
   // Veth peers. The cache indexes cross-namespace veth ends by (ifindex, peer
   // ifindex) so a new end finds its candidate partners without a scan.

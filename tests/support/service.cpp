@@ -14,7 +14,7 @@ LiveService::LiveService(ResolverConfig resolver_config)
   resolver_.mark_ready();
   HttpApiOptions options;
   options.socket_path = socket_path_;
-  api_ = std::make_unique<HttpApi>(HttpApiDeps{resolver_, dumper_, nullptr, nullptr}, options);
+  api_ = std::make_unique<HttpApi>(HttpApiDeps{resolver_, dumper_, nullptr}, options);
   started_ = api_->start();
   EXPECT_TRUE(started_) << started_.error().message();
 }

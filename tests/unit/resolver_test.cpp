@@ -239,7 +239,7 @@ TEST(Resolver, AResolvedPeerSurvivesUpdatesThatDoNotChangeIt) {
   Resolver r({}, clock);
   r.capture(1, handle("/p"), Source::procfs);
   r.set_devices(1, {testing::veth(5, "v0", 2, 0)});
-  r.set_peer(1, 5, PeerRef{2, NetnsId{77}, 0});
+  r.link_veth_pair(1, 5, 77, 2);  // 77 is not cached: only 1's end changes
   ASSERT_EQ(r.find(1)->devices[0].peer->netns, NetnsId{77});
 
   // An event or a listing of the same pair: the resolution is kept.
@@ -253,8 +253,8 @@ TEST(Resolver, AResolvedPeerSurvivesUpdatesThatDoNotChangeIt) {
   // The peer moved (another ifindex or nsid): unresolved again.
   r.upsert_device(1, testing::veth(5, "v0", 9, 3));
   EXPECT_FALSE(r.find(1)->devices[0].peer->netns);
-  // set_peer only applies to the peer it was resolved for.
-  r.set_peer(1, 5, PeerRef{2, NetnsId{77}, 0});
+  // A pairing only applies to the peer it was found for.
+  r.link_veth_pair(1, 5, 77, 2);
   EXPECT_FALSE(r.find(1)->devices[0].peer->netns);
 }
 
