@@ -6,6 +6,8 @@
 #include <sstream>
 #include <vector>
 
+#include "util/text.h"
+
 namespace netnsd {
 namespace {
 
@@ -74,12 +76,6 @@ Status apply(ServiceConfig& c, std::string key, const std::string& value) {
     return Error::logic("unknown setting '" + key + "'");
   }
   return {};
-}
-
-std::string trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
-  return std::string(s);
 }
 
 }  // namespace

@@ -9,6 +9,8 @@
 #include <map>
 #include <set>
 
+#include "util/text.h"
+
 namespace netnsd {
 namespace {
 
@@ -47,13 +49,6 @@ ApiError bad_value(const std::string& key, const std::string& value, const char*
 ApiError bad_netns(const std::string& why) {
   return ApiError::bad_request("invalid_netns",
                                "netns must list namespace inodes (integers from 1 to 4294967295): " + why);
-}
-
-std::string trim(std::string_view s) {
-  auto is_space = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
-  while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
-  while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
-  return std::string(s);
 }
 
 // The parameters in a common textual form before typing: JSON values from a

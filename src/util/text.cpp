@@ -42,4 +42,11 @@ std::string sanitize_utf8(std::string_view in) {
   return out;
 }
 
+std::string trim(std::string_view in) {
+  auto is_space = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
+  while (!in.empty() && is_space(in.front())) in.remove_prefix(1);
+  while (!in.empty() && is_space(in.back())) in.remove_suffix(1);
+  return std::string(in);
+}
+
 }  // namespace netnsd

@@ -10,4 +10,7 @@ namespace netnsd {
 // Interface names are arbitrary bytes to the kernel; outputs must be UTF-8.
 std::string sanitize_utf8(std::string_view in);
 
+// `in` without leading and trailing spaces, tabs, carriage returns and newlines.
+std::string trim(std::string_view in);
+
 }  // namespace netnsd
