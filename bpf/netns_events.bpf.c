@@ -8,7 +8,9 @@
  * and tracepoints are a stable interface, so we never name kernel-internal
  * functions. Everything is BTF-enabled (tp_btf), which needs no tracefs.
  */
+// clang-format off: vmlinux.h defines the kernel types every other header needs.
 #include "vmlinux.h"
+// clang-format on
 
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_helpers.h>
@@ -60,7 +62,7 @@ struct {
 } inflight SEC(".maps");
 
 static __always_inline void count(__u32 slot) {
-  __u64 *value = bpf_map_lookup_elem(&counters, &slot);
+  __u64* value = bpf_map_lookup_elem(&counters, &slot);
   if (value) *value += 1;
 }
 
@@ -73,15 +75,14 @@ static __always_inline bool current_is_ignored(void) {
   return ns.tgid == ignored_tgid;
 }
 
-static __always_inline __u32 task_netns(struct task_struct *task) {
+static __always_inline __u32 task_netns(struct task_struct* task) {
   /* nsproxy is NULL for a task past exit_task_namespaces(); the CO-RE read
    * then yields 0, which callers treat as "unknown". */
   return BPF_CORE_READ(task, nsproxy, net_ns, ns.inum);
 }
 
-static __always_inline void submit(__u32 kind, struct task_struct *task, __u32 netns,
-                                   __u32 prev_netns) {
-  struct netns_event *event = bpf_ringbuf_reserve(&events, sizeof(*event), 0);
+static __always_inline void submit(__u32 kind, struct task_struct* task, __u32 netns, __u32 prev_netns) {
+  struct netns_event* event = bpf_ringbuf_reserve(&events, sizeof(*event), 0);
   if (!event) {
     /* The ring buffer has no lost-event callback: counting here is the only
      * way user space learns it missed something and must rescan. */
@@ -102,7 +103,7 @@ static __always_inline void submit(__u32 kind, struct task_struct *task, __u32 n
 /* A new task whose network namespace differs from its parent's was created
  * with CLONE_NEWNET. */
 SEC("tp_btf/sched_process_fork")
-int BPF_PROG(netns_on_fork, struct task_struct *parent, struct task_struct *child) {
+int BPF_PROG(netns_on_fork, struct task_struct* parent, struct task_struct* child) {
   __u32 child_netns = task_netns(child);
   __u32 parent_netns = task_netns(parent);
 
@@ -118,10 +119,10 @@ int BPF_PROG(netns_on_fork, struct task_struct *parent, struct task_struct *chil
  * namespace type, or a failed call are never reported. The syscall-number
  * test comes first: these programs run on every system call. */
 SEC("tp_btf/sys_enter")
-int BPF_PROG(netns_on_sys_enter, struct pt_regs *regs, long id) {
+int BPF_PROG(netns_on_sys_enter, struct pt_regs* regs, long id) {
   if (id != nr_unshare && id != nr_setns) return 0;
   if (current_is_ignored()) return 0;
-  struct task_struct *task = bpf_get_current_task_btf();
+  struct task_struct* task = bpf_get_current_task_btf();
   __u32 tid = BPF_CORE_READ(task, pid);
   struct inflight_call call = {
       .netns = task_netns(task),
@@ -132,14 +133,14 @@ int BPF_PROG(netns_on_sys_enter, struct pt_regs *regs, long id) {
 }
 
 SEC("tp_btf/sys_exit")
-int BPF_PROG(netns_on_sys_exit, struct pt_regs *regs, long ret) {
+int BPF_PROG(netns_on_sys_exit, struct pt_regs* regs, long ret) {
   __u32 tid = (__u32)bpf_get_current_pid_tgid();
-  struct inflight_call *call = bpf_map_lookup_elem(&inflight, &tid);
+  struct inflight_call* call = bpf_map_lookup_elem(&inflight, &tid);
   if (!call) return 0;
   struct inflight_call before = *call;
   bpf_map_delete_elem(&inflight, &tid);
 
-  struct task_struct *task = bpf_get_current_task_btf();
+  struct task_struct* task = bpf_get_current_task_btf();
   __u32 now = task_netns(task);
   if (now == 0 || now == before.netns) return 0;
   submit(before.kind, task, now, before.netns);
@@ -151,7 +152,7 @@ int BPF_PROG(netns_on_sys_exit, struct pt_regs *regs, long ret) {
  * (the process still holds the namespace); one that setns()'d elsewhere, or
  * that outlives a leader already gone (whose nsproxy reads as 0), is not. */
 SEC("tp_btf/sched_process_exit")
-int BPF_PROG(netns_on_exit, struct task_struct *task) {
+int BPF_PROG(netns_on_exit, struct task_struct* task) {
   __u32 netns = task_netns(task);
   if (netns == 0 || netns == host_netns) return 0;
   if (BPF_CORE_READ(task, pid) != BPF_CORE_READ(task, tgid) &&

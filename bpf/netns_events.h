@@ -33,8 +33,8 @@ struct netns_event {
 
 /* Slots of the per-CPU "counters" array map. */
 enum netns_counter {
-  NETNS_COUNTER_EVENTS = 0,       /* records submitted */
-  NETNS_COUNTER_RINGBUF_DROPS = 1, /* bpf_ringbuf_reserve() failed: ring buffer full */
+  NETNS_COUNTER_EVENTS = 0,         /* records submitted */
+  NETNS_COUNTER_RINGBUF_DROPS = 1,  /* bpf_ringbuf_reserve() failed: ring buffer full */
   NETNS_COUNTER_INFLIGHT_DROPS = 2, /* a setns/unshare entry could not be remembered */
   NETNS_COUNTER_MAX = 3,
 };

@@ -155,26 +155,56 @@ Result<CommandLine> parse_command_line(int argc, const char* const* argv) {
   return out;
 }
 
+namespace {
+
+// "30", "0.25": how a default number of seconds reads in the help.
+std::string in_seconds(std::chrono::milliseconds ms) {
+  std::string text = std::to_string(ms.count() / 1000);
+  if (auto rest = ms.count() % 1000) {
+    std::string frac = std::to_string(1000 + rest).substr(1);
+    while (frac.back() == '0') frac.pop_back();
+    text += "." + frac;
+  }
+  return text;
+}
+
+}  // namespace
+
 std::string usage() {
-  return R"(Usage: netnsd [OPTIONS]
-
-Keeps a live cache of the host's network namespaces and their devices and
-serves it over HTTP/JSON on a Unix socket (POST /dump, GET /v1/namespaces, ...).
-
-Options (each also settable as "key = value" in the --config file):
-  --socket PATH              Unix socket to serve on [/run/netnsd/netnsd.sock]
-  --socket-group GROUP       group owning the socket (mode 0660) [root's]
-  --dump-dir DIR             where POST /dump writes files [/var/lib/netnsd/dumps]
-  --resync-interval SECONDS  full rescan period, 0 = off [30]
-  --lonely-timeout SECONDS   release a namespace this long after it has no task
-                             and no bind mount [30]
-  --flush-period SECONDS     how often lonely namespaces are checked [10]
-  --capacity N               most namespaces cached (LRU) [4096]
-  --no-ebpf                  do not load the BPF programs
-  --log-level LEVEL          trace|debug|info|warn|error|critical|off [info]
-  --config FILE              read settings from FILE first
-  --help, --version
-)";
+  const std::string d_socket = defaults::kSocketPath;
+  const std::string d_dumps = defaults::kDumpDir;
+  return "Usage: netnsd [OPTIONS]\n"
+         "\n"
+         "Keeps a live cache of the host's network namespaces and their devices and\n"
+         "serves it over HTTP/JSON on a Unix socket (POST /dump, GET /v1/namespaces, ...).\n"
+         "\n"
+         "Options (each also settable as \"key = value\" in the --config file):\n"
+         "  --socket PATH              Unix socket to serve on [" +
+         d_socket +
+         "]\n"
+         "  --socket-group GROUP       group owning the socket (mode 0660) [root's]\n"
+         "  --dump-dir DIR             where POST /dump writes files [" +
+         d_dumps +
+         "]\n"
+         "  --resync-interval SECONDS  full rescan period, 0 = off [" +
+         in_seconds(defaults::kResyncInterval) +
+         "]\n"
+         "  --lonely-timeout SECONDS   release a namespace this long after it has no task\n"
+         "                             and no bind mount [" +
+         in_seconds(defaults::kLonelyTimeout) +
+         "]\n"
+         "  --flush-period SECONDS     how often lonely namespaces are checked [" +
+         in_seconds(defaults::kFlushPeriod) +
+         "]\n"
+         "  --capacity N               most namespaces cached (LRU) [" +
+         std::to_string(defaults::kCapacity) +
+         "]\n"
+         "  --no-ebpf                  do not load the BPF programs\n"
+         "  --log-level LEVEL          trace|debug|info|warn|error|critical|off [" +
+         defaults::kLogLevel +
+         "]\n"
+         "  --config FILE              read settings from FILE first\n"
+         "  --help, --version\n";
 }
 
 }  // namespace netnsd

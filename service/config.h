@@ -9,20 +9,22 @@
 #include <string>
 #include <string_view>
 
+#include "util/defaults.h"
 #include "util/result.h"
+#include "util/version.h"
 
 namespace netnsd {
 
 struct ServiceConfig {
-  std::string socket_path = "/run/netnsd/netnsd.sock";
+  std::string socket_path = defaults::kSocketPath;
   std::optional<std::string> socket_group;
-  std::string dump_dir = "/var/lib/netnsd/dumps";
-  std::chrono::milliseconds resync_interval{30000};  // 0 = off
-  std::chrono::milliseconds lonely_timeout{30000};
-  std::chrono::milliseconds flush_period{10000};
-  std::size_t capacity = 4096;
+  std::string dump_dir = defaults::kDumpDir;
+  std::chrono::milliseconds resync_interval = defaults::kResyncInterval;  // 0 = off
+  std::chrono::milliseconds lonely_timeout = defaults::kLonelyTimeout;
+  std::chrono::milliseconds flush_period = defaults::kFlushPeriod;
+  std::size_t capacity = defaults::kCapacity;
   bool no_ebpf = false;
-  std::string log_level = "info";
+  std::string log_level = defaults::kLogLevel;
   std::optional<std::string> config_file;
 };
 
@@ -42,6 +44,5 @@ Result<CommandLine> parse_command_line(int argc, const char* const* argv);
 Status apply_config_text(std::string_view text, ServiceConfig& config, const std::string& origin);
 
 std::string usage();
-constexpr const char* kVersion = "0.1.0";
 
 }  // namespace netnsd

@@ -9,13 +9,14 @@
 #include <string>
 #include <vector>
 
+#include "util/defaults.h"
+#include "util/version.h"
+
 namespace {
 
 using nlohmann::json;
 
-constexpr const char* kDefaultSocket = "/run/netnsd/netnsd.sock";
-
-const char* const kUsage = R"(Usage: netnsctl [--socket PATH] COMMAND
+const std::string kUsage = std::string(R"(Usage: netnsctl [--socket PATH] COMMAND
 
 Commands:
   dump [--snapshot-interfaces] [--stream [--format json|dot]] [--schema netnsd|datadog] [--netns ID]...
@@ -24,8 +25,8 @@ Commands:
   ls                list cached namespaces
   get NETNS         show one namespace (inode or bind-mount name) as JSON
 
-The socket defaults to $NETNSD_SOCKET, else /run/netnsd/netnsd.sock.
-)";
+The socket defaults to $NETNSD_SOCKET, else )") +
+                           netnsd::defaults::kSocketPath + ".\n";
 
 // Percent-encodes a path segment (namespace names are arbitrary bytes).
 std::string encode_segment(const std::string& in) {
@@ -44,7 +45,7 @@ std::string encode_segment(const std::string& in) {
 }
 
 int usage_error(const std::string& message) {
-  std::fprintf(stderr, "netnsctl: %s\n%s", message.c_str(), kUsage);
+  std::fprintf(stderr, "netnsctl: %s\n%s", message.c_str(), kUsage.c_str());
   return 2;
 }
 
@@ -125,11 +126,13 @@ int cmd_ls(httplib::Client& client, const std::string& socket) {
   std::printf("%-12s %5s %7s  %-10s %s\n", "NETNS", "PIDS", "DEVICES", "SOURCE", "NAMES");
   for (const json& ns : doc["namespaces"]) {
     std::string names;
-    for (const json& n : ns["names"]) names += (names.empty() ? "" : ",") + n.get<std::string>();
+    for (const json& n : ns["names"]) {
+      if (!names.empty()) names += ',';
+      names += n.get<std::string>();
+    }
     if (!ns["lonely_since"].is_null()) names += names.empty() ? "(lonely)" : " (lonely)";
-    std::printf("%-12llu %5u %7zu  %-10s %s\n", ns["netns"].get<unsigned long long>(),
-                ns["pids"].get<unsigned>(), ns["devices"].size(),
-                ns["discovered_by"].get<std::string>().c_str(), names.c_str());
+    std::printf("%-12llu %5u %7zu  %-10s %s\n", ns["netns"].get<unsigned long long>(), ns["pids"].get<unsigned>(),
+                ns["devices"].size(), ns["discovered_by"].get<std::string>().c_str(), names.c_str());
   }
   return 0;
 }
@@ -146,7 +149,7 @@ int cmd_get(httplib::Client& client, const std::string& socket, const std::strin
 
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
-  std::string socket = std::getenv("NETNSD_SOCKET") ? std::getenv("NETNSD_SOCKET") : kDefaultSocket;
+  std::string socket = std::getenv("NETNSD_SOCKET") ? std::getenv("NETNSD_SOCKET") : netnsd::defaults::kSocketPath;
   std::size_t i = 0;
   for (; i < args.size(); ++i) {
     if (args[i] == "--socket") {
@@ -155,7 +158,10 @@ int main(int argc, char** argv) {
     } else if (args[i].rfind("--socket=", 0) == 0) {
       socket = args[i].substr(9);
     } else if (args[i] == "--help" || args[i] == "-h") {
-      std::fputs(kUsage, stdout);
+      std::fputs(kUsage.c_str(), stdout);
+      return 0;
+    } else if (args[i] == "--version") {
+      std::printf("netnsctl %s\n", netnsd::kVersion);
       return 0;
     } else {
       break;

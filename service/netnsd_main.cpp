@@ -14,6 +14,7 @@
 #include "dump/dump_files.h"
 #include "dump/dumper.h"
 #include "kernel/kernel_host.h"
+#include "live/kernel_sources.h"
 #include "live/tracker.h"
 #include "resolver/resolver.h"
 #include "resolver/scanner.h"
@@ -65,12 +66,13 @@ int run(const ServiceConfig& config) {
   SystemClock clock;
   Resolver resolver({config.capacity, config.lonely_timeout}, clock);
   KernelHost host;
+  KernelSources sources;
   TrackerConfig tracker_config;
   tracker_config.resync_interval = config.resync_interval;
   tracker_config.flush_period = config.flush_period;
   tracker_config.use_ebpf = !config.no_ebpf;
-  Tracker tracker(resolver, host, tracker_config);
-  Dumper dumper(resolver, host, clock, read_host_info(), config.dump_dir);
+  Tracker tracker(resolver, host, sources, clock, tracker_config);
+  Dumper dumper(resolver, host, clock, config.dump_dir);
   if (Status st = ensure_dump_dir(config.dump_dir); !st) {
     spdlog::warn("dump directory not usable yet: {}", st.error().message());
   }

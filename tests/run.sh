@@ -9,7 +9,8 @@ cd "$(dirname "$0")/.."
 ./deploy/deps.sh
 
 BUILD=${BUILD:-build}
-cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+# NETNSD_WERROR=ON (as CI sets it): any compiler warning fails the build.
+cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNETNSD_WERROR="${NETNSD_WERROR:-OFF}" >/dev/null
 cmake --build "$BUILD" -j"$(nproc)"
 
 log=$(mktemp)

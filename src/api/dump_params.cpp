@@ -1,12 +1,11 @@
 #include "api/dump_params.h"
 
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
 #include <charconv>
 #include <cstdint>
 #include <limits>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <set>
 
 #include "util/text.h"
@@ -32,18 +31,16 @@ std::string known_list() {
 }
 
 ApiError unknown_parameter(const std::string& key) {
-  return ApiError::bad_request("unknown_parameter",
-                               "unknown parameter '" + key + "' (known: " + known_list() + ")");
+  return ApiError::bad_request("unknown_parameter", "unknown parameter '" + key + "' (known: " + known_list() + ")");
 }
 
 ApiError wrong_type(const std::string& key, const char* expected, const json& got) {
-  return ApiError::bad_request("invalid_type", "parameter '" + key + "' must be " + expected +
-                                                   ", got " + got.type_name());
+  return ApiError::bad_request("invalid_type",
+                               "parameter '" + key + "' must be " + expected + ", got " + got.type_name());
 }
 
 ApiError bad_value(const std::string& key, const std::string& value, const char* allowed) {
-  return ApiError::bad_request("invalid_value",
-                               "parameter '" + key + "' must be " + allowed + ", got '" + value + "'");
+  return ApiError::bad_request("invalid_value", "parameter '" + key + "' must be " + allowed + ", got '" + value + "'");
 }
 
 ApiError bad_netns(const std::string& why) {
@@ -54,8 +51,8 @@ ApiError bad_netns(const std::string& why) {
 // The parameters in a common textual form before typing: JSON values from a
 // body, or strings from a query/form.
 struct Raw {
-  std::map<std::string, json> typed;                       // from a JSON body
-  std::map<std::string, std::vector<std::string>> text;   // from a query or a form
+  std::map<std::string, json> typed;                     // from a JSON body
+  std::map<std::string, std::vector<std::string>> text;  // from a query or a form
 };
 
 Result<bool, ApiError> add_text_params(Raw& raw, const ParamList& params) {
@@ -139,8 +136,8 @@ Result<DumpParams, ApiError> parse_dump_params(std::string_view body, std::strin
                                                const ParamList& query) {
   Raw raw;
   const std::string trimmed = trim(body);
-  const bool form = content_type.substr(0, 33) == "application/x-www-form-urlencoded" &&
-                    !trimmed.empty() && trimmed.front() != '{' && trimmed.front() != '[';
+  const bool form = content_type.substr(0, 33) == "application/x-www-form-urlencoded" && !trimmed.empty() &&
+                    trimmed.front() != '{' && trimmed.front() != '[';
   if (form) {
     auto added = add_text_params(raw, parse_form(trimmed));
     if (!added) return added.error();
@@ -159,8 +156,8 @@ Result<DumpParams, ApiError> parse_dump_params(std::string_view body, std::strin
       return ApiError::bad_request("malformed_json", "the request body is not valid JSON: " + detail);
     }
     if (!doc.is_object()) {
-      return ApiError::bad_request("invalid_body", std::string("the request body must be a JSON object, got ") +
-                                                       doc.type_name());
+      return ApiError::bad_request("invalid_body",
+                                   std::string("the request body must be a JSON object, got ") + doc.type_name());
     }
     for (auto& [key, value] : doc.items()) {
       if (!known(key)) return unknown_parameter(key);

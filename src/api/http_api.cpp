@@ -2,13 +2,14 @@
 
 #include <httplib.h>
 #include <malloc.h>
-#include <sys/resource.h>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <regex>
 #include <sstream>
 #include <thread>
 
@@ -32,22 +33,6 @@ void send_json(httplib::Response& res, int status, const json& body) {
 
 void send_error(httplib::Response& res, const ApiError& error) {
   send_json(res, error.status, json{{"error", error.message}, {"code", error.code}});
-}
-
-// The methods each path accepts; nullopt for an unknown path.
-std::optional<std::string> allowed_methods(const std::string& path) {
-  static const char* const kGetPaths[] = {"/healthz", "/readyz", "/metrics", "/openapi.yaml",
-                                          "/v1/namespaces"};
-  for (const char* p : kGetPaths) {
-    if (path == p) return "GET, HEAD";
-  }
-  constexpr std::string_view kNamespace = "/v1/namespaces/";
-  if (path.size() > kNamespace.size() && path.compare(0, kNamespace.size(), kNamespace) == 0 &&
-      path.find('/', kNamespace.size()) == std::string::npos) {
-    return "GET, HEAD";
-  }
-  if (path == "/dump" || path == "/v1/dump") return "POST";
-  return std::nullopt;
 }
 
 ApiError not_found(const httplib::Request& req) {
@@ -110,6 +95,16 @@ struct TrimHeapOnExit {
 
 class HttpApi::Impl : public httplib::Server {
  public:
+  using Handler = void (Impl::*)(const httplib::Request&, httplib::Response&);
+  struct Route {
+    const char* method;   // GET (which also answers HEAD) or POST
+    const char* pattern;  // httplib's: a regular expression the whole path must match
+    Handler handler;
+  };
+  // The API: install_routes() serves exactly this, and the methods a path
+  // allows (405 and Allow) are derived from it.
+  static const Route kRoutes[];
+
   Impl(HttpApiDeps& deps, const HttpApiOptions& options) : deps_(deps), options_(options) {
     const std::size_t threads = options.threads;
     new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
@@ -142,14 +137,27 @@ class HttpApi::Impl : public httplib::Server {
 
  private:
   void install_routes();
-  void dump(const httplib::Request& req, httplib::Response& res, std::string_view body);
+  // "GET, HEAD", "POST", ...: what kRoutes serve at `path`; nullopt when none does.
+  static std::optional<std::string> allowed_methods(const std::string& path);
+
+  void healthz(const httplib::Request& req, httplib::Response& res);
+  void readyz(const httplib::Request& req, httplib::Response& res);
+  void metrics(const httplib::Request& req, httplib::Response& res);
+  void openapi(const httplib::Request& req, httplib::Response& res);
   void namespaces(const httplib::Request& req, httplib::Response& res);
   void one_namespace(const httplib::Request& req, httplib::Response& res);
-  void readyz(httplib::Response& res);
-  void metrics(httplib::Response& res);
+  void dump_with_body(const httplib::Request& req, httplib::Response& res) { dump(req, res, req.body); }
+  void dump(const httplib::Request& req, httplib::Response& res, std::string_view body);
 
   HttpApiDeps& deps_;
   const HttpApiOptions& options_;
+};
+
+const HttpApi::Impl::Route HttpApi::Impl::kRoutes[] = {
+    {"GET", "/healthz", &Impl::healthz},          {"GET", "/readyz", &Impl::readyz},
+    {"GET", "/metrics", &Impl::metrics},          {"GET", "/openapi.yaml", &Impl::openapi},
+    {"GET", "/v1/namespaces", &Impl::namespaces}, {"GET", R"(/v1/namespaces/([^/]+))", &Impl::one_namespace},
+    {"POST", "/dump", &Impl::dump_with_body},     {"POST", "/v1/dump", &Impl::dump_with_body},
 };
 
 void HttpApi::Impl::install_routes() {
@@ -183,19 +191,15 @@ void HttpApi::Impl::install_routes() {
     return HandlerResponse::Handled;
   });
 
-  Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
-    send_json(res, 200, json{{"status", "ok"}});
-  });
-  Get("/readyz", [this](const httplib::Request&, httplib::Response& res) { readyz(res); });
-  Get("/metrics", [this](const httplib::Request&, httplib::Response& res) { metrics(res); });
-  Get("/openapi.yaml", [](const httplib::Request&, httplib::Response& res) {
-    res.set_content(std::string(openapi_yaml()), "application/yaml");
-  });
-  Get("/v1/namespaces", [this](const httplib::Request& req, httplib::Response& res) { namespaces(req, res); });
-  Get(R"(/v1/namespaces/([^/]+))",
-      [this](const httplib::Request& req, httplib::Response& res) { one_namespace(req, res); });
-  for (const char* path : {"/dump", "/v1/dump"}) {
-    Post(path, [this](const httplib::Request& req, httplib::Response& res) { dump(req, res, req.body); });
+  for (const Route& route : kRoutes) {
+    auto call = [this, handler = route.handler](const httplib::Request& req, httplib::Response& res) {
+      (this->*handler)(req, res);
+    };
+    if (std::string_view(route.method) == "GET") {
+      Get(route.pattern, call);
+    } else {
+      Post(route.pattern, call);
+    }
   }
 
   // Whatever httplib answers on its own (no route, 413, unparsable
@@ -230,13 +234,39 @@ void HttpApi::Impl::install_routes() {
   });
 }
 
+std::optional<std::string> HttpApi::Impl::allowed_methods(const std::string& path) {
+  static const std::vector<std::regex> patterns = [] {
+    std::vector<std::regex> out;
+    for (const Route& route : kRoutes) out.emplace_back(route.pattern);
+    return out;
+  }();
+  std::string allow;
+  for (std::size_t i = 0; i < std::size(kRoutes); ++i) {
+    if (!std::regex_match(path, patterns[i])) continue;
+    const std::string method = std::string_view(kRoutes[i].method) == "GET" ? "GET, HEAD" : kRoutes[i].method;
+    if (allow.find(method) != std::string::npos) continue;
+    allow += (allow.empty() ? "" : ", ") + method;
+  }
+  if (allow.empty()) return std::nullopt;
+  return allow;
+}
+
+void HttpApi::Impl::healthz(const httplib::Request&, httplib::Response& res) {
+  send_json(res, 200, json{{"status", "ok"}});
+}
+
+void HttpApi::Impl::openapi(const httplib::Request&, httplib::Response& res) {
+  res.set_content(std::string(openapi_yaml()), "application/yaml");
+}
+
 void HttpApi::Impl::dump(const httplib::Request& req, httplib::Response& res, std::string_view body) {
   TrimHeapOnExit trim;
   BatchPriority batch;
   // The query string, from the raw target: httplib also merges a form body
   // into req.params, and the body is parsed separately.
   ParamList query;
-  if (auto q = req.target.find('?'); q != std::string::npos) query = parse_form(std::string_view(req.target).substr(q + 1));
+  if (auto q = req.target.find('?'); q != std::string::npos)
+    query = parse_form(std::string_view(req.target).substr(q + 1));
   auto params = parse_dump_params(body, req.get_header_value("Content-Type"), query);
   if (!params) return send_error(res, params.error());
 
@@ -246,11 +276,11 @@ void HttpApi::Impl::dump(const httplib::Request& req, httplib::Response& res, st
 
   if (params->stream) {
     auto text = std::make_shared<std::string>(deps_.dumper.encode(doc, params->schema, params->format));
-    spdlog::debug("dump of {} namespaces: collect {} us, encode {} us, {} bytes", doc.namespaces.size(),
-                  std::chrono::duration_cast<std::chrono::microseconds>(collected - started).count(),
-                  std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - collected)
-                      .count(),
-                  text->size());
+    spdlog::debug(
+        "dump of {} namespaces: collect {} us, encode {} us, {} bytes", doc.namespaces.size(),
+        std::chrono::duration_cast<std::chrono::microseconds>(collected - started).count(),
+        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - collected).count(),
+        text->size());
     const char* type = params->format == DumpFormat::dot ? "text/vnd.graphviz" : kJson;
     res.status = 200;
     res.set_chunked_content_provider(type, [text](std::size_t offset, httplib::DataSink& sink) {
@@ -273,8 +303,8 @@ void HttpApi::Impl::dump(const httplib::Request& req, httplib::Response& res, st
   }
   const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
   spdlog::info("dumped {} namespaces{} to {} in {} ms (peer pid {})", doc.namespaces.size(),
-               doc.snapshot_interfaces ? " with an interface snapshot" : "", paths->dump_filename,
-               took.count(), req.remote_port);
+               doc.snapshot_interfaces ? " with an interface snapshot" : "", paths->dump_filename, took.count(),
+               req.remote_port);
   send_json(res, 200, json{{"dump_filename", paths->dump_filename}, {"graph_filename", paths->graph_filename}});
 }
 
@@ -291,15 +321,15 @@ void HttpApi::Impl::one_namespace(const httplib::Request& req, httplib::Response
   if (std::all_of(key.begin(), key.end(), [](char c) { return c >= '0' && c <= '9'; })) {
     id = parse_inode(key);
     if (!id) {
-      return send_error(res, ApiError::bad_request("invalid_netns",
-                                                   "'" + key + "' is not a namespace inode (1 to 4294967295)"));
+      return send_error(
+          res, ApiError::bad_request("invalid_netns", "'" + key + "' is not a namespace inode (1 to 4294967295)"));
     }
   } else {
     // Not a number: a bind-mount name such as an `ip netns` name.
     auto found = deps_.resolver.find_by_name(key);
     if (found.size() > 1) {
-      return send_error(res, ApiError{409, "ambiguous_name",
-                                      "several cached namespaces are mounted as '" + key + "'; ask by inode"});
+      return send_error(
+          res, ApiError{409, "ambiguous_name", "several cached namespaces are mounted as '" + key + "'; ask by inode"});
     }
     if (found.size() == 1) id = found.front();
   }
@@ -312,7 +342,7 @@ void HttpApi::Impl::one_namespace(const httplib::Request& req, httplib::Response
   res.set_content(namespace_to_json(*view), kJson);
 }
 
-void HttpApi::Impl::readyz(httplib::Response& res) {
+void HttpApi::Impl::readyz(const httplib::Request&, httplib::Response& res) {
   std::vector<std::string> reasons;
   if (deps_.not_ready_reasons) reasons = deps_.not_ready_reasons();
   if (reasons.empty()) {
@@ -326,38 +356,25 @@ void HttpApi::Impl::readyz(httplib::Response& res) {
   send_json(res, 503, json{{"error", sentence}, {"code", "not_ready"}, {"reasons", reasons}});
 }
 
-void HttpApi::Impl::metrics(httplib::Response& res) {
+void HttpApi::Impl::metrics(const httplib::Request&, httplib::Response& res) {
   const ResolverStats s = deps_.resolver.stats();
   std::ostringstream out;
-  auto metric = [&out](const char* name, const char* type, const char* help, auto value) {
+  auto metric = [&out](std::string_view name, std::string_view type, std::string_view help, auto value) {
     out << "# HELP " << name << ' ' << help << "\n# TYPE " << name << ' ' << type << '\n'
         << name << ' ' << value << '\n';
   };
   metric("netnsd_ready", "gauge", "1 once the initial scan has completed.", s.ready ? 1 : 0);
-  metric("netnsd_namespaces", "gauge", "Network namespaces in the cache.", s.namespaces);
-  metric("netnsd_capacity", "gauge", "Most namespaces the cache holds.", s.capacity);
-  metric("netnsd_evictions_total", "counter", "Namespaces evicted to stay within capacity.", s.evictions);
-  metric("netnsd_lonely_releases_total", "counter", "Lonely namespaces released after the timeout.",
-         s.lonely_releases);
-  metric("netnsd_resyncs_total", "counter", "Full rescans of the host.", s.resyncs);
-  metric("netnsd_handle_capture_failures_total", "counter", "Namespaces seen but not opened.",
-         s.handle_capture_failures);
   metric("netnsd_degraded", "gauge", "1 when running without eBPF events.", s.degraded ? 1 : 0);
-  metric("netnsd_ebpf_events_total", "counter", "eBPF namespace events received.", s.live.events);
-  metric("netnsd_ebpf_ringbuf_drops_total", "counter", "eBPF events lost to a full ring buffer.",
-         s.live.ringbuf_drops);
-  metric("netnsd_ebpf_inflight_drops_total", "counter", "unshare/setns calls the eBPF side could not follow.",
-         s.live.inflight_drops);
-  metric("netnsd_link_events_total", "counter", "rtnetlink link notifications applied.", s.live.link_events);
-  metric("netnsd_netlink_resyncs_total", "counter", "Namespaces re-dumped after a netlink overflow.",
-         s.live.netlink_resyncs);
+  for (const StatField& f : stat_fields()) metric(f.metric, f.type, f.help, f.read(s));
   res.set_content(out.str(), "text/plain; version=0.0.4");
 }
 
 HttpApi::HttpApi(HttpApiDeps deps, HttpApiOptions options)
     : deps_(std::move(deps)), options_(std::move(options)), impl_(std::make_unique<Impl>(deps_, options_)) {}
 
-HttpApi::~HttpApi() { stop(); }
+HttpApi::~HttpApi() {
+  stop();
+}
 
 Status HttpApi::start() {
   if (Status st = prepare_socket_path(options_.socket_path); !st) return st;
@@ -391,8 +408,7 @@ void HttpApi::stop() {
   serving_.join();
   // Remove the socket file only if it is still the one we bound.
   struct stat st {};
-  if (::lstat(options_.socket_path.c_str(), &st) == 0 && st.st_dev == socket_dev_ &&
-      st.st_ino == socket_ino_) {
+  if (::lstat(options_.socket_path.c_str(), &st) == 0 && st.st_dev == socket_dev_ && st.st_ino == socket_ino_) {
     ::unlink(options_.socket_path.c_str());
   }
 }

@@ -17,18 +17,16 @@
 
 #include "dump/dumper.h"
 #include "resolver/resolver.h"
+#include "util/defaults.h"
 #include "util/result.h"
 
 namespace netnsd {
 
 struct HttpApiOptions {
-  std::string socket_path = "/run/netnsd/netnsd.sock";
+  std::string socket_path = defaults::kSocketPath;
   std::optional<std::string> socket_group;  // chgrp the socket to this group
-  // Worker pool. cpp-httplib pins a worker to a keep-alive connection for
-  // as long as it stays open: 64 serves 32 polling health checks plus dumps
-  // without queueing; idle workers cost a mostly untouched stack each.
-  std::size_t threads = 64;
-  std::size_t max_body = 64 * 1024;         // larger bodies get 413
+  std::size_t threads = defaults::kHttpWorkers;
+  std::size_t max_body = defaults::kMaxRequestBody;  // larger bodies get 413
 };
 
 struct HttpApiDeps {

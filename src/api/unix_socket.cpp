@@ -62,8 +62,7 @@ Status prepare_socket_path(const std::string& path) {
   auto live = answers(path);
   if (!live) return live.error();
   if (*live) {
-    return Error::logic("another server is already listening on " + path +
-                        " (is netnsd already running?)");
+    return Error::logic("another server is already listening on " + path + " (is netnsd already running?)");
   }
   if (::unlink(path.c_str()) != 0 && errno != ENOENT) return Error::os("cannot remove stale socket " + path);
   return {};

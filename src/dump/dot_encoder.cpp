@@ -43,8 +43,9 @@ std::string device_label(const Device& d, std::string_view note) {
   std::string label = d.name + " (" + std::to_string(d.ifindex) + ")\n";
   label += (d.kind.empty() ? std::string("device") : d.kind) + (d.up ? " up" : " down");
   if (d.mtu) label += " mtu " + std::to_string(d.mtu);
-  if (!d.mac.empty()) label += "\n" + d.mac;
-  if (!note.empty()) label += "\n" + std::string(note);
+  // Appended piece by piece: GCC 12's -Wrestrict misreads `"\n" + string`.
+  if (!d.mac.empty()) label.append("\n").append(d.mac);
+  if (!note.empty()) label.append("\n").append(note);
   return label;
 }
 
@@ -93,28 +94,20 @@ std::string dump_to_dot(const DumpDocument& doc) {
     if (ns.lonely_since) label += "\nlonely since " + format_rfc3339_ms(*ns.lonely_since);
     if (!ns.handle) label += "\nno handle";
     if (snap && snap->error) label += "\nsnapshot failed: " + *snap->error;
-    out << "    " << nid << " [shape=box3d, style=filled, fillcolor="
-        << (ns.lonely_since ? "\"#d1d5db\"" : "\"#dbeafe\"") << ", label=" << dot_quote(label)
-        << "];\n";
+    out << "    " << nid
+        << " [shape=box3d, style=filled, fillcolor=" << (ns.lonely_since ? "\"#d1d5db\"" : "\"#dbeafe\"")
+        << ", label=" << dot_quote(label) << "];\n";
 
     for (const Device& d : ns.devices) {
       const std::string id = dev_id("dev", ns.netns, d.ifindex);
       bool stale = snap && contains(snap->stale_in_cache, d.ifindex);
       out << "    " << id << " [shape=box, style=\"rounded,filled" << (stale ? ",dashed" : "")
           << "\", fillcolor=" << (stale ? "\"#fde68a\"" : "\"#ecfdf5\"")
-          << ", label=" << dot_quote(device_label(d, stale ? "stale: gone from the kernel" : ""))
-          << "];\n";
+          << ", label=" << dot_quote(device_label(d, stale ? "stale: gone from the kernel" : "")) << "];\n";
       out << "    " << nid << " -> " << id << ";\n";
       if (d.master && present.count({ns.netns, *d.master})) {
-        out << "    " << id << " -> " << dev_id("dev", ns.netns, *d.master)
-            << " [style=dotted, label=\"master\"];\n";
+        out << "    " << id << " -> " << dev_id("dev", ns.netns, *d.master) << " [style=dotted, label=\"master\"];\n";
       }
-    }
-    for (const Device& d : ns.queued_devices) {
-      const std::string id = dev_id("qdev", ns.netns, d.ifindex);
-      out << "    " << id << " [shape=box, style=\"rounded,dotted\", label="
-          << dot_quote(device_label(d, "queued")) << "];\n";
-      out << "    " << nid << " -> " << id << " [style=dotted];\n";
     }
     if (snap) {
       for (const Device& d : snap->devices) {
@@ -136,8 +129,7 @@ std::string dump_to_dot(const DumpDocument& doc) {
       auto self = std::make_tuple(ns.netns, d.ifindex);
       auto other = std::make_tuple(*d.peer->netns, d.peer->ifindex);
       if (!(self < other) || !present.count({*d.peer->netns, d.peer->ifindex})) continue;
-      out << "  " << dev_id("dev", ns.netns, d.ifindex) << " -> "
-          << dev_id("dev", *d.peer->netns, d.peer->ifindex)
+      out << "  " << dev_id("dev", ns.netns, d.ifindex) << " -> " << dev_id("dev", *d.peer->netns, d.peer->ifindex)
           << " [dir=none, color=\"#2563eb\", penwidth=2, label=\"veth\"];\n";
     }
   }

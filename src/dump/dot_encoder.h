@@ -1,12 +1,11 @@
 // Graphviz DOT encoding of the dump.
 //
 // Node IDs are stable across dumps: ns_<inode> for a namespace,
-// dev_<inode>_<ifindex> for a cached device, qdev_<inode>_<ifindex> for a
-// queued one, live_<inode>_<ifindex> for a device seen live but missing from
-// the cache. Edges: namespace -> device, device -> master (dotted), and one
-// undirected edge per veth pair whose two ends are both in the graph.
-// Styles: lonely namespaces dashed and grey, queued devices dotted, stale
-// devices amber, devices missing from the cache red and dashed.
+// dev_<inode>_<ifindex> for a cached device, live_<inode>_<ifindex> for a
+// device seen live but missing from the cache. Edges: namespace -> device,
+// device -> master (dotted), and one undirected edge per veth pair whose two
+// ends are both in the graph. Styles: lonely namespaces dashed and grey,
+// stale devices amber, devices missing from the cache red and dashed.
 #pragma once
 
 #include <string>

@@ -107,7 +107,12 @@ Status ensure_dump_dir(const std::string& dir) {
       return Error::os("cannot create " + parent);
     }
   }
-  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) return Error::os("cannot create " + dir);
+  if (::mkdir(dir.c_str(), 0700) == 0) {
+    // Exactly 0700, whatever the umask took away.
+    if (::chmod(dir.c_str(), 0700) != 0) return Error::os("cannot set the mode of " + dir);
+  } else if (errno != EEXIST) {
+    return Error::os("cannot create " + dir);
+  }
   return {};
 }
 

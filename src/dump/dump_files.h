@@ -19,8 +19,7 @@ struct DumpPaths {
   std::string graph_filename;  // <dir>/network-namespace-graph-<stamp>.dot
 };
 
-Result<DumpPaths> write_dump_files(const std::string& dir, const std::string& dump_json,
-                                   const std::string& graph_dot);
+Result<DumpPaths> write_dump_files(const std::string& dir, const std::string& dump_json, const std::string& graph_dot);
 
 // Creates `dir` (0700) and its missing parents (0755); an existing directory
 // is left as it is.

@@ -1,19 +1,15 @@
 #include "dump/dumper.h"
 
-#include <sys/utsname.h>
-
 #include <set>
 
 #include "dump/dot_encoder.h"
 #include "dump/interface_snapshot.h"
 #include "dump/json_encoder.h"
-#include "kernel/netns.h"
 
 namespace netnsd {
 
-Dumper::Dumper(Resolver& resolver, HostView& host, const Clock& clock, HostInfo info,
-               std::string dump_dir)
-    : resolver_(resolver), host_(host), clock_(clock), info_(std::move(info)), dump_dir_(std::move(dump_dir)) {}
+Dumper::Dumper(Resolver& resolver, HostView& host, const Clock& clock, std::string dump_dir)
+    : resolver_(resolver), host_(host), clock_(clock), info_(host.host_info()), dump_dir_(std::move(dump_dir)) {}
 
 DumpDocument Dumper::collect(const DumpRequest& request) const {
   DumpDocument doc;
@@ -43,17 +39,6 @@ std::string Dumper::encode(const DumpDocument& doc, DumpSchema schema, DumpForma
 
 Result<DumpPaths> Dumper::write_files(const DumpDocument& doc, DumpSchema schema) const {
   return write_dump_files(dump_dir_, encode(doc, schema, DumpFormat::json), dump_to_dot(doc));
-}
-
-HostInfo read_host_info() {
-  HostInfo info;
-  utsname u{};
-  if (::uname(&u) == 0) {
-    info.hostname = u.nodename;
-    info.kernel = u.release;
-  }
-  if (auto self = current_netns()) info.netns = *self;
-  return info;
 }
 
 }  // namespace netnsd

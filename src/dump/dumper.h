@@ -24,7 +24,8 @@ struct DumpRequest {
 // collect() copies the cache under its lock, then does all I/O unlocked.
 class Dumper {
  public:
-  Dumper(Resolver& resolver, HostView& host, const Clock& clock, HostInfo info, std::string dump_dir);
+  // Reads the host's description (HostView::host_info) once, here.
+  Dumper(Resolver& resolver, HostView& host, const Clock& clock, std::string dump_dir);
 
   // A consistent copy of the cache, with a live interface snapshot when asked.
   DumpDocument collect(const DumpRequest& request) const;
@@ -35,9 +36,6 @@ class Dumper {
   // Writes the JSON (in `schema`) and the graph into the dump directory.
   Result<DumpPaths> write_files(const DumpDocument& doc, DumpSchema schema) const;
 
-  const std::string& dump_dir() const { return dump_dir_; }
-  const HostInfo& host_info() const { return info_; }
-
  private:
   Resolver& resolver_;
   HostView& host_;
@@ -45,8 +43,5 @@ class Dumper {
   HostInfo info_;
   std::string dump_dir_;
 };
-
-// hostname, kernel release and netns inode of the calling process.
-HostInfo read_host_info();
 
 }  // namespace netnsd

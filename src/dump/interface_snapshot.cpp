@@ -7,8 +7,7 @@
 namespace netnsd {
 
 std::map<NetnsId, InterfaceSnapshot> snapshot_interfaces(const std::vector<NamespaceView>& targets,
-                                                         const std::vector<NamespaceView>& all,
-                                                         HostView& host) {
+                                                         const std::vector<NamespaceView>& all, HostView& host) {
   std::map<NetnsId, InterfaceSnapshot> out;
   std::map<NetnsId, HandlePtr> handles;
   for (const NamespaceView& ns : all) {

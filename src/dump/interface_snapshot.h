@@ -15,7 +15,6 @@ namespace netnsd {
 // the live listings and, for namespaces outside `targets`, the cached devices
 // in `all`. Never touches the cache.
 std::map<NetnsId, InterfaceSnapshot> snapshot_interfaces(const std::vector<NamespaceView>& targets,
-                                                         const std::vector<NamespaceView>& all,
-                                                         HostView& host);
+                                                         const std::vector<NamespaceView>& all, HostView& host);
 
 }  // namespace netnsd

@@ -61,8 +61,10 @@ void write_namespace(JsonWriter& out, const NamespaceView& ns, const InterfaceSn
   out.field("pids", ns.pids);
   out.key("devices");
   write_devices(out, ns.devices);
-  out.key("queued_devices");
-  write_devices(out, ns.queued_devices);
+  // Schema version 1 keeps the seed's queue of devices learnt before their
+  // namespace's handle; netnsd learns devices only through the handle, so
+  // it is always empty.
+  out.key("queued_devices").begin_array().end_array();
   out.key("snapshot");
   if (snapshot) {
     out.begin_object().key("devices");
@@ -88,19 +90,9 @@ void write_resolver(JsonWriter& out, const ResolverStats& s) {
   } else {
     out.null();
   }
-  out.field("capacity", std::uint64_t{s.capacity})
-      .field("lonely_timeout_s", std::int64_t{s.lonely_timeout_s})
-      .field("namespaces", std::uint64_t{s.namespaces})
-      .field("evictions", s.evictions)
-      .field("lonely_releases", s.lonely_releases)
-      .field("resyncs", s.resyncs)
-      .field("handle_capture_failures", s.handle_capture_failures)
-      .field("events", s.live.events)
-      .field("ringbuf_drops", s.live.ringbuf_drops)
-      .field("inflight_drops", s.live.inflight_drops)
-      .field("link_events", s.live.link_events)
-      .field("netlink_resyncs", s.live.netlink_resyncs)
-      .end_object();
+  out.field("lonely_timeout_s", std::int64_t{s.lonely_timeout_s});
+  for (const StatField& f : stat_fields()) out.field(f.json_key, f.read(s));
+  out.end_object();
 }
 
 // Compact, like the seed agent's encoder: a dump is read by programs (jq
@@ -163,8 +155,7 @@ std::string dump_to_datadog_json(const DumpDocument& doc, std::int64_t lonely_ti
         .field("LonelyTimeout", format_rfc3339_go(expiry, !ns.lonely_since))
         .key("Devices");
     write_go_devices(out, *devices);
-    out.key("DevicesInQueue");
-    write_go_devices(out, ns.queued_devices);
+    out.key("DevicesInQueue").null();  // kept for the seed's layout: always empty (null)
     out.end_object();
   }
   out.end_array();

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "dump/document.h"
+#include "resolver/stats.h"
 #include "util/json_writer.h"
 
 namespace netnsd {

@@ -43,8 +43,12 @@ int libbpf_to_spdlog(enum libbpf_print_level level, const char* format, va_list 
 
 }  // namespace
 
-void NetnsEventSource::SkeletonDeleter::operator()(netns_events* skel) const { netns_events__destroy(skel); }
-void NetnsEventSource::RingBufferDeleter::operator()(ring_buffer* rb) const { ring_buffer__free(rb); }
+void NetnsEventSource::SkeletonDeleter::operator()(netns_events* skel) const {
+  netns_events__destroy(skel);
+}
+void NetnsEventSource::RingBufferDeleter::operator()(ring_buffer* rb) const {
+  ring_buffer__free(rb);
+}
 
 int NetnsEventSource::on_sample(void* ctx, void* data, std::size_t size) {
   auto* self = static_cast<NetnsEventSource*>(ctx);
@@ -85,8 +89,8 @@ Result<std::unique_ptr<NetnsEventSource>> NetnsEventSource::create(NetnsEventOpt
   if (int err = netns_events__attach(source->skel_.get()); err != 0) {
     return Error::os("attach BPF tracepoint programs", -err);
   }
-  source->ring_.reset(ring_buffer__new(bpf_map__fd(source->skel_->maps.events), &NetnsEventSource::on_sample,
-                                       source.get(), nullptr));
+  source->ring_.reset(
+      ring_buffer__new(bpf_map__fd(source->skel_->maps.events), &NetnsEventSource::on_sample, source.get(), nullptr));
   if (!source->ring_) return Error::os("create BPF ring buffer reader");
   return source;
 }
@@ -99,7 +103,9 @@ Result<int> NetnsEventSource::poll(int timeout_ms) {
   return n < 0 ? 0 : n;
 }
 
-int NetnsEventSource::ready_fd() const { return ring_buffer__epoll_fd(ring_.get()); }
+int NetnsEventSource::ready_fd() const {
+  return ring_buffer__epoll_fd(ring_.get());
+}
 
 Result<int> NetnsEventSource::consume() {
   int n = ring_buffer__consume(ring_.get());

@@ -1,13 +1,21 @@
 #include "kernel/kernel_host.h"
 
+#include <sys/utsname.h>
+
+#include "kernel/mountinfo.h"
 #include "kernel/netns.h"
+#include "kernel/procfs.h"
 #include "kernel/rtnl.h"
 
 namespace netnsd {
 
-Result<TaskScan> KernelHost::scan_tasks() { return netnsd::scan_tasks(proc_root_); }
+Result<TaskScan> KernelHost::scan_tasks() {
+  return netnsd::scan_tasks(proc_root_);
+}
 
-Result<std::vector<NetnsMount>> KernelHost::scan_mounts() { return read_netns_mounts(mountinfo_); }
+Result<std::vector<NetnsMount>> KernelHost::scan_mounts() {
+  return read_netns_mounts(mountinfo_);
+}
 
 Result<Fd> KernelHost::open_netns(const std::string& path, NetnsId expected) {
   return netnsd::open_netns(path, expected);
@@ -59,6 +67,17 @@ Result<std::vector<std::int32_t>> KernelHost::nsids(const NamespaceHandle& in,
     }
     return out;
   });
+}
+
+HostInfo KernelHost::host_info() {
+  HostInfo info;
+  utsname u{};
+  if (::uname(&u) == 0) {
+    info.hostname = u.nodename;
+    info.kernel = u.release;
+  }
+  if (auto self = current_netns()) info.netns = *self;
+  return info;
 }
 
 }  // namespace netnsd

@@ -12,8 +12,7 @@ namespace netnsd {
 // calling thread into the namespace briefly), one caller at a time.
 class KernelHost final : public HostView {
  public:
-  explicit KernelHost(std::string proc_root = "/proc",
-                      std::string mountinfo = "/proc/self/mountinfo")
+  explicit KernelHost(std::string proc_root = "/proc", std::string mountinfo = "/proc/self/mountinfo")
       : proc_root_(std::move(proc_root)), mountinfo_(std::move(mountinfo)) {}
 
   Result<TaskScan> scan_tasks() override;
@@ -22,6 +21,7 @@ class KernelHost final : public HostView {
   Result<std::vector<Device>> list_links(const NamespaceHandle& ns, NetnsId self) override;
   Result<std::vector<std::int32_t>> nsids(const NamespaceHandle& in,
                                           const std::vector<const NamespaceHandle*>& targets) override;
+  HostInfo host_info() override;
 
  private:
   std::string proc_root_;

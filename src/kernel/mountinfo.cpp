@@ -1,8 +1,9 @@
 #include "kernel/mountinfo.h"
 
-#include <charconv>
 #include <fcntl.h>
 #include <unistd.h>
+
+#include <charconv>
 
 #include "util/fd.h"
 
@@ -15,10 +16,8 @@ std::string unescape(std::string_view field) {
   out.reserve(field.size());
   auto octal = [](char c) { return c >= '0' && c <= '7'; };
   for (std::size_t i = 0; i < field.size(); ++i) {
-    if (field[i] == '\\' && i + 3 < field.size() && octal(field[i + 1]) && octal(field[i + 2]) &&
-        octal(field[i + 3])) {
-      out.push_back(static_cast<char>((field[i + 1] - '0') * 64 + (field[i + 2] - '0') * 8 +
-                                      (field[i + 3] - '0')));
+    if (field[i] == '\\' && i + 3 < field.size() && octal(field[i + 1]) && octal(field[i + 2]) && octal(field[i + 3])) {
+      out.push_back(static_cast<char>((field[i + 1] - '0') * 64 + (field[i + 2] - '0') * 8 + (field[i + 3] - '0')));
       i += 3;
       continue;
     }
@@ -86,12 +85,6 @@ Result<std::vector<NetnsMount>> read_netns_mounts(const std::string& path) {
     text.append(chunk, static_cast<std::size_t>(n));
   }
   return parse_netns_mounts(text);
-}
-
-std::string mount_name(std::string_view mount_point) {
-  while (mount_point.size() > 1 && mount_point.back() == '/') mount_point.remove_suffix(1);
-  std::size_t slash = mount_point.rfind('/');
-  return std::string(slash == std::string_view::npos ? mount_point : mount_point.substr(slash + 1));
 }
 
 }  // namespace netnsd

@@ -27,8 +27,8 @@ Result<Fd> open_netns(const std::string& path, std::optional<NetnsId> expected) 
     auto inode = netns_inode(fd.get());
     if (!inode) return inode.error();
     if (*inode != *expected) {
-      return Error::logic(path + " changed namespace while being opened (expected " +
-                          std::to_string(*expected) + ", got " + std::to_string(*inode) + ")");
+      return Error::logic(path + " changed namespace while being opened (expected " + std::to_string(*expected) +
+                          ", got " + std::to_string(*inode) + ")");
     }
   }
   return fd;

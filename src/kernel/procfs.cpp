@@ -39,7 +39,9 @@ DirPtr open_dir_at(int dirfd, const char* name) {
 // scan goes on without it. Anything else (EMFILE, ENOMEM, ...) is about us,
 // and a scan that skipped tasks for that reason would make live namespaces
 // look empty.
-bool skippable(int err) { return err == ENOENT || err == ESRCH || err == EACCES || err == EPERM; }
+bool skippable(int err) {
+  return err == ENOENT || err == ESRCH || err == EACCES || err == EPERM;
+}
 
 }  // namespace
 

@@ -1,5 +1,6 @@
 #include "kernel/rtnl.h"
 
+#include <fcntl.h>
 #include <linux/if_link.h>
 #include <linux/net_namespace.h>
 #include <linux/netlink.h>
@@ -7,7 +8,6 @@
 #include <net/if.h>
 #include <netlink/attr.h>
 #include <netlink/msg.h>
-#include <fcntl.h>
 #include <sys/socket.h>
 
 #include <cstring>
@@ -59,8 +59,7 @@ ssize_t receive(int fd, char* buffer, std::size_t size, bool* truncated) {
   }
 }
 
-}  // namespace
-
+// Parses one RTM_NEWLINK or RTM_DELLINK message into a Device.
 std::optional<Device> parse_link_message(const nlmsghdr* message, std::optional<NetnsId> self) {
   auto* hdr = const_cast<nlmsghdr*>(message);
   if ((hdr->nlmsg_type != RTM_NEWLINK && hdr->nlmsg_type != RTM_DELLINK) ||
@@ -106,6 +105,8 @@ std::optional<Device> parse_link_message(const nlmsghdr* message, std::optional<
   return device;
 }
 
+}  // namespace
+
 Result<RtnlSocket> RtnlSocket::open() {
   Fd fd(::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE));
   if (!fd) return Error::os("socket(NETLINK_ROUTE)");
@@ -130,8 +131,8 @@ Status RtnlSocket::send_message(const nlmsghdr* message) {
   sockaddr_nl kernel{};
   kernel.nl_family = AF_NETLINK;
   for (;;) {
-    ssize_t n = ::sendto(fd_.get(), message, message->nlmsg_len, 0,
-                         reinterpret_cast<sockaddr*>(&kernel), sizeof kernel);
+    ssize_t n =
+        ::sendto(fd_.get(), message, message->nlmsg_len, 0, reinterpret_cast<sockaddr*>(&kernel), sizeof kernel);
     if (n >= 0) return {};
     if (errno != EINTR) return Error::os("send netlink request");
   }
@@ -277,8 +278,7 @@ Result<std::int32_t> RtnlSocket::nsid_of(int netns_fd) {
       [&](const nlmsghdr* h) {
         if (h->nlmsg_type != RTM_NEWNSID) return;
         nlattr* tb[NETNSA_MAX + 1] = {};
-        if (nlmsg_parse(const_cast<nlmsghdr*>(h), sizeof(rtgenmsg), tb, NETNSA_MAX, nullptr) == 0 &&
-            tb[NETNSA_NSID]) {
+        if (nlmsg_parse(const_cast<nlmsghdr*>(h), sizeof(rtgenmsg), tb, NETNSA_MAX, nullptr) == 0 && tb[NETNSA_NSID]) {
           nsid = nla_get_s32(tb[NETNSA_NSID]);
         }
       },

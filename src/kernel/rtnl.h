@@ -71,7 +71,4 @@ class RtnlSocket {
   std::uint32_t seq_ = 0;
 };
 
-// Parses one RTM_NEWLINK message into a Device (exposed for tests).
-std::optional<Device> parse_link_message(const nlmsghdr* message, std::optional<NetnsId> self);
-
 }  // namespace netnsd

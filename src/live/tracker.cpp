@@ -1,27 +1,32 @@
 #include "live/tracker.h"
 
-#include <fcntl.h>
 #include <malloc.h>
 #include <spdlog/spdlog.h>
 #include <sys/epoll.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <map>
 #include <set>
 
-#include "kernel/netns.h"
 #include "resolver/peers.h"
 
 namespace netnsd {
 
-Tracker::Tracker(Resolver& resolver, HostView& host, TrackerConfig config)
-    : resolver_(resolver), host_(host), config_(std::move(config)), scanner_(resolver, host) {}
+Tracker::Tracker(Resolver& resolver, HostView& host, LiveSources& sources, const Clock& clock, TrackerConfig config)
+    : resolver_(resolver),
+      host_(host),
+      sources_(sources),
+      clock_(clock),
+      config_(std::move(config)),
+      scanner_(resolver, host) {}
 
-Tracker::~Tracker() { stop(); }
+Tracker::~Tracker() {
+  stop();
+}
 
 Status Tracker::start() {
-  auto loop = EventLoop::create();
+  auto loop = EventLoop::create(clock_);
   if (!loop) return loop.error();
   loop_ = std::move(loop.value());
   resolver_.set_listener(this);
@@ -44,10 +49,14 @@ void Tracker::stop() {
   resolver_.set_listener(nullptr);
   for (auto& [netns, watch] : link_watches_) loop_->unwatch(watch.id);
   link_watches_.clear();
-  for (auto& [fd, exiting] : exiting_) loop_->unwatch(exiting.second);
+  for (auto& [fd, exiting] : exiting_) loop_->unwatch(exiting.id);
   exiting_.clear();
-  bpf_.reset();
-  mountinfo_.reset();
+  events_.reset();
+  mounts_.fd.reset();
+}
+
+bool Tracker::sync() {
+  return loop_ && loop_->sync();
 }
 
 std::vector<std::string> Tracker::not_ready_reasons() const {
@@ -61,7 +70,7 @@ std::vector<std::string> Tracker::not_ready_reasons() const {
 // then captures everything (each capture subscribes to the namespace's link
 // events before its links are listed).
 void Tracker::boot() {
-  start_bpf();
+  start_namespace_events();
   start_mount_watch();
   ScanReport report = scanner_.scan(ScanMode::full);
   for (const auto& [netns, handle] : resolver_.handles()) {
@@ -71,32 +80,32 @@ void Tracker::boot() {
   scanned_ = true;
   ::malloc_trim(0);  // the scan's temporaries are gone: keep only the cache
   publish_counters();
-  spdlog::info("initial scan: {} namespaces, {} captured, {} not opened, {} ms", report.namespaces,
-               report.captured, report.capture_failures, report.took.count() / 1000);
+  spdlog::info("initial scan: {} namespaces, {} captured, {} not opened, {} ms", report.namespaces, report.captured,
+               report.capture_failures, report.took.count() / 1000);
   schedule_resync();
   schedule_flush();
 }
 
-void Tracker::start_bpf() {
+void Tracker::start_namespace_events() {
   std::string why;
   if (!config_.use_ebpf) {
     why = "eBPF disabled by --no-ebpf";
   } else {
     NetnsEventOptions options;
     options.ignored_tgid = ::getpid();
-    if (auto self = current_netns()) options.host_netns = *self;
-    auto source = NetnsEventSource::create(options, [this](const NetnsEvent& e) { on_bpf_event(e); });
+    options.host_netns = host_.host_info().netns;
+    auto source = sources_.namespace_events(options, [this](const NetnsEvent& e) { on_namespace_event(e); });
     if (source) {
-      bpf_ = std::move(source.value());
-      auto id = loop_->watch(bpf_->ready_fd(), EPOLLIN, [this](std::uint32_t) {
-        if (auto n = bpf_->consume(); !n) spdlog::warn("{}", n.error().message());
+      events_ = std::move(source.value());
+      auto id = loop_->watch(events_->ready_fd(), EPOLLIN, [this](std::uint32_t) {
+        if (auto n = events_->consume(); !n) spdlog::warn("{}", n.error().message());
         publish_counters();
       });
       if (id) {
         spdlog::info("eBPF namespace events attached (fork, unshare, setns, exit tracepoints)");
         return;
       }
-      bpf_.reset();
+      events_.reset();
       why = "cannot watch the BPF ring buffer: " + id.error().message();
     } else {
       why = "cannot use eBPF: " + source.error().message();
@@ -108,21 +117,21 @@ void Tracker::start_bpf() {
 }
 
 void Tracker::start_mount_watch() {
-  mountinfo_.reset(::open(config_.mountinfo.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!mountinfo_) {
-    spdlog::error("cannot open {}: {}", config_.mountinfo, std::strerror(errno));
+  auto watch = sources_.mount_watch();
+  if (!watch) {
+    spdlog::error("cannot watch bind mounts: {}", watch.error().message());
     return;
   }
-  // mountinfo signals a change in the mount table with POLLPRI|POLLERR.
-  auto id = loop_->watch(mountinfo_.get(), EPOLLPRI | EPOLLERR, [this](std::uint32_t) { on_mounts_changed(); });
+  mounts_ = std::move(watch.value());
+  auto id = loop_->watch(mounts_.fd.get(), mounts_.events, [this](std::uint32_t) { on_mounts_changed(); });
   if (!id) {
-    spdlog::error("cannot watch {}: {}", config_.mountinfo, id.error().message());
+    spdlog::error("cannot watch bind mounts: {}", id.error().message());
     return;
   }
   mounts_watched_ = true;
 }
 
-void Tracker::on_bpf_event(const NetnsEvent& event) {
+void Tracker::on_namespace_event(const NetnsEvent& event) {
   ++counters_.events;
   switch (event.kind) {
     case NetnsEventKind::exit:
@@ -130,7 +139,7 @@ void Tracker::on_bpf_event(const NetnsEvent& event) {
       break;
     case NetnsEventKind::unshare:
     case NetnsEventKind::setns:
-      request_presence_pass(wall_.now());  // the namespace it left may have no task now
+      request_presence_pass(clock_.now());  // the namespace it left may have no task now
       [[fallthrough]];
     case NetnsEventKind::fork:
       capture_from_event(event);
@@ -138,34 +147,29 @@ void Tracker::on_bpf_event(const NetnsEvent& event) {
   }
 }
 
-// The exit tracepoint fires early in do_exit(): the task still shows in /proc
-// with its namespace until it has released its memory, which for a large
-// process takes a while. Wait for its pidfd to turn readable (the task is
-// gone: it has left its namespaces) before looking for who is left.
+// The exit event comes before the task has left /proc (see
+// LiveSources::exit_watch): wait until it is really gone, then look for who
+// is left.
 void Tracker::on_task_exit(const NetnsEvent& event) {
-  const WallTime now = wall_.now();
-  // A thread that is not its group's leader needs a thread pidfd
-  // (PIDFD_THREAD, Linux 6.9; <linux/pidfd.h> in Debian 12 predates it).
-  constexpr unsigned kPidfdThread = O_EXCL;
-  const bool leader = event.tid == event.tgid;
-  Fd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, static_cast<pid_t>(event.tid), leader ? 0u : kPidfdThread)));
-  if (!pidfd) {
-    request_presence_pass(now);  // already gone (ESRCH), or no pidfd support
+  const WallTime now = clock_.now();
+  auto watch = sources_.exit_watch(static_cast<pid_t>(event.tgid), static_cast<pid_t>(event.tid));
+  if (!watch) {
+    request_presence_pass(now);  // already gone, or no pidfd support
     return;
   }
-  const int fd = pidfd.get();
+  const int fd = watch->get();
   auto id = loop_->watch(fd, EPOLLIN, [this, fd, now](std::uint32_t) {
     auto it = exiting_.find(fd);
     if (it == exiting_.end()) return;
-    loop_->unwatch(it->second.second);
-    exiting_.erase(it);  // closes the pidfd
+    loop_->unwatch(it->second.id);
+    exiting_.erase(it);  // closes the descriptor
     request_presence_pass(now);
   });
   if (!id) {
     request_presence_pass(now);
     return;
   }
-  exiting_.emplace(fd, std::make_pair(std::move(pidfd), *id));
+  exiting_.emplace(fd, ExitWatch{std::move(watch.value()), *id});
 }
 
 void Tracker::capture_from_event(const NetnsEvent& event) {
@@ -188,13 +192,13 @@ void Tracker::capture_from_event(const NetnsEvent& event) {
   if (!fd) {
     resolver_.count_capture_failure();
     spdlog::debug("netns {} from pid {}: {}", event.netns, event.tgid, fd.error().message());
-    request_presence_pass(wall_.now());
+    request_presence_pass(clock_.now());
     return;
   }
   resolver_.capture(event.netns, {std::move(fd.value()), path}, Source::ebpf);  // subscribes (on_captured)
   relist(event.netns);
-  resolve_peers_of(event.netns);
-  request_presence_pass(wall_.now());  // pids and names
+  resolve_cached_peers(resolver_, host_, event.netns);
+  request_presence_pass(clock_.now());  // pids and names
 }
 
 void Tracker::on_captured(NetnsId netns, const HandlePtr& handle) {
@@ -222,51 +226,26 @@ void Tracker::on_released(const std::vector<NetnsId>& gone) {
   }
 }
 
-// One socket per namespace, not one NETLINK_LISTEN_ALL_NSID socket in the
-// host namespace. Measured with tests/bench/netlink_listen_bench (500
-// namespaces, 400 changes, this 2-core VM, epoll like the tracker):
-//
-//                            per-namespace   LISTEN_ALL_NSID
-//   setup                    6.5-6.8 ms      3.9-5.8 ms
-//   kernel slab              ~1.6 MiB        ~0
-//   descriptors              500             1
-//   change -> event p50/p99  100/390 us      44/170 us
-//
-// LISTEN_ALL_NSID is cheaper, and both are two orders of magnitude inside
-// the 10 ms freshness target, so the costs do not decide. Two other things
-// do. (1) It only hears namespaces that have an nsid in ours, so netnsd
-// would have to assign one to every namespace on the host: a visible,
-// lasting change (`ip netns list-id`) from a service that should only
-// observe. (2) One ENOBUFS loses events of unknown namespaces and forces a
-// re-dump of all of them; a per-namespace socket re-dumps just its own.
-// The price is ~3.4 KiB of kernel memory and one descriptor per namespace,
-// and the socket, which pins its namespace, must close with the handle
-// (on_released does that).
 void Tracker::watch_links(NetnsId netns, const HandlePtr& handle) {
   if (link_watches_.count(netns) || !handle) return;
-  auto sock = RtnlSocket::open_in(handle->fd.get());
-  if (!sock) {
-    spdlog::warn("netns {}: no link events: {}", netns, sock.error().message());
+  auto monitor = sources_.link_monitor(*handle, netns, config_.link_rcvbuf);
+  if (!monitor) {
+    spdlog::warn("netns {}: no link events: {}", netns, monitor.error().message());
     return;
   }
-  if (Status st = sock->subscribe_links(config_.link_rcvbuf); !st) {
-    spdlog::warn("netns {}: no link events: {}", netns, st.error().message());
-    return;
-  }
-  int fd = sock->fd();
-  auto id = loop_->watch(fd, EPOLLIN, [this, netns](std::uint32_t) { on_links_readable(netns); });
+  auto id = loop_->watch((*monitor)->fd(), EPOLLIN, [this, netns](std::uint32_t) { on_links_readable(netns); });
   if (!id) {
     spdlog::warn("netns {}: no link events: {}", netns, id.error().message());
     return;
   }
-  link_watches_.emplace(netns, LinkWatch{std::move(sock.value()), *id});
+  link_watches_.emplace(netns, LinkWatch{std::move(monitor.value()), *id});
 }
 
 void Tracker::unwatch_links(NetnsId netns) {
   auto it = link_watches_.find(netns);
   if (it == link_watches_.end()) return;
   loop_->unwatch(it->second.id);
-  link_watches_.erase(it);  // closes the socket
+  link_watches_.erase(it);  // closes the monitor
 }
 
 void Tracker::on_links_readable(NetnsId netns) {
@@ -275,28 +254,26 @@ void Tracker::on_links_readable(NetnsId netns) {
   bool peers_pending = false;
   bool relist_self = false;
   std::vector<NetnsId> relist_peers;
-  Status st = it->second.socket.read_link_events(
-      [&](const LinkEvent& event) {
-        ++counters_.link_events;
-        if (event.deleted) {
-          auto old = resolver_.remove_device(netns, event.device.ifindex);
-          // A veth end that left (moved or deleted): the other end now points
-          // elsewhere, and the kernel does not announce that side.
-          if (old && old->peer && old->peer->netns) {
-            if (*old->peer->netns == netns) {
-              relist_self = true;
-            } else {
-              relist_peers.push_back(*old->peer->netns);
-            }
-          }
+  Status st = it->second.monitor->read([&](const LinkEvent& event) {
+    ++counters_.link_events;
+    if (event.deleted) {
+      auto old = resolver_.remove_device(netns, event.device.ifindex);
+      // A veth end that left (moved or deleted): the other end now points
+      // elsewhere, and the kernel does not announce that side.
+      if (old && old->peer && old->peer->netns) {
+        if (*old->peer->netns == netns) {
+          relist_self = true;
         } else {
-          if (resolver_.upsert_device(netns, event.device)) peers_pending = true;
-          // The first end of a new veth pair is announced before its peer
-          // exists, and is not announced again once it does.
-          if (event.device.kind == "veth" && !event.device.peer) relist_self = true;
+          relist_peers.push_back(*old->peer->netns);
         }
-      },
-      netns);
+      }
+    } else {
+      if (resolver_.upsert_device(netns, event.device)) peers_pending = true;
+      // The first end of a new veth pair is announced before its peer
+      // exists, and is not announced again once it does.
+      if (event.device.kind == "veth" && !event.device.peer) relist_self = true;
+    }
+  });
   if (!st) {
     if (st.error().code == ENOBUFS) {
       ++counters_.netlink_resyncs;
@@ -309,16 +286,16 @@ void Tracker::on_links_readable(NetnsId netns) {
   if (relist_self) relist(netns);
   for (NetnsId other : relist_peers) {
     relist(other);
-    resolve_peers_of(other);
+    resolve_cached_peers(resolver_, host_, other);
   }
-  if (peers_pending || relist_self) resolve_peers_of(netns);
+  if (peers_pending || relist_self) resolve_cached_peers(resolver_, host_, netns);
   publish_counters();
 }
 
 void Tracker::relist(NetnsId netns) {
-  auto view = resolver_.find(netns);
-  if (!view || !view->handle) return;
-  auto links = host_.list_links(*view->handle, netns);
+  HandlePtr handle = resolver_.handle_of(netns);
+  if (!handle) return;
+  auto links = host_.list_links(*handle, netns);
   if (!links) {
     spdlog::debug("netns {}: cannot list links: {}", netns, links.error().message());
     return;
@@ -336,46 +313,20 @@ void Tracker::relist(NetnsId netns) {
     if (it == now.end() || it->second != d.peer->ifindex) others.insert(*d.peer->netns);
   }
   for (NetnsId other : others) {
-    auto peer_view = resolver_.find(other);
-    if (!peer_view || !peer_view->handle) continue;
-    if (auto peer_links = host_.list_links(*peer_view->handle, other)) {
+    HandlePtr other_handle = resolver_.handle_of(other);
+    if (!other_handle) continue;
+    if (auto peer_links = host_.list_links(*other_handle, other)) {
       resolver_.set_devices(other, std::move(peer_links.value()));
     }
-  }
-}
-
-// Finds the namespace of each veth end in `netns` whose peer is unknown:
-// the candidates are the cached ends at the peer's ifindex pointing back at
-// this one (the resolver indexes them), and the kernel says which of them
-// this namespace calls by the peer's nsid. Both ends are then linked.
-void Tracker::resolve_peers_of(NetnsId netns) {
-  std::vector<Device> pending = resolver_.unresolved_veths(netns);
-  if (pending.empty()) return;
-  auto view = resolver_.find(netns);
-  if (!view || !view->handle) return;
-  for (const Device& d : pending) {
-    auto candidates = resolver_.veth_ends(d.peer->ifindex, d.ifindex, netns);
-    if (candidates.empty()) continue;
-    std::vector<const NamespaceHandle*> handles;
-    for (const auto& [other, handle] : candidates) handles.push_back(handle.get());
-    auto ids = host_.nsids(*view->handle, handles);
-    if (!ids) continue;
-    std::optional<NetnsId> match;
-    int matches = 0;
-    for (std::size_t i = 0; i < candidates.size(); ++i) {
-      if ((*ids)[i] == *d.peer->nsid) {
-        match = candidates[i].first;
-        ++matches;
-      }
-    }
-    if (matches == 1) resolver_.link_veth_pair(netns, d.ifindex, *match, d.peer->ifindex);
   }
 }
 
 // A bind mount came or went. New ones are captured at once (mountinfo only,
 // no /proc walk); a namespace that lost a mount may have lost its last
 // holder, which only a presence pass can tell (see apply_gathered).
-void Tracker::on_mounts_changed() { request_gather(ScanMode::mounts, wall_.now()); }
+void Tracker::on_mounts_changed() {
+  request_gather(ScanMode::mounts, clock_.now());
+}
 
 void Tracker::request_presence_pass(WallTime as_of) {
   if (presence_pending_) {
@@ -386,17 +337,13 @@ void Tracker::request_presence_pass(WallTime as_of) {
   presence_as_of_ = as_of;
   auto delay = config_.presence_delay;
   auto rest = std::chrono::ceil<std::chrono::milliseconds>(last_presence_pass_ + config_.presence_min_interval -
-                                                           EventLoop::Clock::now());
+                                                           clock_.steady());
   if (rest > delay) delay = rest;
   loop_->post_after(delay, [this] {
     presence_pending_ = false;
-    presence_pass();
+    last_presence_pass_ = clock_.steady();
+    request_gather(ScanMode::presence, presence_as_of_);
   });
-}
-
-void Tracker::presence_pass() {
-  last_presence_pass_ = EventLoop::Clock::now();
-  request_gather(ScanMode::presence, presence_as_of_);
 }
 
 // Requests for a reading pile up while one is in progress; a presence
@@ -438,7 +385,7 @@ void Tracker::apply_gathered(ScanInput input, WallTime as_of) {
   std::vector<NetnsId> mounted_before;
   if (mode == ScanMode::mounts) mounted_before = scanner_.mounted();
   ScanReport report = scanner_.apply(std::move(input), as_of);
-  for (NetnsId netns : report.captured_ids) resolve_peers_of(netns);
+  for (NetnsId netns : report.captured_ids) resolve_cached_peers(resolver_, host_, netns);
   if (mode == ScanMode::mounts) {
     const std::vector<NetnsId> now = scanner_.mounted();
     if (!std::includes(now.begin(), now.end(), mounted_before.begin(), mounted_before.end())) {
@@ -456,16 +403,16 @@ void Tracker::apply_gathered(ScanInput input, WallTime as_of) {
 void Tracker::resync() {
   ScanReport report = scanner_.scan(ScanMode::full);
   ::malloc_trim(0);
-  spdlog::debug("resync: {} namespaces, {} captured, {} link failures, {} us", report.namespaces,
-                report.captured, report.link_failures, report.took.count());
+  spdlog::debug("resync: {} namespaces, {} captured, {} link failures, {} us", report.namespaces, report.captured,
+                report.link_failures, report.took.count());
   publish_counters();
 }
 
 void Tracker::flush() {
   if (std::size_t released = resolver_.release_lonely()) spdlog::info("released {} lonely namespaces", released);
-  if (bpf_) {
+  if (events_) {
     // What the eBPF side lost cannot be replayed: rescan instead.
-    NetnsEventCounters c = bpf_->counters();
+    NetnsEventCounters c = events_->counters();
     counters_.ringbuf_drops = c.ringbuf_drops;
     counters_.inflight_drops = c.inflight_drops;
     if (c.ringbuf_drops + c.inflight_drops > seen_ebpf_drops_) {
@@ -477,7 +424,9 @@ void Tracker::flush() {
   publish_counters();
 }
 
-void Tracker::publish_counters() { resolver_.update_live_counters(counters_); }
+void Tracker::publish_counters() {
+  resolver_.update_live_counters(counters_);
+}
 
 void Tracker::schedule_resync() {
   if (config_.resync_interval.count() <= 0) return;

@@ -1,16 +1,18 @@
 // Tracker: keeps the resolver live from kernel events.
 //
-// Sources, all on one event-loop thread:
+// Sources (LiveSources), all handled on one event-loop thread:
 // - eBPF tracepoints: a task entered a namespace (fork, unshare, setns) ->
 //   capture its handle from /proc/PID/task/TID/ns/net (or a known bind
-//   mount); a process outside the host namespace exited -> check presence;
-// - /proc/self/mountinfo (POLLPRI): bind mounts came or went -> check presence;
-// - one rtnetlink socket per cached namespace on RTNLGRP_LINK -> devices;
-//   ENOBUFS -> re-dump that namespace;
+//   mount); a process outside the host namespace exited -> once it is gone,
+//   check presence;
+// - the mount table: bind mounts came or went -> check presence;
+// - one link monitor per cached namespace -> devices; an overflow -> list
+//   that namespace's links again;
 // - timers: the periodic full rescan (the safety net) and the lonely flush.
 // A presence check is a /proc + mountinfo pass that captures what is new and
 // starts or stops each namespace's lonely clock; requests for it are
-// coalesced.
+// coalesced, and the reading runs on a gatherer thread while the event
+// thread keeps applying events.
 //
 // Without eBPF (no BTF, no privilege, --no-ebpf) it runs degraded on the
 // other sources and says so in /readyz and in the dump.
@@ -19,35 +21,34 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
-#include <optional>
-#include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <unordered_map>
 #include <vector>
 
-#include "kernel/bpf_events.h"
-#include "kernel/event_loop.h"
-#include "kernel/rtnl.h"
+#include "live/event_loop.h"
+#include "live/sources.h"
 #include "resolver/host.h"
 #include "resolver/resolver.h"
 #include "resolver/scanner.h"
+#include "util/clock.h"
+#include "util/defaults.h"
 
 namespace netnsd {
 
 struct TrackerConfig {
-  std::chrono::milliseconds resync_interval{30000};  // 0: no periodic rescan
-  std::chrono::milliseconds flush_period{10000};
+  std::chrono::milliseconds resync_interval = defaults::kResyncInterval;  // 0: no periodic rescan
+  std::chrono::milliseconds flush_period = defaults::kFlushPeriod;
   bool use_ebpf = true;
   // How long presence-check requests are gathered before one pass runs, and
   // the least time between two passes (each walks all of /proc).
   std::chrono::milliseconds presence_delay{20};
   std::chrono::milliseconds presence_min_interval{250};
-  std::string mountinfo = "/proc/self/mountinfo";
-  // Receive buffer of each namespace's link socket: a burst past it is an
-  // ENOBUFS, answered by re-dumping that namespace.
+  // Receive buffer of each namespace's link monitor: a burst past it is an
+  // overflow, answered by listing that namespace again.
   int link_rcvbuf = 1 << 20;
 };
 
@@ -55,7 +56,9 @@ struct TrackerConfig {
 // from any thread. Everything else runs on the tracker's own thread.
 class Tracker final : public ResolverListener {
  public:
-  Tracker(Resolver& resolver, HostView& host, TrackerConfig config);
+  // Every argument must outlive the tracker. `clock` drives the timers
+  // (resync, flush, presence passes) and the times handed to the resolver.
+  Tracker(Resolver& resolver, HostView& host, LiveSources& sources, const Clock& clock, TrackerConfig config);
   ~Tracker() override;
   Tracker(const Tracker&) = delete;
   Tracker& operator=(const Tracker&) = delete;
@@ -67,30 +70,37 @@ class Tracker final : public ResolverListener {
   // Why the service is not ready yet (empty once it is).
   std::vector<std::string> not_ready_reasons() const;
 
+  // Waits until the event thread has handled everything queued before the
+  // call and every timer due by the clock (see EventLoop::sync). For tests
+  // that drive a fake clock.
+  bool sync();
+
   // ResolverListener (called on the tracker's thread).
   void on_captured(NetnsId netns, const HandlePtr& handle) override;
   void on_released(const std::vector<NetnsId>& gone) override;
 
  private:
   struct LinkWatch {
-    RtnlSocket socket;
+    std::unique_ptr<LinkMonitor> monitor;
+    EventLoop::WatchId id;
+  };
+  struct ExitWatch {
+    Fd fd;
     EventLoop::WatchId id;
   };
 
   void boot();
-  void start_bpf();
+  void start_namespace_events();
   void start_mount_watch();
-  void on_bpf_event(const NetnsEvent& event);
+  void on_namespace_event(const NetnsEvent& event);
   void on_task_exit(const NetnsEvent& event);
   void capture_from_event(const NetnsEvent& event);
   void on_links_readable(NetnsId netns);
   void watch_links(NetnsId netns, const HandlePtr& handle);
   void unwatch_links(NetnsId netns);
   void relist(NetnsId netns);
-  void resolve_peers_of(NetnsId netns);
   void on_mounts_changed();
   void request_presence_pass(WallTime as_of);
-  void presence_pass();
   void request_gather(ScanMode mode, WallTime as_of);
   void gatherer_main();
   void apply_gathered(ScanInput input, WallTime as_of);
@@ -102,6 +112,8 @@ class Tracker final : public ResolverListener {
 
   Resolver& resolver_;
   HostView& host_;
+  LiveSources& sources_;
+  const Clock& clock_;
   const TrackerConfig config_;
   Scanner scanner_;
 
@@ -109,15 +121,14 @@ class Tracker final : public ResolverListener {
   std::thread thread_;
 
   // Event-thread state.
-  std::unique_ptr<NetnsEventSource> bpf_;
-  Fd mountinfo_;
+  std::unique_ptr<NamespaceEvents> events_;
+  Watchable mounts_;
   std::unordered_map<NetnsId, LinkWatch> link_watches_;
-  // Exited tasks not yet gone from /proc, by pidfd (see on_task_exit).
-  std::unordered_map<int, std::pair<Fd, EventLoop::WatchId>> exiting_;
+  // Exited tasks not yet gone, by descriptor (see on_task_exit).
+  std::unordered_map<int, ExitWatch> exiting_;
   bool presence_pending_ = false;
   WallTime presence_as_of_{};  // earliest change the pending pass answers
-  EventLoop::Clock::time_point last_presence_pass_{};
-  SystemClock wall_;
+  SteadyTime last_presence_pass_{};
   LiveCounters counters_;
   std::uint64_t seen_ebpf_drops_ = 0;  // ring buffer + inflight, at the last check
 

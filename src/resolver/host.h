@@ -1,21 +1,48 @@
 // HostView: the narrow seam between the resolver's logic and the kernel.
 //
-// The Scanner and the interface snapshot only see the host through this
-// interface. KernelHost (src/kernel/kernel_host.h) is the real one; unit
-// tests substitute a fake to drive the state machine without privileges.
+// The Scanner, the Tracker and the interface snapshot only see the host
+// through this interface, and the types below are its vocabulary: the kernel
+// adapters (src/kernel) produce them, the resolver consumes them. KernelHost
+// (src/kernel/kernel_host.h) is the real host; unit tests substitute
+// tests/support/fakes.h to drive the state machine without privileges.
 #pragma once
 
 #include <cstdint>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 #include <vector>
 
-#include "kernel/mountinfo.h"
-#include "kernel/procfs.h"
 #include "resolver/model.h"
 #include "util/fd.h"
 #include "util/result.h"
 
 namespace netnsd {
+
+// What a walk of /proc saw of one namespace.
+struct TaskNetns {
+  std::uint32_t pids = 0;  // processes with at least one task in the namespace
+  // One task's namespace file, /proc/PID/task/TID/ns/net, to open a handle from.
+  std::string task_path;
+};
+using TaskScan = std::unordered_map<NetnsId, TaskNetns>;
+
+// An nsfs bind mount of a network namespace (ip netns, docker, CNI).
+struct NetnsMount {
+  NetnsId netns = 0;
+  std::string mount_point;  // unescaped absolute path
+};
+
+// The name a bind mount gives its namespace: the mount point's last component
+// ("/run/netns/blue" -> "blue").
+std::string mount_name(std::string_view mount_point);
+
+// The host netnsd runs on, as a dump describes it.
+struct HostInfo {
+  std::string hostname;
+  std::string kernel;  // uname release
+  NetnsId netns = 0;   // netnsd's own (the host's) namespace
+};
 
 // Threading: every method may be called from several threads at once.
 class HostView {
@@ -33,6 +60,8 @@ class HostView {
   // The nsid namespace `in` assigns to each of `targets` (-1 for none), in order.
   virtual Result<std::vector<std::int32_t>> nsids(const NamespaceHandle& in,
                                                   const std::vector<const NamespaceHandle*>& targets) = 0;
+  // Hostname, kernel release and netnsd's own namespace.
+  virtual HostInfo host_info() = 0;
 };
 
 }  // namespace netnsd

@@ -73,38 +73,13 @@ using HandlePtr = std::shared_ptr<const NamespaceHandle>;
 // A consistent copy of one cached namespace.
 struct NamespaceView {
   NetnsId netns = 0;
-  HandlePtr handle;                // null while only queued devices are known
+  HandlePtr handle;                // set for every cached namespace
   std::vector<std::string> names;  // bind-mount names (last path component), sorted
   Source discovered_by = Source::procfs;
   WallTime first_seen;
   std::optional<WallTime> lonely_since;
-  std::uint32_t pids = 0;              // processes with a task in the namespace at the last scan
-  std::vector<Device> devices;         // sorted by ifindex
-  std::vector<Device> queued_devices;  // learnt before the handle was captured
-};
-
-// Counters the live event sources keep; the resolver only carries them so
-// that one stats() call describes the whole cache.
-struct LiveCounters {
-  std::uint64_t events = 0;           // eBPF namespace events received
-  std::uint64_t ringbuf_drops = 0;    // eBPF records lost to a full ring buffer
-  std::uint64_t inflight_drops = 0;   // unshare/setns calls the eBPF side could not follow
-  std::uint64_t link_events = 0;      // rtnetlink link messages applied
-  std::uint64_t netlink_resyncs = 0;  // namespaces re-dumped after ENOBUFS
-};
-
-struct ResolverStats {
-  bool ready = false;  // the initial scan has completed
-  bool degraded = false;         // running without eBPF events
-  std::string degraded_reason;   // why, when degraded
-  std::size_t capacity = 0;
-  std::int64_t lonely_timeout_s = 0;
-  std::size_t namespaces = 0;
-  std::uint64_t evictions = 0;
-  std::uint64_t lonely_releases = 0;
-  std::uint64_t resyncs = 0;
-  std::uint64_t handle_capture_failures = 0;
-  LiveCounters live;
+  std::uint32_t pids = 0;       // processes with a task in the namespace at the last scan
+  std::vector<Device> devices;  // sorted by ifindex
 };
 
 }  // namespace netnsd

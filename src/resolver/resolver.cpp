@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <utility>
 
+#include "resolver/peers.h"
+
 namespace netnsd {
 
 std::string_view to_string(Source source) {
@@ -21,23 +23,12 @@ std::string_view to_string(Source source) {
 
 Resolver::Resolver(ResolverConfig config, const Clock& clock) : config_(config), clock_(clock) {}
 
-namespace {
-
-std::uint64_t veth_key(std::uint32_t ifindex, std::uint32_t peer_ifindex) {
-  return (static_cast<std::uint64_t>(ifindex) << 32) | peer_ifindex;
-}
-
-// Only ends whose peer is in another namespace need finding.
-bool cross_namespace_veth(const Device& d) { return d.peer && d.peer->nsid; }
-
-}  // namespace
-
 void Resolver::index_add_locked(NetnsId netns, const Device& device) {
-  if (cross_namespace_veth(device)) veth_ends_.emplace(veth_key(device.ifindex, device.peer->ifindex), netns);
+  if (crosses_namespaces(device)) veth_ends_.emplace(veth_key(device.ifindex, device.peer->ifindex), netns);
 }
 
 void Resolver::index_remove_locked(NetnsId netns, const Device& device) {
-  if (!cross_namespace_veth(device)) return;
+  if (!crosses_namespaces(device)) return;
   auto [lo, hi] = veth_ends_.equal_range(veth_key(device.ifindex, device.peer->ifindex));
   for (auto it = lo; it != hi; ++it) {
     if (it->second == netns) {
@@ -74,7 +65,9 @@ Resolver::Entry& Resolver::insert_locked(NetnsId netns, Source source, Graveyard
   return entry;
 }
 
-void Resolver::touch_locked(Entry& entry) { lru_.splice(lru_.begin(), lru_, entry.lru); }
+void Resolver::touch_locked(Entry& entry) {
+  lru_.splice(lru_.begin(), lru_, entry.lru);
+}
 
 void Resolver::evict_over_capacity_locked(Graveyard& graveyard) {
   while (entries_.size() > config_.capacity && !lru_.empty()) {
@@ -105,8 +98,6 @@ bool Resolver::capture(NetnsId netns, NamespaceHandle handle, Source source) {
       graveyard.handles.push_back(std::move(owned));
     } else {
       entry.handle = owned;
-      for (auto& [ifindex, device] : entry.queued) entry.devices.insert_or_assign(ifindex, std::move(device));
-      entry.queued.clear();
       added = true;
     }
   }
@@ -115,29 +106,12 @@ bool Resolver::capture(NetnsId netns, NamespaceHandle handle, Source source) {
   return added;
 }
 
-void Resolver::queue_device(NetnsId netns, Device device) {
-  Graveyard graveyard;
-  {
-    std::lock_guard lock(mutex_);
-    Entry& entry = insert_locked(netns, Source::netlink, graveyard);
-    auto& target = entry.handle ? entry.devices : entry.queued;
-    std::uint32_t ifindex = device.ifindex;
-    target.insert_or_assign(ifindex, std::move(device));
-    touch_locked(entry);
-  }
-  bury(graveyard);
-}
-
 namespace {
 
 // A listing knows a veth peer's ifindex and nsid but not its namespace; keep
 // what was resolved before while the peer is the same one.
 void keep_resolved_peer(const std::map<std::uint32_t, Device>& old, Device& device) {
-  if (!device.peer || device.peer->netns) return;
-  auto it = old.find(device.ifindex);
-  if (it == old.end() || !it->second.peer) return;
-  const PeerRef& was = *it->second.peer;
-  if (was.ifindex == device.peer->ifindex && was.nsid == device.peer->nsid) device.peer->netns = was.netns;
+  if (auto it = old.find(device.ifindex); it != old.end()) inherit_peer(it->second, device);
 }
 
 }  // namespace
@@ -166,7 +140,7 @@ bool Resolver::upsert_device(NetnsId netns, Device device) {
   auto it = entries_.find(netns);
   if (it == entries_.end()) return false;
   keep_resolved_peer(it->second.devices, device);
-  const bool unresolved = device.peer && device.peer->nsid && !device.peer->netns;
+  const bool unresolved = peer_unresolved(device);
   if (auto old = it->second.devices.find(device.ifindex); old != it->second.devices.end()) {
     index_remove_locked(netns, old->second);
   }
@@ -195,7 +169,7 @@ std::vector<Device> Resolver::unresolved_veths(NetnsId netns) const {
   auto it = entries_.find(netns);
   if (it == entries_.end()) return out;
   for (const auto& [ifindex, d] : it->second.devices) {
-    if (d.peer && d.peer->nsid && !d.peer->netns) out.push_back(d);
+    if (peer_unresolved(d)) out.push_back(d);
   }
   return out;
 }
@@ -297,7 +271,6 @@ NamespaceView Resolver::view_locked(NetnsId netns, const Entry& entry) const {
   view.pids = entry.pids;
   view.devices.reserve(entry.devices.size());
   for (const auto& [ifindex, device] : entry.devices) view.devices.push_back(device);
-  for (const auto& [ifindex, device] : entry.queued) view.queued_devices.push_back(device);
   return view;
 }
 
@@ -319,9 +292,7 @@ std::vector<NamespaceView> Resolver::snapshot(const std::optional<std::vector<Ne
   std::sort(views.begin(), views.end(),
             [](const NamespaceView& a, const NamespaceView& b) { return a.netns < b.netns; });
   views.erase(std::unique(views.begin(), views.end(),
-                          [](const NamespaceView& a, const NamespaceView& b) {
-                            return a.netns == b.netns;
-                          }),
+                          [](const NamespaceView& a, const NamespaceView& b) { return a.netns == b.netns; }),
               views.end());
   return views;
 }
@@ -371,20 +342,13 @@ bool Resolver::full() const {
 }
 
 bool Resolver::has_handle(NetnsId netns) const {
-  std::lock_guard lock(mutex_);
-  auto it = entries_.find(netns);
-  return it != entries_.end() && it->second.handle;
+  return handle_of(netns) != nullptr;
 }
 
-std::vector<NetnsId> Resolver::ids() const {
-  std::vector<NetnsId> out;
-  {
-    std::lock_guard lock(mutex_);
-    out.reserve(entries_.size());
-    for (const auto& [netns, entry] : entries_) out.push_back(netns);
-  }
-  std::sort(out.begin(), out.end());
-  return out;
+HandlePtr Resolver::handle_of(NetnsId netns) const {
+  std::lock_guard lock(mutex_);
+  auto it = entries_.find(netns);
+  return it == entries_.end() ? nullptr : it->second.handle;
 }
 
 std::vector<std::pair<NetnsId, HandlePtr>> Resolver::handles() const {

@@ -22,19 +22,21 @@
 #include <vector>
 
 #include "resolver/model.h"
+#include "resolver/stats.h"
 #include "util/clock.h"
+#include "util/defaults.h"
 
 namespace netnsd {
 
 struct ResolverConfig {
-  std::size_t capacity = 4096;
-  std::chrono::milliseconds lonely_timeout{30000};
+  std::size_t capacity = defaults::kCapacity;
+  std::chrono::milliseconds lonely_timeout = defaults::kLonelyTimeout;
 };
 
 // What a full scan saw of one namespace.
 struct Presence {
-  std::uint32_t pids = 0;          // processes with a task inside
-  std::set<std::string> names;     // bind-mount names
+  std::uint32_t pids = 0;       // processes with a task inside
+  std::set<std::string> names;  // bind-mount names
 };
 using PresenceMap = std::unordered_map<NetnsId, Presence>;
 
@@ -59,15 +61,9 @@ class Resolver {
   void set_listener(ResolverListener* listener) { listener_ = listener; }
 
   // Adds a namespace with its handle. Returns false (and drops `handle`) when
-  // the namespace already has one. A namespace known only by queued devices
-  // gets the handle, and its queue moves to `devices`. May evict the least
-  // recently seen namespace to stay within capacity.
+  // the namespace already has one. May evict the least recently seen
+  // namespace to stay within capacity.
   bool capture(NetnsId netns, NamespaceHandle handle, Source source);
-
-  // Records a device for a namespace whose handle is not captured yet,
-  // creating a handle-less entry if needed. A device for a captured namespace
-  // goes straight to its device list.
-  void queue_device(NetnsId netns, Device device);
 
   // Replaces the device list of a cached namespace (no-op if not cached);
   // returns the list it replaced.
@@ -125,9 +121,10 @@ class Resolver {
 
   bool contains(NetnsId netns) const;
   bool has_handle(NetnsId netns) const;
+  // The namespace's handle, or null when it is not cached.
+  HandlePtr handle_of(NetnsId netns) const;
   // At capacity: one more namespace means an eviction.
   bool full() const;
-  std::vector<NetnsId> ids() const;
   // Every captured handle, sorted by inode.
   std::vector<std::pair<NetnsId, HandlePtr>> handles() const;
 
@@ -151,7 +148,6 @@ class Resolver {
     WallTime last_active;  // captured, or a task seen entering
     std::uint32_t pids = 0;
     std::map<std::uint32_t, Device> devices;
-    std::map<std::uint32_t, Device> queued;
     std::list<NetnsId>::iterator lru;  // position in lru_ (front = most recent)
   };
 

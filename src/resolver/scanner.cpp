@@ -35,7 +35,9 @@ std::vector<NetnsId> Scanner::mounted() const {
   return out;
 }
 
-ScanReport Scanner::scan(ScanMode mode, std::optional<WallTime> as_of) { return apply(gather(mode), as_of); }
+ScanReport Scanner::scan(ScanMode mode, std::optional<WallTime> as_of) {
+  return apply(gather(mode), as_of);
+}
 
 ScanReport Scanner::apply(ScanInput input, std::optional<WallTime> as_of) {
   const ScanMode mode = input.mode;
@@ -145,8 +147,7 @@ ScanReport Scanner::apply(ScanInput input, std::optional<WallTime> as_of) {
 
   if (mode == ScanMode::full) resolver_.count_resync();
   scanned_once_ = true;
-  report.took = std::chrono::duration_cast<std::chrono::microseconds>(
-      std::chrono::steady_clock::now() - started);
+  report.took = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started);
   return report;
 }
 

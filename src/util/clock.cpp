@@ -1,7 +1,7 @@
 #include "util/clock.h"
 
-#include <ctime>
 #include <cstdio>
+#include <ctime>
 
 namespace netnsd {
 namespace {
@@ -24,8 +24,8 @@ Split split(WallTime t) {
 
 std::string date_time(const std::tm& tm) {
   char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900, tm.tm_mon + 1,
-                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                tm.tm_hour, tm.tm_min, tm.tm_sec);
   return buf;
 }
 

@@ -1,5 +1,6 @@
-// Time for the resolver: a seam so its state machine (lonely timeout, LRU,
-// flush) can be driven by a fake clock in unit tests.
+// Time for the resolver and the tracker: a seam so their state machines
+// (lonely timeout, LRU, flush, coalesced passes, timers) can be driven by a
+// fake clock in unit tests.
 #pragma once
 
 #include <chrono>
@@ -8,17 +9,22 @@
 namespace netnsd {
 
 using WallTime = std::chrono::system_clock::time_point;
+using SteadyTime = std::chrono::steady_clock::time_point;
 
+// Threading: both methods may be called from any thread.
 class Clock {
  public:
   virtual ~Clock() = default;
   // Wall-clock time: what timestamps in the dump show.
   virtual WallTime now() const = 0;
+  // Monotonic time: what timers and intervals are measured in.
+  virtual SteadyTime steady() const = 0;
 };
 
 class SystemClock final : public Clock {
  public:
   WallTime now() const override { return std::chrono::system_clock::now(); }
+  SteadyTime steady() const override { return std::chrono::steady_clock::now(); }
 };
 
 // RFC 3339 in UTC with millisecond precision: "2026-11-29T03:48:22.123Z".

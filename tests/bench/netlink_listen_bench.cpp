@@ -14,9 +14,9 @@
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <net/if.h>
-#include <sys/epoll.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -118,8 +118,8 @@ bool assign_nsid(int host_fd, int netns_fd) {
   b->nla_type = NETNSA_NSID;
   b->nla_len = NLA_HDRLEN + sizeof(std::int32_t);
   *reinterpret_cast<std::int32_t*>(reinterpret_cast<char*>(b) + NLA_HDRLEN) = -1;  // kernel picks
-  msg.h.nlmsg_len = static_cast<std::uint32_t>(reinterpret_cast<char*>(b) + NLA_ALIGN(b->nla_len) -
-                                               reinterpret_cast<char*>(&msg));
+  msg.h.nlmsg_len =
+      static_cast<std::uint32_t>(reinterpret_cast<char*>(b) + NLA_ALIGN(b->nla_len) - reinterpret_cast<char*>(&msg));
   return request(host_fd, &msg.h);
 }
 

@@ -13,18 +13,18 @@
 //   - GET /healthz latency from 32 keep-alive clients while dumps run.
 // Everything it creates is removed at exit, on SIGINT/SIGTERM too.
 #include <dirent.h>
+#include <fcntl.h>
+#include <httplib.h>
 #include <linux/if_link.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <linux/veth.h>
 #include <sched.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <fcntl.h>
-#include <httplib.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -149,7 +149,9 @@ void on_signal(int) {
 
 // --- numbers ---------------------------------------------------------------
 
-double ms(Steady::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
+double ms(Steady::duration d) {
+  return std::chrono::duration<double, std::milli>(d).count();
+}
 
 double percentile(std::vector<double> v, double p) {
   if (v.empty()) return 0;
@@ -172,7 +174,9 @@ std::string fmt(double v) {
 
 // --- talking to netnsd -------------------------------------------------------
 
-std::string socket_path() { return g_dir + "/netnsd.sock"; }
+std::string socket_path() {
+  return g_dir + "/netnsd.sock";
+}
 
 httplib::Client client(bool keep_alive = false) {
   httplib::Client c(socket_path());
@@ -218,8 +222,12 @@ std::string base36(unsigned long v) {
   return s;
 }
 
-std::string ns_name(int i) { return g_prefix + std::to_string(i); }
-std::string host_end(int i) { return "nb" + base36(static_cast<unsigned long>(getpid()) % 46656) + "x" + base36(i); }
+std::string ns_name(int i) {
+  return g_prefix + std::to_string(i);
+}
+std::string host_end(int i) {
+  return "nb" + base36(static_cast<unsigned long>(getpid()) % 46656) + "x" + base36(i);
+}
 
 void grow_topology(int from, int to) {
   std::string batch = g_dir + "/grow.batch";
@@ -531,17 +539,26 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&] { return i + 1 < argc ? std::string(argv[++i]) : std::string(); };
-    if (a == "--sizes") o.sizes = parse_sizes(next());
-    else if (a == "--runs") o.runs = std::atoi(next().c_str());
-    else if (a == "--ip-all-runs") o.ip_all_runs = std::atoi(next().c_str());
-    else if (a == "--fresh") o.fresh = std::atoi(next().c_str());
-    else if (a == "--clients") o.clients = std::atoi(next().c_str());
-    else if (a == "--load-seconds") o.load_seconds = std::atof(next().c_str());
-    else if (a == "--netnsd") o.netnsd = next();
-    else if (a == "--floor") o.floor = next();
+    if (a == "--sizes")
+      o.sizes = parse_sizes(next());
+    else if (a == "--runs")
+      o.runs = std::atoi(next().c_str());
+    else if (a == "--ip-all-runs")
+      o.ip_all_runs = std::atoi(next().c_str());
+    else if (a == "--fresh")
+      o.fresh = std::atoi(next().c_str());
+    else if (a == "--clients")
+      o.clients = std::atoi(next().c_str());
+    else if (a == "--load-seconds")
+      o.load_seconds = std::atof(next().c_str());
+    else if (a == "--netnsd")
+      o.netnsd = next();
+    else if (a == "--floor")
+      o.floor = next();
     else {
-      std::fprintf(stderr, "usage: netnsd_bench [--sizes 100,1000] [--runs 10] [--ip-all-runs 10] [--fresh 200] "
-                           "[--clients 32] [--load-seconds 5] [--netnsd PATH] [--floor PATH]\n");
+      std::fprintf(stderr,
+                   "usage: netnsd_bench [--sizes 100,1000] [--runs 10] [--ip-all-runs 10] [--fresh 200] "
+                   "[--clients 32] [--load-seconds 5] [--netnsd PATH] [--floor PATH]\n");
       return 2;
     }
   }
@@ -606,11 +623,20 @@ int main(int argc, char** argv) {
     std::vector<Method> methods = {
         {"netnsd stream", [] { return time_dump(R"({"output":"stream"})", false); }, o.runs},
         {"netnsd files", [] { return time_dump("{}", true); }, o.runs},
-        {"netnsd stream + snapshot", [] { return time_dump(R"({"output":"stream","snapshot_interfaces":true})", false); }, o.runs},
+        {"netnsd stream + snapshot",
+         [] { return time_dump(R"({"output":"stream","snapshot_interfaces":true})", false); }, o.runs},
         {"netnsd files + snapshot", [] { return time_dump(R"({"snapshot_interfaces":true})", true); }, o.runs},
         {"netlink floor", [&] { return time_floor(o); }, o.runs},
-        {"ip -all netns exec ip -j link show", [] { return time_command({"ip", "-all", "netns", "exec", "ip", "-j", "link", "show"}); }, o.ip_all_runs},
-        {"lsns -t net -J", [] { return time_command({"lsns", "-t", "net", "-J"}); }, o.runs},
+        {"ip -all netns exec ip -j link show",
+         [] {
+           return time_command({"ip", "-all", "netns", "exec", "ip", "-j", "link", "show"});
+         },
+         o.ip_all_runs},
+        {"lsns -t net -J",
+         [] {
+           return time_command({"lsns", "-t", "net", "-J"});
+         },
+         o.runs},
     };
     const int rounds = std::max(o.runs, o.ip_all_runs);
     for (int r = 0; r < rounds; ++r) {
@@ -651,11 +677,12 @@ int main(int argc, char** argv) {
       table << "| " << m.name << " | " << fmt(med) << " | " << fmt(percentile(v, 95)) << " | " << v.size() << " | "
             << fmt(med / floor_med) << " | " << fmt(ip_all_med / med) << " |\n";
     }
-    table << "\n| freshness (request or command start → visible in the API) | p50 | p99 | samples |\n|---|---|---|---|\n";
+    table
+        << "\n| freshness (request or command start → visible in the API) | p50 | p99 | samples |\n|---|---|---|---|\n";
     for (const char* what : {"device (RTM_NEWLINK)", "device (ip link add)", "ip netns add", "unshare -n"}) {
       const auto& v = fresh[what];
-      table << "| " << what << " | " << fmt(percentile(v, 50)) << " | " << fmt(percentile(v, 99)) << " | "
-            << v.size() << " |\n";
+      table << "| " << what << " | " << fmt(percentile(v, 50)) << " | " << fmt(percentile(v, 99)) << " | " << v.size()
+            << " |\n";
     }
     const double per_ns_kib = static_cast<double>(rss - prev_rss) / static_cast<double>(cached - prev_cached);
     const double cache_kib = static_cast<double>(fresh_rss - fresh0) / static_cast<double>(cached - cached0);
@@ -678,10 +705,9 @@ int main(int argc, char** argv) {
     table << "Targets: snapshot dump " << fmt(snap_med / floor_med) << "× the floor (≤ 2), "
           << fmt(ip_all_med / snap_med) << "× faster than ip -all netns exec (≥ 100); device freshness p99 "
           << fmt(percentile(fresh["device (RTM_NEWLINK)"], 99)) << " ms (≤ 10), namespace freshness p99 "
-          << fmt(std::max(percentile(fresh["ip netns add"], 99), percentile(fresh["unshare -n"], 99)))
-          << " ms (≤ 50); " << fmt(cache_kib) << " KiB RSS per cached namespace, " << fmt(per_ns_kib)
-          << " KiB after the load above (≤ 4); /healthz p99 "
-          << fmt(percentile(h, 99)) << " ms (≤ 5).\n\n";
+          << fmt(std::max(percentile(fresh["ip netns add"], 99), percentile(fresh["unshare -n"], 99))) << " ms (≤ 50); "
+          << fmt(cache_kib) << " KiB RSS per cached namespace, " << fmt(per_ns_kib)
+          << " KiB after the load above (≤ 4); /healthz p99 " << fmt(percentile(h, 99)) << " ms (≤ 5).\n\n";
     std::fputs(table.str().c_str(), stdout);
     std::fflush(stdout);
     table.str("");

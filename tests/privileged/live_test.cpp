@@ -51,7 +51,9 @@ json peer_of(const json* device) {
   return (*device)["peer"];
 }
 
-bool link_exists(const std::string& name) { return ::if_nametoindex(name.c_str()) != 0; }
+bool link_exists(const std::string& name) {
+  return ::if_nametoindex(name.c_str()) != 0;
+}
 
 class Live : public ::testing::Test {
  protected:
@@ -99,13 +101,22 @@ TEST_F(Live, DeviceChangesAreReflectedStepByStep) {
 
   // Renamed.
   a.ip({"link", "set", "va", "name", "vx"});
-  ASSERT_TRUE(eventually([&] { json ns = in_a(); return device(ns, "vx") && !device(ns, "va"); })) << in_a().dump(1);
+  ASSERT_TRUE(eventually([&] {
+    json ns = in_a();
+    return device(ns, "vx") && !device(ns, "va");
+  })) << in_a().dump(1);
 
   // Up, then down.
   a.ip({"link", "set", "vx", "up"});
-  ASSERT_TRUE(eventually([&] { json ns = in_a(); return device(ns, "vx") && (*device(ns, "vx"))["up"] == true; }));
+  ASSERT_TRUE(eventually([&] {
+    json ns = in_a();
+    return device(ns, "vx") && (*device(ns, "vx"))["up"] == true;
+  }));
   a.ip({"link", "set", "vx", "down"});
-  ASSERT_TRUE(eventually([&] { json ns = in_a(); return device(ns, "vx") && (*device(ns, "vx"))["up"] == false; }));
+  ASSERT_TRUE(eventually([&] {
+    json ns = in_a();
+    return device(ns, "vx") && (*device(ns, "vx"))["up"] == false;
+  }));
 
   // Enslaved to a bridge.
   a.ip({"link", "add", "br0", "type", "bridge"});
@@ -118,7 +129,10 @@ TEST_F(Live, DeviceChangesAreReflectedStepByStep) {
   })) << in_a().dump(1);
   // Released from it.
   a.ip({"link", "set", "vx", "nomaster"});
-  ASSERT_TRUE(eventually([&] { json ns = in_a(); return device(ns, "vx") && (*device(ns, "vx"))["master"].is_null(); }));
+  ASSERT_TRUE(eventually([&] {
+    json ns = in_a();
+    return device(ns, "vx") && (*device(ns, "vx"))["master"].is_null();
+  }));
 
   // Moved to another namespace: gone from a, in b, and the end left in a
   // now points at b.
@@ -131,7 +145,8 @@ TEST_F(Live, DeviceChangesAreReflectedStepByStep) {
     return vx && vb && !device(na, "vb") && peer_of(vx)["netns"] == b.inode() &&
            peer_of(vx).value("ifindex", 0) == (*vb)["ifindex"] && peer_of(vb)["netns"] == a.inode() &&
            peer_of(vb).value("ifindex", 0) == (*vx)["ifindex"];
-  })) << in_a().dump(1) << in_b().dump(1);
+  })) << in_a().dump(1)
+      << in_b().dump(1);
 
   // Deleted: both ends go.
   a.ip({"link", "del", "vx"});
@@ -156,7 +171,8 @@ TEST_F(Live, AVethBetweenTwoCachedNamespacesShowsEachPeerNamespace) {
     const json* pb = device(nb, "pb");
     return pa && pb && peer_of(pa)["netns"] == b.inode() && peer_of(pb)["netns"] == a.inode() &&
            peer_of(pa).value("ifindex", 0) == (*pb)["ifindex"] && peer_of(pb).value("ifindex", 0) == (*pa)["ifindex"];
-  })) << netnsd.find_netns(a.inode()).dump(1) << netnsd.find_netns(b.inode()).dump(1);
+  })) << netnsd.find_netns(a.inode()).dump(1)
+      << netnsd.find_netns(b.inode()).dump(1);
 }
 
 // The leak test. netnsd's handle (and link socket) keep a namespace alive;
@@ -190,16 +206,17 @@ TEST_F(Live, LonelyNamespacesAreReleasedOnTimeAndNoDescriptorLeaks) {
       life.task_end = unique_name("ht");
       links.add(life.host_end);
       links.add(life.task_end);
-      testing::must({"ip", "link", "add", life.host_end, "type", "veth", "peer", "name", "eth0", "netns",
-                     life.ns->name()});
-      testing::must({"ip", "link", "add", life.task_end, "type", "veth", "peer", "name", "eth0", "netns",
-                     life.task->target()});
+      testing::must(
+          {"ip", "link", "add", life.host_end, "type", "veth", "peer", "name", "eth0", "netns", life.ns->name()});
+      testing::must(
+          {"ip", "link", "add", life.task_end, "type", "veth", "peer", "name", "eth0", "netns", life.task->target()});
     }
     // netnsd holds them all.
     for (Life& life : lives) {
       ASSERT_TRUE(eventually([&] {
         return !netnsd.find_netns(life.ns->inode()).is_null() && !netnsd.find_netns(life.task->inode()).is_null();
-      })) << "round " << done;
+      })) << "round "
+          << done;
     }
     // Last task exits / bind mount removed: only netnsd keeps them alive now.
     struct Wait {
@@ -320,7 +337,10 @@ TEST_F(Live, ANamespaceLeftByAThreadIsReleased) {
   }
   std::this_thread::sleep_for(200ms);
   ns.reset();  // ip netns del: only the thread holds it now
-  ASSERT_TRUE(eventually([&] { json got = netnsd.find_netns(inode); return got.is_object() && got["names"].empty(); }));
+  ASSERT_TRUE(eventually([&] {
+    json got = netnsd.find_netns(inode);
+    return got.is_object() && got["names"].empty();
+  }));
   EXPECT_FALSE(netnsd.find_netns(inode).is_null());
   (void)!::write(pipefd[1], "x", 1);  // the thread exits
   EXPECT_TRUE(eventually([&] { return netnsd.find_netns(inode).is_null(); }, 5s));
@@ -329,7 +349,7 @@ TEST_F(Live, ANamespaceLeftByAThreadIsReleased) {
 }
 
 TEST_F(Live, ANamespaceWithATaskOrAMountIsNeverReleased) {
-  HeldNetns held;                      // a task, only lo
+  HeldNetns held;                         // a task, only lo
   NamedNetns mounted(unique_name("lm"));  // a bind mount, no task
   Daemon netnsd({"--resync-interval", "0", "--lonely-timeout", "0.3", "--flush-period", "0.1"});
   ASSERT_TRUE(netnsd.ready());

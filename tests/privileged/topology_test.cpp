@@ -62,8 +62,8 @@ class Topology : public ::testing::Test {
     for (int i : {0, 1, 2, 3, 4, 25, 26, 27, 28, 29}) {
       std::string host_end = unique_name("h");
       host_links_.add(host_end);
-      testing::must({"ip", "link", "add", host_end, "type", "veth", "peer", "name", "eth0", "netns",
-                     namespaces_[i].target});
+      testing::must(
+          {"ip", "link", "add", host_end, "type", "veth", "peer", "name", "eth0", "netns", namespaces_[i].target});
       pairs_.push_back({{-1, host_end}, {i, "eth0"}});
       if (i % 2 == 0) namespaces_[i].ip({"link", "set", "eth0", "up"});
     }
@@ -77,24 +77,24 @@ class Topology : public ::testing::Test {
     // A bridge in namespace 19 with two enslaved ports, each a veth to 20 / 21.
     namespaces_[19].ip({"link", "add", "br0", "type", "bridge"});
     for (int other : {20, 21}) {
-      std::string port = "p" + std::to_string(other);
-      namespaces_[19].ip({"link", "add", port, "type", "veth", "peer", "name", "uplink", "netns",
-                          namespaces_[other].target});
+      std::string port = std::string("p").append(std::to_string(other));  // not "p" + ...: GCC 12 -Wrestrict
+      namespaces_[19].ip(
+          {"link", "add", port, "type", "veth", "peer", "name", "uplink", "netns", namespaces_[other].target});
       namespaces_[19].ip({"link", "set", port, "master", "br0"});
       pairs_.push_back({{19, port}, {other, "uplink"}});
     }
     namespaces_[19].ip({"link", "set", "br0", "up"});
     // A macvlan in namespace 22 on a veth to held namespace 44.
-    namespaces_[22].ip({"link", "add", "lower0", "type", "veth", "peer", "name", "lower1", "netns",
-                        namespaces_[44].target});
+    namespaces_[22].ip(
+        {"link", "add", "lower0", "type", "veth", "peer", "name", "lower1", "netns", namespaces_[44].target});
     pairs_.push_back({{22, "lower0"}, {44, "lower1"}});
     namespaces_[22].ip({"link", "add", "mv0", "link", "lower0", "type", "macvlan", "mode", "bridge"});
   }
 
   // `ip -j -d link show` in namespace i (-1 = host), by interface name.
   std::map<std::string, json> truth(int i) const {
-    std::string out = i < 0 ? testing::must({"ip", "-j", "-d", "link", "show"})
-                            : namespaces_[i].ip({"-j", "-d", "link", "show"});
+    std::string out =
+        i < 0 ? testing::must({"ip", "-j", "-d", "link", "show"}) : namespaces_[i].ip({"-j", "-d", "link", "show"});
     std::map<std::string, json> by_name;
     for (json& link : json::parse(out)) by_name[link["ifname"].get<std::string>()] = link;
     return by_name;
@@ -231,8 +231,7 @@ TEST_F(Topology, SnapshotShowsNoDriftThenAStaleDeviceUntilTheNextResync) {
 TEST_F(Topology, GraphRendersWithOneEdgePerVethPair) {
   LiveService service;
   json ids = our_inodes();
-  auto res = service.client().Post("/v1/dump",
-                                   json({{"output", "stream"}, {"format", "dot"}, {"netns", ids}}).dump(),
+  auto res = service.client().Post("/v1/dump", json({{"output", "stream"}, {"format", "dot"}, {"netns", ids}}).dump(),
                                    "application/json");
   ASSERT_TRUE(res);
   ASSERT_EQ(res->status, 200);

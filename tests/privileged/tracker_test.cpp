@@ -11,6 +11,7 @@
 #include "kernel/kernel_host.h"
 #include "kernel/netns.h"
 #include "kernel/rtnl.h"
+#include "live/kernel_sources.h"
 #include "privileged.h"
 #include "system.h"
 
@@ -31,7 +32,8 @@ TEST(LinkMonitor, AnOverflowIsReportedAsEnobufs) {
   ASSERT_TRUE(sock);
   ASSERT_TRUE(sock->subscribe_links(1));  // the kernel's minimum buffer
   for (int i = 0; i < 10; ++i) {
-    ns.ip({"link", "add", "o" + std::to_string(i), "type", "veth", "peer", "name", "p" + std::to_string(i)});
+    const std::string n = std::to_string(i);  // appended, not "o" + ...: GCC 12 -Wrestrict at -O3
+    ns.ip({"link", "add", std::string("o").append(n), "type", "veth", "peer", "name", std::string("p").append(n)});
   }
   int seen = 0;
   Status st = sock->read_link_events([&](const LinkEvent&) { ++seen; }, ns.inode());
@@ -51,12 +53,13 @@ class TrackerTest : public ::testing::Test {
   SystemClock clock_;
   Resolver resolver_{ResolverConfig{}, clock_};
   KernelHost host_;
+  KernelSources sources_;
 };
 
 TEST_F(TrackerTest, NotReadyUntilTheInitialScanAndTheMountWatchRun) {
   TrackerConfig config;
   config.resync_interval = 0ms;
-  Tracker tracker(resolver_, host_, config);
+  Tracker tracker(resolver_, host_, sources_, clock_, config);
   auto before = tracker.not_ready_reasons();
   EXPECT_NE(std::find(before.begin(), before.end(), "initial scan in progress"), before.end());
   ASSERT_TRUE(tracker.start());
@@ -69,7 +72,7 @@ TEST_F(TrackerTest, AnOverflowedNamespaceIsRedumpedAndCounted) {
   TrackerConfig config;
   config.resync_interval = 0ms;
   config.link_rcvbuf = 1;  // overflow on the first burst
-  Tracker tracker(resolver_, host_, config);
+  Tracker tracker(resolver_, host_, sources_, clock_, config);
   ASSERT_TRUE(tracker.start());
   ASSERT_TRUE(eventually([&] { return tracker.not_ready_reasons().empty() && resolver_.has_handle(ns.inode()); }));
 
@@ -95,8 +98,11 @@ TEST_F(TrackerTest, AnOverflowedNamespaceIsRedumpedAndCounted) {
   EXPECT_GT(resolver_.stats().live.netlink_resyncs, 0u) << "the overflow was not noticed";
   // The cache equals the kernel.
   auto fd = open_netns("/run/netns/" + ns.name());
-  auto links = RtnlSocket::open_in(fd->get())->list_links(ns.inode());
-  ASSERT_TRUE(links);
+  ASSERT_TRUE(fd) << fd.error().message();
+  auto sock = RtnlSocket::open_in(fd->get());
+  ASSERT_TRUE(sock) << sock.error().message();
+  auto links = sock->list_links(ns.inode());
+  ASSERT_TRUE(links) << links.error().message();
   std::vector<std::string> kernel;
   for (const Device& d : *links) kernel.push_back(d.name);
   std::sort(kernel.begin(), kernel.end());

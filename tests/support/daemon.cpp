@@ -19,8 +19,8 @@ namespace netnsd::testing {
 Daemon::Daemon(std::vector<std::string> args) {
   socket_ = dir_.path() + "/netnsd.sock";
   log_path_ = dir_.path() + "/netnsd.log";
-  std::vector<std::string> argv = {NETNSD_BINARY, "--socket", socket_, "--dump-dir", dir_.path() + "/dumps",
-                                   "--log-level", "debug"};
+  std::vector<std::string> argv = {NETNSD_BINARY,          "--socket",    socket_, "--dump-dir",
+                                   dir_.path() + "/dumps", "--log-level", "debug"};
   argv.insert(argv.end(), args.begin(), args.end());
   std::vector<char*> raw;
   for (auto& a : argv) raw.push_back(a.data());
@@ -126,15 +126,6 @@ int Daemon::settled_fd_count() const {
     last = now;
   }
   return last;
-}
-
-bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  for (;;) {
-    if (condition()) return true;
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
 }
 
 }  // namespace netnsd::testing

@@ -56,8 +56,4 @@ class Daemon {
   bool ready_ = false;
 };
 
-// Polls `condition` every 5 ms until it holds or `timeout` passes.
-bool eventually(const std::function<bool()>& condition,
-                std::chrono::milliseconds timeout = std::chrono::seconds(3));
-
 }  // namespace netnsd::testing

@@ -6,7 +6,9 @@
 #include <fcntl.h>
 #include <sys/eventfd.h>
 
+#include <atomic>
 #include <map>
+#include <mutex>
 #include <set>
 #include <string>
 #include <vector>
@@ -16,22 +18,35 @@
 
 namespace netnsd::testing {
 
+// Wall and steady time move together, only when the test says so. Safe to
+// read from other threads (the tracker's) while the test advances it.
 class FakeClock final : public Clock {
  public:
-  WallTime now() const override { return now_; }
-  void advance(std::chrono::milliseconds d) { now_ += d; }
+  WallTime now() const override { return WallTime(std::chrono::seconds(1'800'000'000)) + elapsed(); }
+  SteadyTime steady() const override { return SteadyTime(std::chrono::hours(1)) + elapsed(); }
+  void advance(std::chrono::milliseconds d) { elapsed_ms_ += d.count(); }
 
  private:
-  WallTime now_ = WallTime(std::chrono::seconds(1'800'000'000));
+  std::chrono::milliseconds elapsed() const { return std::chrono::milliseconds(elapsed_ms_.load()); }
+  std::atomic<std::int64_t> elapsed_ms_{0};
 };
 
 // A real but meaningless descriptor, to watch handles being closed.
-inline Fd dummy_fd() { return Fd(::eventfd(0, EFD_CLOEXEC)); }
-inline bool fd_is_open(int fd) { return ::fcntl(fd, F_GETFD) != -1; }
+inline Fd dummy_fd() {
+  return Fd(::eventfd(0, EFD_CLOEXEC));
+}
+inline bool fd_is_open(int fd) {
+  return ::fcntl(fd, F_GETFD) != -1;
+}
 
 // A host whose tasks, mounts, links and nsids are whatever the test says.
+// Not thread-safe by itself: tests that run a tracker change it under lock().
 class FakeHost final : public HostView {
  public:
+  // Held by every method; a test takes it to change the host while a
+  // tracker's threads read it.
+  std::unique_lock<std::recursive_mutex> lock() { return std::unique_lock(mutex_); }
+
   TaskScan tasks;
   std::vector<NetnsMount> mounts;
   std::map<NetnsId, std::vector<Device>> links;
@@ -41,14 +56,24 @@ class FakeHost final : public HostView {
   std::vector<std::string> opened;  // paths opened, in order
   int nsid_queries = 0;
 
+  HostInfo info{"fakehost", "6.1.0-fake", 1};
   bool tasks_fail = false;
+  std::atomic<int> task_scans{0};     // scan_tasks() calls
+  std::atomic<int> link_listings{0};  // list_links() calls
+
   Result<TaskScan> scan_tasks() override {
+    auto hold = lock();
+    ++task_scans;
     if (tasks_fail) return Error::os("open /proc", EMFILE);
     return tasks;
   }
-  Result<std::vector<NetnsMount>> scan_mounts() override { return mounts; }
+  Result<std::vector<NetnsMount>> scan_mounts() override {
+    auto hold = lock();
+    return mounts;
+  }
 
   Result<Fd> open_netns(const std::string& path, NetnsId expected) override {
+    auto hold = lock();
     if (unopenable.count(path)) return Error::os("open " + path, ENOENT);
     opened.push_back(path);
     Fd fd = dummy_fd();
@@ -57,6 +82,8 @@ class FakeHost final : public HostView {
   }
 
   Result<std::vector<Device>> list_links(const NamespaceHandle& ns, NetnsId self) override {
+    auto hold = lock();
+    ++link_listings;
     auto it = links.find(self);
     if (it == links.end()) return Error::os("no such namespace", ENOENT);
     (void)ns;
@@ -65,6 +92,7 @@ class FakeHost final : public HostView {
 
   Result<std::vector<std::int32_t>> nsids(const NamespaceHandle& in,
                                           const std::vector<const NamespaceHandle*>& targets) override {
+    auto hold = lock();
     std::vector<std::int32_t> out;
     NetnsId from = inode_of_fd_.at(in.fd.get());
     for (const NamespaceHandle* t : targets) {
@@ -75,7 +103,13 @@ class FakeHost final : public HostView {
     return out;
   }
 
+  HostInfo host_info() override {
+    auto hold = lock();
+    return info;
+  }
+
  private:
+  std::recursive_mutex mutex_;
   std::map<int, NetnsId> inode_of_fd_;
 };
 

@@ -18,12 +18,12 @@ inline bool under_ci() {
 
 }  // namespace netnsd::testing
 
-#define NETNSD_REQUIRE_ROOT()                                                                  \
-  do {                                                                                         \
-    if (::geteuid() != 0) {                                                                    \
-      if (::netnsd::testing::under_ci()) {                                                     \
-        FAIL() << "privileged test run without root under CI=true: it must not be skipped";  \
-      }                                                                                        \
+#define NETNSD_REQUIRE_ROOT()                                                                 \
+  do {                                                                                        \
+    if (::geteuid() != 0) {                                                                   \
+      if (::netnsd::testing::under_ci()) {                                                    \
+        FAIL() << "privileged test run without root under CI=true: it must not be skipped";   \
+      }                                                                                       \
       GTEST_SKIP() << "needs root (real namespaces, devices and BPF); run the suite as root"; \
-    }                                                                                          \
+    }                                                                                         \
   } while (0)

@@ -2,14 +2,24 @@
 
 #include <gtest/gtest.h>
 
+#include "kernel/kernel_host.h"
+
 namespace netnsd::testing {
 
 LiveService::LiveService(ResolverConfig resolver_config)
+    : LiveService(std::make_unique<KernelHost>(), nullptr, resolver_config) {}
+
+LiveService::LiveService(HostView& host, ResolverConfig resolver_config)
+    : LiveService(nullptr, &host, resolver_config) {}
+
+LiveService::LiveService(std::unique_ptr<HostView> owned, HostView* host, ResolverConfig resolver_config)
     : socket_path_(dir_.path() + "/run/netnsd.sock"),
       dump_dir_(dir_.path() + "/dumps"),
+      owned_host_(std::move(owned)),
+      host_(host ? *host : *owned_host_),
       resolver_(resolver_config, clock_),
       scanner_(resolver_, host_),
-      dumper_(resolver_, host_, clock_, read_host_info(), dump_dir_) {
+      dumper_(resolver_, host_, clock_, dump_dir_) {
   scanner_.scan();
   resolver_.mark_ready();
   HttpApiOptions options;
@@ -19,7 +29,9 @@ LiveService::LiveService(ResolverConfig resolver_config)
   EXPECT_TRUE(started_) << started_.error().message();
 }
 
-LiveService::~LiveService() { api_->stop(); }
+LiveService::~LiveService() {
+  api_->stop();
+}
 
 httplib::Client LiveService::client() const {
   httplib::Client cli(socket_path_);

@@ -1,6 +1,7 @@
-// An in-process netnsd: the real resolver, kernel host, scanner, dumper and
-// HTTP API on a real Unix socket in a temporary directory. Tests talk to it
-// over that socket, as clients do.
+// An in-process netnsd: the real resolver, scanner, dumper and HTTP API on a
+// real Unix socket in a temporary directory, over the real kernel
+// (KernelHost) or over any HostView (a FakeHost serves the HTTP layer without
+// privileges). Tests talk to it over that socket, as clients do.
 #pragma once
 
 #include <httplib.h>
@@ -11,7 +12,7 @@
 
 #include "api/http_api.h"
 #include "dump/dumper.h"
-#include "kernel/kernel_host.h"
+#include "resolver/host.h"
 #include "resolver/resolver.h"
 #include "resolver/scanner.h"
 #include "system.h"
@@ -20,7 +21,10 @@ namespace netnsd::testing {
 
 class LiveService {
  public:
+  // Over the real kernel.
   explicit LiveService(ResolverConfig resolver_config = {});
+  // Over `host`, which must outlive the service.
+  explicit LiveService(HostView& host, ResolverConfig resolver_config = {});
   ~LiveService();
 
   // A full rescan, as the periodic resync does.
@@ -36,12 +40,15 @@ class LiveService {
   nlohmann::json dump_stream(const nlohmann::json& params);
 
  private:
+  LiveService(std::unique_ptr<HostView> owned, HostView* host, ResolverConfig resolver_config);
+
   TempDir dir_;
   std::string socket_path_;
   std::string dump_dir_;
   SystemClock clock_;
+  std::unique_ptr<HostView> owned_host_;
+  HostView& host_;
   Resolver resolver_;
-  KernelHost host_;
   Scanner scanner_;
   Dumper dumper_;
   std::unique_ptr<HttpApi> api_;

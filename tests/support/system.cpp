@@ -14,6 +14,7 @@
 #include <atomic>
 #include <cstring>
 #include <filesystem>
+#include <thread>
 
 extern char** environ;
 
@@ -90,7 +91,9 @@ CommandResult run(const std::vector<std::string>& argv) {
   return result;
 }
 
-CommandResult sh(const std::string& command) { return run({"/bin/sh", "-c", command}); }
+CommandResult sh(const std::string& command) {
+  return run({"/bin/sh", "-c", command});
+}
 
 std::string must(const std::vector<std::string>& argv) {
   CommandResult r = run(argv);
@@ -113,14 +116,18 @@ std::uint64_t inode_of(const std::string& path) {
   return st.st_ino;
 }
 
-std::uint64_t host_netns() { return inode_of("/proc/self/ns/net"); }
+std::uint64_t host_netns() {
+  return inode_of("/proc/self/ns/net");
+}
 
 NamedNetns::NamedNetns(std::string name) : name_(std::move(name)) {
   must({"ip", "netns", "add", name_});
   inode_ = inode_of("/run/netns/" + name_);
 }
 
-NamedNetns::~NamedNetns() { run({"ip", "netns", "del", name_}); }
+NamedNetns::~NamedNetns() {
+  run({"ip", "netns", "del", name_});
+}
 
 std::string NamedNetns::ip(std::vector<std::string> args) const {
   args.insert(args.begin(), {"ip", "-n", name_});
@@ -155,7 +162,9 @@ void HeldNetns::kill_holder() {
   pid_ = -1;
 }
 
-HeldNetns::~HeldNetns() { kill_holder(); }
+HeldNetns::~HeldNetns() {
+  kill_holder();
+}
 
 std::string HeldNetns::ip(std::vector<std::string> args) const {
   args.insert(args.begin(), {"nsenter", "-t", std::to_string(pid_), "-n", "ip"});
@@ -166,8 +175,7 @@ HostLinks::~HostLinks() {
   for (const auto& name : names_) run({"ip", "link", "del", name});
 }
 
-ScopedMount::ScopedMount(std::string path, unsigned long flags, const std::string& options)
-    : path_(std::move(path)) {
+ScopedMount::ScopedMount(std::string path, unsigned long flags, const std::string& options) : path_(std::move(path)) {
   mounted_ = ::mount("tmpfs", path_.c_str(), "tmpfs", flags, options.c_str()) == 0;
   EXPECT_TRUE(mounted_) << "mount tmpfs on " << path_ << ": " << std::strerror(errno);
 }
@@ -187,6 +195,15 @@ TempDir::~TempDir() {
   std::error_code ec;
   // Dump files are 0400; root removes them regardless, and so does the owner.
   std::filesystem::remove_all(path_, ec);
+}
+
+bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    if (condition()) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
 }
 
 }  // namespace netnsd::testing

@@ -5,7 +5,9 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -113,5 +115,8 @@ class ScopedMount {
 
 // Inode of this process's network namespace.
 std::uint64_t host_netns();
+
+// Polls `condition` every 5 ms until it holds or `timeout` passes.
+bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout = std::chrono::seconds(3));
 
 }  // namespace netnsd::testing

@@ -33,9 +33,9 @@ TEST(Config, DefaultsMatchTheDesign) {
 }
 
 TEST(Config, ReadsEveryFlag) {
-  auto cli = parse({"--socket", "/tmp/x.sock", "--socket-group=adm", "--dump-dir", "/tmp/d",
-                    "--resync-interval", "0", "--lonely-timeout", "1.5", "--flush-period", "0.2",
-                    "--capacity", "16", "--no-ebpf", "--log-level", "debug"});
+  auto cli = parse({"--socket", "/tmp/x.sock", "--socket-group=adm", "--dump-dir", "/tmp/d", "--resync-interval", "0",
+                    "--lonely-timeout", "1.5", "--flush-period", "0.2", "--capacity", "16", "--no-ebpf", "--log-level",
+                    "debug"});
   ASSERT_TRUE(cli) << cli.error().message();
   const ServiceConfig& c = cli->config;
   EXPECT_EQ(c.socket_path, "/tmp/x.sock");
@@ -54,10 +54,14 @@ TEST(Config, RefusesBadValuesWithTheFlagName) {
     std::vector<std::string> args;
     const char* mention;
   } cases[] = {
-      {{"--capacity", "0"}, "capacity"},      {{"--capacity", "ten"}, "capacity"},
-      {{"--flush-period", "0"}, "flush-period"}, {{"--lonely-timeout", "-1"}, "lonely-timeout"},
-      {{"--socket", "relative.sock"}, "socket"}, {{"--log-level", "loud"}, "log-level"},
-      {{"--bogus", "1"}, "--bogus"},          {{"--socket"}, "--socket"},
+      {{"--capacity", "0"}, "capacity"},
+      {{"--capacity", "ten"}, "capacity"},
+      {{"--flush-period", "0"}, "flush-period"},
+      {{"--lonely-timeout", "-1"}, "lonely-timeout"},
+      {{"--socket", "relative.sock"}, "socket"},
+      {{"--log-level", "loud"}, "log-level"},
+      {{"--bogus", "1"}, "--bogus"},
+      {{"--socket"}, "--socket"},
       {{"stray"}, "stray"},
   };
   for (const auto& c : cases) {

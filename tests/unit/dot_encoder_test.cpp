@@ -27,7 +27,6 @@ DumpDocument two_namespaces() {
   Device other = testing::veth(2, "c0", 4, 0);
   other.peer->netns = 100;
   b.devices = {testing::plain(1, "lo"), other};
-  b.queued_devices = {testing::plain(9, "late0")};
   doc.namespaces = {a, b};
   return doc;
 }
@@ -63,7 +62,6 @@ TEST(DotEncoder, StylesLonelyNamespacesQueuedDevicesAndDrift) {
   doc.snapshots[100] = snap;
   std::string dot = dump_to_dot(doc);
   EXPECT_NE(dot.find("style=\"dashed,filled\""), std::string::npos) << "lonely cluster";
-  EXPECT_NE(dot.find("qdev_200_9 [shape=box, style=\"rounded,dotted\""), std::string::npos);
   EXPECT_NE(dot.find("live_100_8 [shape=box, style=\"rounded,dashed\", color=\"#dc2626\""), std::string::npos);
   EXPECT_NE(dot.find("dev_100_3 [shape=box, style=\"rounded,filled,dashed\", fillcolor=\"#fde68a\""),
             std::string::npos);

@@ -35,7 +35,26 @@ std::vector<std::string> entries(const std::string& dir) {
   return out;
 }
 
+// Sets the process umask for a scope: modes of new directories depend on it.
+class ScopedUmask {
+ public:
+  explicit ScopedUmask(mode_t mask) : previous_(::umask(mask)) {}
+  ~ScopedUmask() { ::umask(previous_); }
+
+ private:
+  mode_t previous_;
+};
+
+// "network-namespace-dump-<stamp>.json" -> "<stamp>".
+std::string stamp_of(const std::string& name, const std::string& prefix, const std::string& suffix) {
+  EXPECT_EQ(name.rfind(prefix, 0), 0u) << name;
+  EXPECT_GT(name.size(), prefix.size() + suffix.size()) << name;
+  EXPECT_EQ(name.substr(name.size() - suffix.size()), suffix) << name;
+  return name.substr(prefix.size(), name.size() - prefix.size() - suffix.size());
+}
+
 TEST(DumpFiles, WritesBothFilesReadOnlyWithTheSeedsPrefixes) {
+  ScopedUmask umask(022);
   testing::TempDir tmp;
   const std::string dir = tmp.path() + "/var/lib/netnsd/dumps";
   auto paths = write_dump_files(dir, "{\"a\":1}\n", "digraph netnsd {}\n");
@@ -46,17 +65,27 @@ TEST(DumpFiles, WritesBothFilesReadOnlyWithTheSeedsPrefixes) {
   const std::string dump_name = fs::path(paths->dump_filename).filename();
   const std::string graph_name = fs::path(paths->graph_filename).filename();
   EXPECT_EQ(fs::path(paths->dump_filename).parent_path(), dir);
-  EXPECT_EQ(dump_name.rfind("network-namespace-dump-", 0), 0u) << dump_name;
-  EXPECT_EQ(graph_name.rfind("network-namespace-graph-", 0), 0u) << graph_name;
-  EXPECT_EQ(fs::path(dump_name).extension(), ".json");
-  EXPECT_EQ(fs::path(graph_name).extension(), ".dot");
-  EXPECT_EQ(dump_name.substr(23, dump_name.size() - 28), graph_name.substr(24, graph_name.size() - 28))
+  const std::string stamp = stamp_of(dump_name, "network-namespace-dump-", ".json");
+  EXPECT_EQ(stamp_of(graph_name, "network-namespace-graph-", ".dot"), stamp)
       << "a dump and its graph share their stamp";
   EXPECT_EQ(mode_of(paths->dump_filename), 0400u);
   EXPECT_EQ(mode_of(paths->graph_filename), 0400u);
   EXPECT_EQ(slurp(paths->dump_filename), "{\"a\":1}\n");
   EXPECT_EQ(slurp(paths->graph_filename), "digraph netnsd {}\n");
   EXPECT_EQ(entries(dir).size(), 2u) << "no temporary file is left behind";
+}
+
+TEST(DumpFiles, FilesAre0400AndTheDirectory0700WhateverTheUmask) {
+  for (mode_t mask : {mode_t{0}, mode_t{077}, mode_t{0277}}) {
+    ScopedUmask umask(mask);
+    testing::TempDir tmp;
+    const std::string dir = tmp.path() + "/dumps";
+    auto paths = write_dump_files(dir, "{}", "digraph {}");
+    ASSERT_TRUE(paths) << paths.error().message();
+    EXPECT_EQ(mode_of(paths->dump_filename), 0400u) << "umask " << std::oct << mask;
+    EXPECT_EQ(mode_of(paths->graph_filename), 0400u) << "umask " << std::oct << mask;
+    EXPECT_EQ(mode_of(dir), 0700u) << "umask " << std::oct << mask;
+  }
 }
 
 TEST(DumpFiles, EveryDumpGetsNewFiles) {

@@ -8,12 +8,13 @@ namespace {
 constexpr const char* kJson = "application/json";
 constexpr const char* kForm = "application/x-www-form-urlencoded";
 
-Result<DumpParams, ApiError> parse(const std::string& body, const ParamList& query = {},
-                                   const char* type = kJson) {
+Result<DumpParams, ApiError> parse(const std::string& body, const ParamList& query = {}, const char* type = kJson) {
   return parse_dump_params(body, type, query);
 }
 
-std::string code_of(const Result<DumpParams, ApiError>& r) { return r ? "ok" : r.error().code; }
+std::string code_of(const Result<DumpParams, ApiError>& r) {
+  return r ? "ok" : r.error().code;
+}
 
 TEST(DumpParams, EmptyRequestMeansDefaults) {
   for (const char* body : {"", "  \n", "{}"}) {
@@ -39,8 +40,9 @@ TEST(DumpParams, ReadsEveryParameterFromJson) {
 }
 
 TEST(DumpParams, ReadsEveryParameterFromTheQuery) {
-  auto p = parse("", {{"snapshot_interfaces", "1"}, {"output", "stream"}, {"format", "json"},
-                      {"netns", "10,20"}, {"netns", "30"}});
+  auto p = parse(
+      "",
+      {{"snapshot_interfaces", "1"}, {"output", "stream"}, {"format", "json"}, {"netns", "10,20"}, {"netns", "30"}});
   ASSERT_TRUE(p) << p.error().message;
   EXPECT_TRUE(p->request.snapshot_interfaces);
   EXPECT_TRUE(p->stream);
@@ -107,9 +109,9 @@ TEST(DumpParams, FormatNeedsStreamOutput) {
 }
 
 TEST(DumpParams, RefusesBadNetnsValues) {
-  for (const char* body : {R"({"netns": [-1]})", R"({"netns": [0]})", R"({"netns": [4294967296]})",
-                           R"({"netns": ["4026531840"]})", R"({"netns": [1.5]})", R"({"netns": [[1]]})",
-                           R"({"netns": "abc"})", R"({"netns": {"a": 1}})"}) {
+  for (const char* body :
+       {R"({"netns": [-1]})", R"({"netns": [0]})", R"({"netns": [4294967296]})", R"({"netns": ["4026531840"]})",
+        R"({"netns": [1.5]})", R"({"netns": [[1]]})", R"({"netns": "abc"})", R"({"netns": {"a": 1}})"}) {
     auto p = parse(body);
     ASSERT_FALSE(p) << body;
     EXPECT_EQ(p.error().code, "invalid_netns") << body;

@@ -27,8 +27,8 @@ TEST(JsonWriter, WritesNestedValuesIndentedLikeNlohmann) {
       .end_array()
       .end_object();
   std::string text = out.take();
-  json expected = {{"a", 1}, {"b", 4294967295u}, {"c", -5}, {"d", true}, {"e", nullptr},
-                   {"f", json::array({"x", json::object(), json::array()})}};
+  json expected = {{"a", 1},    {"b", 4294967295u}, {"c", -5},
+                   {"d", true}, {"e", nullptr},     {"f", json::array({"x", json::object(), json::array()})}};
   EXPECT_EQ(json::parse(text), expected);
   EXPECT_EQ(text, expected.dump(2) + "\n") << "same layout as nlohmann's dump(2)";
 }

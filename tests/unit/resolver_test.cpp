@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <thread>
+
 #include "fakes.h"
 
 namespace netnsd {
@@ -12,7 +15,15 @@ using testing::dummy_fd;
 using testing::FakeClock;
 using testing::fd_is_open;
 
-NamespaceHandle handle(const std::string& path) { return NamespaceHandle{dummy_fd(), path}; }
+NamespaceHandle handle(const std::string& path) {
+  return NamespaceHandle{dummy_fd(), path};
+}
+
+std::vector<NetnsId> cached_ids(const Resolver& r) {
+  std::vector<NetnsId> out;
+  for (const NamespaceView& view : r.snapshot()) out.push_back(view.netns);
+  return out;
+}
 
 TEST(Resolver, CaptureAddsOnceAndClosesTheDuplicateHandle) {
   FakeClock clock;
@@ -30,32 +41,6 @@ TEST(Resolver, CaptureAddsOnceAndClosesTheDuplicateHandle) {
   EXPECT_EQ(view->discovered_by, Source::procfs);
   EXPECT_EQ(view->first_seen, clock.now());
   EXPECT_EQ(r.stats().namespaces, 1u);
-}
-
-TEST(Resolver, QueuedDevicesMoveToDevicesWhenTheHandleIsCaptured) {
-  FakeClock clock;
-  Resolver r({}, clock);
-  r.queue_device(7, testing::plain(3, "eth0"));
-  r.queue_device(7, testing::plain(2, "lo"));
-  auto before = r.find(7);
-  ASSERT_TRUE(before);
-  EXPECT_EQ(before->handle, nullptr);
-  EXPECT_TRUE(before->devices.empty());
-  ASSERT_EQ(before->queued_devices.size(), 2u);
-  EXPECT_EQ(before->queued_devices[0].ifindex, 2u) << "queued devices are sorted by ifindex";
-  EXPECT_EQ(before->discovered_by, Source::netlink);
-
-  ASSERT_TRUE(r.capture(7, handle("/run/netns/q"), Source::bind_mount));
-  auto after = r.find(7);
-  ASSERT_TRUE(after);
-  EXPECT_TRUE(after->queued_devices.empty());
-  ASSERT_EQ(after->devices.size(), 2u);
-  EXPECT_EQ(after->devices[1].name, "eth0");
-
-  // Once captured, further devices go straight to the device list.
-  r.queue_device(7, testing::plain(9, "new0"));
-  EXPECT_EQ(r.find(7)->devices.size(), 3u);
-  EXPECT_TRUE(r.find(7)->queued_devices.empty());
 }
 
 TEST(Resolver, LonelyNamespacesAreReleasedAfterTheTimeoutOnly) {
@@ -126,7 +111,7 @@ TEST(Resolver, CapacityEvictsTheLeastRecentlySeenAndClosesItsHandle) {
   r.mark_present(1);
   r.capture(4, handle("/p4"), Source::procfs);
 
-  EXPECT_EQ(r.ids(), (std::vector<NetnsId>{1, 3, 4}));
+  EXPECT_EQ(cached_ids(r), (std::vector<NetnsId>{1, 3, 4}));
   EXPECT_EQ(r.stats().evictions, 1u);
   EXPECT_FALSE(fd_is_open(fds[1]));
   EXPECT_TRUE(fd_is_open(fds[0]));
@@ -313,7 +298,7 @@ TEST(Resolver, EvictionTakesALonelyNamespaceFirst) {
   seen[2].pids = 1;
   r.apply_presence(seen);  // 3 is lonely; 1 is the least recently active
   r.capture(4, handle("/p4"), Source::procfs);
-  EXPECT_EQ(r.ids(), (std::vector<NetnsId>{1, 2, 4}));
+  EXPECT_EQ(cached_ids(r), (std::vector<NetnsId>{1, 2, 4}));
 }
 
 TEST(Resolver, ABindMountStopsTheLonelyClock) {
@@ -378,6 +363,54 @@ TEST(Resolver, SnapshotWithStatsIsOneConsistentCopy) {
   EXPECT_EQ(views.front().netns, 1u);
   EXPECT_TRUE(stats.degraded);
   EXPECT_EQ(stats.degraded_reason, "eBPF disabled by --no-ebpf");
+}
+
+// Writers capture, relist and release while readers copy: every copy must
+// be one state of the cache, never a mix (the stats and the namespaces agree,
+// and a namespace's devices are one listing, never part of two).
+TEST(Resolver, CopiesAreConsistentWhileWritersRun) {
+  FakeClock clock;
+  Resolver r({64, 0ms}, clock);
+  std::atomic<bool> stop{false};
+  std::atomic<int> copies{0};
+  std::vector<std::thread> threads;
+  for (int w = 0; w < 2; ++w) {
+    threads.emplace_back([&, w] {
+      for (NetnsId round = 0; !stop; ++round) {
+        const NetnsId id = 1000 * (w + 1) + round % 50;
+        r.capture(id, handle("/p"), Source::procfs);
+        // Every listing of a namespace has `size` devices, all named after the size.
+        const std::uint32_t size = 1 + round % 7;
+        std::vector<Device> devices;
+        for (std::uint32_t i = 1; i <= size; ++i) devices.push_back(testing::plain(i, "gen" + std::to_string(size)));
+        r.set_devices(id, std::move(devices));
+        if (round % 5 == 0) {
+          PresenceMap none;
+          r.apply_presence(none);  // all lonely: the next release drops them
+          r.release_lonely();
+        }
+      }
+    });
+  }
+  for (int reader = 0; reader < 2; ++reader) {
+    threads.emplace_back([&] {
+      while (!stop) {
+        auto [views, stats] = r.snapshot_with_stats();
+        EXPECT_EQ(views.size(), stats.namespaces);
+        EXPECT_LE(views.size(), 64u);
+        for (const NamespaceView& view : views) {
+          for (const Device& d : view.devices) {
+            ASSERT_EQ(d.name, "gen" + std::to_string(view.devices.size())) << "two listings mixed";
+          }
+        }
+        ++copies;
+      }
+    });
+  }
+  std::this_thread::sleep_for(300ms);
+  stop = true;
+  for (auto& t : threads) t.join();
+  EXPECT_GT(copies, 10);
 }
 
 }  // namespace

@@ -3,7 +3,6 @@
 #include <gtest/gtest.h>
 
 #include "fakes.h"
-#include "resolver/peers.h"
 
 namespace netnsd {
 namespace {
@@ -180,65 +179,6 @@ TEST(Scanner, AFullCacheTakesNewMountsButDoesNotChurnOnRescans) {
   scanner.scan(ScanMode::mounts);
   EXPECT_TRUE(resolver.contains(40));
   EXPECT_EQ(resolver.stats().evictions, 1u);
-}
-
-TEST(Peers, ResolvesEachVethEndToThePeerNamespace) {
-  FakeClock clock;
-  Resolver resolver({}, clock);
-  FakeHost host;
-  // Host 10 has veth 7 <-> ifindex 2 in namespace 20 (host calls 20 nsid 0,
-  // 20 calls the host nsid 0).
-  host.tasks[10] = {1, "/proc/1/task/1/ns/net"};
-  host.tasks[20] = {1, "/proc/2/task/2/ns/net"};
-  host.links[10] = {plain(1, "lo"), veth(7, "h0", 2, 0)};
-  host.links[20] = {plain(1, "lo"), veth(2, "c0", 7, 0)};
-  host.nsid_table[{10, 20}] = 0;
-  host.nsid_table[{20, 10}] = 0;
-  Scanner scanner(resolver, host);
-  scanner.scan();
-  auto h0 = resolver.find(10)->devices[1];
-  ASSERT_TRUE(h0.peer);
-  EXPECT_EQ(h0.peer->netns, NetnsId{20});
-  EXPECT_EQ(h0.peer->ifindex, 2u);
-  EXPECT_EQ(h0.peer->nsid, 0);
-  auto c0 = resolver.find(20)->devices[1];
-  EXPECT_EQ(c0.peer->netns, NetnsId{10});
-}
-
-TEST(Peers, PicksTheRightNamespaceAmongLookalikes) {
-  // Namespaces 20 and 30 both hold "ifindex 2 peered with ifindex 2": only
-  // the nsid tells which one is 10's peer.
-  FakeHost host;
-  Listings listings;
-  listings[10] = {veth(2, "a", 2, 5)};
-  listings[20] = {veth(2, "b", 2, 1)};
-  listings[30] = {veth(2, "c", 2, 1)};
-  std::map<NetnsId, HandlePtr> handles;
-  for (NetnsId id : {10, 20, 30}) {
-    auto fd = host.open_netns("/x", id);
-    handles[id] = std::make_shared<const NamespaceHandle>(NamespaceHandle{std::move(fd.value()), "/x"});
-  }
-  host.nsid_table[{10, 20}] = 4;
-  host.nsid_table[{10, 30}] = 5;
-  host.nsid_table[{30, 10}] = 1;
-  host.nsid_table[{20, 10}] = 3;
-  resolve_peers(listings, listings, handles, host);
-  EXPECT_EQ(listings[10][0].peer->netns, NetnsId{30});
-  EXPECT_EQ(listings[30][0].peer->netns, NetnsId{10});
-  EXPECT_FALSE(listings[20][0].peer->netns) << "20's peer (its nsid 1) is not namespace 10 (3)";
-}
-
-TEST(Peers, LeavesAPeerOutsideTheCacheUnresolved) {
-  FakeHost host;
-  Listings listings;
-  listings[10] = {veth(7, "h0", 2, 3)};
-  std::map<NetnsId, HandlePtr> handles;
-  auto fd = host.open_netns("/x", 10);
-  handles[10] = std::make_shared<const NamespaceHandle>(NamespaceHandle{std::move(fd.value()), "/x"});
-  resolve_peers(listings, listings, handles, host);
-  EXPECT_FALSE(listings[10][0].peer->netns);
-  EXPECT_EQ(listings[10][0].peer->nsid, 3);
-  EXPECT_EQ(host.nsid_queries, 0) << "no candidate, nothing to ask the kernel";
 }
 
 }  // namespace

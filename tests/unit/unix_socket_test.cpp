@@ -78,9 +78,15 @@ TEST(UnixSocket, RefusesASymlinkEvenToASocket) {
   testing::TempDir tmp;
   const std::string real = tmp.path() + "/real.sock";
   Fd stale = bound_socket(real, false);
-  ASSERT_EQ(::symlink(real.c_str(), (tmp.path() + "/link.sock").c_str()), 0);
-  EXPECT_FALSE(prepare_socket_path(tmp.path() + "/link.sock"));
-  EXPECT_TRUE(exists(real));
+  const std::string link = tmp.path() + "/link.sock";
+  ASSERT_EQ(::symlink(real.c_str(), link.c_str()), 0);
+  Status st = prepare_socket_path(link);
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.error().message(), link + " exists and is not a socket; refusing to replace it");
+  EXPECT_TRUE(exists(real)) << "the socket behind the link is left alone";
+  struct stat lst {};
+  EXPECT_EQ(::lstat(link.c_str(), &lst), 0);
+  EXPECT_TRUE(S_ISLNK(lst.st_mode)) << "and so is the link";
 }
 
 TEST(UnixSocket, RefusesAPathTooLongForSunPath) {

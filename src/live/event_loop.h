@@ -3,6 +3,8 @@
 //
 // Everything that changes the cache in the live daemon runs on this thread,
 // so event sources, rescans and lonely flushes never race each other.
+// Timers follow the injected Clock's steady time, so a fake clock drives
+// them in tests (advance it, then post() anything to wake the loop).
 #pragma once
 
 #include <chrono>
@@ -15,6 +17,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "util/clock.h"
 #include "util/fd.h"
 #include "util/result.h"
 
@@ -24,10 +27,10 @@ class EventLoop {
  public:
   using Handler = std::function<void(std::uint32_t events)>;
   using Task = std::function<void()>;
-  using Clock = std::chrono::steady_clock;
   using WatchId = std::uint64_t;
 
-  static Result<std::unique_ptr<EventLoop>> create();
+  // `clock` must outlive the loop.
+  static Result<std::unique_ptr<EventLoop>> create(const Clock& clock);
   ~EventLoop();
 
   // Loop thread only (or before run()). The handler gets the epoll event
@@ -36,17 +39,22 @@ class EventLoop {
   Result<WatchId> watch(int fd, std::uint32_t events, Handler handler);
   void unwatch(WatchId id);
 
-  // Any thread.
+  // Any thread. Timers that are due run first, then posted tasks, each in
+  // the order given.
   void post(Task task);
   void post_after(std::chrono::milliseconds delay, Task task);
   void stop();
+  // Waits until everything posted before this call, and every timer due by
+  // the clock now, has run (not from the loop thread; false if the loop
+  // stopped first).
+  bool sync();
 
   // Runs handlers, tasks and timers until stop(). Returns on the calling thread.
   void run();
   bool on_loop_thread() const { return std::this_thread::get_id() == loop_thread_; }
 
  private:
-  EventLoop(Fd epoll, Fd wake) : epoll_(std::move(epoll)), wake_(std::move(wake)) {}
+  EventLoop(const Clock& clock, Fd epoll, Fd wake) : clock_(clock), epoll_(std::move(epoll)), wake_(std::move(wake)) {}
   void wake();
   void run_due();
 
@@ -55,6 +63,7 @@ class EventLoop {
     std::shared_ptr<Handler> handler;
   };
 
+  const Clock& clock_;
   Fd epoll_;
   Fd wake_;  // eventfd: posted tasks and stop()
   WatchId next_id_ = 1;
@@ -62,8 +71,9 @@ class EventLoop {
 
   std::mutex mutex_;  // guards the queues below
   std::vector<Task> posted_;
-  std::multimap<Clock::time_point, Task> timers_;
+  std::multimap<SteadyTime, Task> timers_;
   bool stopping_ = false;
+  bool stopped_ = false;
   std::thread::id loop_thread_;
 };
 

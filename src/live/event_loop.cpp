@@ -1,4 +1,4 @@
-#include "kernel/event_loop.h"
+#include "live/event_loop.h"
 
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <future>
 
 namespace netnsd {
 
@@ -14,7 +15,7 @@ constexpr EventLoop::WatchId kWakeId = 0;  // epoll data of the eventfd
 constexpr int kMaxEvents = 64;
 }  // namespace
 
-Result<std::unique_ptr<EventLoop>> EventLoop::create() {
+Result<std::unique_ptr<EventLoop>> EventLoop::create(const Clock& clock) {
   Fd epoll(::epoll_create1(EPOLL_CLOEXEC));
   if (!epoll) return Error::os("epoll_create1");
   Fd wake(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
@@ -23,7 +24,7 @@ Result<std::unique_ptr<EventLoop>> EventLoop::create() {
   ev.events = EPOLLIN;
   ev.data.u64 = kWakeId;
   if (::epoll_ctl(epoll.get(), EPOLL_CTL_ADD, wake.get(), &ev) != 0) return Error::os("epoll_ctl eventfd");
-  return std::unique_ptr<EventLoop>(new EventLoop(std::move(epoll), std::move(wake)));
+  return std::unique_ptr<EventLoop>(new EventLoop(clock, std::move(epoll), std::move(wake)));
 }
 
 EventLoop::~EventLoop() = default;
@@ -54,6 +55,9 @@ void EventLoop::wake() {
 void EventLoop::post(Task task) {
   {
     std::lock_guard lock(mutex_);
+    // After run() has returned nothing would ever run it: `task` is dropped
+    // (after the lock is released).
+    if (stopped_) return;
     posted_.push_back(std::move(task));
   }
   wake();
@@ -62,7 +66,7 @@ void EventLoop::post(Task task) {
 void EventLoop::post_after(std::chrono::milliseconds delay, Task task) {
   {
     std::lock_guard lock(mutex_);
-    timers_.emplace(Clock::now() + delay, std::move(task));
+    timers_.emplace(clock_.steady() + delay, std::move(task));
   }
   wake();
 }
@@ -75,16 +79,31 @@ void EventLoop::stop() {
   wake();
 }
 
+bool EventLoop::sync() {
+  if (on_loop_thread()) return false;  // it would wait for itself
+  auto done = std::make_shared<std::promise<void>>();
+  std::future<void> ran = done->get_future();
+  post([done = std::move(done)] { done->set_value(); });  // the task owns the promise
+  // A loop that stops before running the task drops it: the promise breaks.
+  try {
+    ran.get();
+    return true;
+  } catch (const std::future_error&) {
+    return false;
+  }
+}
+
 void EventLoop::run_due() {
   std::vector<Task> due;
   {
     std::lock_guard lock(mutex_);
-    due.swap(posted_);
-    const auto now = Clock::now();
+    const auto now = clock_.steady();
     while (!timers_.empty() && timers_.begin()->first <= now) {
       due.push_back(std::move(timers_.begin()->second));
       timers_.erase(timers_.begin());
     }
+    for (Task& task : posted_) due.push_back(std::move(task));
+    posted_.clear();
   }
   for (Task& task : due) task();
 }
@@ -100,7 +119,7 @@ void EventLoop::run() {
       if (!posted_.empty()) {
         timeout_ms = 0;
       } else if (!timers_.empty()) {
-        auto wait = std::chrono::ceil<std::chrono::milliseconds>(timers_.begin()->first - Clock::now());
+        auto wait = std::chrono::ceil<std::chrono::milliseconds>(timers_.begin()->first - clock_.steady());
         timeout_ms = static_cast<int>(std::max<std::int64_t>(0, wait.count()));
       }
     }
@@ -121,6 +140,14 @@ void EventLoop::run() {
       (*handler)(events[i].events);
     }
     run_due();
+  }
+  std::vector<Task> dropped;
+  std::multimap<SteadyTime, Task> dropped_timers;
+  {
+    std::lock_guard lock(mutex_);
+    stopped_ = true;
+    dropped.swap(posted_);
+    dropped_timers.swap(timers_);
   }
   loop_thread_ = {};
 }

@@ -1,0 +1,31 @@
+// netnsd's defaults, each written once. The daemon's configuration, the
+// resolver, the tracker, the HTTP layer, netnsctl and the usage text all take
+// them from here, so a default cannot differ between what runs and what the
+// help says.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+
+namespace netnsd::defaults {
+
+inline constexpr const char* kSocketPath = "/run/netnsd/netnsd.sock";
+inline constexpr const char* kDumpDir = "/var/lib/netnsd/dumps";
+inline constexpr const char* kLogLevel = "info";
+
+// The resolver.
+inline constexpr std::size_t kCapacity = 4096;  // namespaces held (LRU)
+inline constexpr std::chrono::milliseconds kLonelyTimeout{30000};
+
+// The tracker.
+inline constexpr std::chrono::milliseconds kResyncInterval{30000};  // 0: no periodic rescan
+inline constexpr std::chrono::milliseconds kFlushPeriod{10000};
+
+// The HTTP layer.
+inline constexpr std::size_t kMaxRequestBody = 64 * 1024;  // larger bodies get 413
+// cpp-httplib pins a worker to a keep-alive connection for as long as it
+// stays open: 64 serves 32 polling health checks plus dumps without
+// queueing; idle workers cost a mostly untouched stack each.
+inline constexpr std::size_t kHttpWorkers = 64;
+
+}  // namespace netnsd::defaults
