@@ -1,5 +1,9 @@
 #include "kernel/kernel_host.h"
 
+#include <fcntl.h>
+#include <linux/nsfs.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <sys/utsname.h>
 
 #include "kernel/mountinfo.h"
@@ -8,6 +12,21 @@
 #include "kernel/rtnl.h"
 
 namespace netnsd {
+
+namespace {
+
+NetnsId own_user_namespace() {
+  struct stat st {};
+  return ::stat("/proc/self/ns/user", &st) == 0 ? static_cast<NetnsId>(st.st_ino) : 0;
+}
+
+}  // namespace
+
+KernelHost::KernelHost(NetlinkCounters* counters, std::string proc_root, std::string mountinfo)
+    : counters_(counters ? *counters : own_counters_),
+      proc_root_(std::move(proc_root)),
+      mountinfo_(std::move(mountinfo)),
+      own_userns_(own_user_namespace()) {}
 
 Result<TaskScan> KernelHost::scan_tasks() {
   return netnsd::scan_tasks(proc_root_);
@@ -19,6 +38,22 @@ Result<std::vector<NetnsMount>> KernelHost::scan_mounts() {
 
 Result<Fd> KernelHost::open_netns(const std::string& path, NetnsId expected) {
   return netnsd::open_netns(path, expected);
+}
+
+NamespaceOwner KernelHost::owner_of(int netns_fd) {
+  // Unknown until the kernel says: an owner it will not name competes for
+  // the unprivileged share (65534 is the kernel's overflow uid).
+  NamespaceOwner owner{0, 65534, false};
+  Fd userns(::ioctl(netns_fd, NS_GET_USERNS));
+  if (!userns) return owner;
+  struct stat st {};
+  if (::fstat(userns.get(), &st) != 0) return owner;
+  uid_t uid = 0;
+  if (::ioctl(userns.get(), NS_GET_OWNER_UID, &uid) != 0) return owner;
+  owner.userns = static_cast<NetnsId>(st.st_ino);
+  owner.uid = static_cast<std::uint32_t>(uid);
+  owner.host = own_userns_ != 0 && owner.userns == own_userns_;
+  return owner;
 }
 
 namespace {
@@ -34,12 +69,14 @@ struct RtnlAttachment final : HandleAttachment {
 // Runs fn(socket) with the handle's request socket, opening it on first use.
 // A socket that fails is dropped and the call retried once on a fresh one.
 template <class F>
-auto with_socket(const NamespaceHandle& ns, F fn) -> decltype(fn(std::declval<RtnlSocket&>())) {
+auto with_socket(const NamespaceHandle& ns, NetlinkCounters& counters, F fn)
+    -> decltype(fn(std::declval<RtnlSocket&>())) {
   std::lock_guard lock(ns.attachment_mutex);
   for (int attempt = 0;; ++attempt) {
     auto* attached = dynamic_cast<RtnlAttachment*>(ns.attachment.get());
     if (!attached) {
-      auto sock = RtnlSocket::open_in(ns.fd.get());
+      auto inode = netns_inode(ns.fd.get());
+      auto sock = RtnlSocket::open_in(ns.fd.get(), inode ? *inode : 0, &counters);
       if (!sock) return sock.error();
       ns.attachment = std::make_unique<RtnlAttachment>(std::move(sock.value()));
       attached = static_cast<RtnlAttachment*>(ns.attachment.get());
@@ -53,12 +90,12 @@ auto with_socket(const NamespaceHandle& ns, F fn) -> decltype(fn(std::declval<Rt
 }  // namespace
 
 Result<std::vector<Device>> KernelHost::list_links(const NamespaceHandle& ns, NetnsId self) {
-  return with_socket(ns, [self](RtnlSocket& sock) { return sock.list_links(self); });
+  return with_socket(ns, counters_, [self](RtnlSocket& sock) { return sock.list_links(self); });
 }
 
 Result<std::vector<std::int32_t>> KernelHost::nsids(const NamespaceHandle& in,
                                                     const std::vector<const NamespaceHandle*>& targets) {
-  return with_socket(in, [&targets](RtnlSocket& sock) -> Result<std::vector<std::int32_t>> {
+  return with_socket(in, counters_, [&targets](RtnlSocket& sock) -> Result<std::vector<std::int32_t>> {
     std::vector<std::int32_t> out;
     out.reserve(targets.size());
     for (const NamespaceHandle* target : targets) {
@@ -77,6 +114,7 @@ HostInfo KernelHost::host_info() {
     info.kernel = u.release;
   }
   if (auto self = current_netns()) info.netns = *self;
+  info.userns = own_userns_;
   return info;
 }
 

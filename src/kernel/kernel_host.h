@@ -4,6 +4,7 @@
 #include <string>
 
 #include "resolver/host.h"
+#include "resolver/stats.h"
 
 namespace netnsd {
 
@@ -12,20 +13,26 @@ namespace netnsd {
 // calling thread into the namespace briefly), one caller at a time.
 class KernelHost final : public HostView {
  public:
-  explicit KernelHost(std::string proc_root = "/proc", std::string mountinfo = "/proc/self/mountinfo")
-      : proc_root_(std::move(proc_root)), mountinfo_(std::move(mountinfo)) {}
+  // Netlink messages its sockets refuse are counted in `counters` (the
+  // resolver's, in the daemon), which must outlive it; by default in its own.
+  explicit KernelHost(NetlinkCounters* counters = nullptr, std::string proc_root = "/proc",
+                      std::string mountinfo = "/proc/self/mountinfo");
 
   Result<TaskScan> scan_tasks() override;
   Result<std::vector<NetnsMount>> scan_mounts() override;
   Result<Fd> open_netns(const std::string& path, NetnsId expected) override;
+  NamespaceOwner owner_of(int netns_fd) override;
   Result<std::vector<Device>> list_links(const NamespaceHandle& ns, NetnsId self) override;
   Result<std::vector<std::int32_t>> nsids(const NamespaceHandle& in,
                                           const std::vector<const NamespaceHandle*>& targets) override;
   HostInfo host_info() override;
 
  private:
+  NetlinkCounters own_counters_;
+  NetlinkCounters& counters_;
   std::string proc_root_;
   std::string mountinfo_;
+  NetnsId own_userns_ = 0;  // netnsd's user namespace: namespaces it owns are the host's
 };
 
 }  // namespace netnsd

@@ -44,8 +44,10 @@ namespace detail {
 namespace {
 
 // The namespace this thread lives in when it is not visiting another one.
+// Opened on first use, and again after a failure (EMFILE passes).
 Fd& home_netns() {
-  thread_local Fd home(::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
+  thread_local Fd home;
+  if (!home) home.reset(::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
   return home;
 }
 

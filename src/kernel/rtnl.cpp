@@ -5,15 +5,19 @@
 #include <linux/net_namespace.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
-#include <net/if.h>
 #include <netlink/attr.h>
 #include <netlink/msg.h>
+#include <spdlog/spdlog.h>
 #include <sys/socket.h>
 
+#include <chrono>
 #include <cstring>
 #include <memory>
+#include <random>
 
 #include "kernel/netns.h"
+#include "kernel/rtnl_parse.h"
+#include "util/log_limiter.h"
 
 namespace netnsd {
 namespace {
@@ -26,88 +30,54 @@ using MsgPtr = std::unique_ptr<nl_msg, MsgFree>;
 constexpr std::size_t kReceiveBuffer = 64 * 1024;
 constexpr int kDumpAttempts = 5;
 
-std::string attr_string(const nlattr* attr) {
-  const char* data = static_cast<const char*>(nla_data(attr));
-  return std::string(data, ::strnlen(data, static_cast<std::size_t>(nla_len(attr))));
+// Refusals are logged once per namespace per minute; the rest only counted.
+LogLimiter& refusal_log() {
+  static LogLimiter limiter(std::chrono::minutes(1));
+  return limiter;
 }
 
-std::string format_mac(const nlattr* attr) {
-  const auto* bytes = static_cast<const unsigned char*>(nla_data(attr));
-  int len = nla_len(attr);
-  static constexpr char hex[] = "0123456789abcdef";
-  std::string out;
-  for (int i = 0; i < len; ++i) {
-    if (i) out.push_back(':');
-    out.push_back(hex[bytes[i] >> 4]);
-    out.push_back(hex[bytes[i] & 0xf]);
-  }
-  return out;
-}
-
-// One datagram into `buffer` (EINTR retried). Returns its length, or -1
-// with errno; *truncated says whether it was cut to fit.
-ssize_t receive(int fd, char* buffer, std::size_t size, bool* truncated) {
-  for (;;) {
-    iovec iov{buffer, size};
-    msghdr msg{};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    ssize_t n = ::recvmsg(fd, &msg, 0);
-    if (n < 0 && errno == EINTR) continue;
-    *truncated = n >= 0 && (msg.msg_flags & MSG_TRUNC);
-    return n;
-  }
-}
-
-// Parses one RTM_NEWLINK or RTM_DELLINK message into a Device.
-std::optional<Device> parse_link_message(const nlmsghdr* message, std::optional<NetnsId> self) {
-  auto* hdr = const_cast<nlmsghdr*>(message);
-  if ((hdr->nlmsg_type != RTM_NEWLINK && hdr->nlmsg_type != RTM_DELLINK) ||
-      hdr->nlmsg_len < NLMSG_LENGTH(sizeof(ifinfomsg))) {
-    return std::nullopt;
-  }
-  const auto* ifi = static_cast<const ifinfomsg*>(nlmsg_data(hdr));
-  // The bridge also announces its ports on RTNLGRP_LINK, as AF_BRIDGE
-  // messages with port attributes only (and an RTM_DELLINK when a port
-  // leaves the bridge, not the namespace). Only AF_UNSPEC ones describe a device.
-  if (ifi->ifi_family != AF_UNSPEC) return std::nullopt;
-  nlattr* tb[IFLA_MAX + 1] = {};
-  if (nlmsg_parse(hdr, sizeof(ifinfomsg), tb, IFLA_MAX, nullptr) < 0) return std::nullopt;
-
-  Device device;
-  device.ifindex = static_cast<std::uint32_t>(ifi->ifi_index);
-  device.up = (ifi->ifi_flags & IFF_UP) != 0;
-  if (tb[IFLA_IFNAME]) device.name = attr_string(tb[IFLA_IFNAME]);
-  if (tb[IFLA_ADDRESS]) device.mac = format_mac(tb[IFLA_ADDRESS]);
-  if (tb[IFLA_MTU]) device.mtu = nla_get_u32(tb[IFLA_MTU]);
-  if (tb[IFLA_MASTER] && nla_get_u32(tb[IFLA_MASTER]) != 0) device.master = nla_get_u32(tb[IFLA_MASTER]);
-  if (tb[IFLA_LINKINFO]) {
-    nlattr* info[IFLA_INFO_MAX + 1] = {};
-    if (nla_parse_nested(info, IFLA_INFO_MAX, tb[IFLA_LINKINFO], nullptr) == 0 && info[IFLA_INFO_KIND]) {
-      device.kind = attr_string(info[IFLA_INFO_KIND]);
-    }
-  }
-  // For a veth, IFLA_LINK is the peer's ifindex in the peer's namespace, and
-  // IFLA_LINK_NETNSID is present exactly when that namespace is another one.
-  if (device.kind == "veth" && tb[IFLA_LINK]) {
-    std::uint32_t peer_index = nla_get_u32(tb[IFLA_LINK]);
-    if (peer_index != 0) {
-      PeerRef peer;
-      peer.ifindex = peer_index;
-      if (tb[IFLA_LINK_NETNSID]) {
-        peer.nsid = static_cast<std::int32_t>(nla_get_s32(tb[IFLA_LINK_NETNSID]));
-      } else {
-        peer.netns = self;
-      }
-      device.peer = peer;
-    }
-  }
-  return device;
+// A sequence number nobody can guess from outside, per socket.
+std::uint32_t random_sequence() {
+  thread_local std::mt19937 rng{std::random_device{}()};
+  return static_cast<std::uint32_t>(rng());
 }
 
 }  // namespace
 
-Result<RtnlSocket> RtnlSocket::open() {
+RtnlSocket::RtnlSocket(Fd fd, std::uint32_t port, NetnsId netns, NetlinkCounters* counters)
+    : fd_(std::move(fd)), port_(port), seq_(random_sequence()), netns_(netns), counters_(counters) {}
+
+void RtnlSocket::refused(std::atomic<std::uint64_t> NetlinkCounters::*counter, const std::string& what) {
+  if (counters_) ++(counters_->*counter);
+  if (refusal_log().allow(netns_)) {
+    spdlog::warn("netns {}: dropped a netlink message: {} (further ones this minute are only counted)", netns_, what);
+  }
+}
+
+ssize_t RtnlSocket::receive_from_kernel(char* buffer, std::size_t size, bool* truncated) {
+  for (;;) {
+    iovec iov{buffer, size};
+    sockaddr_nl from{};
+    msghdr msg{};
+    msg.msg_name = &from;
+    msg.msg_namelen = sizeof from;
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    ssize_t n = ::recvmsg(fd_.get(), &msg, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return n;
+    if (msg.msg_namelen < sizeof from || from.nl_family != AF_NETLINK || from.nl_pid != 0) {
+      // Another socket in this namespace (its owner holds CAP_NET_ADMIN
+      // there) sent this, not the kernel.
+      refused(&NetlinkCounters::foreign, "sent by port " + std::to_string(from.nl_pid) + ", not by the kernel");
+      continue;
+    }
+    *truncated = (msg.msg_flags & MSG_TRUNC) != 0;
+    return n;
+  }
+}
+
+Result<RtnlSocket> RtnlSocket::open(NetnsId netns, NetlinkCounters* counters) {
   Fd fd(::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE));
   if (!fd) return Error::os("socket(NETLINK_ROUTE)");
   sockaddr_nl local{};
@@ -115,19 +85,24 @@ Result<RtnlSocket> RtnlSocket::open() {
   if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&local), sizeof local) != 0) {
     return Error::os("bind netlink socket");
   }
+  socklen_t len = sizeof local;
+  if (::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&local), &len) != 0) {
+    return Error::os("getsockname netlink socket");
+  }
   int one = 1;
   // Extended ACKs carry the kernel's reason for a refused request.
   ::setsockopt(fd.get(), SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof one);
-  return RtnlSocket(std::move(fd));
+  return RtnlSocket(std::move(fd), local.nl_pid, netns, counters);
 }
 
-Result<RtnlSocket> RtnlSocket::open_in(int netns_fd) {
-  auto made = run_in_netns(netns_fd, [] { return open(); });
+Result<RtnlSocket> RtnlSocket::open_in(int netns_fd, NetnsId netns, NetlinkCounters* counters) {
+  auto made = run_in_netns(netns_fd, [&] { return open(netns, counters); });
   if (!made) return made.error();
   return std::move(made.value());
 }
 
-Status RtnlSocket::send_message(const nlmsghdr* message) {
+Status RtnlSocket::send_message(nlmsghdr* message) {
+  message->nlmsg_seq = ++seq_;
   sockaddr_nl kernel{};
   kernel.nl_family = AF_NETLINK;
   for (;;) {
@@ -139,7 +114,8 @@ Status RtnlSocket::send_message(const nlmsghdr* message) {
 }
 
 // Reads replies to request `seq` until NLMSG_DONE, an error, or (for a
-// non-dump request) the single answer. on_message sees every data message.
+// non-dump request) the single answer. on_message sees every data message
+// that belongs to the request.
 template <class OnMessage>
 Status RtnlSocket::request(std::uint32_t seq, OnMessage&& on_message, bool* interrupted) {
   // Per call, not per thread: dozens of HTTP workers each keeping 64 KiB
@@ -148,29 +124,53 @@ Status RtnlSocket::request(std::uint32_t seq, OnMessage&& on_message, bool* inte
   std::unique_ptr<char[]> buffer(new char[kReceiveBuffer]);
   for (;;) {
     bool truncated = false;
-    ssize_t n = receive(fd_.get(), buffer.get(), kReceiveBuffer, &truncated);
+    ssize_t n = receive_from_kernel(buffer.get(), kReceiveBuffer, &truncated);
     if (n < 0) return Error::os("receive netlink reply");
     if (truncated) return Error::os("receive netlink reply", EMSGSIZE);
-    int len = static_cast<int>(n);
-    for (auto* h = reinterpret_cast<nlmsghdr*>(buffer.get()); NLMSG_OK(h, len); h = NLMSG_NEXT(h, len)) {
-      if (h->nlmsg_seq != seq) continue;  // a late reply to an earlier request
-      if (interrupted && (h->nlmsg_flags & NLM_F_DUMP_INTR)) *interrupted = true;
-      if (h->nlmsg_type == NLMSG_DONE) {
-        // A dump that failed part-way says so in DONE's payload.
-        if (h->nlmsg_len >= NLMSG_LENGTH(sizeof(int))) {
-          int error = *static_cast<const int*>(NLMSG_DATA(h));
-          if (error < 0) return Error::os("netlink dump failed", -error);
-        }
-        return {};
+    std::optional<Status> finished;
+    const bool well_formed = for_each_message(buffer.get(), static_cast<std::size_t>(n), [&](const nlmsghdr& h) {
+      if (h.nlmsg_seq != seq) {
+        // From the kernel, but not an answer to this request: a leftover of
+        // one that failed part-way.
+        refused(&NetlinkCounters::sequence,
+                "a reply with sequence number " + std::to_string(h.nlmsg_seq) + ", expected " + std::to_string(seq));
+        return true;
       }
-      if (h->nlmsg_type == NLMSG_ERROR) {
-        const auto* err = static_cast<const nlmsgerr*>(NLMSG_DATA(h));
-        if (err->error == 0) return {};
-        return Error::os("netlink request refused", -err->error);
+      if (interrupted && (h.nlmsg_flags & NLM_F_DUMP_INTR)) *interrupted = true;
+      if (h.nlmsg_type == NLMSG_DONE) {
+        // A dump that failed part-way says so in DONE's payload.
+        if (h.nlmsg_len >= NLMSG_LENGTH(sizeof(int))) {
+          int error;
+          std::memcpy(&error, NLMSG_DATA(&h), sizeof error);
+          if (error < 0) {
+            finished = Error::os("netlink dump failed", -error);
+            return false;
+          }
+        }
+        finished = Status();
+        return false;
+      }
+      if (h.nlmsg_type == NLMSG_ERROR) {
+        auto error = parse_error_message(h);
+        if (!error) {
+          refused(&NetlinkCounters::policy, "an error reply too short to hold an error");
+          finished = Error::os("netlink request answered with a malformed error", EPROTO);
+        } else if (*error == 0) {
+          finished = Status();
+        } else {
+          finished = Error::os("netlink request refused", -*error);
+        }
+        return false;
       }
       on_message(h);
-      if (!(h->nlmsg_flags & NLM_F_MULTI)) return {};
-    }
+      if (!(h.nlmsg_flags & NLM_F_MULTI)) {
+        finished = Status();
+        return false;
+      }
+      return true;
+    });
+    if (!well_formed) refused(&NetlinkCounters::policy, "a reply whose message lengths overrun the datagram");
+    if (finished) return *finished;
   }
 }
 
@@ -186,7 +186,6 @@ Result<std::vector<Device>> RtnlSocket::list_links(std::optional<NetnsId> self) 
       return Error::os("build RTM_GETLINK", ENOMEM);
     }
     nlmsghdr* hdr = nlmsg_hdr(msg.get());
-    hdr->nlmsg_seq = ++seq_;
     if (Status st = send_message(hdr); !st) return st.error();
 
     std::vector<Device> devices;
@@ -194,8 +193,13 @@ Result<std::vector<Device>> RtnlSocket::list_links(std::optional<NetnsId> self) 
     bool interrupted = false;
     Status st = request(
         hdr->nlmsg_seq,
-        [&](const nlmsghdr* h) {
-          if (auto device = parse_link_message(h, self)) devices.push_back(std::move(*device));
+        [&](const nlmsghdr& h) {
+          LinkMessage link = parse_link_message(h, self);
+          if (link.kind == LinkMessage::Kind::device && !link.deleted) {
+            devices.push_back(std::move(link.device));
+          } else if (link.kind == LinkMessage::Kind::refused) {
+            refused(&NetlinkCounters::policy, link.refusal);
+          }
         },
         &interrupted);
     if (!st) return Error{st.error().code, "dump links: " + st.error().context};
@@ -229,7 +233,7 @@ Status RtnlSocket::read_link_events(const std::function<void(const LinkEvent&)>&
   bool lost = false;
   for (;;) {
     bool truncated = false;
-    ssize_t n = receive(fd_.get(), buffer.get(), kReceiveBuffer, &truncated);
+    ssize_t n = receive_from_kernel(buffer.get(), kReceiveBuffer, &truncated);
     if (n < 0) {
       if (errno == ENOBUFS) {
         lost = true;
@@ -243,17 +247,20 @@ Status RtnlSocket::read_link_events(const std::function<void(const LinkEvent&)>&
     // deliver, is lost state too.
     if (truncated) lost = true;
     if (lost) continue;
-    int len = static_cast<int>(n);
-    for (auto* h = reinterpret_cast<nlmsghdr*>(buffer.get()); NLMSG_OK(h, len); h = NLMSG_NEXT(h, len)) {
-      if (h->nlmsg_type == NLMSG_ERROR || h->nlmsg_type == NLMSG_OVERRUN) {
+    const bool well_formed = for_each_message(buffer.get(), static_cast<std::size_t>(n), [&](const nlmsghdr& h) {
+      if (h.nlmsg_type == NLMSG_ERROR || h.nlmsg_type == NLMSG_OVERRUN) {
         lost = true;
-        break;
+        return false;
       }
-      if (h->nlmsg_type != RTM_NEWLINK && h->nlmsg_type != RTM_DELLINK) continue;
-      auto device = parse_link_message(h, self);
-      if (!device) continue;
-      on_event(LinkEvent{h->nlmsg_type == RTM_DELLINK, std::move(*device)});
-    }
+      LinkMessage link = parse_link_message(h, self);
+      if (link.kind == LinkMessage::Kind::device) {
+        on_event(LinkEvent{link.deleted, std::move(link.device)});
+      } else if (link.kind == LinkMessage::Kind::refused) {
+        refused(&NetlinkCounters::policy, link.refusal);
+      }
+      return true;
+    });
+    if (!well_formed) refused(&NetlinkCounters::policy, "a notification whose lengths overrun the datagram");
   }
   if (lost) return Error::os("link notifications lost", ENOBUFS);
   return {};
@@ -269,17 +276,16 @@ Result<std::int32_t> RtnlSocket::nsid_of(int netns_fd) {
     return Error::os("build RTM_GETNSID", ENOMEM);
   }
   nlmsghdr* hdr = nlmsg_hdr(msg.get());
-  hdr->nlmsg_seq = ++seq_;
   if (Status st = send_message(hdr); !st) return st.error();
 
   std::int32_t nsid = NETNSA_NSID_NOT_ASSIGNED;
   Status st = request(
       hdr->nlmsg_seq,
-      [&](const nlmsghdr* h) {
-        if (h->nlmsg_type != RTM_NEWNSID) return;
-        nlattr* tb[NETNSA_MAX + 1] = {};
-        if (nlmsg_parse(const_cast<nlmsghdr*>(h), sizeof(rtgenmsg), tb, NETNSA_MAX, nullptr) == 0 && tb[NETNSA_NSID]) {
-          nsid = nla_get_s32(tb[NETNSA_NSID]);
+      [&](const nlmsghdr& h) {
+        if (auto id = parse_nsid_message(h)) {
+          nsid = *id;
+        } else {
+          refused(&NetlinkCounters::policy, "an RTM_NEWNSID reply without a 4-byte NETNSA_NSID");
         }
       },
       nullptr);

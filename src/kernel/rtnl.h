@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "resolver/model.h"
+#include "resolver/stats.h"
 #include "util/fd.h"
 #include "util/result.h"
 
@@ -26,17 +27,26 @@ struct LinkEvent {
 // The socket is ours (an Fd) rather than libnl's nl_sock: libnl hands out
 // local port ids from a per-process bitmap of 1024 and fails past it, while
 // netnsd may hold a socket per namespace at thousands of namespaces; the
-// kernel's autobind has no such limit. Requests are still built, and replies
-// parsed, with libnl's nlmsg/nla API.
+// kernel's autobind has no such limit. Requests are built with libnl's nlmsg
+// API; what comes back is parsed as untrusted input (rtnl_parse.h).
+//
+// Trust: a socket lives in a namespace that anybody may own, and whoever
+// holds CAP_NET_ADMIN there may send to it. Only datagrams whose sender is
+// the kernel (nl_pid 0 in msg_name) are read; replies must carry the
+// request's sequence number, which starts at a random value per socket; a
+// message that breaks a policy is dropped whole. Each refusal is counted in
+// the NetlinkCounters given at open, and logged at most once per namespace
+// per minute.
 //
 // Not thread-safe: one thread uses a socket at a time.
 class RtnlSocket {
  public:
-  // A socket in the calling thread's namespace.
-  static Result<RtnlSocket> open();
+  // A socket in the calling thread's namespace, `netns` (for logs), counting
+  // refusals in `counters` (which must outlive it; null: not counted).
+  static Result<RtnlSocket> open(NetnsId netns = 0, NetlinkCounters* counters = nullptr);
   // A socket in the namespace behind `netns_fd` (entered on this thread only
   // for the socket() call).
-  static Result<RtnlSocket> open_in(int netns_fd);
+  static Result<RtnlSocket> open_in(int netns_fd, NetnsId netns = 0, NetlinkCounters* counters = nullptr);
 
   // Dumps every link. Veth peers come back with their ifindex and, when the
   // peer is in another namespace, the nsid as this namespace sees it; a peer
@@ -59,16 +69,25 @@ class RtnlSocket {
   Status read_link_events(const std::function<void(const LinkEvent&)>& on_event, std::optional<NetnsId> self);
 
   int fd() const { return fd_.get(); }
+  // The port id the kernel gave this socket.
+  std::uint32_t port() const { return port_; }
 
  private:
-  explicit RtnlSocket(Fd fd) : fd_(std::move(fd)) {}
+  RtnlSocket(Fd fd, std::uint32_t port, NetnsId netns, NetlinkCounters* counters);
 
   template <class OnMessage>
   Status request(std::uint32_t seq, OnMessage&& on_message, bool* interrupted);
-  Status send_message(const nlmsghdr* message);
+  Status send_message(nlmsghdr* message);
+  // One datagram from the kernel: what anybody else sent is dropped (and
+  // counted) on the way. Returns its length, or -1 with errno.
+  ssize_t receive_from_kernel(char* buffer, std::size_t size, bool* truncated);
+  void refused(std::atomic<std::uint64_t> NetlinkCounters::*counter, const std::string& what);
 
   Fd fd_;
+  std::uint32_t port_ = 0;
   std::uint32_t seq_ = 0;
+  NetnsId netns_ = 0;
+  NetlinkCounters* counters_ = nullptr;
 };
 
 }  // namespace netnsd

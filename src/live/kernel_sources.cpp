@@ -63,7 +63,7 @@ Result<std::unique_ptr<NamespaceEvents>> KernelSources::namespace_events(const N
 // (the Tracker's on_released does that).
 Result<std::unique_ptr<LinkMonitor>> KernelSources::link_monitor(const NamespaceHandle& handle, NetnsId netns,
                                                                  int rcvbuf) {
-  auto sock = RtnlSocket::open_in(handle.fd.get());
+  auto sock = RtnlSocket::open_in(handle.fd.get(), netns, counters_);
   if (!sock) return sock.error();
   if (Status st = sock->subscribe_links(rcvbuf); !st) return st.error();
   return std::unique_ptr<LinkMonitor>(new RtnlLinkMonitor(std::move(sock.value()), netns));

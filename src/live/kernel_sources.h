@@ -9,7 +9,10 @@ namespace netnsd {
 
 class KernelSources final : public LiveSources {
  public:
-  explicit KernelSources(std::string mountinfo = "/proc/self/mountinfo") : mountinfo_(std::move(mountinfo)) {}
+  // Link monitors count the netlink messages they refuse in `counters`
+  // (which must outlive them; null: not counted).
+  explicit KernelSources(NetlinkCounters* counters = nullptr, std::string mountinfo = "/proc/self/mountinfo")
+      : counters_(counters), mountinfo_(std::move(mountinfo)) {}
 
   Result<std::unique_ptr<NamespaceEvents>> namespace_events(const NetnsEventOptions& options,
                                                             NamespaceEvents::Callback callback) override;
@@ -18,6 +21,7 @@ class KernelSources final : public LiveSources {
   Result<Watchable> mount_watch() override;
 
  private:
+  NetlinkCounters* counters_;
   std::string mountinfo_;
 };
 

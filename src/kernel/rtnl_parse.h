@@ -1,0 +1,64 @@
+// rtnetlink messages as untrusted input.
+//
+// Anybody may own a network namespace (`unshare -rn`) and, with it, send
+// netlink messages to the sockets netnsd keeps there. rtnl.cpp drops what
+// does not come from the kernel; these parsers check what does, before
+// reading it: every message's length against its datagram, every attribute's
+// length against its type's policy, and names as the kernel itself accepts
+// them. A message that fails a check is refused whole, with the reason, and
+// never applied in part. No libnl here: the parsers are small enough to read,
+// and they are fuzzed (tests/fuzz/rtnl_fuzz.cpp).
+#pragma once
+
+#include <linux/netlink.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "resolver/model.h"
+
+namespace netnsd {
+
+// What one message of a datagram is.
+struct LinkMessage {
+  enum class Kind {
+    device,   // RTM_NEWLINK / RTM_DELLINK describing a device: `device` holds it
+    other,    // something else (another type, a bridge port's AF_BRIDGE message): ignore it
+    refused,  // it broke a policy: drop it, count it, and say `refusal`
+  };
+  Kind kind = Kind::other;
+  bool deleted = false;  // RTM_DELLINK
+  Device device;
+  std::string refusal;
+};
+
+// Parses one RTM_NEWLINK/RTM_DELLINK message. `message.nlmsg_len` must
+// already be known to lie within the datagram (for_each_message checks it).
+// A veth whose peer is in the same namespace gets `self` as the peer's netns.
+LinkMessage parse_link_message(const nlmsghdr& message, std::optional<NetnsId> self);
+
+// The NETNSA_NSID of an RTM_NEWNSID reply; nullopt when the message breaks
+// the policy (missing, or not exactly 4 bytes).
+std::optional<std::int32_t> parse_nsid_message(const nlmsghdr& message);
+
+// The error code of an NLMSG_ERROR message (0 is an acknowledgement);
+// nullopt when it is too short to hold one.
+std::optional<int> parse_error_message(const nlmsghdr& message);
+
+// Calls `fn` for each message of a datagram of `length` bytes at `data`, in
+// order, as long as `fn` returns true. Returns false when the datagram is
+// malformed (a header that overruns it, or is shorter than a header):
+// messages before the bad one have been seen, nothing after it.
+bool for_each_message(const void* data, std::size_t length, const std::function<bool(const nlmsghdr&)>& fn);
+
+// An interface name the kernel would accept (dev_valid_name): 1 to 15 bytes,
+// not "." or "..", no '/', ':' or whitespace (the kernel's isspace, which
+// includes 0xa0). Other bytes, control bytes included, are valid: the kernel
+// accepts them, so real devices may carry them, and the encoders escape them.
+bool valid_interface_name(std::string_view name);
+
+}  // namespace netnsd
