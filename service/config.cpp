@@ -55,13 +55,13 @@ Status apply(ServiceConfig& c, std::string key, const std::string& value) {
     auto v = parse_seconds(key, value, false);
     if (!v) return v.error();
     c.flush_period = *v;
-  } else if (key == "capacity") {
+  } else if (key == "capacity" || key == "max-per-owner" || key == "max-devices") {
     std::size_t n = 0;
     auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
     if (value.empty() || ec != std::errc() || ptr != value.data() + value.size() || n == 0 || n > 1000000) {
-      return Error::logic("capacity: expected a whole number from 1 to 1000000, got '" + value + "'");
+      return Error::logic(key + ": expected a whole number from 1 to 1000000, got '" + value + "'");
     }
-    c.capacity = n;
+    (key == "capacity" ? c.capacity : key == "max-per-owner" ? c.max_per_owner : c.max_devices) = n;
   } else if (key == "no-ebpf") {
     auto v = parse_bool(key, value);
     if (!v) return v.error();
@@ -171,40 +171,41 @@ std::string in_seconds(std::chrono::milliseconds ms) {
 }  // namespace
 
 std::string usage() {
-  const std::string d_socket = defaults::kSocketPath;
-  const std::string d_dumps = defaults::kDumpDir;
-  return "Usage: netnsd [OPTIONS]\n"
-         "\n"
-         "Keeps a live cache of the host's network namespaces and their devices and\n"
-         "serves it over HTTP/JSON on a Unix socket (POST /dump, GET /v1/namespaces, ...).\n"
-         "\n"
-         "Options (each also settable as \"key = value\" in the --config file):\n"
-         "  --socket PATH              Unix socket to serve on [" +
-         d_socket +
-         "]\n"
-         "  --socket-group GROUP       group owning the socket (mode 0660) [root's]\n"
-         "  --dump-dir DIR             where POST /dump writes files [" +
-         d_dumps +
-         "]\n"
-         "  --resync-interval SECONDS  full rescan period, 0 = off [" +
-         in_seconds(defaults::kResyncInterval) +
-         "]\n"
-         "  --lonely-timeout SECONDS   release a namespace this long after it has no task\n"
-         "                             and no bind mount [" +
-         in_seconds(defaults::kLonelyTimeout) +
-         "]\n"
-         "  --flush-period SECONDS     how often lonely namespaces are checked [" +
-         in_seconds(defaults::kFlushPeriod) +
-         "]\n"
-         "  --capacity N               most namespaces cached (LRU) [" +
-         std::to_string(defaults::kCapacity) +
-         "]\n"
-         "  --no-ebpf                  do not load the BPF programs\n"
-         "  --log-level LEVEL          trace|debug|info|warn|error|critical|off [" +
-         defaults::kLogLevel +
-         "]\n"
-         "  --config FILE              read settings from FILE first\n"
-         "  --help, --version\n";
+  struct Option {
+    const char* flag;
+    const char* help;
+    std::string fallback;  // the default, shown in brackets
+  };
+  const Option options[] = {
+      {"--socket PATH", "Unix socket to serve on", defaults::kSocketPath},
+      {"--socket-group GROUP", "group owning the socket (mode 0660)", "root's"},
+      {"--dump-dir DIR", "where POST /dump writes files", defaults::kDumpDir},
+      {"--resync-interval SECONDS", "full rescan period, 0 = off", in_seconds(defaults::kResyncInterval)},
+      {"--lonely-timeout SECONDS", "release a namespace this long after it has no task and no bind mount",
+       in_seconds(defaults::kLonelyTimeout)},
+      {"--flush-period SECONDS", "how often lonely namespaces are checked", in_seconds(defaults::kFlushPeriod)},
+      {"--capacity N", "most namespaces cached (LRU; fewer if RLIMIT_NOFILE is short)",
+       std::to_string(defaults::kCapacity)},
+      {"--max-per-owner N", "most namespaces cached per owner uid outside the host's user namespace",
+       "capacity / " + std::to_string(defaults::kOwnerShareDivisor)},
+      {"--max-devices N", "most devices cached per namespace", std::to_string(defaults::kMaxDevices)},
+      {"--no-ebpf", "do not load the BPF programs", ""},
+      {"--log-level LEVEL", "trace|debug|info|warn|error|critical|off", defaults::kLogLevel},
+      {"--config FILE", "read settings from FILE first", ""},
+  };
+  std::string out =
+      "Usage: netnsd [OPTIONS]\n\n"
+      "Keeps a live cache of the host's network namespaces and their devices and\n"
+      "serves it over HTTP/JSON on a Unix socket (POST /dump, GET /v1/namespaces, ...).\n\n"
+      "Options (each also settable as \"key = value\" in the --config file):\n";
+  for (const Option& o : options) {
+    std::string line = std::string("  ") + o.flag;
+    line.resize(29, ' ');
+    line += o.help;
+    if (!o.fallback.empty()) line.append(" [").append(o.fallback).append("]");
+    out += line + "\n";
+  }
+  return out + "  --help, --version\n";
 }
 
 }  // namespace netnsd

@@ -23,6 +23,8 @@ struct ServiceConfig {
   std::chrono::milliseconds lonely_timeout = defaults::kLonelyTimeout;
   std::chrono::milliseconds flush_period = defaults::kFlushPeriod;
   std::size_t capacity = defaults::kCapacity;
+  std::size_t max_per_owner = 0;  // 0: capacity / defaults::kOwnerShareDivisor
+  std::size_t max_devices = defaults::kMaxDevices;
   bool no_ebpf = false;
   std::string log_level = defaults::kLogLevel;
   std::optional<std::string> config_file;

@@ -22,14 +22,22 @@
 namespace netnsd {
 namespace {
 
-// One handle per cached namespace plus sockets: the default soft limit of
-// 1024 is below the default capacity.
-void raise_fd_limit() {
+// Three descriptors per cached namespace plus a reserve: the default soft
+// limit of 1024 is far below what the default capacity needs. Raises the
+// soft limit to the hard one and returns the limit now in force.
+std::uint64_t raise_fd_limit() {
   rlimit lim{};
-  if (::getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
-    lim.rlim_cur = lim.rlim_max;
-    if (::setrlimit(RLIMIT_NOFILE, &lim) != 0) spdlog::warn("cannot raise the open-file limit");
+  if (::getrlimit(RLIMIT_NOFILE, &lim) != 0) return 1024;
+  if (lim.rlim_cur < lim.rlim_max) {
+    rlimit raised = lim;
+    raised.rlim_cur = lim.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) {
+      lim = raised;
+    } else {
+      spdlog::warn("cannot raise the open-file limit above {}", lim.rlim_cur);
+    }
   }
+  return lim.rlim_cur == RLIM_INFINITY ? UINT64_MAX : static_cast<std::uint64_t>(lim.rlim_cur);
 }
 
 // Resident memory stays proportional to the cache, not to the largest dump
@@ -52,7 +60,8 @@ void setup_logging(const std::string& level) {
 int run(const ServiceConfig& config) {
   tune_malloc();
   setup_logging(config.log_level);
-  raise_fd_limit();
+  const FdBudget budget = plan_fd_budget(config.capacity, raise_fd_limit());
+  if (!budget.limit.empty()) spdlog::warn("{}; /readyz reports degraded", budget.limit);
 
   // Signals are taken synchronously by sigwait() below, so every thread
   // started from here on inherits the block.
@@ -64,9 +73,16 @@ int run(const ServiceConfig& config) {
   ::signal(SIGPIPE, SIG_IGN);
 
   SystemClock clock;
-  Resolver resolver({config.capacity, config.lonely_timeout}, clock);
-  KernelHost host;
-  KernelSources sources;
+  ResolverConfig resolver_config;
+  resolver_config.capacity = budget.capacity;
+  resolver_config.configured_capacity = config.capacity;
+  resolver_config.capacity_limit = budget.limit;
+  resolver_config.lonely_timeout = config.lonely_timeout;
+  resolver_config.max_per_owner = config.max_per_owner;
+  resolver_config.max_devices = config.max_devices;
+  Resolver resolver(resolver_config, clock);
+  KernelHost host(&resolver.netlink_counters());
+  KernelSources sources(&resolver.netlink_counters());
   TrackerConfig tracker_config;
   tracker_config.resync_interval = config.resync_interval;
   tracker_config.flush_period = config.flush_period;

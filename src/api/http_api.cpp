@@ -346,9 +346,11 @@ void HttpApi::Impl::readyz(const httplib::Request&, httplib::Response& res) {
   std::vector<std::string> reasons;
   if (deps_.not_ready_reasons) reasons = deps_.not_ready_reasons();
   if (reasons.empty()) {
-    // Degraded still serves a correct cache, refreshed by fewer sources.
-    const ResolverStats s = deps_.resolver.stats();
-    if (s.degraded) return send_json(res, 200, json{{"status", "degraded"}, {"reasons", {s.degraded_reason}}});
+    // Degraded still serves a correct cache, but refreshed by fewer sources
+    // or not the whole host: a limit is in force.
+    ResolverStats s = deps_.resolver.stats();
+    if (s.degraded) s.limits.insert(s.limits.begin(), s.degraded_reason);
+    if (!s.limits.empty()) return send_json(res, 200, json{{"status", "degraded"}, {"reasons", s.limits}});
     return send_json(res, 200, json{{"status", "ready"}});
   }
   std::string sentence = "not ready: ";
@@ -359,13 +361,20 @@ void HttpApi::Impl::readyz(const httplib::Request&, httplib::Response& res) {
 void HttpApi::Impl::metrics(const httplib::Request&, httplib::Response& res) {
   const ResolverStats s = deps_.resolver.stats();
   std::ostringstream out;
-  auto metric = [&out](std::string_view name, std::string_view type, std::string_view help, auto value) {
-    out << "# HELP " << name << ' ' << help << "\n# TYPE " << name << ' ' << type << '\n'
-        << name << ' ' << value << '\n';
+  std::string_view previous;
+  // Samples of one metric (differing by labels) follow its HELP and TYPE.
+  auto metric = [&](std::string_view name, std::string_view labels, std::string_view type, std::string_view help,
+                    std::uint64_t value) {
+    if (name != previous) out << "# HELP " << name << ' ' << help << "\n# TYPE " << name << ' ' << type << '\n';
+    previous = name;
+    out << name << labels << ' ' << value << '\n';
   };
-  metric("netnsd_ready", "gauge", "1 once the initial scan has completed.", s.ready ? 1 : 0);
-  metric("netnsd_degraded", "gauge", "1 when running without eBPF events.", s.degraded ? 1 : 0);
-  for (const StatField& f : stat_fields()) metric(f.metric, f.type, f.help, f.read(s));
+  metric("netnsd_ready", "", "gauge", "1 once the initial scan has completed.", s.ready ? 1 : 0);
+  metric("netnsd_degraded", "", "gauge", "1 when running without eBPF events or under a limit (see /readyz).",
+         s.degraded || !s.limits.empty() ? 1 : 0);
+  for (const StatField& f : stat_fields()) {
+    if (!f.metric.empty()) metric(f.metric, f.labels, f.type, f.help, f.read(s));
+  }
   res.set_content(out.str(), "text/plain; version=0.0.4");
 }
 

@@ -59,6 +59,14 @@ void write_namespace(JsonWriter& out, const NamespaceView& ns, const InterfaceSn
     out.null();
   }
   out.field("pids", ns.pids);
+  if (ns.handle) {
+    out.field("userns", ns.handle->owner.userns)
+        .field("owner_uid", ns.handle->owner.uid)
+        .field("host_owned", ns.handle->owner.host);
+  } else {
+    out.key("userns").null().key("owner_uid").null().key("host_owned").null();
+  }
+  out.field("devices_over_cap", ns.devices_over_cap);
   out.key("devices");
   write_devices(out, ns.devices);
   // Schema version 1 keeps the seed's queue of devices learnt before their
@@ -90,8 +98,13 @@ void write_resolver(JsonWriter& out, const ResolverStats& s) {
   } else {
     out.null();
   }
+  out.key("limits").begin_array();
+  for (const std::string& limit : s.limits) out.value(limit);
+  out.end_array();
   out.field("lonely_timeout_s", std::int64_t{s.lonely_timeout_s});
-  for (const StatField& f : stat_fields()) out.field(f.json_key, f.read(s));
+  for (const StatField& f : stat_fields()) {
+    if (!f.json_key.empty()) out.field(f.json_key, f.read(s));
+  }
   out.end_object();
 }
 

@@ -152,6 +152,20 @@ void Tracker::on_namespace_event(const NetnsEvent& event) {
 // is left.
 void Tracker::on_task_exit(const NetnsEvent& event) {
   const WallTime now = clock_.now();
+  if (exiting_.size() >= config_.max_exit_watches) {
+    // A descriptor per exiting task would outgrow the fd budget in an exit
+    // storm: past the bound, a timed pass (the task is most likely gone by
+    // then; the periodic rescan catches it if not).
+    ++counters_.exit_watch_fallbacks;
+    if (!exit_fallback_pending_) {
+      exit_fallback_pending_ = true;
+      loop_->post_after(config_.exit_fallback_delay, [this, now] {
+        exit_fallback_pending_ = false;
+        request_presence_pass(now);
+      });
+    }
+    return;
+  }
   auto watch = sources_.exit_watch(static_cast<pid_t>(event.tgid), static_cast<pid_t>(event.tid));
   if (!watch) {
     request_presence_pass(now);  // already gone, or no pidfd support
@@ -195,7 +209,11 @@ void Tracker::capture_from_event(const NetnsEvent& event) {
     request_presence_pass(clock_.now());
     return;
   }
-  resolver_.capture(event.netns, {std::move(fd.value()), path}, Source::ebpf);  // subscribes (on_captured)
+  const NamespaceOwner owner = host_.owner_of(fd->get());
+  if (!resolver_.capture(event.netns, {std::move(fd.value()), path, owner}, Source::ebpf)) {  // subscribes
+    request_presence_pass(clock_.now());
+    return;  // cached already, or no room for its owner
+  }
   relist(event.netns);
   resolve_cached_peers(resolver_, host_, event.netns);
   request_presence_pass(clock_.now());  // pids and names
@@ -254,8 +272,10 @@ void Tracker::on_links_readable(NetnsId netns) {
   bool peers_pending = false;
   bool relist_self = false;
   std::vector<NetnsId> relist_peers;
-  Status st = it->second.monitor->read([&](const LinkEvent& event) {
+  LinkWatch& watch = it->second;
+  Status st = watch.monitor->read([&](const LinkEvent& event) {
     ++counters_.link_events;
+    watch.last_event = ++link_events_applied_;
     if (event.deleted) {
       auto old = resolver_.remove_device(netns, event.device.ifindex);
       // A veth end that left (moved or deleted): the other end now points
@@ -281,7 +301,9 @@ void Tracker::on_links_readable(NetnsId netns) {
     } else {
       spdlog::warn("netns {}: {}", netns, st.error().message());
     }
-    relist_self = true;
+    // Listed on the gatherer: an overflow comes with a burst, and the event
+    // thread has the rest of the burst (and other namespaces) to apply.
+    request_relist(netns);
   }
   if (relist_self) relist(netns);
   for (NetnsId other : relist_peers) {
@@ -300,9 +322,19 @@ void Tracker::relist(NetnsId netns) {
     spdlog::debug("netns {}: cannot list links: {}", netns, links.error().message());
     return;
   }
+  for (NetnsId other : apply_listing(netns, std::move(links.value()))) {
+    HandlePtr other_handle = resolver_.handle_of(other);
+    if (!other_handle) continue;
+    if (auto peer_links = host_.list_links(*other_handle, other)) {
+      resolver_.set_devices(other, std::move(peer_links.value()));
+    }
+  }
+}
+
+std::set<NetnsId> Tracker::apply_listing(NetnsId netns, std::vector<Device> links) {
   std::map<std::uint32_t, std::uint32_t> now;  // ifindex -> peer ifindex (0: none)
-  for (const Device& d : *links) now[d.ifindex] = d.peer ? d.peer->ifindex : 0;
-  std::vector<Device> before = resolver_.set_devices(netns, std::move(links.value()));
+  for (const Device& d : links) now[d.ifindex] = d.peer ? d.peer->ifindex : 0;
+  std::vector<Device> before = resolver_.set_devices(netns, std::move(links));
   // A veth end that went away or changed while we were not listening (an
   // overflow): the kernel never tells the other end's namespace, so look
   // there too, once.
@@ -312,13 +344,7 @@ void Tracker::relist(NetnsId netns) {
     auto it = now.find(d.ifindex);
     if (it == now.end() || it->second != d.peer->ifindex) others.insert(*d.peer->netns);
   }
-  for (NetnsId other : others) {
-    HandlePtr other_handle = resolver_.handle_of(other);
-    if (!other_handle) continue;
-    if (auto peer_links = host_.list_links(*other_handle, other)) {
-      resolver_.set_devices(other, std::move(peer_links.value()));
-    }
-  }
+  return others;
 }
 
 // A bind mount came or went. New ones are captured at once (mountinfo only,
@@ -346,54 +372,95 @@ void Tracker::request_presence_pass(WallTime as_of) {
   });
 }
 
-// Requests for a reading pile up while one is in progress; a presence
-// reading covers a mounts-only one.
+// Requests for a reading pile up while one is in progress: a full rescan
+// covers a presence pass, which covers a mounts-only one.
 void Tracker::request_gather(ScanMode mode, WallTime as_of) {
+  auto weight = [](ScanMode m) { return m == ScanMode::full ? 2 : m == ScanMode::presence ? 1 : 0; };
   {
     std::lock_guard lock(gather_mutex_);
-    if (gather_pending_) {
-      if (mode == ScanMode::presence) gather_pending_ = mode;
-      gather_as_of_ = std::min(gather_as_of_, as_of);
+    GatherRequest& next = gather_pending_;
+    if (next.scan) {
+      if (weight(mode) > weight(*next.scan)) next.scan = mode;
+      next.as_of = std::min(next.as_of, as_of);
     } else {
-      gather_pending_ = mode;
-      gather_as_of_ = as_of;
+      next.scan = mode;
+      next.as_of = as_of;
     }
+  }
+  gather_wake_.notify_one();
+}
+
+void Tracker::request_relist(NetnsId netns) {
+  {
+    std::lock_guard lock(gather_mutex_);
+    gather_pending_.relists.insert(netns);
   }
   gather_wake_.notify_one();
 }
 
 void Tracker::gatherer_main() {
   for (;;) {
-    ScanMode mode;
-    WallTime as_of;
+    GatherRequest request;
     {
       std::unique_lock lock(gather_mutex_);
-      gather_wake_.wait(lock, [this] { return gather_stop_ || gather_pending_; });
+      gather_wake_.wait(lock,
+                        [this] { return gather_stop_ || gather_pending_.scan || !gather_pending_.relists.empty(); });
       if (gather_stop_) return;
-      mode = *gather_pending_;
-      as_of = gather_as_of_;
-      gather_pending_.reset();
+      request = std::exchange(gather_pending_, GatherRequest{});
     }
-    ScanInput input = scanner_.gather(mode);
-    auto shared = std::make_shared<ScanInput>(std::move(input));
-    loop_->post([this, shared, as_of] { apply_gathered(std::move(*shared), as_of); });
+    auto gathered = std::make_shared<Gathered>();
+    gathered->events_before = link_events_applied_.load();
+    gathered->as_of = request.as_of;
+    if (request.scan) gathered->scan = scanner_.gather(*request.scan);
+    for (NetnsId netns : request.relists) {
+      if (gathered->scan && gathered->scan->listings.count(netns)) continue;  // the rescan listed it
+      if (HandlePtr handle = resolver_.handle_of(netns)) {
+        gathered->relists.emplace(netns, host_.list_links(*handle, netns));
+      }
+    }
+    loop_->post([this, gathered] { apply_gathered(std::move(*gathered)); });
   }
 }
 
-void Tracker::apply_gathered(ScanInput input, WallTime as_of) {
-  const ScanMode mode = input.mode;
-  std::vector<NetnsId> mounted_before;
-  if (mode == ScanMode::mounts) mounted_before = scanner_.mounted();
-  ScanReport report = scanner_.apply(std::move(input), as_of);
-  for (NetnsId netns : report.captured_ids) resolve_cached_peers(resolver_, host_, netns);
-  if (mode == ScanMode::mounts) {
-    const std::vector<NetnsId> now = scanner_.mounted();
-    if (!std::includes(now.begin(), now.end(), mounted_before.begin(), mounted_before.end())) {
-      request_presence_pass(as_of);  // a mount went away
+bool Tracker::listing_fresh(NetnsId netns, std::uint64_t events_before) const {
+  auto it = link_watches_.find(netns);
+  return it == link_watches_.end() || it->second.last_event <= events_before;
+}
+
+void Tracker::apply_gathered(Gathered gathered) {
+  auto fresh = [&](NetnsId netns) { return listing_fresh(netns, gathered.events_before); };
+  if (gathered.scan) {
+    const ScanMode mode = gathered.scan->mode;
+    std::vector<NetnsId> mounted_before;
+    if (mode == ScanMode::mounts) mounted_before = scanner_.mounted();
+    ScanReport report = scanner_.apply(std::move(*gathered.scan), gathered.as_of, fresh);
+    for (NetnsId netns : report.captured_ids) resolve_cached_peers(resolver_, host_, netns);
+    if (mode == ScanMode::mounts) {
+      const std::vector<NetnsId> now = scanner_.mounted();
+      if (!std::includes(now.begin(), now.end(), mounted_before.begin(), mounted_before.end())) {
+        request_presence_pass(gathered.as_of);  // a mount went away
+      }
     }
+    spdlog::debug("{} pass: {} namespaces, {} captured, {} not opened, {} stale listings, {} us",
+                  mode == ScanMode::mounts     ? "mount"
+                  : mode == ScanMode::presence ? "presence"
+                                               : "full",
+                  report.namespaces, report.captured, report.capture_failures, report.stale_listings,
+                  report.took.count());
   }
-  spdlog::debug("{} pass: {} namespaces, {} captured, {} us", mode == ScanMode::mounts ? "mount" : "presence",
-                report.namespaces, report.captured, report.took.count());
+  for (auto& [netns, links] : gathered.relists) {
+    if (!resolver_.contains(netns)) continue;
+    if (!fresh(netns)) {
+      request_relist(netns);  // events overtook the listing: list again
+      continue;
+    }
+    if (!links) {
+      spdlog::debug("netns {}: cannot list links: {}", netns, links.error().message());
+      continue;
+    }
+    for (NetnsId other : apply_listing(netns, std::move(links.value()))) request_relist(other);
+    resolve_cached_peers(resolver_, host_, netns);
+  }
   publish_counters();
   // A pass allocates and frees per-namespace maps; give the pages back so
   // RSS follows the cache (at most a few times a second, ~1 ms).

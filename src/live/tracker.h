@@ -11,8 +11,11 @@
 // - timers: the periodic full rescan (the safety net) and the lonely flush.
 // A presence check is a /proc + mountinfo pass that captures what is new and
 // starts or stops each namespace's lonely clock; requests for it are
-// coalesced, and the reading runs on a gatherer thread while the event
-// thread keeps applying events.
+// coalesced. Heavy reading runs on a gatherer thread while the event thread
+// keeps applying events: presence and mount passes, full rescans (every
+// namespace's links) and re-listings after an overflow. The event thread
+// only applies what was read, and a listing that events have overtaken in
+// the meantime is not applied (an overflowed namespace is listed again).
 //
 // Without eBPF (no BTF, no privilege, --no-ebpf) it runs degraded on the
 // other sources and says so in /readyz and in the dump.
@@ -21,9 +24,11 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -50,6 +55,10 @@ struct TrackerConfig {
   // Receive buffer of each namespace's link monitor: a burst past it is an
   // overflow, answered by listing that namespace again.
   int link_rcvbuf = 1 << 20;
+  // Exits waited for at once (a descriptor each); past that, an exit is left
+  // to a presence pass this long after it.
+  std::size_t max_exit_watches = 64;
+  std::chrono::milliseconds exit_fallback_delay{1000};
 };
 
 // Threading: start() and stop() from one controlling thread; the accessors
@@ -83,6 +92,20 @@ class Tracker final : public ResolverListener {
   struct LinkWatch {
     std::unique_ptr<LinkMonitor> monitor;
     EventLoop::WatchId id;
+    std::uint64_t last_event = 0;  // link_events_applied_ when its last event was applied
+  };
+  // What the gatherer is asked to read next; requests pile up while it reads.
+  struct GatherRequest {
+    std::optional<ScanMode> scan;  // a presence or mounts pass, or a full rescan
+    WallTime as_of{};              // the earliest change the pass answers
+    std::set<NetnsId> relists;     // namespaces whose links must be listed again
+  };
+  // What it read, for the event thread to apply.
+  struct Gathered {
+    std::optional<ScanInput> scan;
+    WallTime as_of{};
+    std::map<NetnsId, Result<std::vector<Device>>> relists;
+    std::uint64_t events_before = 0;  // link_events_applied_ when the reading began
   };
   struct ExitWatch {
     Fd fd;
@@ -99,11 +122,17 @@ class Tracker final : public ResolverListener {
   void watch_links(NetnsId netns, const HandlePtr& handle);
   void unwatch_links(NetnsId netns);
   void relist(NetnsId netns);
+  // Replaces the namespace's devices with a fresh listing; returns the other
+  // namespaces whose veth ends it changed behind the kernel's back.
+  std::set<NetnsId> apply_listing(NetnsId netns, std::vector<Device> links);
   void on_mounts_changed();
   void request_presence_pass(WallTime as_of);
   void request_gather(ScanMode mode, WallTime as_of);
+  void request_relist(NetnsId netns);
   void gatherer_main();
-  void apply_gathered(ScanInput input, WallTime as_of);
+  void apply_gathered(Gathered gathered);
+  // No link event applied to `netns` since `events_before`.
+  bool listing_fresh(NetnsId netns, std::uint64_t events_before) const;
   void resync();
   void flush();
   void publish_counters();
@@ -127,6 +156,7 @@ class Tracker final : public ResolverListener {
   // Exited tasks not yet gone, by descriptor (see on_task_exit).
   std::unordered_map<int, ExitWatch> exiting_;
   bool presence_pending_ = false;
+  bool exit_fallback_pending_ = false;
   WallTime presence_as_of_{};  // earliest change the pending pass answers
   SteadyTime last_presence_pass_{};
   LiveCounters counters_;
@@ -138,9 +168,11 @@ class Tracker final : public ResolverListener {
   std::thread gatherer_;
   std::mutex gather_mutex_;
   std::condition_variable gather_wake_;
-  std::optional<ScanMode> gather_pending_;  // guarded by gather_mutex_
-  WallTime gather_as_of_{};                 // guarded by gather_mutex_
-  bool gather_stop_ = false;                // guarded by gather_mutex_
+  GatherRequest gather_pending_;  // guarded by gather_mutex_
+  bool gather_stop_ = false;      // guarded by gather_mutex_
+  // Link events applied so far: a listing begun before the count moved for
+  // its namespace is stale. Written by the event thread, read by the gatherer.
+  std::atomic<std::uint64_t> link_events_applied_{0};
 
   // Read by not_ready_reasons() from any thread.
   std::atomic<bool> scanned_{false};

@@ -41,7 +41,8 @@ std::string mount_name(std::string_view mount_point);
 struct HostInfo {
   std::string hostname;
   std::string kernel;  // uname release
-  NetnsId netns = 0;   // netnsd's own (the host's) namespace
+  NetnsId netns = 0;   // netnsd's own (the host's) network namespace
+  NetnsId userns = 0;  // netnsd's own (the host's) user namespace
 };
 
 // Threading: every method may be called from several threads at once.
@@ -55,6 +56,10 @@ class HostView {
   virtual Result<std::vector<NetnsMount>> scan_mounts() = 0;
   // Opens a handle and checks it is namespace `expected`.
   virtual Result<Fd> open_netns(const std::string& path, NetnsId expected) = 0;
+  // Who owns the namespace behind an open handle. When the kernel will not
+  // say, the owner is reported as not the host's (host = false): unknown
+  // owners compete for the unprivileged share of the cache.
+  virtual NamespaceOwner owner_of(int netns_fd) = 0;
   // The links of the namespace behind `ns`, whose inode is `self`.
   virtual Result<std::vector<Device>> list_links(const NamespaceHandle& ns, NetnsId self) = 0;
   // The nsid namespace `in` assigns to each of `targets` (-1 for none), in order.

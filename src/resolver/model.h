@@ -47,6 +47,18 @@ struct Device {
 enum class Source { procfs, bind_mount, ebpf, netlink };
 std::string_view to_string(Source source);
 
+// Who owns a network namespace: its owning user namespace and that user
+// namespace's owner. It decides whom the namespace competes with for room in
+// the cache (see Resolver::capture): anybody can make namespaces with
+// `unshare -rn`, and those must never push the host's out.
+struct NamespaceOwner {
+  NetnsId userns = 0;     // inode of the owning user namespace; 0 when unknown
+  std::uint32_t uid = 0;  // that user namespace's owner (NS_GET_OWNER_UID)
+  bool host = true;       // owned by netnsd's own (the host's) user namespace
+
+  bool operator==(const NamespaceOwner&) const = default;
+};
+
 // Kernel-side state whose life is tied to a handle's (a netlink socket
 // inside the namespace, say). Opaque to the resolver.
 struct HandleAttachment {
@@ -58,12 +70,17 @@ struct HandleAttachment {
 // using a handle after the resolver has released it; the fd, and anything
 // attached, close with the last owner.
 struct NamespaceHandle {
-  NamespaceHandle(Fd handle_fd, std::string handle_path) : fd(std::move(handle_fd)), path(std::move(handle_path)) {}
+  NamespaceHandle(Fd handle_fd, std::string handle_path, NamespaceOwner handle_owner = {})
+      : fd(std::move(handle_fd)), path(std::move(handle_path)), owner(handle_owner) {}
   NamespaceHandle(NamespaceHandle&& other) noexcept
-      : fd(std::move(other.fd)), path(std::move(other.path)), attachment(std::move(other.attachment)) {}
+      : fd(std::move(other.fd)),
+        path(std::move(other.path)),
+        owner(other.owner),
+        attachment(std::move(other.attachment)) {}
 
   Fd fd;
   std::string path;
+  NamespaceOwner owner;
   // Guarded by attachment_mutex: users of the attachment take it too.
   mutable std::mutex attachment_mutex;
   mutable std::unique_ptr<HandleAttachment> attachment;
@@ -78,8 +95,9 @@ struct NamespaceView {
   Source discovered_by = Source::procfs;
   WallTime first_seen;
   std::optional<WallTime> lonely_since;
-  std::uint32_t pids = 0;       // processes with a task in the namespace at the last scan
-  std::vector<Device> devices;  // sorted by ifindex
+  std::uint32_t pids = 0;         // processes with a task in the namespace at the last scan
+  std::vector<Device> devices;    // sorted by ifindex
+  bool devices_over_cap = false;  // it holds more devices than the cache keeps (ResolverConfig::max_devices)
 };
 
 }  // namespace netnsd

@@ -21,7 +21,27 @@ std::string_view to_string(Source source) {
   return "unknown";
 }
 
-Resolver::Resolver(ResolverConfig config, const Clock& clock) : config_(config), clock_(clock) {}
+namespace {
+
+std::size_t default_owner_share(const ResolverConfig& config) {
+  if (config.max_per_owner) return config.max_per_owner;
+  return std::max<std::size_t>(1, config.capacity / defaults::kOwnerShareDivisor);
+}
+
+}  // namespace
+
+Resolver::Resolver(ResolverConfig config, const Clock& clock)
+    : config_(std::move(config)), max_per_owner_(default_owner_share(config_)), clock_(clock) {}
+
+FdBudget plan_fd_budget(std::size_t capacity, std::uint64_t fd_limit, std::size_t reserve) {
+  const std::uint64_t room = fd_limit > reserve ? (fd_limit - reserve) / defaults::kFdsPerNamespace : 0;
+  if (room >= capacity) return {capacity, ""};
+  const std::size_t fits = static_cast<std::size_t>(std::max<std::uint64_t>(room, 1));
+  return {fits, "descriptor budget: RLIMIT_NOFILE " + std::to_string(fd_limit) + " leaves room for " +
+                    std::to_string(fits) + " of the " + std::to_string(capacity) + " namespaces --capacity asks for (" +
+                    std::to_string(defaults::kFdsPerNamespace) + " descriptors each, " + std::to_string(reserve) +
+                    " kept for the rest)"};
+}
 
 void Resolver::index_add_locked(NetnsId netns, const Device& device) {
   if (crosses_namespaces(device)) veth_ends_.emplace(veth_key(device.ifindex, device.peer->ifindex), netns);
@@ -51,38 +71,69 @@ void Resolver::bury(Graveyard& graveyard) {
   graveyard.handles.clear();  // the last owner closes the fds, outside the lock
 }
 
-Resolver::Entry& Resolver::insert_locked(NetnsId netns, Source source, Graveyard& graveyard) {
-  auto [it, inserted] = entries_.try_emplace(netns);
-  Entry& entry = it->second;
-  if (inserted) {
-    entry.discovered_by = source;
-    entry.first_seen = clock_.now();
-    entry.last_active = entry.first_seen;
-    lru_.push_front(netns);
-    entry.lru = lru_.begin();
-    evict_over_capacity_locked(graveyard);
-  }
-  return entry;
-}
-
 void Resolver::touch_locked(Entry& entry) {
   lru_.splice(lru_.begin(), lru_, entry.lru);
 }
 
-void Resolver::evict_over_capacity_locked(Graveyard& graveyard) {
-  while (entries_.size() > config_.capacity && !lru_.empty()) {
-    // A lonely namespace is on its way out anyway: it goes first, then the
-    // least recently active one.
-    auto pos = std::prev(lru_.end());
-    for (auto it = lru_.rbegin(); it != lru_.rend(); ++it) {
-      if (entries_.at(*it).lonely_since) {
-        pos = std::prev(it.base());
-        break;
-      }
-    }
-    erase_locked(entries_.find(*pos), graveyard);
-    ++evictions_;
+template <class Pick>
+std::unordered_map<NetnsId, Resolver::Entry>::iterator Resolver::oldest_locked(NetnsId except, Pick pick) {
+  for (auto it = lru_.rbegin(); it != lru_.rend(); ++it) {
+    if (*it == except) continue;
+    auto entry = entries_.find(*it);
+    if (pick(entry->second)) return entry;
   }
+  return entries_.end();
+}
+
+std::size_t Resolver::owned_by_locked(std::uint32_t uid) const {
+  std::size_t n = 0;
+  for (const auto& [netns, entry] : entries_) {
+    if (!entry.owner().host && entry.owner().uid == uid) ++n;
+  }
+  return n;
+}
+
+bool Resolver::make_room_locked(NetnsId added, Graveyard& graveyard) {
+  const NamespaceOwner owner = entries_.at(added).owner();
+  auto lonely = [](const Entry& e) { return e.lonely_since.has_value(); };
+  auto unprivileged = [](const Entry& e) { return !e.owner().host; };
+  auto same_owner = [&](const Entry& e) { return !e.owner().host && e.owner().uid == owner.uid; };
+  const auto none = entries_.end();
+
+  // An owner other than the host competes with itself first: its share.
+  if (!owner.host && owned_by_locked(owner.uid) > max_per_owner_) {
+    auto victim = oldest_locked(added, [&](const Entry& e) { return same_owner(e) && lonely(e); });
+    if (victim == none) victim = oldest_locked(added, same_owner);
+    if (victim != none) {
+      erase_locked(victim, graveyard);
+      ++evictions_owner_share_;
+    }
+  }
+  while (entries_.size() > config_.capacity) {
+    auto victim = oldest_locked(added, [&](const Entry& e) { return unprivileged(e) && lonely(e); });
+    if (owner.host) {
+      if (victim == none) victim = oldest_locked(added, lonely);
+      if (victim == none) victim = oldest_locked(added, unprivileged);
+      if (victim == none) victim = oldest_locked(added, [](const Entry&) { return true; });
+    } else if (victim == none) {
+      victim = oldest_locked(added, same_owner);
+    }
+    if (victim == none) return false;
+    erase_locked(victim, graveyard);
+    ++evictions_capacity_;
+  }
+  return true;
+}
+
+bool Resolver::has_room_for(const NamespaceOwner& owner) const {
+  std::lock_guard lock(mutex_);
+  if (!owner.host && owned_by_locked(owner.uid) >= max_per_owner_) return false;
+  if (entries_.size() < config_.capacity) return true;
+  for (const auto& [netns, entry] : entries_) {
+    const bool unprivileged = !entry.owner().host;
+    if (owner.host ? unprivileged || entry.lonely_since : unprivileged && entry.lonely_since) return true;
+  }
+  return false;
 }
 
 bool Resolver::capture(NetnsId netns, NamespaceHandle handle, Source source) {
@@ -91,14 +142,27 @@ bool Resolver::capture(NetnsId netns, NamespaceHandle handle, Source source) {
   bool added = false;
   {
     std::lock_guard lock(mutex_);
-    Entry& entry = insert_locked(netns, source, graveyard);
-    entry.last_active = clock_.now();
-    touch_locked(entry);
-    if (entry.handle) {
-      graveyard.handles.push_back(std::move(owned));
+    auto [it, inserted] = entries_.try_emplace(netns);
+    Entry& entry = it->second;
+    if (!inserted) {
+      graveyard.handles.push_back(std::move(owned));  // it has one already
+      entry.last_active = clock_.now();
+      touch_locked(entry);
     } else {
       entry.handle = owned;
-      added = true;
+      entry.discovered_by = source;
+      entry.first_seen = clock_.now();
+      entry.last_active = entry.first_seen;
+      lru_.push_front(netns);
+      entry.lru = lru_.begin();
+      added = make_room_locked(netns, graveyard);
+      if (!added) {
+        // Refused: out again at once, announced to nobody.
+        lru_.erase(entry.lru);
+        graveyard.handles.push_back(std::move(entry.handle));
+        entries_.erase(it);
+        ++refusals_capacity_;
+      }
     }
   }
   bury(graveyard);
@@ -127,6 +191,11 @@ std::vector<Device> Resolver::set_devices(NetnsId netns, std::vector<Device> dev
     std::uint32_t ifindex = device.ifindex;
     fresh.insert_or_assign(ifindex, std::move(device));
   }
+  it->second.devices_over_cap = fresh.size() > config_.max_devices;
+  if (it->second.devices_over_cap) {
+    devices_refused_ += fresh.size() - config_.max_devices;
+    fresh.erase(std::next(fresh.begin(), static_cast<std::ptrdiff_t>(config_.max_devices)), fresh.end());
+  }
   for (const auto& [ifindex, device] : it->second.devices) index_remove_locked(netns, device);
   for (const auto& [ifindex, device] : fresh) index_add_locked(netns, device);
   it->second.devices.swap(fresh);
@@ -139,11 +208,15 @@ bool Resolver::upsert_device(NetnsId netns, Device device) {
   std::lock_guard lock(mutex_);
   auto it = entries_.find(netns);
   if (it == entries_.end()) return false;
+  auto old = it->second.devices.find(device.ifindex);
+  if (old == it->second.devices.end() && it->second.devices.size() >= config_.max_devices) {
+    ++devices_refused_;
+    it->second.devices_over_cap = true;
+    return false;
+  }
   keep_resolved_peer(it->second.devices, device);
   const bool unresolved = peer_unresolved(device);
-  if (auto old = it->second.devices.find(device.ifindex); old != it->second.devices.end()) {
-    index_remove_locked(netns, old->second);
-  }
+  if (old != it->second.devices.end()) index_remove_locked(netns, old->second);
   index_add_locked(netns, device);
   std::uint32_t ifindex = device.ifindex;
   it->second.devices.insert_or_assign(ifindex, std::move(device));
@@ -269,6 +342,7 @@ NamespaceView Resolver::view_locked(NetnsId netns, const Entry& entry) const {
   view.first_seen = entry.first_seen;
   view.lonely_since = entry.lonely_since;
   view.pids = entry.pids;
+  view.devices_over_cap = entry.devices_over_cap;
   view.devices.reserve(entry.devices.size());
   for (const auto& [ifindex, device] : entry.devices) view.devices.push_back(device);
   return view;
@@ -336,11 +410,6 @@ bool Resolver::contains(NetnsId netns) const {
   return entries_.count(netns) != 0;
 }
 
-bool Resolver::full() const {
-  std::lock_guard lock(mutex_);
-  return entries_.size() >= config_.capacity;
-}
-
 bool Resolver::has_handle(NetnsId netns) const {
   return handle_of(netns) != nullptr;
 }
@@ -385,6 +454,11 @@ void Resolver::count_capture_failure() {
   ++capture_failures_;
 }
 
+void Resolver::set_not_cached(std::size_t count) {
+  std::lock_guard lock(mutex_);
+  not_cached_ = count;
+}
+
 void Resolver::update_live_counters(const LiveCounters& counters) {
   std::lock_guard lock(mutex_);
   live_ = counters;
@@ -401,13 +475,39 @@ ResolverStats Resolver::stats_locked() const {
   s.degraded = degraded_;
   s.degraded_reason = degraded_reason_;
   s.capacity = config_.capacity;
+  s.configured_capacity = config_.configured_capacity ? config_.configured_capacity : config_.capacity;
+  s.max_per_owner = max_per_owner_;
+  s.max_devices = config_.max_devices;
   s.lonely_timeout_s = std::chrono::duration_cast<std::chrono::seconds>(config_.lonely_timeout).count();
   s.namespaces = entries_.size();
-  s.evictions = evictions_;
+  for (const auto& [netns, entry] : entries_) {
+    if (!entry.owner().host) ++s.unprivileged_namespaces;
+    if (entry.devices_over_cap) ++s.namespaces_over_device_cap;
+  }
+  s.not_cached = not_cached_;
+  s.evictions_capacity = evictions_capacity_;
+  s.evictions_owner_share = evictions_owner_share_;
+  s.evictions = evictions_capacity_ + evictions_owner_share_;
+  s.refusals_capacity = refusals_capacity_;
+  s.devices_refused = devices_refused_;
   s.lonely_releases = lonely_releases_;
   s.resyncs = resyncs_;
   s.handle_capture_failures = capture_failures_;
+  s.netlink_rejected_foreign = netlink_.foreign;
+  s.netlink_rejected_sequence = netlink_.sequence;
+  s.netlink_rejected_policy = netlink_.policy;
   s.live = live_;
+
+  if (!config_.capacity_limit.empty()) s.limits.push_back(config_.capacity_limit);
+  if (s.not_cached) {
+    s.limits.push_back(std::to_string(s.not_cached) + " namespaces on the host are not cached (capacity " +
+                       std::to_string(s.capacity) + ", at most " + std::to_string(max_per_owner_) +
+                       " per owner outside the host's user namespace)");
+  }
+  if (s.namespaces_over_device_cap) {
+    s.limits.push_back(std::to_string(s.namespaces_over_device_cap) + " namespaces hold more than " +
+                       std::to_string(config_.max_devices) + " devices (--max-devices): the rest are not cached");
+  }
   return s;
 }
 

@@ -29,9 +29,25 @@
 namespace netnsd {
 
 struct ResolverConfig {
-  std::size_t capacity = defaults::kCapacity;
+  std::size_t capacity = defaults::kCapacity;  // what the cache may hold (after the fd budget)
   std::chrono::milliseconds lonely_timeout = defaults::kLonelyTimeout;
+  // Namespaces not owned by the host's user namespace, per owner uid; 0 for
+  // the default, capacity / kOwnerShareDivisor (at least 1).
+  std::size_t max_per_owner = 0;
+  std::size_t max_devices = defaults::kMaxDevices;  // devices kept per namespace
+  // What was asked for, when the fd budget (plan_fd_budget) shrank it, and why.
+  std::size_t configured_capacity = 0;  // 0: the same as capacity
+  std::string capacity_limit;
 };
+
+// How many namespaces fit in `fd_limit` descriptors (RLIMIT_NOFILE) once
+// `reserve` are kept for the rest of the process: `capacity`, or fewer, with
+// a sentence saying why.
+struct FdBudget {
+  std::size_t capacity = 0;
+  std::string limit;  // empty when capacity is what was asked for
+};
+FdBudget plan_fd_budget(std::size_t capacity, std::uint64_t fd_limit, std::size_t reserve = defaults::kFdReserve);
 
 // What a full scan saw of one namespace.
 struct Presence {
@@ -61,15 +77,29 @@ class Resolver {
   void set_listener(ResolverListener* listener) { listener_ = listener; }
 
   // Adds a namespace with its handle. Returns false (and drops `handle`) when
-  // the namespace already has one. May evict the least recently seen
-  // namespace to stay within capacity.
+  // the namespace already has one, or when it may not take a place.
+  //
+  // Places (capacity) go by owner (handle.owner). A namespace of the host's
+  // user namespace may push out anything: a lonely namespace first (it is on
+  // its way out), then the least recently active one not owned by the host,
+  // then the least recently active one. One owned by another user namespace
+  // competes only with its own kind: at most max_per_owner per owner uid (a
+  // newer one pushes out the same owner's least recently active), and when
+  // the cache is full it may push out a lonely unprivileged namespace or one
+  // of its owner's, never a host namespace; if neither exists it is refused.
+  // Evictions and refusals are counted by reason.
   bool capture(NetnsId netns, NamespaceHandle handle, Source source);
+  // Whether a namespace of `owner` would find a place without pushing out
+  // anyone it competes with (rescans only take what fits: no churn).
+  bool has_room_for(const NamespaceOwner& owner) const;
 
   // Replaces the device list of a cached namespace (no-op if not cached);
-  // returns the list it replaced.
+  // returns the list it replaced. Keeps at most max_devices (the lowest
+  // ifindexes); the rest are counted and the namespace is marked over the cap.
   std::vector<Device> set_devices(NetnsId netns, std::vector<Device> devices);
-  // One device appeared or changed (RTM_NEWLINK); no-op if not cached.
-  // Returns true when it is a veth whose peer namespace is still unknown.
+  // One device appeared or changed (RTM_NEWLINK); no-op if not cached, and a
+  // new device past max_devices is refused (counted). Returns true when it
+  // is a veth whose peer namespace is still unknown.
   bool upsert_device(NetnsId netns, Device device);
   // One device went away (RTM_DELLINK). Returns it, if it was cached.
   std::optional<Device> remove_device(NetnsId netns, std::uint32_t ifindex);
@@ -123,8 +153,6 @@ class Resolver {
   bool has_handle(NetnsId netns) const;
   // The namespace's handle, or null when it is not cached.
   HandlePtr handle_of(NetnsId netns) const;
-  // At capacity: one more namespace means an eviction.
-  bool full() const;
   // Every captured handle, sorted by inode.
   std::vector<std::pair<NetnsId, HandlePtr>> handles() const;
 
@@ -135,6 +163,10 @@ class Resolver {
   void set_degraded(std::string reason);
   void count_resync();
   void count_capture_failure();
+  // Namespaces the last scan saw that the cache does not hold.
+  void set_not_cached(std::size_t count);
+  // Where the kernel adapters count the netlink messages they refuse.
+  NetlinkCounters& netlink_counters() { return netlink_; }
   void update_live_counters(const LiveCounters& counters);
   ResolverStats stats() const;
 
@@ -148,7 +180,9 @@ class Resolver {
     WallTime last_active;  // captured, or a task seen entering
     std::uint32_t pids = 0;
     std::map<std::uint32_t, Device> devices;
+    bool devices_over_cap = false;
     std::list<NetnsId>::iterator lru;  // position in lru_ (front = most recent)
+    const NamespaceOwner& owner() const { return handle->owner; }
   };
 
   // What leaves the cache under the lock: handles to close and ids to
@@ -159,9 +193,13 @@ class Resolver {
   };
   void bury(Graveyard& graveyard);
 
-  Entry& insert_locked(NetnsId netns, Source source, Graveyard& graveyard);
   void touch_locked(Entry& entry);
-  void evict_over_capacity_locked(Graveyard& graveyard);
+  // The least recently active entry, other than `except`, that `pick` accepts.
+  template <class Pick>
+  std::unordered_map<NetnsId, Entry>::iterator oldest_locked(NetnsId except, Pick pick);
+  // Makes room for the entry just inserted at `added`; false when there is none for it.
+  bool make_room_locked(NetnsId added, Graveyard& graveyard);
+  std::size_t owned_by_locked(std::uint32_t uid) const;
   NamespaceView view_locked(NetnsId netns, const Entry& entry) const;
   ResolverStats stats_locked() const;
   void index_add_locked(NetnsId netns, const Device& device);
@@ -169,7 +207,9 @@ class Resolver {
   void erase_locked(std::unordered_map<NetnsId, Entry>::iterator it, Graveyard& graveyard);
 
   const ResolverConfig config_;
+  const std::size_t max_per_owner_;
   const Clock& clock_;
+  NetlinkCounters netlink_;
 
   mutable std::mutex mutex_;
   std::unordered_map<NetnsId, Entry> entries_;
@@ -180,7 +220,11 @@ class Resolver {
   std::string degraded_reason_;
   LiveCounters live_;
   ResolverListener* listener_ = nullptr;
-  std::uint64_t evictions_ = 0;
+  std::uint64_t evictions_capacity_ = 0;
+  std::uint64_t evictions_owner_share_ = 0;
+  std::uint64_t refusals_capacity_ = 0;
+  std::uint64_t devices_refused_ = 0;
+  std::size_t not_cached_ = 0;
   std::uint64_t lonely_releases_ = 0;
   std::uint64_t resyncs_ = 0;
   std::uint64_t capture_failures_ = 0;

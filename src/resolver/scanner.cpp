@@ -16,6 +16,10 @@ ScanInput Scanner::gather(ScanMode mode) const {
   input.gathered_at = resolver_.now();
   if (mode != ScanMode::mounts) input.tasks = host_.scan_tasks();
   input.mounts = host_.scan_mounts();
+  if (mode == ScanMode::full) {
+    for (const auto& [netns, handle] : resolver_.handles())
+      input.listings.emplace(netns, host_.list_links(*handle, netns));
+  }
   return input;
 }
 
@@ -39,7 +43,7 @@ ScanReport Scanner::scan(ScanMode mode, std::optional<WallTime> as_of) {
   return apply(gather(mode), as_of);
 }
 
-ScanReport Scanner::apply(ScanInput input, std::optional<WallTime> as_of) {
+ScanReport Scanner::apply(ScanInput input, std::optional<WallTime> as_of, const ListingFilter& fresh) {
   const ScanMode mode = input.mode;
   const auto started = input.started;
   ScanReport report;
@@ -73,46 +77,55 @@ ScanReport Scanner::apply(ScanInput input, std::optional<WallTime> as_of) {
   for (const auto& [netns, handle] : resolver_.handles()) held.insert(netns);
   for (const auto& [netns, seen] : presence) {
     if (held.count(netns)) continue;
-    const bool newly_mounted = scanned_once_ && !seen.names.empty() &&
-                               !std::binary_search(mounted_before.begin(), mounted_before.end(), netns);
-    if (resolver_.full() && !newly_mounted) {
-      ++report.capacity_skips;
-      continue;
-    }
-    bool captured = false;
+    // A handle first: it says who owns the namespace, and the owner decides
+    // whether there is room for it.
+    std::optional<NamespaceHandle> handle;
+    Source source = Source::procfs;
     std::string last_error;
-    auto task = tasks.find(netns);
-    if (task != tasks.end()) {
-      auto fd = host_.open_netns(task->second.task_path, netns);
-      if (fd) {
-        resolver_.capture(netns, {std::move(fd.value()), task->second.task_path}, Source::procfs);
-        captured = true;
+    if (auto task = tasks.find(netns); task != tasks.end()) {
+      if (auto fd = host_.open_netns(task->second.task_path, netns)) {
+        handle.emplace(std::move(fd.value()), task->second.task_path);
       } else {
         last_error = fd.error().message();
       }
     }
     for (const std::string& path : mount_points_of(netns)) {
-      if (captured) break;
-      auto fd = host_.open_netns(path, netns);
-      if (fd) {
-        resolver_.capture(netns, {std::move(fd.value()), path}, Source::bind_mount);
-        captured = true;
+      if (handle) break;
+      if (auto fd = host_.open_netns(path, netns)) {
+        handle.emplace(std::move(fd.value()), path);
+        source = Source::bind_mount;
       } else {
         last_error = fd.error().message();
       }
     }
-    if (captured) {
+    if (!handle) {
+      ++report.capture_failures;
+      resolver_.count_capture_failure();
+      spdlog::debug("cannot capture netns {}: {}", netns, last_error);
+      continue;
+    }
+    handle->owner = host_.owner_of(handle->fd.get());
+    const bool newly_mounted = scanned_once_ && !seen.names.empty() &&
+                               !std::binary_search(mounted_before.begin(), mounted_before.end(), netns);
+    if (!newly_mounted && !resolver_.has_room_for(handle->owner)) {
+      ++report.capacity_skips;  // found again after an eviction: no churn on rescans
+      continue;
+    }
+    if (resolver_.capture(netns, std::move(*handle), source)) {
       ++report.captured;
       captured_ids.insert(netns);
       report.captured_ids.push_back(netns);
     } else {
-      ++report.capture_failures;
-      resolver_.count_capture_failure();
-      spdlog::debug("cannot capture netns {}: {}", netns, last_error);
+      ++report.capacity_skips;
     }
   }
 
   if (report.mounts_ok && report.tasks_ok) {
+    if (mode != ScanMode::mounts) {
+      std::size_t missing = 0;
+      for (const auto& [netns, seen] : presence) missing += !resolver_.contains(netns);
+      resolver_.set_not_cached(missing);
+    }
     if (mode == ScanMode::mounts) {
       std::map<NetnsId, std::set<std::string>> names;
       for (auto& [netns, seen] : presence) names.emplace(netns, std::move(seen.names));
@@ -126,8 +139,19 @@ ScanReport Scanner::apply(ScanInput input, std::optional<WallTime> as_of) {
   for (auto& [netns, handle] : resolver_.handles()) handles.emplace(netns, std::move(handle));
   Listings listings;
   for (const auto& [netns, handle] : handles) {
-    if (mode != ScanMode::full && !captured_ids.count(netns)) continue;
-    auto links = host_.list_links(*handle, netns);
+    Result<std::vector<Device>> links = Error::logic("not listed");
+    if (captured_ids.count(netns)) {
+      links = host_.list_links(*handle, netns);
+    } else if (mode != ScanMode::full) {
+      continue;
+    } else if (auto gathered = input.listings.find(netns); gathered == input.listings.end()) {
+      continue;  // captured after the reading began: it was listed then
+    } else if (fresh && !fresh(netns)) {
+      ++report.stale_listings;
+      continue;
+    } else {
+      links = std::move(gathered->second);
+    }
     if (!links) {
       ++report.link_failures;
       spdlog::debug("cannot list links of netns {}: {}", netns, links.error().message());

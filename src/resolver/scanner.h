@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -20,7 +21,8 @@ struct ScanReport {
   std::size_t link_failures = 0;     // namespaces whose links could not be listed
   bool mounts_ok = true;             // mountinfo was read (presence applied only then)
   bool tasks_ok = true;              // /proc was walked completely (likewise)
-  std::size_t capacity_skips = 0;    // not captured: the cache is full
+  std::size_t capacity_skips = 0;    // not captured: no room for its owner (see Resolver::capture)
+  std::size_t stale_listings = 0;    // gathered listings not applied: events had changed the namespace
   std::vector<NetnsId> captured_ids;
   std::chrono::microseconds took{0};
 };
@@ -38,7 +40,14 @@ struct ScanInput {
   WallTime gathered_at;  // when the reading began
   Result<TaskScan> tasks{TaskScan{}};
   Result<std::vector<NetnsMount>> mounts{std::vector<NetnsMount>{}};
+  // ScanMode::full: the links of every namespace the cache held when the
+  // reading began (the heavy part of a resync, done off the applying thread).
+  std::map<NetnsId, Result<std::vector<Device>>> listings;
 };
+
+// Whether a listing made during the reading may still replace what the
+// cache holds for a namespace (false when newer events have changed it since).
+using ListingFilter = std::function<bool(NetnsId)>;
 
 // Threading: gather() may run on any thread, concurrently with anything;
 // apply() and scan() on one thread at a time (the one that owns the cache's
@@ -56,10 +65,12 @@ class Scanner {
   // Resolver::apply_presence).
   ScanReport scan(ScanMode mode = ScanMode::full, std::optional<WallTime> as_of = std::nullopt);
 
-  // scan() in two steps, so the reading (a walk of all of /proc, mountinfo)
-  // can happen off the thread that applies events.
+  // scan() in two steps, so the reading (a walk of all of /proc, mountinfo,
+  // and for a full scan every namespace's links) can happen off the thread
+  // that applies events. apply() lists only namespaces it captures itself,
+  // and applies a gathered listing only where `fresh` allows.
   ScanInput gather(ScanMode mode) const;
-  ScanReport apply(ScanInput input, std::optional<WallTime> as_of = std::nullopt);
+  ScanReport apply(ScanInput input, std::optional<WallTime> as_of = std::nullopt, const ListingFilter& fresh = {});
 
   // Capacity: a full cache only takes namespaces that newly appeared (a new
   // bind mount); ones a scan merely finds again (evicted earlier) wait, so

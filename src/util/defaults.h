@@ -16,6 +16,18 @@ inline constexpr const char* kLogLevel = "info";
 // The resolver.
 inline constexpr std::size_t kCapacity = 4096;  // namespaces held (LRU)
 inline constexpr std::chrono::milliseconds kLonelyTimeout{30000};
+inline constexpr std::size_t kMaxDevices = 4096;  // devices kept per namespace
+// Namespaces of user namespaces other than the host's, per owner uid: this
+// divisor of the capacity unless configured (--max-per-owner).
+inline constexpr std::size_t kOwnerShareDivisor = 4;
+
+// Descriptors: each cached namespace holds 3 (its handle, its link monitor,
+// its request socket); the rest of the process needs a reserve: the HTTP
+// server (connections, listener, workers' transient ones), dumps (a
+// directory and two files each), /proc and mountinfo walks, the BPF
+// programs and maps, the event loop, exit watches, stdio.
+inline constexpr std::size_t kFdsPerNamespace = 3;
+inline constexpr std::size_t kFdReserve = 384;
 
 // The tracker.
 inline constexpr std::chrono::milliseconds kResyncInterval{30000};  // 0: no periodic rescan

@@ -16,11 +16,14 @@ extern char** environ;
 
 namespace netnsd::testing {
 
-Daemon::Daemon(std::vector<std::string> args) {
+Daemon::Daemon(std::vector<std::string> args, std::vector<std::string> launcher) {
   socket_ = dir_.path() + "/netnsd.sock";
   log_path_ = dir_.path() + "/netnsd.log";
-  std::vector<std::string> argv = {NETNSD_BINARY,          "--socket",    socket_, "--dump-dir",
-                                   dir_.path() + "/dumps", "--log-level", "debug"};
+  std::vector<std::string> argv = std::move(launcher);
+  for (std::string a : {std::string(NETNSD_BINARY), std::string("--socket"), socket_, std::string("--dump-dir"),
+                        dir_.path() + "/dumps", std::string("--log-level"), std::string("debug")}) {
+    argv.push_back(std::move(a));
+  }
   argv.insert(argv.end(), args.begin(), args.end());
   std::vector<char*> raw;
   for (auto& a : argv) raw.push_back(a.data());
@@ -30,7 +33,7 @@ Daemon::Daemon(std::vector<std::string> args) {
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, 1, log_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
   posix_spawn_file_actions_adddup2(&actions, 1, 2);
-  int rc = posix_spawn(&pid_, raw[0], &actions, nullptr, raw.data(), environ);
+  int rc = posix_spawnp(&pid_, raw[0], &actions, nullptr, raw.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
   if (rc != 0) {
     ADD_FAILURE() << "cannot start " << NETNSD_BINARY << ": " << std::strerror(rc);
@@ -126,6 +129,26 @@ int Daemon::settled_fd_count() const {
     last = now;
   }
   return last;
+}
+
+namespace {
+
+long status_kib(pid_t pid, const std::string& field) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(field + ":", 0) == 0) return std::stol(line.substr(field.size() + 1));
+  }
+  return -1;
+}
+
+}  // namespace
+
+long Daemon::rss_kib() const {
+  return status_kib(pid_, "VmRSS");
+}
+long Daemon::peak_rss_kib() const {
+  return status_kib(pid_, "VmHWM");
 }
 
 }  // namespace netnsd::testing

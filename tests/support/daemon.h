@@ -18,9 +18,10 @@ namespace netnsd::testing {
 
 class Daemon {
  public:
-  // Starts `NETNSD_BINARY --socket ... --dump-dir ... <args>` and waits for
-  // GET /readyz to answer 200.
-  explicit Daemon(std::vector<std::string> args);
+  // Starts `<launcher...> NETNSD_BINARY --socket ... --dump-dir ... <args>`
+  // and waits for GET /readyz to answer 200. The launcher (`prlimit
+  // --nofile=1024:1024 --`, say) must exec netnsd in its own process.
+  explicit Daemon(std::vector<std::string> args, std::vector<std::string> launcher = {});
   ~Daemon();
   Daemon(const Daemon&) = delete;
   Daemon& operator=(const Daemon&) = delete;
@@ -42,6 +43,9 @@ class Daemon {
 
   // Open descriptors of the netnsd process.
   int fd_count() const;
+  // Its resident memory, in KiB (VmRSS), and the most it has had (VmHWM).
+  long rss_kib() const;
+  long peak_rss_kib() const;
   // The same once it has stopped moving (our last request's connection
   // closes a moment after its answer).
   int settled_fd_count() const;

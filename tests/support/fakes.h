@@ -7,6 +7,7 @@
 #include <sys/eventfd.h>
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <set>
@@ -14,6 +15,7 @@
 #include <vector>
 
 #include "resolver/host.h"
+#include "resolver/resolver.h"
 #include "util/clock.h"
 
 namespace netnsd::testing {
@@ -30,6 +32,17 @@ class FakeClock final : public Clock {
   std::chrono::milliseconds elapsed() const { return std::chrono::milliseconds(elapsed_ms_.load()); }
   std::atomic<std::int64_t> elapsed_ms_{0};
 };
+
+// A resolver configuration: capacity, lonely timeout and, optionally, the
+// share per owner outside the host's user namespace.
+inline ResolverConfig resolver_config(std::size_t capacity, std::chrono::milliseconds lonely_timeout,
+                                      std::size_t max_per_owner = 0) {
+  ResolverConfig config;
+  config.capacity = capacity;
+  config.lonely_timeout = lonely_timeout;
+  config.max_per_owner = max_per_owner;
+  return config;
+}
 
 // A real but meaningless descriptor, to watch handles being closed.
 inline Fd dummy_fd() {
@@ -56,7 +69,8 @@ class FakeHost final : public HostView {
   std::vector<std::string> opened;  // paths opened, in order
   int nsid_queries = 0;
 
-  HostInfo info{"fakehost", "6.1.0-fake", 1};
+  HostInfo info{"fakehost", "6.1.0-fake", 1, 2};
+  std::map<NetnsId, NamespaceOwner> owners;  // owner_of(); the host's when not listed
   bool tasks_fail = false;
   std::atomic<int> task_scans{0};     // scan_tasks() calls
   std::atomic<int> link_listings{0};  // list_links() calls
@@ -81,7 +95,12 @@ class FakeHost final : public HostView {
     return fd;
   }
 
+  // Called at the start of every list_links(), without the lock held: a test
+  // can make a listing slow (block here) to let events overtake it.
+  std::function<void(NetnsId)> before_listing;
+
   Result<std::vector<Device>> list_links(const NamespaceHandle& ns, NetnsId self) override {
+    if (before_listing) before_listing(self);
     auto hold = lock();
     ++link_listings;
     auto it = links.find(self);
@@ -101,6 +120,12 @@ class FakeHost final : public HostView {
       out.push_back(it == nsid_table.end() ? -1 : it->second);
     }
     return out;
+  }
+
+  NamespaceOwner owner_of(int netns_fd) override {
+    auto hold = lock();
+    auto it = owners.find(inode_of_fd_.at(netns_fd));
+    return it == owners.end() ? NamespaceOwner{2, 0, true} : it->second;
   }
 
   HostInfo host_info() override {

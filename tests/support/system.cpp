@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/mount.h>
@@ -203,6 +204,86 @@ bool eventually(const std::function<bool()>& condition, std::chrono::millisecond
     if (condition()) return true;
     if (std::chrono::steady_clock::now() >= deadline) return false;
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+}
+
+TestUser::TestUser() : name_(unique_name("nt")) {
+  CommandResult made = run({"useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name_});
+  if (made.status != 0) {
+    ADD_FAILURE() << "useradd " << name_ << ": " << made.err;
+    return;
+  }
+  if (const passwd* pw = ::getpwnam(name_.c_str())) {
+    uid_ = pw->pw_uid;
+    gid_ = pw->pw_gid;
+  }
+  EXPECT_NE(uid_, 0u) << "no uid for " << name_;
+}
+
+TestUser::~TestUser() {
+  if (name_.empty()) return;
+  // Its processes first: userdel refuses a user still running something.
+  if (uid_ != 0) run({"pkill", "-KILL", "-U", std::to_string(uid_)});
+  run({"userdel", name_});
+}
+
+std::vector<std::string> TestUser::as_user(std::vector<std::string> argv) const {
+  std::vector<std::string> out = {"setpriv", "--reuid=" + std::to_string(uid_), "--regid=" + std::to_string(gid_),
+                                  "--clear-groups", "--"};
+  out.insert(out.end(), argv.begin(), argv.end());
+  return out;
+}
+
+Background::Background(const std::vector<std::string>& argv) {
+  int out[2];
+  if (::pipe2(out, O_CLOEXEC) != 0) return;
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, out[1], 1);
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+  posix_spawnattr_setpgroup(&attr, 0);
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  int rc = posix_spawnp(&pid_, args[0], &actions, &attr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attr);
+  ::close(out[1]);
+  out_ = out[0];
+  if (rc != 0) {
+    ADD_FAILURE() << "cannot start " << argv[0] << ": " << std::strerror(rc);
+    pid_ = -1;
+  }
+}
+
+Background::~Background() {
+  if (pid_ > 0) {
+    ::kill(-pid_, SIGKILL);
+    while (::waitpid(pid_, nullptr, 0) < 0 && errno == EINTR) {
+    }
+  }
+  if (out_ >= 0) ::close(out_);
+}
+
+std::optional<std::string> Background::read_line(std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    if (auto nl = buffered_.find('\n'); nl != std::string::npos) {
+      std::string line = buffered_.substr(0, nl);
+      buffered_.erase(0, nl + 1);
+      return line;
+    }
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0 || out_ < 0) return std::nullopt;
+    pollfd p{out_, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
+    char buf[4096];
+    ssize_t n = ::read(out_, buf, sizeof buf);
+    if (n <= 0) return std::nullopt;
+    buffered_.append(buf, static_cast<std::size_t>(n));
   }
 }
 

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -115,6 +116,45 @@ class ScopedMount {
 
 // Inode of this process's network namespace.
 std::uint64_t host_netns();
+
+// A real unprivileged user, made with useradd for the lifetime of the object
+// and removed with userdel (a system user: no home, no login shell).
+class TestUser {
+ public:
+  TestUser();
+  ~TestUser();
+  TestUser(const TestUser&) = delete;
+  TestUser& operator=(const TestUser&) = delete;
+  bool ok() const { return uid_ != 0; }
+  const std::string& name() const { return name_; }
+  std::uint32_t uid() const { return uid_; }
+  std::uint32_t gid() const { return gid_; }
+  // argv prefixed to run a command as this user, with no supplementary groups.
+  std::vector<std::string> as_user(std::vector<std::string> argv) const;
+
+ private:
+  std::string name_;
+  std::uint32_t uid_ = 0;
+  std::uint32_t gid_ = 0;
+};
+
+// A command running in its own process group, its stdout readable line by
+// line; the whole group is killed (SIGKILL) and reaped at scope exit.
+class Background {
+ public:
+  explicit Background(const std::vector<std::string>& argv);
+  ~Background();
+  Background(const Background&) = delete;
+  Background& operator=(const Background&) = delete;
+  pid_t pid() const { return pid_; }
+  // The next line of its stdout, or nullopt at EOF or after `timeout`.
+  std::optional<std::string> read_line(std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
+ private:
+  pid_t pid_ = -1;
+  int out_ = -1;
+  std::string buffered_;
+};
 
 // Polls `condition` every 5 ms until it holds or `timeout` passes.
 bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout = std::chrono::seconds(3));

@@ -28,6 +28,8 @@ TEST(Config, DefaultsMatchTheDesign) {
   EXPECT_EQ(c.lonely_timeout, 30s);
   EXPECT_EQ(c.flush_period, 10s);
   EXPECT_EQ(c.capacity, 4096u);
+  EXPECT_EQ(c.max_per_owner, 0u) << "0: a quarter of the capacity";
+  EXPECT_EQ(c.max_devices, 4096u);
   EXPECT_FALSE(c.no_ebpf);
   EXPECT_FALSE(c.socket_group);
 }
@@ -35,7 +37,7 @@ TEST(Config, DefaultsMatchTheDesign) {
 TEST(Config, ReadsEveryFlag) {
   auto cli = parse({"--socket", "/tmp/x.sock", "--socket-group=adm", "--dump-dir", "/tmp/d", "--resync-interval", "0",
                     "--lonely-timeout", "1.5", "--flush-period", "0.2", "--capacity", "16", "--no-ebpf", "--log-level",
-                    "debug"});
+                    "debug", "--max-per-owner", "3", "--max-devices=64"});
   ASSERT_TRUE(cli) << cli.error().message();
   const ServiceConfig& c = cli->config;
   EXPECT_EQ(c.socket_path, "/tmp/x.sock");
@@ -45,6 +47,8 @@ TEST(Config, ReadsEveryFlag) {
   EXPECT_EQ(c.lonely_timeout, 1500ms);
   EXPECT_EQ(c.flush_period, 200ms);
   EXPECT_EQ(c.capacity, 16u);
+  EXPECT_EQ(c.max_per_owner, 3u);
+  EXPECT_EQ(c.max_devices, 64u);
   EXPECT_TRUE(c.no_ebpf);
   EXPECT_EQ(c.log_level, "debug");
 }
@@ -56,6 +60,8 @@ TEST(Config, RefusesBadValuesWithTheFlagName) {
   } cases[] = {
       {{"--capacity", "0"}, "capacity"},
       {{"--capacity", "ten"}, "capacity"},
+      {{"--max-per-owner", "0"}, "max-per-owner"},
+      {{"--max-devices", "-5"}, "max-devices"},
       {{"--flush-period", "0"}, "flush-period"},
       {{"--lonely-timeout", "-1"}, "lonely-timeout"},
       {{"--socket", "relative.sock"}, "socket"},

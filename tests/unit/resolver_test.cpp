@@ -45,7 +45,7 @@ TEST(Resolver, CaptureAddsOnceAndClosesTheDuplicateHandle) {
 
 TEST(Resolver, LonelyNamespacesAreReleasedAfterTheTimeoutOnly) {
   FakeClock clock;
-  Resolver r({4096, 30s}, clock);
+  Resolver r(testing::resolver_config(4096, 30s), clock);
   NamespaceHandle h = handle("/proc/5/task/5/ns/net");
   int fd = h.fd.get();
   r.capture(1, std::move(h), Source::procfs);
@@ -84,7 +84,7 @@ TEST(Resolver, LonelyNamespacesAreReleasedAfterTheTimeoutOnly) {
 
 TEST(Resolver, ANamespaceThatRegainsATaskStopsBeingLonely) {
   FakeClock clock;
-  Resolver r({4096, 30s}, clock);
+  Resolver r(testing::resolver_config(4096, 30s), clock);
   r.capture(1, handle("/p"), Source::procfs);
   r.apply_presence({});
   ASSERT_TRUE(r.find(1)->lonely_since);
@@ -100,7 +100,7 @@ TEST(Resolver, ANamespaceThatRegainsATaskStopsBeingLonely) {
 
 TEST(Resolver, CapacityEvictsTheLeastRecentlySeenAndClosesItsHandle) {
   FakeClock clock;
-  Resolver r({3, 30s}, clock);
+  Resolver r(testing::resolver_config(3, 30s), clock);
   std::vector<int> fds;
   for (NetnsId id = 1; id <= 3; ++id) {
     NamespaceHandle h = handle("/p" + std::to_string(id));
@@ -120,7 +120,7 @@ TEST(Resolver, CapacityEvictsTheLeastRecentlySeenAndClosesItsHandle) {
 
 TEST(Resolver, AReaderKeepsItsHandleOpenAfterTheCacheReleasesIt) {
   FakeClock clock;
-  Resolver r({1, 30s}, clock);
+  Resolver r(testing::resolver_config(1, 30s), clock);
   r.capture(1, handle("/p1"), Source::procfs);
   auto views = r.snapshot();
   ASSERT_EQ(views.size(), 1u);
@@ -184,7 +184,7 @@ struct RecordingListener : ResolverListener {
 
 TEST(Resolver, AnnouncesCapturesEvictionsAndLonelyReleases) {
   FakeClock clock;
-  Resolver r({2, 1s}, clock);
+  Resolver r(testing::resolver_config(2, 1s), clock);
   RecordingListener listener;
   r.set_listener(&listener);
   r.capture(1, handle("/p1"), Source::procfs);
@@ -279,7 +279,7 @@ TEST(Resolver, IndexesVethEndsToFindPeerCandidates) {
 
 TEST(Resolver, PresenceAsOfStartsTheLonelyClockAtTheChange) {
   FakeClock clock;
-  Resolver r({4096, 10s}, clock);
+  Resolver r(testing::resolver_config(4096, 10s), clock);
   r.capture(1, handle("/p"), Source::procfs);
   const WallTime exit_time = clock.now();
   clock.advance(2s);  // the presence pass runs later than the exit it answers
@@ -291,7 +291,7 @@ TEST(Resolver, PresenceAsOfStartsTheLonelyClockAtTheChange) {
 
 TEST(Resolver, EvictionTakesALonelyNamespaceFirst) {
   FakeClock clock;
-  Resolver r({3, 30s}, clock);
+  Resolver r(testing::resolver_config(3, 30s), clock);
   for (NetnsId id : {1, 2, 3}) r.capture(id, handle("/p"), Source::procfs);
   PresenceMap seen;
   seen[1].pids = 1;
@@ -303,7 +303,7 @@ TEST(Resolver, EvictionTakesALonelyNamespaceFirst) {
 
 TEST(Resolver, ABindMountStopsTheLonelyClock) {
   FakeClock clock;
-  Resolver r({4096, 1s}, clock);
+  Resolver r(testing::resolver_config(4096, 1s), clock);
   r.capture(1, handle("/p"), Source::procfs);
   r.apply_presence({});
   ASSERT_TRUE(r.find(1)->lonely_since);
@@ -315,7 +315,7 @@ TEST(Resolver, ABindMountStopsTheLonelyClock) {
 
 TEST(Resolver, AScanDoesNotJudgeWhatHappenedAfterItsReading) {
   FakeClock clock;
-  Resolver r({4096, 1s}, clock);
+  Resolver r(testing::resolver_config(4096, 1s), clock);
   r.capture(1, handle("/p1"), Source::procfs);
   const WallTime reading = clock.now();  // the scan reads /proc here...
   clock.advance(5ms);
@@ -343,7 +343,7 @@ TEST(Resolver, MountOnlyUpdatesChangeNamesButNotPresence) {
 
 TEST(Resolver, MarkPresentStopsTheLonelyClock) {
   FakeClock clock;
-  Resolver r({4096, 1s}, clock);
+  Resolver r(testing::resolver_config(4096, 1s), clock);
   r.capture(1, handle("/p"), Source::procfs);
   r.apply_presence({});
   ASSERT_TRUE(r.find(1)->lonely_since);
@@ -370,7 +370,7 @@ TEST(Resolver, SnapshotWithStatsIsOneConsistentCopy) {
 // and a namespace's devices are one listing, never part of two).
 TEST(Resolver, CopiesAreConsistentWhileWritersRun) {
   FakeClock clock;
-  Resolver r({64, 0ms}, clock);
+  Resolver r(testing::resolver_config(64, 0ms), clock);
   std::atomic<bool> stop{false};
   std::atomic<int> copies{0};
   std::vector<std::thread> threads;
@@ -411,6 +411,142 @@ TEST(Resolver, CopiesAreConsistentWhileWritersRun) {
   stop = true;
   for (auto& t : threads) t.join();
   EXPECT_GT(copies, 10);
+}
+
+// Fairness: namespaces anybody can make (`unshare -rn`) never push the
+// host's out, and share at most max_per_owner places per owner uid.
+NamespaceHandle owned_by(std::uint32_t uid) {
+  return NamespaceHandle{dummy_fd(), "/p", {900 + uid, uid, false}};
+}
+NamespaceHandle host_owned() {
+  return NamespaceHandle{dummy_fd(), "/p", {1, 0, true}};
+}
+
+TEST(Resolver, AnUnprivilegedFloodNeverEvictsTheHostsNamespaces) {
+  FakeClock clock;
+  Resolver r(testing::resolver_config(8, 30s, 3), clock);
+  for (NetnsId id = 1; id <= 5; ++id) ASSERT_TRUE(r.capture(id, host_owned(), Source::procfs));
+  // uid 1000 makes 100 namespaces, newest last.
+  for (NetnsId id = 100; id < 200; ++id) {
+    r.capture(id, owned_by(1000), Source::ebpf);
+    clock.advance(1ms);
+  }
+  for (NetnsId id = 1; id <= 5; ++id) EXPECT_TRUE(r.contains(id)) << "host namespace " << id << " evicted";
+  std::vector<NetnsId> theirs;
+  for (NetnsId id : cached_ids(r)) {
+    if (id >= 100) theirs.push_back(id);
+  }
+  EXPECT_EQ(theirs, (std::vector<NetnsId>{197, 198, 199})) << "the owner's share: its 3 newest";
+  ResolverStats s = r.stats();
+  EXPECT_EQ(s.unprivileged_namespaces, 3u);
+  EXPECT_EQ(s.evictions_owner_share, 97u);
+  EXPECT_EQ(s.evictions_capacity, 0u);
+  // A host namespace made during the flood still gets in, pushing out theirs.
+  r.capture(6, host_owned(), Source::ebpf);
+  r.capture(7, host_owned(), Source::ebpf);
+  r.capture(8, host_owned(), Source::ebpf);
+  EXPECT_TRUE(r.contains(6) && r.contains(7) && r.contains(8));
+  EXPECT_EQ(r.stats().namespaces, 8u);
+  EXPECT_EQ(r.stats().unprivileged_namespaces, 0u) << "8 host namespaces fill a capacity of 8";
+  EXPECT_EQ(r.stats().evictions_capacity, 3u);
+  // Now the cache is the host's: an unprivileged newcomer is refused.
+  EXPECT_FALSE(r.capture(300, owned_by(1000), Source::ebpf));
+  EXPECT_FALSE(r.contains(300));
+  EXPECT_EQ(r.stats().refusals_capacity, 1u);
+  for (NetnsId id = 1; id <= 8; ++id) EXPECT_TRUE(r.contains(id));
+}
+
+TEST(Resolver, OwnersCompeteOnlyWithThemselves) {
+  FakeClock clock;
+  Resolver r(testing::resolver_config(6, 30s, 3), clock);
+  for (NetnsId id : {10, 11, 12}) r.capture(id, owned_by(1000), Source::ebpf);
+  for (NetnsId id : {20, 21, 22}) r.capture(id, owned_by(2000), Source::ebpf);
+  // Full; uid 1000 makes another: it pushes out its own oldest, not uid 2000's.
+  EXPECT_TRUE(r.capture(13, owned_by(1000), Source::ebpf));
+  EXPECT_FALSE(r.contains(10));
+  EXPECT_TRUE(r.contains(20) && r.contains(21) && r.contains(22));
+  EXPECT_EQ(r.stats().evictions_owner_share, 1u);
+}
+
+TEST(Resolver, ALonelyHostNamespaceIsNotEvictedForAnUnprivilegedOne) {
+  FakeClock clock;
+  Resolver r(testing::resolver_config(2, 30s, 2), clock);
+  r.capture(1, host_owned(), Source::procfs);
+  r.capture(2, host_owned(), Source::procfs);
+  r.apply_presence({});  // both lonely
+  EXPECT_FALSE(r.has_room_for({900, 1000, false}));
+  EXPECT_FALSE(r.capture(100, owned_by(1000), Source::ebpf));
+  EXPECT_TRUE(r.contains(1) && r.contains(2));
+  // A host namespace may take a lonely one's place.
+  EXPECT_TRUE(r.has_room_for({1, 0, true}));
+  EXPECT_TRUE(r.capture(3, host_owned(), Source::ebpf));
+  EXPECT_EQ(r.stats().namespaces, 2u);
+}
+
+TEST(Resolver, RoomForAnOwnerIsAskedBeforeAnyoneIsPushedOut) {
+  FakeClock clock;
+  Resolver r(testing::resolver_config(3, 30s, 1), clock);
+  EXPECT_TRUE(r.has_room_for({900, 1000, false}));
+  r.capture(100, owned_by(1000), Source::ebpf);
+  EXPECT_FALSE(r.has_room_for({900, 1000, false})) << "its share (1) is used";
+  EXPECT_TRUE(r.has_room_for({901, 1001, false})) << "another owner's is not";
+  r.capture(1, host_owned(), Source::procfs);
+  r.capture(2, host_owned(), Source::procfs);
+  EXPECT_FALSE(r.has_room_for({901, 1001, false})) << "full, and nothing of its kind to push out";
+  EXPECT_TRUE(r.has_room_for({1, 0, true})) << "the host's may push out the unprivileged one";
+}
+
+TEST(Resolver, TheDeviceCapBoundsEachNamespaceAndIsReported) {
+  FakeClock clock;
+  ResolverConfig config;
+  config.max_devices = 4;
+  Resolver r(config, clock);
+  r.capture(1, handle("/p"), Source::procfs);
+  std::vector<Device> many;
+  for (std::uint32_t i = 1; i <= 10; ++i) many.push_back(testing::plain(i, "d" + std::to_string(i)));
+  r.set_devices(1, many);
+  auto view = r.find(1);
+  ASSERT_EQ(view->devices.size(), 4u);
+  EXPECT_EQ(view->devices.back().ifindex, 4u) << "the lowest ifindexes are kept";
+  EXPECT_TRUE(view->devices_over_cap);
+  EXPECT_FALSE(r.upsert_device(1, testing::plain(20, "late")));
+  EXPECT_EQ(r.find(1)->devices.size(), 4u);
+  r.upsert_device(1, testing::plain(2, "renamed"));  // a known device still changes
+  EXPECT_EQ(r.find(1)->devices[1].name, "renamed");
+  ResolverStats s = r.stats();
+  EXPECT_EQ(s.devices_refused, 7u);
+  EXPECT_EQ(s.namespaces_over_device_cap, 1u);
+  ASSERT_EQ(s.limits.size(), 1u);
+  EXPECT_NE(s.limits[0].find("more than 4 devices"), std::string::npos) << s.limits[0];
+  r.set_devices(1, {testing::plain(1, "lo")});
+  EXPECT_FALSE(r.find(1)->devices_over_cap);
+  EXPECT_TRUE(r.stats().limits.empty());
+}
+
+TEST(Resolver, TheDescriptorBudgetShrinksTheCapacityAndSaysWhy) {
+  FdBudget ample = plan_fd_budget(4096, 1 << 20);
+  EXPECT_EQ(ample.capacity, 4096u);
+  EXPECT_TRUE(ample.limit.empty());
+  FdBudget tight = plan_fd_budget(4096, 1024, 384);
+  EXPECT_EQ(tight.capacity, (1024u - 384u) / 3u);
+  EXPECT_NE(tight.limit.find("RLIMIT_NOFILE 1024"), std::string::npos) << tight.limit;
+  EXPECT_NE(tight.limit.find("descriptor budget"), std::string::npos) << tight.limit;
+  EXPECT_EQ(plan_fd_budget(4096, 100, 384).capacity, 1u) << "never zero: the host's own namespace";
+  EXPECT_EQ(plan_fd_budget(10, 1024, 384).capacity, 10u);
+
+  FakeClock clock;
+  ResolverConfig config;
+  config.capacity = tight.capacity;
+  config.configured_capacity = 4096;
+  config.capacity_limit = tight.limit;
+  Resolver r(config, clock);
+  ResolverStats s = r.stats();
+  EXPECT_EQ(s.capacity, tight.capacity);
+  EXPECT_EQ(s.configured_capacity, 4096u);
+  ASSERT_FALSE(s.limits.empty());
+  EXPECT_EQ(s.limits[0], tight.limit);
+  r.set_not_cached(12);
+  EXPECT_NE(r.stats().limits.back().find("12 namespaces on the host are not cached"), std::string::npos);
 }
 
 }  // namespace

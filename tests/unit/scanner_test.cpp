@@ -73,7 +73,7 @@ TEST(Scanner, CountsNamespacesItCannotOpen) {
 
 TEST(Scanner, ANamespaceThatDisappearsTurnsLonelyAndIsReleasedLater) {
   FakeClock clock;
-  Resolver resolver({4096, 30s}, clock);
+  Resolver resolver(testing::resolver_config(4096, 30s), clock);
   FakeHost host;
   host.tasks[10] = {1, "/proc/1/task/1/ns/net"};
   host.mounts = {{20, "/run/netns/blue"}};
@@ -160,7 +160,7 @@ TEST(Scanner, AFailedProcWalkDoesNotMakeNamespacesLonely) {
 
 TEST(Scanner, AFullCacheTakesNewMountsButDoesNotChurnOnRescans) {
   FakeClock clock;
-  Resolver resolver({2, std::chrono::seconds(30)}, clock);
+  Resolver resolver(testing::resolver_config(2, std::chrono::seconds(30)), clock);
   FakeHost host;
   for (NetnsId id : {10, 20, 30}) {
     host.tasks[id] = {1, "/proc/" + std::to_string(id) + "/task/1/ns/net"};
@@ -179,6 +179,33 @@ TEST(Scanner, AFullCacheTakesNewMountsButDoesNotChurnOnRescans) {
   scanner.scan(ScanMode::mounts);
   EXPECT_TRUE(resolver.contains(40));
   EXPECT_EQ(resolver.stats().evictions, 1u);
+}
+
+TEST(Scanner, OwnersAreRecordedAndDecideWhoFits) {
+  FakeClock clock;
+  Resolver resolver(testing::resolver_config(2, 30s, 1), clock);
+  FakeHost host;
+  host.tasks[1] = {50, "/proc/1/task/1/ns/net"};
+  host.tasks[100] = {1, "/proc/7/task/7/ns/net"};
+  host.tasks[101] = {1, "/proc/8/task/8/ns/net"};
+  for (NetnsId id : {1, 100, 101}) host.links[id] = {plain(1, "lo")};
+  host.owners[100] = {900, 1000, false};
+  host.owners[101] = {900, 1000, false};
+  Scanner scanner(resolver, host);
+  ScanReport report = scanner.scan();
+  EXPECT_TRUE(resolver.contains(1));
+  EXPECT_EQ(resolver.contains(100) + resolver.contains(101), 1) << "uid 1000's share is one";
+  EXPECT_EQ(report.capacity_skips, 1u);
+  const NetnsId theirs = resolver.contains(100) ? 100 : 101;
+  EXPECT_EQ(resolver.find(theirs)->handle->owner, (NamespaceOwner{900, 1000, false}));
+  EXPECT_TRUE(resolver.find(1)->handle->owner.host);
+  ResolverStats s = resolver.stats();
+  EXPECT_EQ(s.not_cached, 1u);
+  EXPECT_EQ(s.unprivileged_namespaces, 1u);
+  // A rescan finds the same and does not churn: no evictions.
+  scanner.scan();
+  EXPECT_EQ(resolver.stats().evictions, 0u);
+  EXPECT_TRUE(resolver.contains(theirs));
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <future>
 #include <thread>
 
 #include "fake_sources.h"
@@ -140,7 +141,7 @@ TEST_F(TrackerTest, PresenceRequestsAreCoalescedIntoOnePass) {
 
 TEST_F(TrackerTest, AnExitCountsOnlyOnceTheTaskIsGoneAndTheLonelyClockStartsAtTheExit) {
   add_namespace(50, 9);
-  start({defaults::kCapacity, 5s});
+  start(testing::resolver_config(defaults::kCapacity, 5s));
   ASSERT_TRUE(resolver_->contains(50));
   {
     auto hold = host_.lock();
@@ -235,7 +236,7 @@ TEST_F(TrackerTest, ANewVethIsLinkedToItsPeerAcrossNamespaces) {
 
 TEST_F(TrackerTest, AnEvictionClosesTheEvictedNamespacesMonitor) {
   add_namespace(50, 9);
-  start({2, defaults::kLonelyTimeout});
+  start(testing::resolver_config(2, defaults::kLonelyTimeout));
   ASSERT_TRUE(sources_.monitoring(kHost) && sources_.monitoring(50));
   {
     auto hold = host_.lock();
@@ -283,6 +284,57 @@ TEST_F(TrackerTest, LostEbpfEventsTriggerOneRescan) {
   advance(config_.flush_period);
   quiet();
   EXPECT_EQ(resolver_->stats().resyncs, 2u) << "no new loss, no new rescan";
+}
+
+TEST_F(TrackerTest, PastTheExitWatchBoundAnExitIsLeftToATimedPass) {
+  config_.max_exit_watches = 2;
+  config_.exit_fallback_delay = 500ms;
+  start();
+  for (std::uint32_t tid = 300; tid < 305; ++tid) sources_.emit(event(NetnsEventKind::exit, tid, 50));
+  ASSERT_TRUE(eventually([&] { return resolver_->stats().live.events == 5; }));
+  EXPECT_EQ(sources_.exit_watches(), 2) << "two descriptors, no more";
+  EXPECT_EQ(resolver_->stats().live.exit_watch_fallbacks, 3u);
+  const int scans = host_.task_scans;
+  advance(config_.presence_delay);
+  quiet();
+  EXPECT_EQ(host_.task_scans, scans) << "the fallback waits exit_fallback_delay";
+  advance(config_.exit_fallback_delay);    // the fallback asks for a pass...
+  advance(config_.presence_min_interval);  // ...which runs once its interval allows
+  EXPECT_TRUE(eventually([&] { return host_.task_scans == scans + 1; })) << "one pass for the three";
+}
+
+TEST_F(TrackerTest, AListingOvertakenByEventsIsDoneAgainNotApplied) {
+  add_namespace(50, 9);
+  start();
+  // The re-listing after an overflow blocks until the test has applied a
+  // newer event: what it read is then older than the cache.
+  std::promise<void> listing_started, event_applied;
+  auto started = listing_started.get_future();
+  auto applied = event_applied.get_future().share();
+  std::atomic<int> listings{0};
+  host_.before_listing = [&](NetnsId netns) {
+    if (netns != 50) return;
+    if (listings++ == 0) {
+      listing_started.set_value();
+      applied.wait();  // then reads "old"
+    } else {
+      auto hold = host_.lock();
+      host_.links[50] = {plain(1, "lo"), plain(2, "new")};  // what a second listing reads
+    }
+  };
+  {
+    auto hold = host_.lock();
+    host_.links[50] = {plain(1, "lo"), plain(2, "old")};
+  }
+  sources_.links(50)->overflow();
+  ASSERT_EQ(started.wait_for(3s), std::future_status::ready);
+  sources_.links(50)->push(LinkEvent{false, plain(2, "new")});
+  ASSERT_TRUE(eventually([&] { return device_names(50) == std::vector<std::string>{"lo", "new"}; }));
+  event_applied.set_value();
+  ASSERT_TRUE(eventually([&] { return listings == 2; })) << "the stale listing is done again";
+  quiet();
+  EXPECT_EQ(device_names(50), (std::vector<std::string>{"lo", "new"})) << "the stale listing was applied";
+  host_.before_listing = nullptr;
 }
 
 }  // namespace
