@@ -149,7 +149,7 @@ Result<DumpParams, ApiError> parse_dump_params(std::string_view body, std::strin
       try {
         json ignored = json::parse(trimmed);
         (void)ignored;
-      } catch (const json::parse_error& e) {
+      } catch (const json::exception& e) {  // parse_error, and out_of_range for numbers too large
         detail = e.what();
         if (auto colon = detail.find("parse error"); colon != std::string::npos) detail = detail.substr(colon);
       }

@@ -75,6 +75,13 @@ Bytes payload_of(const nlmsghdr& message) {
   return Bytes(reinterpret_cast<const std::uint8_t*>(&message) + NLMSG_HDRLEN, message.nlmsg_len - NLMSG_HDRLEN);
 }
 
+// The attributes after a message's fixed header of `fixed` bytes (padded);
+// empty when the message is too short to hold the padded header.
+Bytes attributes_after(Bytes payload, std::size_t fixed) {
+  const std::size_t start = NLMSG_ALIGN(fixed);
+  return start <= payload.size() ? payload.subspan(start) : Bytes();
+}
+
 }  // namespace
 
 bool valid_interface_name(std::string_view name) {
@@ -124,7 +131,7 @@ LinkMessage parse_link_message(const nlmsghdr& message, std::optional<NetnsId> s
     into = read_u32(b);
     return true;
   };
-  const bool ok = for_each_attribute(payload.subspan(NLMSG_ALIGN(sizeof(ifinfomsg))), [&](std::uint16_t type, Bytes b) {
+  const bool ok = for_each_attribute(attributes_after(payload, sizeof(ifinfomsg)), [&](std::uint16_t type, Bytes b) {
     switch (type) {
       case IFLA_IFNAME: {
         if (!once(0, "IFLA_IFNAME")) return false;
@@ -217,7 +224,7 @@ std::optional<std::int32_t> parse_nsid_message(const nlmsghdr& message) {
   if (message.nlmsg_type != RTM_NEWNSID || message.nlmsg_len < NLMSG_LENGTH(sizeof(rtgenmsg))) return std::nullopt;
   std::optional<std::int32_t> nsid;
   const bool ok =
-      for_each_attribute(payload_of(message).subspan(NLMSG_ALIGN(sizeof(rtgenmsg))), [&](std::uint16_t type, Bytes b) {
+      for_each_attribute(attributes_after(payload_of(message), sizeof(rtgenmsg)), [&](std::uint16_t type, Bytes b) {
         if (type != NETNSA_NSID) return true;
         if (b.size() != 4 || nsid) return false;
         nsid = static_cast<std::int32_t>(read_u32(b));

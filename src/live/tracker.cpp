@@ -76,14 +76,14 @@ void Tracker::boot() {
   for (const auto& [netns, handle] : resolver_.handles()) {
     if (!link_watches_.count(netns)) watch_links(netns, handle);
   }
-  resolver_.mark_ready();
-  scanned_ = true;
   ::malloc_trim(0);  // the scan's temporaries are gone: keep only the cache
   publish_counters();
   spdlog::info("initial scan: {} namespaces, {} captured, {} not opened, {} ms", report.namespaces, report.captured,
                report.capture_failures, report.took.count() / 1000);
   schedule_resync();
   schedule_flush();
+  resolver_.mark_ready();
+  scanned_ = true;
 }
 
 void Tracker::start_namespace_events() {

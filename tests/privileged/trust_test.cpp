@@ -97,7 +97,12 @@ TEST_F(Trust, ForgedLinkMessagesFromAnUnprivilegedUserNeverReachTheCache) {
   const long rss_after = netnsd.rss_kib();
   std::printf("forged %d datagrams; %.0f rejected as foreign; netnsd RSS %ld -> %ld KiB (peak %ld)\n", forged, foreign,
               rss_before, rss_after, netnsd.peak_rss_kib());
+#if defined(__SANITIZE_ADDRESS__)
+  // ASan keeps freed memory in quarantine: RSS measures that, not netnsd.
+  (void)rss_after;
+#else
   EXPECT_LT(rss_after - rss_before, 8 * 1024) << "RSS grew with the forgeries";
+#endif
   const std::string log = netnsd.log();
   EXPECT_NE(log.find("not by the kernel"), std::string::npos) << "the refusal is logged";
   EXPECT_LT(std::count(log.begin(), log.end(), '\n'), 200) << "logged at most once per namespace per minute";

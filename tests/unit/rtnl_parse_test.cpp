@@ -177,6 +177,14 @@ TEST(RtnlParse, NsidAndErrorRepliesFollowTheirPolicies) {
   short_id.raw(&gen, sizeof gen).attr(NETNSA_NSID, "ab", 2);
   EXPECT_FALSE(parse_nsid_message(short_id.header()));
 
+  // Shorter than its padded fixed header (found by tests/fuzz/rtnl_fuzz: it read past the message).
+  NetlinkMessage truncated(RTM_NEWNSID);
+  truncated.raw("\x00", 1);
+  std::vector<std::uint8_t> bytes = truncated.bytes();
+  const std::uint32_t len = NLMSG_LENGTH(1);
+  std::memcpy(bytes.data(), &len, sizeof len);
+  EXPECT_FALSE(parse_nsid_message(*reinterpret_cast<const nlmsghdr*>(bytes.data())));
+
   NetlinkMessage ack(NLMSG_ERROR);
   int zero = 0;
   ack.raw(&zero, sizeof zero);

@@ -49,6 +49,7 @@ class TrackerTest : public ::testing::Test {
     tracker_ = std::make_unique<Tracker>(*resolver_, host_, sources_, clock_, config_);
     ASSERT_TRUE(tracker_->start());
     ASSERT_TRUE(eventually([&] { return tracker_->not_ready_reasons().empty(); }));
+    ASSERT_TRUE(tracker_->sync());  // boot has finished: its timers are set
   }
   // A namespace with a task in it and only lo, on the host before start().
   void add_namespace(NetnsId netns, std::uint32_t pid) {

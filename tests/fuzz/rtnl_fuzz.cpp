@@ -1,0 +1,28 @@
+// Fuzzes the rtnetlink parsers with whole datagrams, as a socket would read
+// them: every message of the datagram goes through each parser. Nothing may
+// read outside the buffer (ASan), overflow or misalign (UBSan), and what is
+// accepted must obey the policies.
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+#include "kernel/rtnl_parse.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  // A buffer of exactly `size` bytes, so any read past the end is caught.
+  std::vector<std::uint8_t> datagram(data, data + size);
+  netnsd::for_each_message(datagram.data(), datagram.size(), [](const nlmsghdr& h) {
+    netnsd::LinkMessage link = netnsd::parse_link_message(h, netnsd::NetnsId{7});
+    if (link.kind == netnsd::LinkMessage::Kind::device) {
+      const auto& d = link.device;
+      if (!link.deleted && !netnsd::valid_interface_name(d.name)) std::abort();
+      if (d.mac.size() > 32 * 3) std::abort();
+      if (d.ifindex == 0) std::abort();
+    }
+    (void)netnsd::parse_nsid_message(h);
+    (void)netnsd::parse_error_message(h);
+    return true;
+  });
+  return 0;
+}
