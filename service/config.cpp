@@ -55,13 +55,29 @@ Status apply(ServiceConfig& c, std::string key, const std::string& value) {
     auto v = parse_seconds(key, value, false);
     if (!v) return v.error();
     c.flush_period = *v;
-  } else if (key == "capacity" || key == "max-per-owner" || key == "max-devices") {
+  } else if (std::size_t* count = key == "capacity"               ? &c.capacity
+                                  : key == "max-per-owner"        ? &c.max_per_owner
+                                  : key == "max-devices"          ? &c.max_devices
+                                  : key == "max-concurrent-dumps" ? &c.max_concurrent_dumps
+                                  : key == "max-dumps"            ? &c.max_dumps
+                                  : key == "dump-queue"           ? &c.dump_queue
+                                                                  : nullptr) {
+    // max-dumps and dump-queue may be 0 (keep every dump; no line for dumps).
+    const std::size_t least = key == "max-dumps" || key == "dump-queue" ? 0 : 1;
     std::size_t n = 0;
     auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
-    if (value.empty() || ec != std::errc() || ptr != value.data() + value.size() || n == 0 || n > 1000000) {
-      return Error::logic(key + ": expected a whole number from 1 to 1000000, got '" + value + "'");
+    if (value.empty() || ec != std::errc() || ptr != value.data() + value.size() || n < least || n > 1000000) {
+      return Error::logic(key + ": expected a whole number from " + std::to_string(least) + " to 1000000, got '" +
+                          value + "'");
     }
-    (key == "capacity" ? c.capacity : key == "max-per-owner" ? c.max_per_owner : c.max_devices) = n;
+    *count = n;
+  } else if (key == "dump-min-free") {
+    std::uint64_t n = 0;
+    auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+    if (value.empty() || ec != std::errc() || ptr != value.data() + value.size() || n > (1u << 30)) {
+      return Error::logic("dump-min-free: expected a number of MiB, got '" + value + "'");
+    }
+    c.dump_min_free_mib = n;
   } else if (key == "no-ebpf") {
     auto v = parse_bool(key, value);
     if (!v) return v.error();
@@ -189,6 +205,12 @@ std::string usage() {
       {"--max-per-owner N", "most namespaces cached per owner uid outside the host's user namespace",
        "capacity / " + std::to_string(defaults::kOwnerShareDivisor)},
       {"--max-devices N", "most devices cached per namespace", std::to_string(defaults::kMaxDevices)},
+      {"--max-dumps N", "dump pairs kept in --dump-dir, newest first; 0 keeps all",
+       std::to_string(defaults::kMaxDumps)},
+      {"--dump-min-free MIB", "refuse a dump (507) that would leave less free space",
+       std::to_string(defaults::kDumpMinFreeBytes >> 20)},
+      {"--max-concurrent-dumps N", "dumps built at once", std::to_string(defaults::kMaxConcurrentDumps)},
+      {"--dump-queue N", "dumps waiting beyond those; more get 503", std::to_string(defaults::kDumpQueue)},
       {"--no-ebpf", "do not load the BPF programs", ""},
       {"--log-level LEVEL", "trace|debug|info|warn|error|critical|off", defaults::kLogLevel},
       {"--config FILE", "read settings from FILE first", ""},

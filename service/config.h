@@ -25,6 +25,10 @@ struct ServiceConfig {
   std::size_t capacity = defaults::kCapacity;
   std::size_t max_per_owner = 0;  // 0: capacity / defaults::kOwnerShareDivisor
   std::size_t max_devices = defaults::kMaxDevices;
+  std::size_t max_dumps = defaults::kMaxDumps;  // 0: keep all
+  std::uint64_t dump_min_free_mib = defaults::kDumpMinFreeBytes >> 20;
+  std::size_t max_concurrent_dumps = defaults::kMaxConcurrentDumps;
+  std::size_t dump_queue = defaults::kDumpQueue;
   bool no_ebpf = false;
   std::string log_level = defaults::kLogLevel;
   std::optional<std::string> config_file;

@@ -145,9 +145,7 @@ int cmd_get(httplib::Client& client, const std::string& socket, const std::strin
   return 0;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   std::string socket = std::getenv("NETNSD_SOCKET") ? std::getenv("NETNSD_SOCKET") : netnsd::defaults::kSocketPath;
   std::size_t i = 0;
@@ -185,4 +183,17 @@ int main(int argc, char** argv) {
     return cmd_get(client, socket, rest[0]);
   }
   return usage_error("unknown command '" + command + "'");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // An answer of an unexpected shape (another server on the socket, a newer
+  // netnsd) is an error to report, never an uncaught exception.
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "netnsctl: unexpected answer from netnsd: %s\n", e.what());
+    return 1;
+  }
 }

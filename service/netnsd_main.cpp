@@ -10,6 +10,7 @@
 #include <exception>
 
 #include "api/http_api.h"
+#include "api/unix_socket.h"
 #include "config.h"
 #include "dump/dump_files.h"
 #include "dump/dumper.h"
@@ -63,13 +64,25 @@ int run(const ServiceConfig& config) {
   const FdBudget budget = plan_fd_budget(config.capacity, raise_fd_limit());
   if (!budget.limit.empty()) spdlog::warn("{}; /readyz reports degraded", budget.limit);
 
+  std::optional<gid_t> socket_group;
+  if (config.socket_group) {
+    auto gid = lookup_group(*config.socket_group);
+    if (!gid) {
+      spdlog::critical("--socket-group: {}", gid.error().message());
+      return 1;
+    }
+    socket_group = *gid;
+  }
+
   // Signals are taken synchronously by sigwait() below, so every thread
-  // started from here on inherits the block.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  // started from here on inherits the block. SIGHUP asks for a rescan
+  // (there is nothing to reload: the configuration is read once).
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
 
   SystemClock clock;
@@ -88,14 +101,27 @@ int run(const ServiceConfig& config) {
   tracker_config.flush_period = config.flush_period;
   tracker_config.use_ebpf = !config.no_ebpf;
   Tracker tracker(resolver, host, sources, clock, tracker_config);
-  Dumper dumper(resolver, host, clock, config.dump_dir);
-  if (Status st = ensure_dump_dir(config.dump_dir); !st) {
-    spdlog::warn("dump directory not usable yet: {}", st.error().message());
+  DumpFileOptions file_options;
+  file_options.group = socket_group;
+  file_options.max_dumps = config.max_dumps;
+  file_options.min_free_bytes = config.dump_min_free_mib << 20;
+  Dumper dumper(resolver, host, clock, config.dump_dir, file_options);
+  // What a crash left (temporaries, a graph without its dump) goes, and the
+  // directory gets its mode and group.
+  if (auto swept = sweep_dump_dir(config.dump_dir, file_options); !swept) {
+    spdlog::warn("dump directory not usable yet: {}", swept.error().message());
+  } else if (swept->temporaries || swept->unpaired || swept->pruned) {
+    spdlog::info(
+        "dump directory swept: {} temporaries and {} unpaired files left by a crash removed, {} old pairs pruned",
+        swept->temporaries, swept->unpaired, swept->pruned);
   }
-  HttpApiDeps deps{resolver, dumper, [&tracker] { return tracker.not_ready_reasons(); }};
+  HttpApiDeps deps{resolver, dumper, [&tracker] { return tracker.not_ready_reasons(); },
+                   [&tracker](std::chrono::milliseconds wait) { return tracker.wait_ready(wait); }};
   HttpApiOptions options;
   options.socket_path = config.socket_path;
-  options.socket_group = config.socket_group;
+  options.socket_group = socket_group;
+  options.max_concurrent_dumps = config.max_concurrent_dumps;
+  options.dump_queue = config.dump_queue;
   HttpApi api(std::move(deps), options);
   if (Status st = api.start(); !st) {
     spdlog::critical("cannot start: {}", st.error().message());
@@ -108,7 +134,10 @@ int run(const ServiceConfig& config) {
   spdlog::info("netnsd {} serving on {} (dumps in {})", kVersion, config.socket_path, config.dump_dir);
 
   int signal_number = 0;
-  sigwait(&stop_signals, &signal_number);
+  while (sigwait(&signals, &signal_number) == 0 && signal_number == SIGHUP) {
+    spdlog::info("SIGHUP: rescanning the host");
+    tracker.request_resync();
+  }
   spdlog::info("stopping on {}", strsignal(signal_number));
   api.stop();
   tracker.stop();

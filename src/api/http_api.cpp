@@ -2,6 +2,7 @@
 
 #include <httplib.h>
 #include <malloc.h>
+#include <poll.h>
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -13,10 +14,12 @@
 #include <sstream>
 #include <thread>
 
+#include "api/admission.h"
 #include "api/dump_params.h"
 #include "api/openapi_spec.h"
 #include "api/unix_socket.h"
 #include "dump/json_encoder.h"
+#include "util/text.h"
 
 namespace netnsd {
 namespace {
@@ -91,6 +94,68 @@ struct TrimHeapOnExit {
   ~TrimHeapOnExit() { ::malloc_trim(0); }
 };
 
+// What cpp-httplib reads a request from and writes its answer to: the bytes
+// the Connections reader already holds (the whole request), and the
+// connection itself, written within the write timeout. The peer's
+// credentials travel as the "remote address" (uid) and port (pid).
+class RequestStream final : public httplib::Stream {
+ public:
+  RequestStream(const std::string& request, int fd, const Peer& peer, Connections& connections)
+      : request_(request), fd_(fd), peer_(peer), connections_(connections) {}
+
+  bool is_readable() const override { return offset_ < request_.size(); }
+  bool is_writable() const override {
+    pollfd p{fd_, POLLOUT, 0};
+    return ::poll(&p, 1, 0) >= 0 && !(p.revents & (POLLERR | POLLHUP | POLLNVAL));
+  }
+  ssize_t read(char* ptr, size_t size) override {
+    const std::size_t n = std::min(size, request_.size() - offset_);
+    std::memcpy(ptr, request_.data() + offset_, n);
+    offset_ += n;
+    return static_cast<ssize_t>(n);  // 0 at the end: there is nothing more to this request
+  }
+  // Never 0: cpp-httplib would retry a 0 forever.
+  ssize_t write(const char* ptr, size_t size) override {
+    return connections_.write_all(fd_, ptr, size) ? static_cast<ssize_t>(size) : -1;
+  }
+  void get_remote_ip_and_port(std::string& ip, int& port) const override {
+    ip = "uid:" + std::to_string(peer_.uid);
+    port = static_cast<int>(peer_.pid);
+  }
+  void get_local_ip_and_port(std::string& ip, int& port) const override {
+    ip.clear();
+    port = 0;
+  }
+  socket_t socket() const override { return fd_; }
+
+ private:
+  const std::string& request_;
+  std::size_t offset_ = 0;
+  int fd_;
+  Peer peer_;
+  Connections& connections_;
+};
+
+// Connections hands a whole request to a worker of its own: cpp-httplib's
+// accept loop only passes the socket on (enqueue runs it at once, and
+// process_and_close_socket adopts it).
+class InlineQueue final : public httplib::TaskQueue {
+ public:
+  void enqueue(std::function<void()> fn) override { fn(); }
+  void shutdown() override {}
+};
+
+// "uid 1000 pid 4242": who asked, for the logs.
+std::string peer_of(const httplib::Request& req) {
+  std::string uid = req.remote_addr.rfind("uid:", 0) == 0 ? req.remote_addr.substr(4) : "?";
+  return "uid " + uid + " pid " + std::to_string(req.remote_port);
+}
+
+bool is_probe(const RequestHead& head) {
+  return (head.method == "GET" || head.method == "HEAD") &&
+         (head.path == "/healthz" || head.path == "/readyz" || head.path == "/metrics");
+}
+
 }  // namespace
 
 class HttpApi::Impl : public httplib::Server {
@@ -105,23 +170,30 @@ class HttpApi::Impl : public httplib::Server {
   // allows (405 and Allow) are derived from it.
   static const Route kRoutes[];
 
-  Impl(HttpApiDeps& deps, const HttpApiOptions& options) : deps_(deps), options_(options) {
-    const std::size_t threads = options.threads;
-    new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  Impl(HttpApiDeps& deps, const HttpApiOptions& options)
+      : deps_(deps),
+        options_(options),
+        connections_(
+            options.connections,
+            [this](const std::string& request, int fd, const Peer& peer, bool close_after) {
+              return serve(request, fd, peer, close_after);
+            },
+            [](const ApiError& e) {
+              return to_text(json{{"error", e.message}, {"code", e.code}});
+            },
+            is_probe),
+        admission_(options.max_concurrent_dumps, options.dump_queue) {
+    new_task_queue = [] { return new InlineQueue; };
     set_address_family(AF_UNIX);
-    set_payload_max_length(options.max_body);
-    // A keep-alive connection holds its worker: bound both its idle time and
-    // its length (httplib's default of 5 requests makes clients reconnect,
-    // and queue, all the time).
-    set_keep_alive_timeout(5);
-    set_keep_alive_max_count(1000);
-    set_read_timeout(5, 0);
-    // The socket file takes the socket inode's mode at bind(): make it 0660
-    // before, so it is never reachable more widely, not even briefly.
-    set_socket_options([](socket_t sock) { ::fchmod(sock, 0660); });
-    set_write_timeout(30, 0);
+    set_payload_max_length(options.connections.request.max_body);
+    // The socket file takes the socket inode's mode at bind(), less the
+    // umask: make it 0600 before, so it is never reachable more widely, not
+    // even briefly; secure_socket() then opens it to the group.
+    set_socket_options([](socket_t sock) { ::fchmod(sock, 0600); });
     install_routes();
   }
+
+  Connections& connections() { return connections_; }
 
   // httplib listens with a backlog of 5; a burst of health checks and dumps
   // deserves the system maximum. listen() on a listening socket only resizes
@@ -149,8 +221,24 @@ class HttpApi::Impl : public httplib::Server {
   void dump_with_body(const httplib::Request& req, httplib::Response& res) { dump(req, res, req.body); }
   void dump(const httplib::Request& req, httplib::Response& res, std::string_view body);
 
+  // cpp-httplib's accept loop hands each accepted socket here (on its own
+  // thread, through InlineQueue): Connections reads it from now on.
+  bool process_and_close_socket(socket_t sock) override {
+    connections_.adopt(sock);
+    return true;
+  }
+  // One whole request, on a Connections worker.
+  bool serve(const std::string& request, int fd, const Peer& peer, bool close_after) {
+    RequestStream stream(request, fd, peer, connections_);
+    bool closed = false;
+    const bool written = process_request(stream, close_after, closed, nullptr);
+    return written && !closed;
+  }
+
   HttpApiDeps& deps_;
   const HttpApiOptions& options_;
+  Connections connections_;
+  Admission admission_;
 };
 
 const HttpApi::Impl::Route HttpApi::Impl::kRoutes[] = {
@@ -162,17 +250,8 @@ const HttpApi::Impl::Route HttpApi::Impl::kRoutes[] = {
 
 void HttpApi::Impl::install_routes() {
   set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-    // cpp-httplib 0.11.4 applies the payload limit to Content-Length only: a
-    // chunked body would be read whole, whatever its size. Refuse it before
-    // reading. Its unread body cannot be skipped, so the answer says
-    // "Connection: close"; httplib takes that from the request's header (the
-    // Request is ours to change: httplib hands it over as const only).
-    if (req.has_header("Transfer-Encoding")) {
-      const_cast<httplib::Request&>(req).set_header("Connection", "close");
-      send_error(res, ApiError{411, "length_required",
-                               "send the request body with a Content-Length; chunked bodies are not accepted"});
-      return HandlerResponse::Handled;
-    }
+    // Chunked and compressed bodies, and oversized ones, never get here: the
+    // RequestReader refuses them before reading them (411, 415, 413).
     // A request other than GET/HEAD without Content-Length has no body, but
     // httplib would read one until the peer closes (a bare `curl -X POST`
     // would hang): answer it here, before httplib starts reading.
@@ -214,7 +293,7 @@ void HttpApi::Impl::install_routes() {
         return HandlerResponse::Handled;
       }
     }
-    send_error(res, error_for_status(req, res.status, options_.max_body));
+    send_error(res, error_for_status(req, res.status, options_.connections.request.max_body));
     return HandlerResponse::Handled;
   }));
   set_exception_handler([](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
@@ -225,12 +304,19 @@ void HttpApi::Impl::install_routes() {
       what = e.what();
     } catch (...) {
     }
-    spdlog::error("{} {} failed: {}", req.method, req.path, what);
+    spdlog::error("{} \"{}\" by {} failed: {}", escape_for_log(req.method), escape_for_log(req.path), peer_of(req),
+                  escape_for_log(what));
     send_error(res, ApiError{500, "internal_error", "internal error: " + what});
   });
   set_logger([](const httplib::Request& req, const httplib::Response& res) {
-    // Over AF_UNIX, httplib reports the peer's PID (SO_PEERCRED) as its port.
-    spdlog::debug("{} {} -> {} (peer pid {})", req.method, req.path, res.status, req.remote_port);
+    // Paths are the client's bytes: escaped, never written raw to the log.
+    if (res.status >= 500) {
+      spdlog::warn("{} \"{}\" by {} -> {}", escape_for_log(req.method), escape_for_log(req.path), peer_of(req),
+                   res.status);
+    } else {
+      spdlog::debug("{} \"{}\" by {} -> {}", escape_for_log(req.method), escape_for_log(req.path), peer_of(req),
+                    res.status);
+    }
   });
 }
 
@@ -259,16 +345,63 @@ void HttpApi::Impl::openapi(const httplib::Request&, httplib::Response& res) {
   res.set_content(std::string(openapi_yaml()), "application/yaml");
 }
 
+namespace {
+
+// "snapshot_interfaces=true output=stream format=json schema=netnsd netns=all", for the audit log.
+std::string describe(const DumpParams& p) {
+  std::string netns = "all";
+  if (p.request.netns) {
+    netns.clear();
+    for (NetnsId id : *p.request.netns) netns += (netns.empty() ? "" : ",") + std::to_string(id);
+  }
+  return std::string("snapshot_interfaces=") + (p.request.snapshot_interfaces ? "true" : "false") +
+         " output=" + (p.stream ? "stream" : "files") +
+         (p.stream ? std::string(" format=") + (p.format == DumpFormat::dot ? "dot" : "json") : std::string()) +
+         " schema=" + (p.schema == DumpSchema::datadog ? "datadog" : "netnsd") + " netns=" + netns;
+}
+
+}  // namespace
+
 void HttpApi::Impl::dump(const httplib::Request& req, httplib::Response& res, std::string_view body) {
   TrimHeapOnExit trim;
-  BatchPriority batch;
   // The query string, from the raw target: httplib also merges a form body
   // into req.params, and the body is parsed separately.
   ParamList query;
-  if (auto q = req.target.find('?'); q != std::string::npos)
+  if (auto q = req.target.find('?'); q != std::string::npos) {
     query = parse_form(std::string_view(req.target).substr(q + 1));
+  }
   auto params = parse_dump_params(body, req.get_header_value("Content-Type"), query);
   if (!params) return send_error(res, params.error());
+  // One line per dump asked for: who, what, and what came of it.
+  auto audit = [&](int status, const std::string& result) {
+    spdlog::info("audit: dump by {} ({}) -> {} {}", peer_of(req), describe(*params), status,
+                 escape_for_log(result, 1024));
+  };
+
+  // Never a partial cache: a dump asked for during the initial scan waits for it.
+  if (deps_.wait_ready && !deps_.wait_ready(options_.ready_wait)) {
+    std::vector<std::string> reasons;
+    if (deps_.not_ready_reasons) reasons = deps_.not_ready_reasons();
+    audit(503, "not ready");
+    res.set_header("Retry-After", "1");
+    return send_json(res, 503,
+                     json{{"error", "not ready: the initial scan did not finish within " +
+                                        std::to_string(options_.ready_wait.count() / 1000) + " s"},
+                          {"code", "not_ready"},
+                          {"reasons", reasons}});
+  }
+  auto entered = admission_.enter();
+  if (!entered) {
+    audit(503, "too many dumps");
+    res.set_header("Retry-After", "1");
+    return send_error(
+        res, ApiError{503, "too_many_dumps",
+                      "too many dumps are building or waiting (" + std::to_string(options_.max_concurrent_dumps) +
+                          " at once, " + std::to_string(options_.dump_queue) + " in line); retry shortly"});
+  }
+  // Held until the answer is sent: a streamed dump's text counts too.
+  auto ticket = std::make_shared<Admission::Ticket>(std::move(*entered));
+  BatchPriority batch;
 
   const auto started = std::chrono::steady_clock::now();
   DumpDocument doc = deps_.dumper.collect(params->request);
@@ -281,9 +414,10 @@ void HttpApi::Impl::dump(const httplib::Request& req, httplib::Response& res, st
         std::chrono::duration_cast<std::chrono::microseconds>(collected - started).count(),
         std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - collected).count(),
         text->size());
+    audit(200, "streamed " + std::to_string(text->size()) + " bytes");
     const char* type = params->format == DumpFormat::dot ? "text/vnd.graphviz" : kJson;
     res.status = 200;
-    res.set_chunked_content_provider(type, [text](std::size_t offset, httplib::DataSink& sink) {
+    res.set_chunked_content_provider(type, [text, ticket](std::size_t offset, httplib::DataSink& sink) {
       std::size_t n = std::min(kStreamChunk, text->size() - offset);
       if (n > 0 && !sink.write(text->data() + offset, n)) return false;
       if (offset + n >= text->size()) {
@@ -298,13 +432,18 @@ void HttpApi::Impl::dump(const httplib::Request& req, httplib::Response& res, st
 
   auto paths = deps_.dumper.write_files(doc, params->schema);
   if (!paths) {
+    const bool full = paths.error().code == ENOSPC || paths.error().code == EDQUOT;
+    const ApiError error =
+        full ? ApiError{507, "insufficient_storage", "cannot write the dump: " + paths.error().message()}
+             : ApiError{500, "dump_write_failed", "cannot write the dump: " + paths.error().message()};
     spdlog::warn("dump failed: {}", paths.error().message());
-    return send_error(res, ApiError{500, "dump_write_failed", "cannot write the dump: " + paths.error().message()});
+    audit(error.status, paths.error().message());
+    return send_error(res, error);
   }
   const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
-  spdlog::info("dumped {} namespaces{} to {} in {} ms (peer pid {})", doc.namespaces.size(),
-               doc.snapshot_interfaces ? " with an interface snapshot" : "", paths->dump_filename, took.count(),
-               req.remote_port);
+  spdlog::info("dumped {} namespaces{} to {} in {} ms", doc.namespaces.size(),
+               doc.snapshot_interfaces ? " with an interface snapshot" : "", paths->dump_filename, took.count());
+  audit(200, paths->dump_filename + " " + paths->graph_filename);
   send_json(res, 200, json{{"dump_filename", paths->dump_filename}, {"graph_filename", paths->graph_filename}});
 }
 
@@ -375,6 +514,24 @@ void HttpApi::Impl::metrics(const httplib::Request&, httplib::Response& res) {
   for (const StatField& f : stat_fields()) {
     if (!f.metric.empty()) metric(f.metric, f.labels, f.type, f.help, f.read(s));
   }
+  const ConnectionStats c = connections_.stats();
+  metric("netnsd_http_connections", "", "gauge", "Client connections open.", c.open);
+  metric("netnsd_http_connections_total", "", "counter", "Client connections accepted.", c.accepted);
+  metric("netnsd_http_requests_total", "", "counter", "Requests read whole and served.", c.requests);
+  const char* refused_help =
+      "Connections or requests refused, by reason: busy (503 at the connection cap), evicted (idle or slow at the "
+      "cap), timeout (408: not whole within the deadline), request (4xx: over a limit, encoded, chunked), "
+      "write_timeout (the client stopped reading).";
+  metric("netnsd_http_refused_total", "{reason=\"busy\"}", "counter", refused_help, c.refused_busy);
+  metric("netnsd_http_refused_total", "{reason=\"evicted\"}", "counter", "", c.evicted_slow);
+  metric("netnsd_http_refused_total", "{reason=\"timeout\"}", "counter", "", c.timed_out);
+  metric("netnsd_http_refused_total", "{reason=\"request\"}", "counter", "", c.refused_request);
+  metric("netnsd_http_refused_total", "{reason=\"write_timeout\"}", "counter", "", c.write_timeouts);
+  const Admission::Counts a = admission_.counts();
+  metric("netnsd_dumps_running", "", "gauge", "Dumps being built now.", a.running);
+  metric("netnsd_dumps_waiting", "", "gauge", "Dumps waiting for their turn.", a.waiting);
+  metric("netnsd_dumps_refused_total", "", "counter", "Dumps refused with 503: too many building or waiting.",
+         a.refused);
   res.set_content(out.str(), "text/plain; version=0.0.4");
 }
 
@@ -386,7 +543,12 @@ HttpApi::~HttpApi() {
 }
 
 Status HttpApi::start() {
-  if (Status st = prepare_socket_path(options_.socket_path); !st) return st;
+  if (Status st = prepare_socket_dir(options_.socket_path, options_.socket_group); !st) return st;
+  auto lock = lock_socket_path(options_.socket_path);
+  if (!lock) return lock.error();
+  lock_ = std::move(lock.value());
+  if (Status st = clear_socket_path(options_.socket_path); !st) return st;
+  if (Status st = impl_->connections().start(); !st) return st;
   if (!impl_->bind_to_port(options_.socket_path, 80)) {
     return Error::os("cannot listen on " + options_.socket_path);
   }
@@ -397,7 +559,7 @@ Status HttpApi::start() {
     return st;
   }
   struct stat st {};
-  if (::stat(options_.socket_path.c_str(), &st) == 0) {
+  if (::lstat(options_.socket_path.c_str(), &st) == 0) {
     socket_dev_ = st.st_dev;
     socket_ino_ = st.st_ino;
   }
@@ -412,14 +574,17 @@ Status HttpApi::start() {
 }
 
 void HttpApi::stop() {
-  if (!serving_.joinable()) return;
-  impl_->stop();
-  serving_.join();
-  // Remove the socket file only if it is still the one we bound.
-  struct stat st {};
-  if (::lstat(options_.socket_path.c_str(), &st) == 0 && st.st_dev == socket_dev_ && st.st_ino == socket_ino_) {
-    ::unlink(options_.socket_path.c_str());
+  if (serving_.joinable()) {
+    impl_->stop();
+    serving_.join();
+    // Remove the socket file only if it is still the one we bound.
+    struct stat st {};
+    if (::lstat(options_.socket_path.c_str(), &st) == 0 && st.st_dev == socket_dev_ && st.st_ino == socket_ino_) {
+      ::unlink(options_.socket_path.c_str());
+    }
   }
+  impl_->connections().stop();
+  lock_.reset();
 }
 
 }  // namespace netnsd

@@ -15,18 +15,25 @@
 #include <thread>
 #include <vector>
 
+#include "api/connections.h"
 #include "dump/dumper.h"
 #include "resolver/resolver.h"
 #include "util/defaults.h"
+#include "util/fd.h"
 #include "util/result.h"
 
 namespace netnsd {
 
 struct HttpApiOptions {
   std::string socket_path = defaults::kSocketPath;
-  std::optional<std::string> socket_group;  // chgrp the socket to this group
-  std::size_t threads = defaults::kHttpWorkers;
-  std::size_t max_body = defaults::kMaxRequestBody;  // larger bodies get 413
+  // The socket, and its directory, are given to this group (mode 0660 and
+  // 0750): its members are trusted clients, like docker.sock's.
+  std::optional<gid_t> socket_group;
+  // Connections, request limits (a body larger than connections.request.max_body gets 413).
+  ConnectionLimits connections;
+  std::size_t max_concurrent_dumps = defaults::kMaxConcurrentDumps;
+  std::size_t dump_queue = defaults::kDumpQueue;  // beyond it: 503 with Retry-After
+  std::chrono::milliseconds ready_wait = defaults::kReadyWait;
 };
 
 struct HttpApiDeps {
@@ -34,6 +41,10 @@ struct HttpApiDeps {
   Dumper& dumper;
   // Why the service is not ready (empty when it is); drives GET /readyz.
   std::function<std::vector<std::string>()> not_ready_reasons;
+  // Waits up to the given time for the initial scan; true once it is done.
+  // A dump asked for before waits, and gets 503 rather than a partial cache.
+  // Null: always ready.
+  std::function<bool(std::chrono::milliseconds)> wait_ready;
 };
 
 // Threading: start() and stop() from one controlling thread; requests are
@@ -45,8 +56,10 @@ class HttpApi {
   HttpApi(const HttpApi&) = delete;
   HttpApi& operator=(const HttpApi&) = delete;
 
-  // Prepares the socket path (see prepare_socket_path), binds, sets the
-  // socket's mode and group, and starts serving on a background thread.
+  // Takes the socket's lock (a second netnsd on the same path is refused
+  // before it touches anything), prepares the socket path (see
+  // prepare_socket_path), binds, sets the socket's mode and group, and
+  // starts serving on background threads.
   Status start();
   // Stops serving, waits for in-flight requests, removes the socket file.
   void stop();
@@ -58,6 +71,7 @@ class HttpApi {
   HttpApiDeps deps_;
   HttpApiOptions options_;
   std::unique_ptr<Impl> impl_;
+  Fd lock_;  // flock on <socket>.lock for as long as we serve
   std::thread serving_;
   std::uint64_t socket_dev_ = 0;  // identity of the socket file we bound
   std::uint64_t socket_ino_ = 0;

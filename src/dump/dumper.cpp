@@ -8,8 +8,14 @@
 
 namespace netnsd {
 
-Dumper::Dumper(Resolver& resolver, HostView& host, const Clock& clock, std::string dump_dir)
-    : resolver_(resolver), host_(host), clock_(clock), info_(host.host_info()), dump_dir_(std::move(dump_dir)) {}
+Dumper::Dumper(Resolver& resolver, HostView& host, const Clock& clock, std::string dump_dir,
+               DumpFileOptions file_options)
+    : resolver_(resolver),
+      host_(host),
+      clock_(clock),
+      info_(host.host_info()),
+      dump_dir_(std::move(dump_dir)),
+      file_options_(file_options) {}
 
 DumpDocument Dumper::collect(const DumpRequest& request) const {
   DumpDocument doc;
@@ -38,7 +44,7 @@ std::string Dumper::encode(const DumpDocument& doc, DumpSchema schema, DumpForma
 }
 
 Result<DumpPaths> Dumper::write_files(const DumpDocument& doc, DumpSchema schema) const {
-  return write_dump_files(dump_dir_, encode(doc, schema, DumpFormat::json), dump_to_dot(doc));
+  return write_dump_files(dump_dir_, encode(doc, schema, DumpFormat::json), dump_to_dot(doc), file_options_);
 }
 
 }  // namespace netnsd

@@ -25,7 +25,8 @@ struct DumpRequest {
 class Dumper {
  public:
   // Reads the host's description (HostView::host_info) once, here.
-  Dumper(Resolver& resolver, HostView& host, const Clock& clock, std::string dump_dir);
+  Dumper(Resolver& resolver, HostView& host, const Clock& clock, std::string dump_dir,
+         DumpFileOptions file_options = {});
 
   // A consistent copy of the cache, with a live interface snapshot when asked.
   DumpDocument collect(const DumpRequest& request) const;
@@ -42,6 +43,7 @@ class Dumper {
   const Clock& clock_;
   HostInfo info_;
   std::string dump_dir_;
+  DumpFileOptions file_options_;
 };
 
 }  // namespace netnsd

@@ -83,7 +83,16 @@ void Tracker::boot() {
   schedule_resync();
   schedule_flush();
   resolver_.mark_ready();
-  scanned_ = true;
+  {
+    std::lock_guard lock(ready_mutex_);
+    scanned_ = true;
+  }
+  ready_cv_.notify_all();
+}
+
+bool Tracker::wait_ready(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(ready_mutex_);
+  return ready_cv_.wait_for(lock, timeout, [this] { return not_ready_reasons().empty(); });
 }
 
 void Tracker::start_namespace_events() {
@@ -467,12 +476,14 @@ void Tracker::apply_gathered(Gathered gathered) {
   ::malloc_trim(0);
 }
 
+// The safety net: everything read again, on the gatherer (every
+// namespace's links at thousands of namespaces is tens of milliseconds).
 void Tracker::resync() {
-  ScanReport report = scanner_.scan(ScanMode::full);
-  ::malloc_trim(0);
-  spdlog::debug("resync: {} namespaces, {} captured, {} link failures, {} us", report.namespaces, report.captured,
-                report.link_failures, report.took.count());
-  publish_counters();
+  request_gather(ScanMode::full, clock_.now());
+}
+
+void Tracker::request_resync() {
+  if (loop_) loop_->post([this] { resync(); });
 }
 
 void Tracker::flush() {

@@ -78,6 +78,11 @@ class Tracker final : public ResolverListener {
 
   // Why the service is not ready yet (empty once it is).
   std::vector<std::string> not_ready_reasons() const;
+  // Waits up to `timeout` for readiness (the initial scan done, the event
+  // sources running); true once ready.
+  bool wait_ready(std::chrono::milliseconds timeout);
+  // A full rescan, soon (SIGHUP asks for one). Any thread.
+  void request_resync();
 
   // Waits until the event thread has handled everything queued before the
   // call and every timer due by the clock (see EventLoop::sync). For tests
@@ -177,6 +182,8 @@ class Tracker final : public ResolverListener {
   // Read by not_ready_reasons() from any thread.
   std::atomic<bool> scanned_{false};
   std::atomic<bool> mounts_watched_{false};
+  std::mutex ready_mutex_;
+  std::condition_variable ready_cv_;  // notified once scanned_
 };
 
 }  // namespace netnsd

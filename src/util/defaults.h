@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 
 namespace netnsd::defaults {
 
@@ -32,6 +33,13 @@ inline constexpr std::size_t kFdReserve = 384;
 // The tracker.
 inline constexpr std::chrono::milliseconds kResyncInterval{30000};  // 0: no periodic rescan
 inline constexpr std::chrono::milliseconds kFlushPeriod{10000};
+
+// Dumps on disk.
+inline constexpr std::size_t kMaxDumps = 100;  // pairs kept, newest first
+inline constexpr std::uint64_t kDumpMinFreeBytes = 64ull << 20;
+inline constexpr std::size_t kMaxConcurrentDumps = 2;
+inline constexpr std::size_t kDumpQueue = 8;
+inline constexpr std::chrono::milliseconds kReadyWait{10000};  // a dump asked for before the initial scan
 
 // The HTTP layer.
 inline constexpr std::size_t kMaxRequestBody = 64 * 1024;  // larger bodies get 413

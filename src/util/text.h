@@ -13,4 +13,9 @@ std::string sanitize_utf8(std::string_view in);
 // `in` without leading and trailing spaces, tabs, carriage returns and newlines.
 std::string trim(std::string_view in);
 
+// `in` fit for one log line whatever a client sent: control bytes, quotes,
+// backslashes and bytes that are not UTF-8 as \xNN, at most `max` bytes of
+// input (then "...").
+std::string escape_for_log(std::string_view in, std::size_t max = 256);
+
 }  // namespace netnsd

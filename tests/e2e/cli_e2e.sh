@@ -153,7 +153,7 @@ if kill -0 "$second" 2>/dev/null; then
   fail "a second netnsd kept running on a live socket"
 else
   wait "$second"; rc=$?
-  [ $rc != 0 ] && grep -q "already listening on $sock" "$started_log" && pass "a second netnsd refuses a live socket: $(grep -o 'cannot start.*' "$started_log")" \
+  [ $rc != 0 ] && grep -q "is netnsd already running on $sock" "$started_log" && pass "a second netnsd refuses a live socket: $(grep -o 'cannot start.*' "$started_log")" \
     || fail "second netnsd: rc=$rc $(cat "$started_log")"
 fi
 [ "$("$NETNSCTL" --socket "$sock" health)" = ok ] && pass "the first netnsd still serves" || fail "the first netnsd stopped answering"

@@ -72,4 +72,89 @@ void expect_still_serving(LiveService& service) {
   EXPECT_EQ(service.resolver().stats().namespaces, before);
 }
 
+RawClient::RawClient(const std::string& socket_path) {
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", socket_path.c_str());
+  if (fd >= 0 && ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 && errno != EAGAIN) {
+    ::close(fd);
+    fd = -1;
+  }
+  fd_ = fd;
+}
+
+RawClient::~RawClient() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+bool RawClient::send(const std::string& bytes, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::size_t done = 0;
+  while (done < bytes.size()) {
+    ssize_t n = ::send(fd_, bytes.data() + done, bytes.size() - done, MSG_NOSIGNAL);
+    if (n > 0) {
+      done += static_cast<std::size_t>(n);
+      continue;
+    }
+    if (n < 0 && (errno == EPIPE || errno == ECONNRESET)) return false;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    pollfd p{fd_, POLLOUT, 0};
+    ::poll(&p, 1, 10);
+  }
+  return true;
+}
+
+std::string RawClient::read_until_closed(std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::string out = std::move(pending_);
+  pending_.clear();
+  while (!closed_ && std::chrono::steady_clock::now() < deadline) {
+    pollfd p{fd_, POLLIN, 0};
+    if (::poll(&p, 1, 10) <= 0) continue;
+    char buf[65536];
+    ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+    if (n > 0) {
+      out.append(buf, static_cast<std::size_t>(n));
+    } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+      closed_ = true;
+    }
+  }
+  return out;
+}
+
+std::string RawClient::read_answer(std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::string out = std::move(pending_);
+  pending_.clear();
+  for (;;) {
+    const auto header_end = out.find("\r\n\r\n");
+    if (header_end != std::string::npos) {
+      std::size_t length = 0;
+      if (auto cl = out.find("Content-Length: "); cl != std::string::npos && cl < header_end) {
+        length = std::stoul(out.substr(cl + 16));
+      }
+      if (out.size() >= header_end + 4 + length) {
+        pending_ = out.substr(header_end + 4 + length);
+        return out.substr(0, header_end + 4 + length);
+      }
+    }
+    if (closed_ || std::chrono::steady_clock::now() >= deadline) return out;
+    pollfd p{fd_, POLLIN, 0};
+    if (::poll(&p, 1, 10) <= 0) continue;
+    char buf[65536];
+    ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+    if (n > 0) {
+      out.append(buf, static_cast<std::size_t>(n));
+    } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+      closed_ = true;
+    }
+  }
+}
+
+int status_of(const std::string& answer) {
+  if (answer.rfind("HTTP/1.1 ", 0) != 0 || answer.size() < 12) return 0;
+  return std::atoi(answer.substr(9, 3).c_str());
+}
+
 }  // namespace netnsd::testing

@@ -6,25 +6,37 @@
 
 namespace netnsd::testing {
 
+namespace {
+
+LiveServiceOptions with_resolver(ResolverConfig resolver_config) {
+  LiveServiceOptions options;
+  options.resolver = resolver_config;
+  return options;
+}
+
+}  // namespace
+
 LiveService::LiveService(ResolverConfig resolver_config)
-    : LiveService(std::make_unique<KernelHost>(), nullptr, resolver_config) {}
+    : LiveService(std::make_unique<KernelHost>(), nullptr, with_resolver(resolver_config)) {}
 
 LiveService::LiveService(HostView& host, ResolverConfig resolver_config)
-    : LiveService(nullptr, &host, resolver_config) {}
+    : LiveService(nullptr, &host, with_resolver(resolver_config)) {}
 
-LiveService::LiveService(std::unique_ptr<HostView> owned, HostView* host, ResolverConfig resolver_config)
+LiveService::LiveService(HostView& host, LiveServiceOptions options)
+    : LiveService(nullptr, &host, std::move(options)) {}
+
+LiveService::LiveService(std::unique_ptr<HostView> owned, HostView* host, LiveServiceOptions options)
     : socket_path_(dir_.path() + "/run/netnsd.sock"),
       dump_dir_(dir_.path() + "/dumps"),
       owned_host_(std::move(owned)),
       host_(host ? *host : *owned_host_),
-      resolver_(resolver_config, clock_),
+      resolver_(options.resolver, clock_),
       scanner_(resolver_, host_),
-      dumper_(resolver_, host_, clock_, dump_dir_) {
+      dumper_(resolver_, host_, clock_, dump_dir_, options.files) {
   scanner_.scan();
   resolver_.mark_ready();
-  HttpApiOptions options;
-  options.socket_path = socket_path_;
-  api_ = std::make_unique<HttpApi>(HttpApiDeps{resolver_, dumper_, nullptr}, options);
+  options.http.socket_path = socket_path_;
+  api_ = std::make_unique<HttpApi>(HttpApiDeps{resolver_, dumper_, nullptr, options.wait_ready}, options.http);
   started_ = api_->start();
   EXPECT_TRUE(started_) << started_.error().message();
 }

@@ -6,6 +6,8 @@
 
 #include <httplib.h>
 
+#include <chrono>
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -19,12 +21,21 @@
 
 namespace netnsd::testing {
 
+// What a test may change of the in-process service.
+struct LiveServiceOptions {
+  ResolverConfig resolver;
+  HttpApiOptions http;                                        // socket_path is the service's own
+  std::function<bool(std::chrono::milliseconds)> wait_ready;  // null: ready at once
+  DumpFileOptions files;
+};
+
 class LiveService {
  public:
   // Over the real kernel.
   explicit LiveService(ResolverConfig resolver_config = {});
   // Over `host`, which must outlive the service.
   explicit LiveService(HostView& host, ResolverConfig resolver_config = {});
+  LiveService(HostView& host, LiveServiceOptions options);
   ~LiveService();
 
   // A full rescan, as the periodic resync does.
@@ -40,7 +51,7 @@ class LiveService {
   nlohmann::json dump_stream(const nlohmann::json& params);
 
  private:
-  LiveService(std::unique_ptr<HostView> owned, HostView* host, ResolverConfig resolver_config);
+  LiveService(std::unique_ptr<HostView> owned, HostView* host, LiveServiceOptions options);
 
   TempDir dir_;
   std::string socket_path_;

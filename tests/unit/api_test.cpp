@@ -8,6 +8,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "api_checks.h"
 #include "fakes.h"
@@ -21,6 +22,7 @@ using testing::expect_error;
 using testing::expect_still_serving;
 using testing::LiveService;
 using testing::raw_exchange;
+using namespace std::chrono_literals;
 
 // Two namespaces: one held by tasks, one bind-mounted as "blue".
 class Api : public ::testing::Test {
@@ -169,6 +171,183 @@ TEST_F(Api, NamespacesEndpointsAndHealth) {
     EXPECT_EQ(got["names"], json::array({"blue"}));
     EXPECT_EQ(got["devices"][1]["peer"]["netns"], 4026531840u) << "the veth peer is resolved";
   }
+}
+
+// --- Request armour: what a hostile client meets ------------------------------
+
+TEST_F(Api, EncodedBodiesAreRefusedBeforeAnyByteIsInflated) {
+  LiveService service(host_);
+  for (const char* encoding : {"gzip", "br", "deflate"}) {
+    testing::RawClient c(service.socket_path());
+    ASSERT_TRUE(c.send(std::string("POST /dump HTTP/1.1\r\nHost: x\r\nContent-Encoding: ") + encoding +
+                       "\r\nContent-Length: 4\r\n\r\n\x1f\x8b\x08\x00"));
+    std::string answer = c.read_until_closed(2s);
+    EXPECT_EQ(testing::status_of(answer), 415) << answer;
+    EXPECT_NE(answer.find("\"code\":\"encoded_body_refused\""), std::string::npos) << answer;
+    EXPECT_TRUE(c.closed_by_server()) << "an unread body: the connection closes";
+  }
+  expect_still_serving(service);
+}
+
+TEST_F(Api, AnEndlessRequestLineIsCutOffAtItsCap) {
+  LiveService service(host_);
+  testing::RawClient c(service.socket_path());
+  ASSERT_TRUE(c.send("GET /"));
+  std::size_t sent = 0;
+  while (sent < (64u << 20) && c.send(std::string(64 * 1024, 'a'), 500ms)) sent += 64 * 1024;
+  std::string answer = c.read_until_closed(2s);
+  EXPECT_EQ(testing::status_of(answer), 414) << answer.substr(0, 200);
+  EXPECT_TRUE(c.closed_by_server());
+  EXPECT_LT(sent, 8u << 20) << "the server stopped reading long before 64 MiB";
+  expect_still_serving(service);
+}
+
+TEST_F(Api, AnEndlessHeaderLineIsCutOffAtItsCap) {
+  LiveService service(host_);
+  testing::RawClient c(service.socket_path());
+  ASSERT_TRUE(c.send("GET /healthz HTTP/1.1\r\nX-Flood: "));
+  std::size_t sent = 0;
+  while (sent < (64u << 20) && c.send(std::string(64 * 1024, 'h'), 500ms)) sent += 64 * 1024;
+  std::string answer = c.read_until_closed(2s);
+  EXPECT_EQ(testing::status_of(answer), 431) << answer.substr(0, 200);
+  EXPECT_NE(answer.find("header_too_large"), std::string::npos);
+  EXPECT_LT(sent, 8u << 20);
+}
+
+TEST_F(Api, ARequestNotWholeWithinItsDeadlineGets408) {
+  testing::LiveServiceOptions options;
+  options.http.connections.request_deadline = 300ms;
+  LiveService service(host_, options);
+  testing::RawClient c(service.socket_path());
+  const auto started = std::chrono::steady_clock::now();
+  ASSERT_TRUE(c.send("GET /healthz HTTP/1.1\r\nHo"));
+  // Trickling does not extend the deadline: it is for the whole request.
+  for (int i = 0; i < 10 && !c.closed_by_server(); ++i) {
+    std::this_thread::sleep_for(50ms);
+    c.send("s");
+  }
+  std::string answer = c.read_until_closed(2s);
+  const auto took = std::chrono::steady_clock::now() - started;
+  EXPECT_EQ(testing::status_of(answer), 408) << answer;
+  EXPECT_TRUE(c.closed_by_server());
+  EXPECT_LT(took, 1s);
+}
+
+TEST_F(Api, KeepAliveConnectionsServeManyRequestsAndPipelining) {
+  LiveService service(host_);
+  testing::RawClient c(service.socket_path());
+  const std::string health = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+  ASSERT_TRUE(c.send(health + health + health));
+  for (int i = 0; i < 3; ++i) {
+    std::string answer = c.read_answer(2s);
+    EXPECT_EQ(testing::status_of(answer), 200) << i << ": " << answer;
+  }
+  ASSERT_TRUE(c.send("POST /v1/dump HTTP/1.1\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\n"));
+  std::string interim = c.read_answer(2s);
+  EXPECT_EQ(testing::status_of(interim), 100) << interim;
+  ASSERT_TRUE(c.send("{}"));
+  std::string answer = c.read_answer(5s);
+  EXPECT_EQ(testing::status_of(answer), 200) << answer;
+  EXPECT_FALSE(c.closed_by_server());
+}
+
+TEST_F(Api, AtTheConnectionCapSlowConnectionsMakeRoomAndProbesAreAlwaysAnswered) {
+  testing::LiveServiceOptions options;
+  options.http.connections.max_connections = 4;
+  options.http.connections.slow_after = 100ms;
+  LiveService service(host_, options);
+  // Four clients that started a request and stalled.
+  std::vector<std::unique_ptr<testing::RawClient>> slow;
+  for (int i = 0; i < 4; ++i) {
+    slow.push_back(std::make_unique<testing::RawClient>(service.socket_path()));
+    ASSERT_TRUE(slow.back()->send("GET /v1/namespaces HTTP/1.1\r\nX: "));
+  }
+  std::this_thread::sleep_for(200ms);  // now they are slow
+  for (int i = 0; i < 10; ++i) {
+    auto res = service.client().Get("/v1/namespaces");
+    ASSERT_TRUE(res) << "request " << i;
+    EXPECT_EQ(res->status, 200);
+  }
+  int evicted = 0;
+  for (auto& c : slow) {
+    c->read_until_closed(100ms);
+    evicted += c->closed_by_server();
+  }
+  EXPECT_GE(evicted, 1) << "a slow connection gave way";
+}
+
+// A dump that waits (here: for readiness) keeps its connection busy.
+TEST_F(Api, WhenEveryConnectionIsBusyProbesAreAnsweredAndOthersGet503) {
+  testing::LiveServiceOptions options;
+  options.http.connections.max_connections = 3;
+  std::atomic<bool> ready{false};
+  options.wait_ready = [&](std::chrono::milliseconds wait) {
+    const auto until = std::chrono::steady_clock::now() + wait;
+    while (!ready && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(5ms);
+    return ready.load();
+  };
+  options.http.ready_wait = 3s;
+  LiveService service(host_, options);
+  std::vector<std::unique_ptr<testing::RawClient>> busy;
+  for (int i = 0; i < 3; ++i) {
+    busy.push_back(std::make_unique<testing::RawClient>(service.socket_path()));
+    ASSERT_TRUE(busy.back()->send("POST /dump HTTP/1.1\r\nContent-Length: 0\r\n\r\n"));
+  }
+  std::this_thread::sleep_for(100ms);
+  for (const char* probe : {"/healthz", "/readyz", "/metrics"}) {
+    const auto started = std::chrono::steady_clock::now();
+    auto res = service.client().Get(probe);
+    ASSERT_TRUE(res) << probe;
+    EXPECT_EQ(res->status, 200) << probe;
+    EXPECT_LT(std::chrono::steady_clock::now() - started, 500ms) << probe;
+  }
+  testing::RawClient other(service.socket_path());
+  ASSERT_TRUE(other.send("GET /v1/namespaces HTTP/1.1\r\n\r\n"));
+  std::string answer = other.read_until_closed(2s);
+  EXPECT_EQ(testing::status_of(answer), 503) << answer;
+  EXPECT_NE(answer.find("Retry-After"), std::string::npos);
+  ready = true;
+  for (auto& c : busy) EXPECT_EQ(testing::status_of(c->read_answer(5s)), 200);
+}
+
+TEST_F(Api, DumpsBeyondTheRunningAndWaitingOnesGet503WithRetryAfter) {
+  testing::LiveServiceOptions options;
+  options.http.max_concurrent_dumps = 1;
+  options.http.dump_queue = 1;
+  std::atomic<bool> go{false};
+  LiveService service(host_, options);
+  // The running dump (a snapshot) lists links through the host: hold it there.
+  host_.before_listing = [&](NetnsId) {
+    while (!go) std::this_thread::sleep_for(5ms);
+  };
+  std::vector<std::unique_ptr<testing::RawClient>> clients;
+  const std::string body = "{\"snapshot_interfaces\": true}";
+  const std::string snapshot =
+      "POST /dump HTTP/1.1\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+  for (int i = 0; i < 3; ++i) {
+    clients.push_back(std::make_unique<testing::RawClient>(service.socket_path()));
+    ASSERT_TRUE(clients.back()->send(snapshot));
+    std::this_thread::sleep_for(100ms);
+  }
+  std::string third = clients[2]->read_answer(2s);
+  EXPECT_EQ(testing::status_of(third), 503) << third;
+  EXPECT_NE(third.find("too_many_dumps"), std::string::npos);
+  EXPECT_NE(third.find("Retry-After: 1"), std::string::npos);
+  go = true;
+  EXPECT_EQ(testing::status_of(clients[0]->read_answer(5s)), 200);
+  EXPECT_EQ(testing::status_of(clients[1]->read_answer(5s)), 200);
+  host_.before_listing = nullptr;
+}
+
+TEST_F(Api, ADumpBeforeTheInitialScanWaitsThenGets503NotAPartialCache) {
+  testing::LiveServiceOptions options;
+  options.wait_ready = [](std::chrono::milliseconds) { return false; };
+  options.http.ready_wait = 200ms;
+  LiveService service(host_, options);
+  auto res = service.client().Post("/dump", "{\"output\": \"stream\"}", "application/json");
+  expect_error(res, 503, "not_ready");
+  EXPECT_EQ(res->get_header_value("Retry-After"), "1");
+  EXPECT_EQ(service.client().Get("/healthz")->status, 200) << "health checks do not wait";
 }
 
 }  // namespace

@@ -99,14 +99,62 @@ TEST(UnixSocket, SecureSetsMode0660AndTheGroup) {
   testing::TempDir tmp;
   const std::string path = tmp.path() + "/s.sock";
   Fd fd = bound_socket(path, true);
-  ASSERT_TRUE(secure_socket(path, std::to_string(::getegid())));
+  ASSERT_TRUE(secure_socket(path, ::getegid()));
   struct stat st {};
   ASSERT_EQ(::stat(path.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 07777, 0660u);
   EXPECT_EQ(st.st_gid, ::getegid());
-  Status bad = secure_socket(path, std::string("no-such-group-netnsd"));
+}
+
+TEST(UnixSocket, SecureNeverFollowsASymlinkAtThePath) {
+  testing::TempDir tmp;
+  const std::string victim = tmp.path() + "/victim";
+  std::ofstream(victim) << "x";
+  ::chmod(victim.c_str(), 0600);
+  const std::string path = tmp.path() + "/s.sock";
+  ASSERT_EQ(::symlink(victim.c_str(), path.c_str()), 0);
+  EXPECT_FALSE(secure_socket(path, std::nullopt));
+  struct stat st {};
+  ASSERT_EQ(::stat(victim.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0600u) << "the file behind the link kept its mode";
+}
+
+TEST(UnixSocket, GroupsAreLookedUpByNameOrNumber) {
+  EXPECT_EQ(lookup_group("0").value(), 0u);
+  EXPECT_EQ(lookup_group("root").value(), 0u);
+  auto bad = lookup_group("no-such-group-netnsd");
   ASSERT_FALSE(bad);
   EXPECT_NE(bad.error().message().find("no group named"), std::string::npos);
+}
+
+TEST(UnixSocket, OneLockHolderPerSocketPath) {
+  testing::TempDir tmp;
+  const std::string path = tmp.path() + "/s.sock";
+  auto first = lock_socket_path(path);
+  ASSERT_TRUE(first) << first.error().message();
+  // flock locks belong to the open file: a second open, even in this process, is refused.
+  auto second = lock_socket_path(path);
+  ASSERT_FALSE(second);
+  EXPECT_NE(second.error().message().find("another netnsd holds"), std::string::npos) << second.error().message();
+  first->reset();
+  EXPECT_TRUE(lock_socket_path(path)) << "free again once the holder is gone";
+}
+
+TEST(UnixSocket, TheSocketDirectoryGoesToTheGroupButASharedOneIsLeftAlone) {
+  testing::TempDir tmp;
+  const std::string dir = tmp.path() + "/run";
+  ASSERT_TRUE(prepare_socket_path(dir + "/s.sock", ::getegid()));
+  struct stat st {};
+  ASSERT_EQ(::stat(dir.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0750u);
+  EXPECT_EQ(st.st_gid, ::getegid());
+  // A directory like /tmp (sticky, world-writable) is not ours to change.
+  const std::string shared = tmp.path() + "/shared";
+  ASSERT_EQ(::mkdir(shared.c_str(), 0777), 0);
+  ::chmod(shared.c_str(), 01777);
+  ASSERT_TRUE(prepare_socket_path(shared + "/s.sock", ::getegid()));
+  ASSERT_EQ(::stat(shared.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 01777u);
 }
 
 }  // namespace

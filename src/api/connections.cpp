@@ -1,0 +1,487 @@
+#include "api/connections.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <spdlog/spdlog.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+
+namespace netnsd {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr std::uint64_t kWakeId = 0;  // epoll data of the eventfd (fds are > 0)
+constexpr std::size_t kReadChunk = 16 * 1024;
+
+const char* reason_phrase(int status) {
+  switch (status) {
+    case 400:
+      return "Bad Request";
+    case 408:
+      return "Request Timeout";
+    case 411:
+      return "Length Required";
+    case 413:
+      return "Payload Too Large";
+    case 414:
+      return "URI Too Long";
+    case 415:
+      return "Unsupported Media Type";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 503:
+      return "Service Unavailable";
+    default:
+      return "Error";
+  }
+}
+
+}  // namespace
+
+struct Connections::Conn {
+  Fd fd;
+  Peer peer;
+  RequestReader reader;
+  bool overflow = false;    // past the cap: read only to find a probe
+  bool dispatched = false;  // a worker has it
+  bool lingering = false;   // answered and half-closed: what comes is dropped
+  std::size_t dropped = 0;
+  std::size_t served = 0;
+  Clock::time_point activity;  // last byte read or answer written
+  Clock::time_point started;   // first byte of the current request
+  std::string request;         // taken from the reader for the worker
+  bool close_after = false;
+
+  Conn(int f, RequestLimits limits) : fd(f), reader(limits) {}
+};
+
+// A few threads taking jobs from a queue.
+class Connections::Lane {
+ public:
+  explicit Lane(std::size_t threads) {
+    for (std::size_t i = 0; i < threads; ++i) threads_.emplace_back([this] { work(); });
+  }
+  ~Lane() { shutdown(); }
+  void push(std::function<void()> job) {
+    {
+      std::lock_guard lock(mutex_);
+      jobs_.push_back(std::move(job));
+    }
+    cv_.notify_one();
+  }
+  void shutdown() {
+    {
+      std::lock_guard lock(mutex_);
+      if (stop_) return;
+      stop_ = true;
+    }
+    cv_.notify_all();
+    for (auto& t : threads_) t.join();
+  }
+
+ private:
+  void work() {
+    for (;;) {
+      std::function<void()> job;
+      {
+        std::unique_lock lock(mutex_);
+        cv_.wait(lock, [this] { return stop_ || !jobs_.empty(); });
+        if (jobs_.empty()) return;  // stopping, and nothing left
+        job = std::move(jobs_.front());
+        jobs_.pop_front();
+      }
+      job();
+    }
+  }
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> jobs_;
+  bool stop_ = false;
+  std::vector<std::thread> threads_;
+};
+
+Connections::Connections(ConnectionLimits limits, Serve serve, RenderError render, IsProbe is_probe)
+    : limits_(limits), serve_(std::move(serve)), render_(std::move(render)), is_probe_(std::move(is_probe)) {}
+
+Connections::~Connections() {
+  stop();
+}
+
+Status Connections::start() {
+  epoll_.reset(::epoll_create1(EPOLL_CLOEXEC));
+  if (!epoll_) return Error::os("epoll_create1");
+  wake_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!wake_) return Error::os("eventfd");
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u64 = kWakeId;
+  if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, wake_.get(), &ev) != 0) return Error::os("epoll_ctl eventfd");
+  workers_ = std::make_unique<Lane>(limits_.workers);
+  probe_workers_ = std::make_unique<Lane>(limits_.probe_workers);
+  reader_ = std::thread([this] { run(); });
+  return {};
+}
+
+void Connections::adopt(int fd) {
+  bool refused = false;
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_) {
+      refused = true;
+    } else {
+      adopted_.push_back(fd);
+    }
+  }
+  if (refused) {
+    ::close(fd);
+    return;
+  }
+  std::uint64_t one = 1;
+  [[maybe_unused]] ssize_t n = ::write(wake_.get(), &one, sizeof one);
+}
+
+void Connections::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_ || !reader_.joinable()) {
+      stopping_ = true;
+      return;
+    }
+    stopping_ = true;
+  }
+  std::uint64_t one = 1;
+  [[maybe_unused]] ssize_t n = ::write(wake_.get(), &one, sizeof one);
+  reader_.join();
+  workers_->shutdown();
+  probe_workers_->shutdown();
+  std::lock_guard lock(mutex_);
+  for (int fd : adopted_) ::close(fd);
+  adopted_.clear();
+  returned_.clear();
+}
+
+ConnectionStats Connections::stats() const {
+  std::lock_guard lock(stats_mutex_);
+  return stats_;
+}
+
+bool Connections::write_all(int fd, const char* data, std::size_t size) {
+  while (size > 0) {
+    ssize_t n = ::send(fd, data, size, MSG_NOSIGNAL);
+    if (n > 0) {
+      data += n;
+      size -= static_cast<std::size_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) return false;
+    pollfd p{fd, POLLOUT, 0};
+    int ready = ::poll(&p, 1, static_cast<int>(limits_.write_timeout.count()));
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready == 0) {
+      std::lock_guard lock(stats_mutex_);
+      ++stats_.write_timeouts;
+    }
+    if (ready <= 0) return false;
+    if (p.revents & (POLLERR | POLLHUP | POLLNVAL)) {
+      errno = EPIPE;
+      return false;
+    }
+  }
+  return true;
+}
+
+void Connections::watch(const ConnPtr& conn) {
+  epoll_event ev{};
+  ev.events = EPOLLIN | EPOLLRDHUP;
+  ev.data.u64 = static_cast<std::uint64_t>(conn->fd.get());
+  ::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, conn->fd.get(), &ev);
+}
+
+void Connections::close_conn(const ConnPtr& connection) {
+  const ConnPtr conn = connection;  // the map's reference goes below
+  ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, conn->fd.get(), nullptr);
+  (conn->overflow ? overflow_ : normal_)--;
+  conns_.erase(conn->fd.get());
+  {
+    std::lock_guard lock(stats_mutex_);
+    stats_.open = conns_.size();
+  }
+  // The Fd closes with the last reference (a worker may still hold one).
+  ::shutdown(conn->fd.get(), SHUT_RDWR);
+}
+
+void Connections::answer_and_close(const ConnPtr& conn, const ApiError& error) {
+  const std::string body = render_(error);
+  std::string response = "HTTP/1.1 " + std::to_string(error.status) + " " + reason_phrase(error.status) +
+                         "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+                         "\r\nConnection: close\r\n";
+  if (error.status == 503) response += "Retry-After: 1\r\n";
+  response += "\r\n" + body;
+  // Best effort and never blocking the reader: these answers are small.
+  [[maybe_unused]] ssize_t n = ::send(conn->fd.get(), response.data(), response.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  // A close with unread bytes would reset the connection and the client
+  // might never read the answer: say we are done, and drop what still comes
+  // for a while (bounded in time and bytes).
+  ::shutdown(conn->fd.get(), SHUT_WR);
+  conn->lingering = true;
+  conn->activity = Clock::now();
+  drain(conn);
+}
+
+void Connections::drain(const ConnPtr& conn) {
+  char buf[kReadChunk];
+  for (;;) {
+    ssize_t n = ::recv(conn->fd.get(), buf, sizeof buf, 0);
+    if (n > 0) {
+      conn->dropped += static_cast<std::size_t>(n);
+      if (conn->dropped <= limits_.linger_bytes) continue;
+    } else if (n < 0 && errno == EINTR) {
+      continue;
+    } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      return;  // more may come: wait, until the linger time is up
+    }
+    close_conn(conn);  // the client is done, or has sent too much
+    return;
+  }
+}
+
+// The least recently active connection that may give way: idle between
+// requests, or slow to send the one it started. Overflow connections give
+// way to newer overflow ones.
+bool Connections::evict_one(Clock::time_point now, bool overflow) {
+  ConnPtr victim;
+  for (const auto& [fd, conn] : conns_) {
+    if (conn->dispatched || conn->overflow != overflow) continue;
+    if (conn->lingering) {
+      victim = conn;  // answered already: goes first
+      break;
+    }
+    const bool idle = !conn->reader.started();
+    const bool slow = conn->reader.started() && now - conn->started >= limits_.slow_after;
+    if (!overflow && !idle && !slow) continue;
+    if (!victim || conn->activity < victim->activity) victim = conn;
+  }
+  if (!victim) return false;
+  {
+    std::lock_guard lock(stats_mutex_);
+    ++stats_.evicted_slow;
+  }
+  if (overflow && !victim->lingering) {
+    answer_and_close(victim, ApiError{503, "busy", "netnsd has too many connections open; retry shortly"});
+    if (conns_.count(victim->fd.get())) close_conn(victim);  // no lingering when making room
+  } else {
+    close_conn(victim);
+  }
+  return true;
+}
+
+void Connections::accept_pending() {
+  std::vector<int> adopted;
+  std::vector<std::pair<ConnPtr, bool>> returned;
+  {
+    std::lock_guard lock(mutex_);
+    adopted.swap(adopted_);
+    returned.swap(returned_);
+  }
+  const auto now = Clock::now();
+  for (auto& [conn, keep] : returned) finished(conn, keep);
+  for (int fd : adopted) {
+    auto conn = std::make_shared<Conn>(fd, limits_.request);
+    const int flags = ::fcntl(fd, F_GETFL);
+    ::fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+    ucred cred{};
+    socklen_t len = sizeof cred;
+    if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) conn->peer = {cred.pid, cred.uid, cred.gid};
+    conn->activity = now;
+    {
+      std::lock_guard lock(stats_mutex_);
+      ++stats_.accepted;
+    }
+    if (normal_ >= limits_.max_connections && !evict_one(now, false)) {
+      // Every connection is busy with a request: this one is only read
+      // briefly, so that a probe is still answered.
+      conn->overflow = true;
+      if (overflow_ >= limits_.max_overflow) evict_one(now, true);
+    }
+    (conn->overflow ? overflow_ : normal_)++;
+    conns_.emplace(fd, conn);
+    watch(conn);
+    on_readable(conn);  // a probe may have sent its request already
+  }
+  std::lock_guard lock(stats_mutex_);
+  stats_.open = conns_.size();
+}
+
+void Connections::on_readable(const ConnPtr& conn) {
+  if (conn->dispatched || !conns_.count(conn->fd.get())) return;
+  if (conn->lingering) {
+    drain(conn);
+    return;
+  }
+  char buf[kReadChunk];
+  bool eof = false;
+  for (;;) {
+    // Never more than the reader may still take: it refuses at its limits.
+    ssize_t n = ::recv(conn->fd.get(), buf, sizeof buf, 0);
+    if (n > 0) {
+      if (!conn->reader.started()) conn->started = Clock::now();
+      conn->activity = Clock::now();
+      if (conn->reader.feed(std::string_view(buf, static_cast<std::size_t>(n))) != RequestReader::State::incomplete) {
+        break;
+      }
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) eof = true;
+    break;
+  }
+  switch (conn->reader.state()) {
+    case RequestReader::State::refused: {
+      std::lock_guard lock(stats_mutex_);
+      ++stats_.refused_request;
+    }
+      answer_and_close(conn, conn->reader.refusal());
+      return;
+    case RequestReader::State::complete:
+      if (conn->overflow && !is_probe_(*conn->reader.head())) {
+        {
+          std::lock_guard lock(stats_mutex_);
+          ++stats_.refused_busy;
+        }
+        answer_and_close(conn, ApiError{503, "busy", "netnsd has too many connections open; retry shortly"});
+        return;
+      }
+      dispatch(conn);
+      return;
+    case RequestReader::State::incomplete:
+      if (eof) {
+        close_conn(conn);
+        return;
+      }
+      if (conn->reader.wants_continue()) {
+        static constexpr char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
+        [[maybe_unused]] ssize_t n =
+            ::send(conn->fd.get(), kContinue, sizeof kContinue - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+        conn->reader.continue_sent();
+      }
+      return;
+  }
+}
+
+void Connections::dispatch(const ConnPtr& conn) {
+  const bool probe = is_probe_(*conn->reader.head());
+  conn->dispatched = true;
+  conn->close_after =
+      conn->overflow || !conn->reader.head()->keep_alive || conn->served + 1 >= limits_.max_requests_per_connection;
+  conn->request = conn->reader.take();
+  ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, conn->fd.get(), nullptr);
+  {
+    std::lock_guard lock(stats_mutex_);
+    ++stats_.requests;
+  }
+  auto job = [this, conn] {
+    const bool keep = serve_(conn->request, conn->fd.get(), conn->peer, conn->close_after) && !conn->close_after;
+    {
+      std::lock_guard lock(mutex_);
+      if (stopping_) return;
+      returned_.emplace_back(conn, keep);
+    }
+    std::uint64_t one = 1;
+    [[maybe_unused]] ssize_t n = ::write(wake_.get(), &one, sizeof one);
+  };
+  (probe ? probe_workers_ : workers_)->push(std::move(job));
+}
+
+void Connections::finished(const ConnPtr& conn, bool keep) {
+  conn->dispatched = false;
+  conn->request.clear();
+  conn->request.shrink_to_fit();
+  ++conn->served;
+  if (!keep) {
+    close_conn(conn);
+    return;
+  }
+  conn->activity = Clock::now();
+  conn->started = conn->activity;
+  watch(conn);
+  // A pipelined request may be whole already, or its bytes waiting.
+  if (conn->reader.state() == RequestReader::State::complete) {
+    dispatch(conn);
+  } else {
+    on_readable(conn);
+  }
+}
+
+void Connections::expire(Clock::time_point now) {
+  std::vector<ConnPtr> late, idle;
+  for (const auto& [fd, conn] : conns_) {
+    if (conn->dispatched) continue;
+    if (conn->lingering) {
+      if (now - conn->activity >= limits_.linger) idle.push_back(conn);
+    } else if (conn->overflow) {
+      if (now - conn->activity >= limits_.overflow_wait) late.push_back(conn);
+    } else if (conn->reader.started()) {
+      if (now - conn->started >= limits_.request_deadline) late.push_back(conn);
+    } else if (now - conn->activity >= limits_.idle_timeout) {
+      idle.push_back(conn);
+    }
+  }
+  for (const ConnPtr& conn : idle) close_conn(conn);
+  for (const ConnPtr& conn : late) {
+    {
+      std::lock_guard lock(stats_mutex_);
+      ++(conn->overflow ? stats_.refused_busy : stats_.timed_out);
+    }
+    answer_and_close(conn, conn->overflow ? ApiError{503, "busy", "netnsd has too many connections open; retry shortly"}
+                                          : ApiError{408, "request_timeout",
+                                                     "the request did not arrive whole within " +
+                                                         std::to_string(limits_.request_deadline.count()) + " ms"});
+  }
+}
+
+int Connections::next_timeout_ms(Clock::time_point now) const {
+  auto next = now + std::chrono::seconds(1);
+  for (const auto& [fd, conn] : conns_) {
+    if (conn->dispatched) continue;
+    Clock::time_point due = conn->lingering          ? conn->activity + limits_.linger
+                            : conn->overflow         ? conn->activity + limits_.overflow_wait
+                            : conn->reader.started() ? conn->started + limits_.request_deadline
+                                                     : conn->activity + limits_.idle_timeout;
+    next = std::min(next, due);
+  }
+  auto ms = std::chrono::ceil<std::chrono::milliseconds>(next - now).count();
+  return static_cast<int>(std::max<std::int64_t>(ms, 0));
+}
+
+void Connections::run() {
+  epoll_event events[64];
+  for (;;) {
+    {
+      std::lock_guard lock(mutex_);
+      if (stopping_) break;
+    }
+    const int n = ::epoll_wait(epoll_.get(), events, 64, next_timeout_ms(Clock::now()));
+    for (int i = 0; i < n; ++i) {
+      if (events[i].data.u64 == kWakeId) {
+        std::uint64_t count;
+        while (::read(wake_.get(), &count, sizeof count) > 0) {
+        }
+        continue;
+      }
+      auto it = conns_.find(static_cast<int>(events[i].data.u64));
+      if (it != conns_.end()) on_readable(ConnPtr(it->second));
+    }
+    accept_pending();
+    expire(Clock::now());
+  }
+  // Stopping: every connection ends now; workers' writes fail at once.
+  for (auto& [fd, conn] : conns_) ::shutdown(fd, SHUT_RDWR);
+  conns_.clear();
+}
+
+}  // namespace netnsd
