@@ -12,6 +12,8 @@ packages=(
   clang-format-14 libclang-rt-14-dev
   # run, render and test
   iproute2 util-linux curl graphviz python3 python3-yaml python3-jsonschema
+  # hostile-client tests: real compression bombs
+  gzip brotli
 )
 
 missing=()

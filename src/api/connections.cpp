@@ -17,6 +17,18 @@ using Clock = std::chrono::steady_clock;
 constexpr std::uint64_t kWakeId = 0;  // epoll data of the eventfd (fds are > 0)
 constexpr std::size_t kReadChunk = 16 * 1024;
 
+// Whether the first bytes of a request are a probe's (GET /healthz, /readyz,
+// /metrics): probes keep their place when connections are dropped to make room.
+bool probe_prefix(std::string_view bytes) {
+  for (std::string_view probe : {"GET /healthz", "GET /readyz", "GET /metrics", "HEAD /healthz", "HEAD /readyz"}) {
+    if (bytes.size() >= probe.size() ? bytes.substr(0, probe.size()) == probe
+                                     : !bytes.empty() && probe.substr(0, bytes.size()) == bytes) {
+      return true;
+    }
+  }
+  return false;
+}
+
 const char* reason_phrase(int status) {
   switch (status) {
     case 400:
@@ -127,18 +139,36 @@ Status Connections::start() {
 }
 
 void Connections::adopt(int fd) {
-  bool refused = false;
+  char start[16];
+  const ssize_t peeked = ::recv(fd, start, sizeof start, MSG_PEEK | MSG_DONTWAIT);
+  if (peeked == 0) {
+    ::close(fd);  // connected and closed again: nothing to answer
+    std::lock_guard lock(stats_mutex_);
+    ++stats_.gone_at_accept;
+    return;
+  }
+  const bool probe = peeked > 0 && probe_prefix(std::string_view(start, static_cast<std::size_t>(peeked)));
+  int dropped = -1;
   {
     std::lock_guard lock(mutex_);
     if (stopping_) {
-      refused = true;
+      dropped = fd;
     } else {
-      adopted_.push_back(fd);
+      // Probes wait in a line of their own, taken up first; in each line
+      // the oldest is dropped when it is full.
+      std::deque<int>& line = probe ? adopted_probes_ : adopted_;
+      line.push_back(fd);
+      if (line.size() > limits_.max_pending) {
+        dropped = line.front();
+        line.pop_front();
+      }
     }
   }
-  if (refused) {
-    ::close(fd);
-    return;
+  if (dropped >= 0) {
+    ::close(dropped);
+    std::lock_guard lock(stats_mutex_);
+    ++stats_.dropped_pending;
+    if (dropped == fd) return;
   }
   std::uint64_t one = 1;
   [[maybe_unused]] ssize_t n = ::write(wake_.get(), &one, sizeof one);
@@ -160,7 +190,9 @@ void Connections::stop() {
   probe_workers_->shutdown();
   std::lock_guard lock(mutex_);
   for (int fd : adopted_) ::close(fd);
+  for (int fd : adopted_probes_) ::close(fd);
   adopted_.clear();
+  adopted_probes_.clear();
   returned_.clear();
 }
 
@@ -257,6 +289,7 @@ bool Connections::evict_one(Clock::time_point now, bool overflow) {
   ConnPtr victim;
   for (const auto& [fd, conn] : conns_) {
     if (conn->dispatched || conn->overflow != overflow) continue;
+    if (overflow && probe_prefix(conn->reader.pending())) continue;  // about to be answered
     if (conn->lingering) {
       victim = conn;  // answered already: goes first
       break;
@@ -281,11 +314,13 @@ bool Connections::evict_one(Clock::time_point now, bool overflow) {
 }
 
 void Connections::accept_pending() {
-  std::vector<int> adopted;
+  std::deque<int> adopted;
   std::vector<std::pair<ConnPtr, bool>> returned;
   {
     std::lock_guard lock(mutex_);
-    adopted.swap(adopted_);
+    adopted.swap(adopted_probes_);
+    adopted.insert(adopted.end(), adopted_.begin(), adopted_.end());
+    adopted_.clear();
     returned.swap(returned_);
   }
   const auto now = Clock::now();

@@ -51,6 +51,9 @@ struct ConnectionLimits {
   std::chrono::milliseconds write_timeout{10000};    // a write that makes no progress this long fails
   std::size_t max_connections = 192;
   std::size_t max_overflow = 32;  // connections past the cap being read to find probes
+  // Accepted connections not yet taken up by the reader (a connect flood):
+  // past this, the oldest waiting one is dropped.
+  std::size_t max_pending = 64;
   std::chrono::milliseconds overflow_wait{200};
   std::size_t workers = 16;
   std::size_t probe_workers = 2;
@@ -77,6 +80,8 @@ struct ConnectionStats {
   std::uint64_t timed_out = 0;        // 408: a request not whole within its deadline
   std::uint64_t refused_request = 0;  // 4xx from the reader: too long, too large, encoded, chunked
   std::uint64_t write_timeouts = 0;   // responses abandoned: the client stopped reading
+  std::uint64_t gone_at_accept = 0;   // closed by the client before it was read (connect-and-close)
+  std::uint64_t dropped_pending = 0;  // dropped while waiting for the reader (a connect flood)
 };
 
 // Threading: adopt() from the accept thread; start() and stop() from one
@@ -101,6 +106,9 @@ class Connections {
 
   Status start();
   // Takes ownership of an accepted connection.
+  // One its client has closed already is closed at once, and when the
+  // reader is behind (a flood), the oldest connection waiting for it is
+  // dropped: the newest, a probe perhaps, gets its turn.
   void adopt(int fd);
   // Closes every connection and waits for the workers.
   void stop();
@@ -141,7 +149,8 @@ class Connections {
   std::unique_ptr<Lane> probe_workers_;
 
   std::mutex mutex_;  // guards the hand-over queues below
-  std::vector<int> adopted_;
+  std::deque<int> adopted_;
+  std::deque<int> adopted_probes_;                  // accepted with a probe's first bytes waiting
   std::vector<std::pair<ConnPtr, bool>> returned_;  // (connection, keep it open)
   bool stopping_ = false;
 

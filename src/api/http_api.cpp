@@ -521,12 +521,15 @@ void HttpApi::Impl::metrics(const httplib::Request&, httplib::Response& res) {
   const char* refused_help =
       "Connections or requests refused, by reason: busy (503 at the connection cap), evicted (idle or slow at the "
       "cap), timeout (408: not whole within the deadline), request (4xx: over a limit, encoded, chunked), "
-      "write_timeout (the client stopped reading).";
+      "write_timeout (the client stopped reading), flood (dropped while waiting to be read).";
   metric("netnsd_http_refused_total", "{reason=\"busy\"}", "counter", refused_help, c.refused_busy);
   metric("netnsd_http_refused_total", "{reason=\"evicted\"}", "counter", "", c.evicted_slow);
   metric("netnsd_http_refused_total", "{reason=\"timeout\"}", "counter", "", c.timed_out);
   metric("netnsd_http_refused_total", "{reason=\"request\"}", "counter", "", c.refused_request);
   metric("netnsd_http_refused_total", "{reason=\"write_timeout\"}", "counter", "", c.write_timeouts);
+  metric("netnsd_http_refused_total", "{reason=\"flood\"}", "counter", "", c.dropped_pending);
+  metric("netnsd_http_connections_gone_at_accept_total", "", "counter",
+         "Connections their client closed before netnsd read them.", c.gone_at_accept);
   const Admission::Counts a = admission_.counts();
   metric("netnsd_dumps_running", "", "gauge", "Dumps being built now.", a.running);
   metric("netnsd_dumps_waiting", "", "gauge", "Dumps waiting for their turn.", a.waiting);

@@ -59,6 +59,8 @@ class RequestReader {
   State state() const { return state_; }
   // True once any byte of the current request has arrived.
   bool started() const { return !buffer_.empty(); }
+  // The bytes of the current request so far (its start tells a probe apart).
+  std::string_view pending() const { return buffer_; }
   // The head, once it is complete (also when the body is still coming).
   const std::optional<RequestHead>& head() const { return head_; }
   // Why it was refused: a 4xx with its code and sentence.

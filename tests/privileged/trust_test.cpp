@@ -51,28 +51,12 @@ std::set<std::string> device_names(const json& ns) {
   return out;
 }
 
-// A copy of `binary` that any user may run (the build tree need not be).
-class SharedCopy {
- public:
-  explicit SharedCopy(const std::string& binary) {
-    ::chmod(dir_.path().c_str(), 0755);
-    path_ = dir_.path() + "/" + std::filesystem::path(binary).filename().string();
-    std::filesystem::copy_file(binary, path_);
-    ::chmod(path_.c_str(), 0755);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  testing::TempDir dir_;
-  std::string path_;
-};
-
 TEST_F(Trust, ForgedLinkMessagesFromAnUnprivilegedUserNeverReachTheCache) {
   Daemon netnsd({"--resync-interval", "0"});
   ASSERT_TRUE(netnsd.ready());
   TestUser user;
   ASSERT_TRUE(user.ok());
-  SharedCopy forger(NETLINK_FORGER);
+  testing::SharedCopy forger(NETLINK_FORGER);
   const long rss_before = netnsd.rss_kib();
 
   // Its own user and network namespace, where it holds CAP_NET_ADMIN.
@@ -154,31 +138,8 @@ TEST_F(Trust, AnUnprivilegedFloodLeavesEveryHostNamespaceCached) {
               metric(netnsd, "netnsd_evictions_total{reason=\"capacity\"}"));
 }
 
-// 400 namespaces made in one `ip -batch`, deleted the same way.
-class ManyNamespaces {
- public:
-  explicit ManyNamespaces(int n) {
-    const std::string prefix = testing::unique_name("m");
-    for (int i = 0; i < n; ++i) names_.push_back(prefix + "-" + std::to_string(i));
-    batch("add");
-  }
-  ~ManyNamespaces() { batch("del"); }
-
- private:
-  void batch(const std::string& verb) {
-    std::string path = dir_.path() + "/" + verb;
-    {
-      std::ofstream out(path);
-      for (const auto& name : names_) out << "netns " << verb << " " << name << "\n";
-    }
-    testing::run({"ip", "-force", "-batch", path});
-  }
-  testing::TempDir dir_;
-  std::vector<std::string> names_;
-};
-
 TEST_F(Trust, UnderAShortDescriptorLimitTheCacheShrinksAndSaysSo) {
-  ManyNamespaces many(400);
+  testing::ManyNamespaces many(400);
   Daemon netnsd({"--resync-interval", "0"}, {"prlimit", "--nofile=1024:1024", "--"});
   ASSERT_TRUE(netnsd.ready()) << netnsd.log();
 

@@ -16,7 +16,7 @@ extern char** environ;
 
 namespace netnsd::testing {
 
-Daemon::Daemon(std::vector<std::string> args, std::vector<std::string> launcher) {
+Daemon::Daemon(std::vector<std::string> args, std::vector<std::string> launcher, bool wait_ready) {
   socket_ = dir_.path() + "/netnsd.sock";
   log_path_ = dir_.path() + "/netnsd.log";
   std::vector<std::string> argv = std::move(launcher);
@@ -40,6 +40,7 @@ Daemon::Daemon(std::vector<std::string> args, std::vector<std::string> launcher)
     pid_ = -1;
     return;
   }
+  if (!wait_ready) return;
   ready_ = eventually(
       [&] {
         auto res = get("/readyz");
@@ -54,6 +55,17 @@ Daemon::~Daemon() {
     ::kill(pid_, SIGKILL);
     ::waitpid(pid_, nullptr, 0);
   }
+}
+
+std::unique_ptr<Daemon> Daemon::spawn(std::vector<std::string> args, std::vector<std::string> launcher) {
+  return std::make_unique<Daemon>(std::move(args), std::move(launcher), false);
+}
+
+void Daemon::kill() {
+  if (pid_ <= 0) return;
+  ::kill(pid_, SIGKILL);
+  ::waitpid(pid_, nullptr, 0);
+  pid_ = -1;
 }
 
 int Daemon::stop() {

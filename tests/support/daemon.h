@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -21,7 +22,7 @@ class Daemon {
   // Starts `<launcher...> NETNSD_BINARY --socket ... --dump-dir ... <args>`
   // and waits for GET /readyz to answer 200. The launcher (`prlimit
   // --nofile=1024:1024 --`, say) must exec netnsd in its own process.
-  explicit Daemon(std::vector<std::string> args, std::vector<std::string> launcher = {});
+  explicit Daemon(std::vector<std::string> args, std::vector<std::string> launcher = {}, bool wait_ready = true);
   ~Daemon();
   Daemon(const Daemon&) = delete;
   Daemon& operator=(const Daemon&) = delete;
@@ -51,6 +52,10 @@ class Daemon {
   int settled_fd_count() const;
   // SIGTERM and wait; returns the exit status.
   int stop();
+  // SIGKILL and wait: a crash.
+  void kill();
+  // Starts without waiting for /readyz (see the constructor).
+  static std::unique_ptr<Daemon> spawn(std::vector<std::string> args, std::vector<std::string> launcher = {});
 
  private:
   TempDir dir_;

@@ -1,6 +1,7 @@
 #include "system.h"
 
 #include <fcntl.h>
+#include <grp.h>
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <pwd.h>
@@ -15,6 +16,7 @@
 #include <atomic>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <thread>
 
 extern char** environ;
@@ -207,8 +209,29 @@ bool eventually(const std::function<bool()>& condition, std::chrono::millisecond
   }
 }
 
-TestUser::TestUser() : name_(unique_name("nt")) {
-  CommandResult made = run({"useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name_});
+TestGroup::TestGroup() : name_(unique_name("ng")) {
+  CommandResult made = run({"groupadd", "--system", name_});
+  if (made.status != 0) {
+    ADD_FAILURE() << "groupadd " << name_ << ": " << made.err;
+    return;
+  }
+  if (const group* gr = ::getgrnam(name_.c_str())) gid_ = gr->gr_gid;
+  EXPECT_NE(gid_, 0u) << "no gid for " << name_;
+}
+
+TestGroup::~TestGroup() {
+  if (gid_ != 0) run({"groupdel", name_});
+}
+
+TestUser::TestUser(const TestGroup* group) : name_(unique_name("nt")) {
+  std::vector<std::string> argv = {"useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin"};
+  if (group) {
+    argv.push_back("--groups");
+    argv.push_back(group->name());
+    member_of_ = group->gid();
+  }
+  argv.push_back(name_);
+  CommandResult made = run(argv);
   if (made.status != 0) {
     ADD_FAILURE() << "useradd " << name_ << ": " << made.err;
     return;
@@ -228,8 +251,9 @@ TestUser::~TestUser() {
 }
 
 std::vector<std::string> TestUser::as_user(std::vector<std::string> argv) const {
-  std::vector<std::string> out = {"setpriv", "--reuid=" + std::to_string(uid_), "--regid=" + std::to_string(gid_),
-                                  "--clear-groups", "--"};
+  std::vector<std::string> out = {"setpriv", "--reuid=" + std::to_string(uid_), "--regid=" + std::to_string(gid_)};
+  out.push_back(member_of_ ? "--groups=" + std::to_string(*member_of_) : "--clear-groups");
+  out.push_back("--");
   out.insert(out.end(), argv.begin(), argv.end());
   return out;
 }
@@ -285,6 +309,32 @@ std::optional<std::string> Background::read_line(std::chrono::milliseconds timeo
     if (n <= 0) return std::nullopt;
     buffered_.append(buf, static_cast<std::size_t>(n));
   }
+}
+
+SharedCopy::SharedCopy(const std::string& binary) {
+  ::chmod(dir_.path().c_str(), 0755);
+  path_ = dir_.path() + "/" + std::filesystem::path(binary).filename().string();
+  std::filesystem::copy_file(binary, path_);
+  ::chmod(path_.c_str(), 0755);
+}
+
+ManyNamespaces::ManyNamespaces(int n) {
+  const std::string prefix = unique_name("m");
+  for (int i = 0; i < n; ++i) names_.push_back(prefix + "-" + std::to_string(i));
+  batch("add");
+}
+
+ManyNamespaces::~ManyNamespaces() {
+  batch("del");
+}
+
+void ManyNamespaces::batch(const std::string& verb) {
+  const std::string path = dir_.path() + "/" + verb;
+  {
+    std::ofstream out(path);
+    for (const auto& name : names_) out << "netns " << verb << " " << name << "\n";
+  }
+  run({"ip", "-force", "-batch", path});
 }
 
 }  // namespace netnsd::testing

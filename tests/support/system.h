@@ -117,11 +117,27 @@ class ScopedMount {
 // Inode of this process's network namespace.
 std::uint64_t host_netns();
 
+// A real group, made with groupadd for the lifetime of the object.
+class TestGroup {
+ public:
+  TestGroup();
+  ~TestGroup();
+  TestGroup(const TestGroup&) = delete;
+  TestGroup& operator=(const TestGroup&) = delete;
+  const std::string& name() const { return name_; }
+  std::uint32_t gid() const { return gid_; }
+
+ private:
+  std::string name_;
+  std::uint32_t gid_ = 0;
+};
+
 // A real unprivileged user, made with useradd for the lifetime of the object
-// and removed with userdel (a system user: no home, no login shell).
+// and removed with userdel (a system user: no home, no login shell),
+// optionally a member of `group`.
 class TestUser {
  public:
-  TestUser();
+  explicit TestUser(const TestGroup* group = nullptr);
   ~TestUser();
   TestUser(const TestUser&) = delete;
   TestUser& operator=(const TestUser&) = delete;
@@ -136,6 +152,33 @@ class TestUser {
   std::string name_;
   std::uint32_t uid_ = 0;
   std::uint32_t gid_ = 0;
+  std::optional<std::uint32_t> member_of_;
+};
+
+// A copy of `binary` that any user may run (the build tree need not be
+// reachable by them), removed at scope exit.
+class SharedCopy {
+ public:
+  explicit SharedCopy(const std::string& binary);
+  const std::string& path() const { return path_; }
+
+ private:
+  TempDir dir_;
+  std::string path_;
+};
+
+// `n` namespaces made with one `ip -batch`, deleted the same way at scope exit.
+class ManyNamespaces {
+ public:
+  explicit ManyNamespaces(int n);
+  ~ManyNamespaces();
+  ManyNamespaces(const ManyNamespaces&) = delete;
+  ManyNamespaces& operator=(const ManyNamespaces&) = delete;
+
+ private:
+  void batch(const std::string& verb);
+  TempDir dir_;
+  std::vector<std::string> names_;
 };
 
 // A command running in its own process group, its stdout readable line by
