@@ -141,7 +141,11 @@ int cmd_get(httplib::Client& client, const std::string& socket, const std::strin
   auto res = client.Get("/v1/namespaces/" + encode_segment(which));
   if (!res || res->status != 200) return report_failure(res, socket);
   json doc = json::parse(res->body, nullptr, false);
-  std::cout << (doc.is_discarded() ? res->body : doc.dump(2, ' ', false, json::error_handler_t::replace)) << '\n';
+  if (!doc.is_object() || !doc.contains("netns")) {
+    std::fprintf(stderr, "netnsctl: unexpected answer from netnsd: %s\n", res->body.substr(0, 200).c_str());
+    return 1;
+  }
+  std::cout << doc.dump(2, ' ', false, json::error_handler_t::replace) << '\n';
   return 0;
 }
 

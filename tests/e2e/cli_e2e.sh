@@ -140,6 +140,31 @@ grep -q "Read-only file system" "$tmp/err" && pass "netnsctl prints the server's
 [ -z "$out" ] || fail "netnsctl printed on stdout on failure: $out"
 "$NETNSCTL" --socket "$sock" dump >/dev/null && pass "the next dump succeeds" || fail "dump after the failure"
 
+# --- netnsctl against a server that answers something else --------------------
+# Answers every request 200 with JSON of the wrong shape, then closes.
+/usr/bin/python3 - "$tmp/liar.sock" <<'PY' &
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.bind(sys.argv[1])
+s.listen(8)
+for _ in range(4):
+    c, _ = s.accept()
+    c.recv(65536)
+    body = b'{"namespaces": 5, "dump_filename": 7}'
+    c.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(body), body))
+    c.close()
+PY
+pids+=("$!")
+for _ in $(seq 1 50); do [ -S "$tmp/liar.sock" ] && break; sleep 0.1; done
+for cmd in ls "get 1" dump; do
+  # shellcheck disable=SC2086
+  "$NETNSCTL" --socket "$tmp/liar.sock" $cmd >/dev/null 2>"$tmp/err"
+  rc=$?
+  [ $rc = 1 ] && grep -q "unexpected answer" "$tmp/err" \
+    && pass "netnsctl $cmd reports an answer of the wrong shape: $(head -c 120 "$tmp/err")" \
+    || fail "netnsctl $cmd on a wrong answer: rc=$rc $(cat "$tmp/err")"
+done
+
 # --- netnsctl against nothing --------------------------------------------------
 "$NETNSCTL" --socket "$tmp/nothing.sock" health 2>"$tmp/err"
 rc=$?

@@ -235,6 +235,13 @@ class Conformance:
             r("POST", path, "x" * (70 * 1024), "application/json")
             # A chunked body (http.client chunks an iterable): 411.
             r("POST", path, iter([b'{"output":', b' "stream"}']), "application/json")
+            # An encoded body: 415, nothing of it read.
+            r("POST", path, b"\x1f\x8b\x08\x00", "application/json", raw_headers={"Content-Encoding": "gzip"})
+
+        # Over the request caps: 414 and 431 on any path.
+        r("GET", "/v1/namespaces/" + "x" * 9000)
+        r("GET", "/healthz", raw_headers={"X-Long": "h" * 9000})
+        r("POST", "/dump", "{}", "application/json", raw_headers={"X-Long": "h" * 9000})
 
         # Wrong methods and unknown paths.
         r("GET", "/dump")

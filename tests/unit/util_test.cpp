@@ -36,6 +36,15 @@ TEST(Text, ReplacesInvalidUtf8) {
   EXPECT_EQ(sanitize_utf8("\xED\xA0\x80"), "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD") << "surrogate";
 }
 
+TEST(Text, EscapesWhatAClientSentBeforeItIsLogged) {
+  EXPECT_EQ(escape_for_log("/v1/namespaces/blue"), "/v1/namespaces/blue");
+  EXPECT_EQ(escape_for_log("/x\nFAKE LOG LINE"), "/x\\x0aFAKE LOG LINE") << "no forged log lines";
+  EXPECT_EQ(escape_for_log("/\x1b[31mred"), "/\\x1b[31mred") << "no terminal escapes";
+  EXPECT_EQ(escape_for_log("a\"b\\c"), "a\\x22b\\x5cc");
+  EXPECT_EQ(escape_for_log("caf\xc3\xa9 \xff"), "caf\xc3\xa9 \\xff") << "valid UTF-8 kept, the rest shown";
+  EXPECT_EQ(escape_for_log(std::string(300, 'a')), std::string(256, 'a') + "...");
+}
+
 TEST(Result, CarriesValueOrErrnoWithContext) {
   Result<int> good = 5;
   ASSERT_TRUE(good);
