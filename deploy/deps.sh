@@ -7,13 +7,13 @@ packages=(
   # build
   build-essential cmake pkg-config clang bpftool
   libbpf-dev libcpp-httplib-dev nlohmann-json3-dev libnl-3-dev libnl-route-3-dev libspdlog-dev
-  libgtest-dev libgmock-dev
+  libgtest-dev libgmock-dev libsystemd-dev
   # checks: formatting, fuzzing and sanitizers (clang 14's runtimes)
   clang-format-14 libclang-rt-14-dev
   # run, render and test
-  iproute2 util-linux curl graphviz python3 python3-yaml python3-jsonschema
+  iproute2 util-linux curl graphviz python3 python3-yaml python3-jsonschema systemd
   # hostile-client tests: real compression bombs
-  gzip brotli
+  gzip brotli python3-prometheus-client
 )
 
 missing=()

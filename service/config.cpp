@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <fstream>
@@ -71,6 +72,13 @@ Status apply(ServiceConfig& c, std::string key, const std::string& value) {
                           value + "'");
     }
     *count = n;
+  } else if (key == "metrics-address") {
+    const auto colon = value.rfind(':');
+    if (colon == std::string::npos || colon + 1 == value.size()) {
+      return Error::logic("metrics-address: expected HOST:PORT (127.0.0.1:9464, [::1]:9464, :9464), got '" + value +
+                          "'");
+    }
+    c.metrics_address = value;
   } else if (key == "dump-min-free") {
     std::uint64_t n = 0;
     auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
@@ -211,6 +219,7 @@ std::string usage() {
        std::to_string(defaults::kDumpMinFreeBytes >> 20)},
       {"--max-concurrent-dumps N", "dumps built at once", std::to_string(defaults::kMaxConcurrentDumps)},
       {"--dump-queue N", "dumps waiting beyond those; more get 503", std::to_string(defaults::kDumpQueue)},
+      {"--metrics-address HOST:PORT", "also serve GET /metrics, /healthz, /readyz over TCP", "off"},
       {"--no-ebpf", "do not load the BPF programs", ""},
       {"--log-level LEVEL", "trace|debug|info|warn|error|critical|off", defaults::kLogLevel},
       {"--config FILE", "read settings from FILE first", ""},
@@ -222,7 +231,7 @@ std::string usage() {
       "Options (each also settable as \"key = value\" in the --config file):\n";
   for (const Option& o : options) {
     std::string line = std::string("  ") + o.flag;
-    line.resize(29, ' ');
+    line.resize(std::max<std::size_t>(line.size() + 1, 29), ' ');
     line += o.help;
     if (!o.fallback.empty()) line.append(" [").append(o.fallback).append("]");
     out += line + "\n";

@@ -2,6 +2,7 @@
 #include <httplib.h>
 
 #include <cctype>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -192,6 +193,9 @@ int run(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // A server that closes before reading all of a request must not kill us
+  // (SIGPIPE): the write fails, and the failure is reported.
+  ::signal(SIGPIPE, SIG_IGN);
   // An answer of an unexpected shape (another server on the socket, a newer
   // netnsd) is an error to report, never an uncaught exception.
   try {

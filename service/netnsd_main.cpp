@@ -2,12 +2,15 @@
 #include <malloc.h>
 #include <signal.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/sinks/systemd_sink.h>
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
 #include <exception>
+#include <thread>
 
 #include "api/http_api.h"
 #include "api/unix_socket.h"
@@ -19,6 +22,7 @@
 #include "live/tracker.h"
 #include "resolver/resolver.h"
 #include "resolver/scanner.h"
+#include "systemd.h"
 
 namespace netnsd {
 namespace {
@@ -51,11 +55,27 @@ void tune_malloc() {
   mallopt(M_MMAP_THRESHOLD, 256 * 1024);
 }
 
+// On a terminal or in a file: timestamp, level, message. Under systemd the
+// journal stamps lines itself and keeps each one's priority.
 void setup_logging(const std::string& level) {
-  auto logger = spdlog::stderr_color_mt("netnsd");
-  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  std::shared_ptr<spdlog::logger> logger;
+  if (stderr_is_journal()) {
+    logger = std::make_shared<spdlog::logger>("netnsd", std::make_shared<spdlog::sinks::systemd_sink_mt>("netnsd"));
+    logger->set_pattern("%v");
+  } else {
+    logger = spdlog::stderr_color_mt("netnsd");
+    logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  }
   spdlog::set_default_logger(logger);
   spdlog::set_level(spdlog::level::from_str(level));
+}
+
+// "1001 namespaces cached, live": what systemctl status shows.
+std::string status_line(const Resolver& resolver) {
+  const ResolverStats s = resolver.stats();
+  std::string status = std::to_string(s.namespaces) + " namespaces cached, " + (s.degraded ? "degraded" : "live");
+  if (!s.limits.empty()) status += " (" + std::to_string(s.limits.size()) + " limit(s): see /readyz)";
+  return status;
 }
 
 int run(const ServiceConfig& config) {
@@ -96,10 +116,17 @@ int run(const ServiceConfig& config) {
   Resolver resolver(resolver_config, clock);
   KernelHost host(&resolver.netlink_counters());
   KernelSources sources(&resolver.netlink_counters());
+  SystemdNotifier systemd;
   TrackerConfig tracker_config;
   tracker_config.resync_interval = config.resync_interval;
   tracker_config.flush_period = config.flush_period;
   tracker_config.use_ebpf = !config.no_ebpf;
+  // The watchdog is fed from the event loop itself: if it stalls, systemd
+  // stops hearing from it and restarts netnsd.
+  if (auto interval = systemd.watchdog_interval()) {
+    tracker_config.heartbeat_interval = *interval;
+    tracker_config.heartbeat = [&systemd, &resolver] { systemd.watchdog(status_line(resolver)); };
+  }
   Tracker tracker(resolver, host, sources, clock, tracker_config);
   DumpFileOptions file_options;
   file_options.group = socket_group;
@@ -115,13 +142,25 @@ int run(const ServiceConfig& config) {
         "dump directory swept: {} temporaries and {} unpaired files left by a crash removed, {} old pairs pruned",
         swept->temporaries, swept->unpaired, swept->pruned);
   }
+  Telemetry telemetry;
   HttpApiDeps deps{resolver, dumper, [&tracker] { return tracker.not_ready_reasons(); },
-                   [&tracker](std::chrono::milliseconds wait) { return tracker.wait_ready(wait); }};
+                   [&tracker](std::chrono::milliseconds wait) { return tracker.wait_ready(wait); }, &telemetry};
   HttpApiOptions options;
   options.socket_path = config.socket_path;
   options.socket_group = socket_group;
   options.max_concurrent_dumps = config.max_concurrent_dumps;
   options.dump_queue = config.dump_queue;
+  std::unique_ptr<HttpApi> metrics_api;
+  if (config.metrics_address) {
+    HttpApiOptions metrics_options;
+    metrics_options.tcp_address = *config.metrics_address;
+    // Probes and scrapes only: a few connections, a few workers.
+    metrics_options.connections.max_connections = 32;
+    metrics_options.connections.max_overflow = 8;
+    metrics_options.connections.workers = 1;
+    metrics_options.connections.probe_workers = 2;
+    metrics_api = std::make_unique<HttpApi>(deps, metrics_options);
+  }
   HttpApi api(std::move(deps), options);
   if (Status st = api.start(); !st) {
     spdlog::critical("cannot start: {}", st.error().message());
@@ -131,7 +170,21 @@ int run(const ServiceConfig& config) {
     spdlog::critical("cannot start: {}", st.error().message());
     return 1;
   }
+  if (metrics_api) {
+    if (Status st = metrics_api->start(); !st) {
+      spdlog::critical("cannot start: {}", st.error().message());
+      return 1;
+    }
+    spdlog::info("metrics, /healthz and /readyz over TCP on {}", *config.metrics_address);
+  }
   spdlog::info("netnsd {} serving on {} (dumps in {})", kVersion, config.socket_path, config.dump_dir);
+  // READY=1 once the initial scan is done and the event sources run.
+  std::atomic<bool> stopping{false};
+  std::thread readiness([&] {
+    while (!stopping && !tracker.wait_ready(std::chrono::milliseconds(100))) {
+    }
+    if (!stopping) systemd.ready(status_line(resolver));
+  });
 
   int signal_number = 0;
   while (sigwait(&signals, &signal_number) == 0 && signal_number == SIGHUP) {
@@ -139,6 +192,10 @@ int run(const ServiceConfig& config) {
     tracker.request_resync();
   }
   spdlog::info("stopping on {}", strsignal(signal_number));
+  systemd.stopping();
+  stopping = true;
+  readiness.join();
+  if (metrics_api) metrics_api->stop();
   api.stop();
   tracker.stop();
   return 0;

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <regex>
 #include <sstream>
 #include <thread>
@@ -164,15 +165,19 @@ class HttpApi::Impl : public httplib::Server {
   struct Route {
     const char* method;   // GET (which also answers HEAD) or POST
     const char* pattern;  // httplib's: a regular expression the whole path must match
+    const char* label;    // in metrics
     Handler handler;
+    bool probe = false;  // also served on the metrics endpoint
   };
   // The API: install_routes() serves exactly this, and the methods a path
   // allows (405 and Allow) are derived from it.
   static const Route kRoutes[];
 
-  Impl(HttpApiDeps& deps, const HttpApiOptions& options)
+  Impl(HttpApiDeps& deps, const HttpApiOptions& options, Telemetry& telemetry)
       : deps_(deps),
         options_(options),
+        probes_only_(!options.tcp_address.empty()),
+        telemetry_(telemetry),
         connections_(
             options.connections,
             [this](const std::string& request, int fd, const Peer& peer, bool close_after) {
@@ -184,13 +189,22 @@ class HttpApi::Impl : public httplib::Server {
             is_probe),
         admission_(options.max_concurrent_dumps, options.dump_queue) {
     new_task_queue = [] { return new InlineQueue; };
-    set_address_family(AF_UNIX);
+    if (!probes_only_) set_address_family(AF_UNIX);
     set_payload_max_length(options.connections.request.max_body);
     // The socket file takes the socket inode's mode at bind(), less the
     // umask: make it 0600 before, so it is never reachable more widely, not
     // even briefly; secure_socket() then opens it to the group.
-    set_socket_options([](socket_t sock) { ::fchmod(sock, 0600); });
+    set_socket_options([this](socket_t sock) {
+      if (probes_only_) {
+        int one = 1;
+        ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+      } else {
+        ::fchmod(sock, 0600);
+      }
+    });
     install_routes();
+    // This server's connections and dump admission, in every /metrics answer.
+    telemetry_.add_source([this](MetricsWriter& out) { write_connection_metrics(out); });
   }
 
   Connections& connections() { return connections_; }
@@ -209,8 +223,11 @@ class HttpApi::Impl : public httplib::Server {
 
  private:
   void install_routes();
-  // "GET, HEAD", "POST", ...: what kRoutes serve at `path`; nullopt when none does.
-  static std::optional<std::string> allowed_methods(const std::string& path);
+  // "GET, HEAD", "POST", ...: what this server's routes serve at `path`;
+  // nullopt when none does.
+  std::optional<std::string> allowed_methods(const std::string& path) const;
+  static const std::vector<std::regex>& patterns();  // kRoutes', compiled
+  std::string route_label(const std::string& path) const;
 
   void healthz(const httplib::Request& req, httplib::Response& res);
   void readyz(const httplib::Request& req, httplib::Response& res);
@@ -220,6 +237,7 @@ class HttpApi::Impl : public httplib::Server {
   void one_namespace(const httplib::Request& req, httplib::Response& res);
   void dump_with_body(const httplib::Request& req, httplib::Response& res) { dump(req, res, req.body); }
   void dump(const httplib::Request& req, httplib::Response& res, std::string_view body);
+  void write_connection_metrics(MetricsWriter& out) const;
 
   // cpp-httplib's accept loop hands each accepted socket here (on its own
   // thread, through InlineQueue): Connections reads it from now on.
@@ -237,15 +255,21 @@ class HttpApi::Impl : public httplib::Server {
 
   HttpApiDeps& deps_;
   const HttpApiOptions& options_;
+  const bool probes_only_;  // the TCP metrics endpoint
+  Telemetry& telemetry_;
   Connections connections_;
   Admission admission_;
 };
 
 const HttpApi::Impl::Route HttpApi::Impl::kRoutes[] = {
-    {"GET", "/healthz", &Impl::healthz},          {"GET", "/readyz", &Impl::readyz},
-    {"GET", "/metrics", &Impl::metrics},          {"GET", "/openapi.yaml", &Impl::openapi},
-    {"GET", "/v1/namespaces", &Impl::namespaces}, {"GET", R"(/v1/namespaces/([^/]+))", &Impl::one_namespace},
-    {"POST", "/dump", &Impl::dump_with_body},     {"POST", "/v1/dump", &Impl::dump_with_body},
+    {"GET", "/healthz", "/healthz", &Impl::healthz, true},
+    {"GET", "/readyz", "/readyz", &Impl::readyz, true},
+    {"GET", "/metrics", "/metrics", &Impl::metrics, true},
+    {"GET", "/openapi.yaml", "/openapi.yaml", &Impl::openapi},
+    {"GET", "/v1/namespaces", "/v1/namespaces", &Impl::namespaces},
+    {"GET", R"(/v1/namespaces/([^/]+))", "/v1/namespaces/{netns}", &Impl::one_namespace},
+    {"POST", "/dump", "/dump", &Impl::dump_with_body},
+    {"POST", "/v1/dump", "/v1/dump", &Impl::dump_with_body},
 };
 
 void HttpApi::Impl::install_routes() {
@@ -271,6 +295,7 @@ void HttpApi::Impl::install_routes() {
   });
 
   for (const Route& route : kRoutes) {
+    if (probes_only_ && !route.probe) continue;
     auto call = [this, handler = route.handler](const httplib::Request& req, httplib::Response& res) {
       (this->*handler)(req, res);
     };
@@ -308,9 +333,10 @@ void HttpApi::Impl::install_routes() {
                   escape_for_log(what));
     send_error(res, ApiError{500, "internal_error", "internal error: " + what});
   });
-  set_logger([](const httplib::Request& req, const httplib::Response& res) {
+  set_logger([this](const httplib::Request& req, const httplib::Response& res) {
+    telemetry_.count_request(route_label(req.path), res.status);
     // Paths are the client's bytes: escaped, never written raw to the log.
-    if (res.status >= 500) {
+    if (res.status >= 500 && res.status != 503) {  // 503s are expected: readiness, busy, bounded dumps
       spdlog::warn("{} \"{}\" by {} -> {}", escape_for_log(req.method), escape_for_log(req.path), peer_of(req),
                    res.status);
     } else {
@@ -320,15 +346,27 @@ void HttpApi::Impl::install_routes() {
   });
 }
 
-std::optional<std::string> HttpApi::Impl::allowed_methods(const std::string& path) {
-  static const std::vector<std::regex> patterns = [] {
+const std::vector<std::regex>& HttpApi::Impl::patterns() {
+  static const std::vector<std::regex> compiled = [] {
     std::vector<std::regex> out;
     for (const Route& route : kRoutes) out.emplace_back(route.pattern);
     return out;
   }();
+  return compiled;
+}
+
+std::string HttpApi::Impl::route_label(const std::string& path) const {
+  for (std::size_t i = 0; i < std::size(kRoutes); ++i) {
+    if ((!probes_only_ || kRoutes[i].probe) && std::regex_match(path, patterns()[i])) return kRoutes[i].label;
+  }
+  return "other";  // a bounded set of labels, whatever paths clients send
+}
+
+std::optional<std::string> HttpApi::Impl::allowed_methods(const std::string& path) const {
   std::string allow;
   for (std::size_t i = 0; i < std::size(kRoutes); ++i) {
-    if (!std::regex_match(path, patterns[i])) continue;
+    if (probes_only_ && !kRoutes[i].probe) continue;
+    if (!std::regex_match(path, patterns()[i])) continue;
     const std::string method = std::string_view(kRoutes[i].method) == "GET" ? "GET, HEAD" : kRoutes[i].method;
     if (allow.find(method) != std::string::npos) continue;
     allow += (allow.empty() ? "" : ", ") + method;
@@ -414,6 +452,8 @@ void HttpApi::Impl::dump(const httplib::Request& req, httplib::Response& res, st
         std::chrono::duration_cast<std::chrono::microseconds>(collected - started).count(),
         std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - collected).count(),
         text->size());
+    telemetry_.observe_dump(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(),
+                            params->request.snapshot_interfaces);
     audit(200, "streamed " + std::to_string(text->size()) + " bytes");
     const char* type = params->format == DumpFormat::dot ? "text/vnd.graphviz" : kJson;
     res.status = 200;
@@ -441,6 +481,8 @@ void HttpApi::Impl::dump(const httplib::Request& req, httplib::Response& res, st
     return send_error(res, error);
   }
   const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+  telemetry_.observe_dump(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(),
+                          params->request.snapshot_interfaces);
   spdlog::info("dumped {} namespaces{} to {} in {} ms", doc.namespaces.size(),
                doc.snapshot_interfaces ? " with an interface snapshot" : "", paths->dump_filename, took.count());
   audit(200, paths->dump_filename + " " + paths->graph_filename);
@@ -499,53 +541,88 @@ void HttpApi::Impl::readyz(const httplib::Request&, httplib::Response& res) {
 
 void HttpApi::Impl::metrics(const httplib::Request&, httplib::Response& res) {
   const ResolverStats s = deps_.resolver.stats();
-  std::ostringstream out;
-  std::string_view previous;
-  // Samples of one metric (differing by labels) follow its HELP and TYPE.
-  auto metric = [&](std::string_view name, std::string_view labels, std::string_view type, std::string_view help,
-                    std::uint64_t value) {
-    if (name != previous) out << "# HELP " << name << ' ' << help << "\n# TYPE " << name << ' ' << type << '\n';
-    previous = name;
-    out << name << labels << ' ' << value << '\n';
-  };
-  metric("netnsd_ready", "", "gauge", "1 once the initial scan has completed.", s.ready ? 1 : 0);
-  metric("netnsd_degraded", "", "gauge", "1 when running without eBPF events or under a limit (see /readyz).",
-         s.degraded || !s.limits.empty() ? 1 : 0);
+  MetricsWriter out;
+  out.sample("netnsd_ready", "", "gauge", "1 once the initial scan has completed.", s.ready ? 1 : 0);
+  out.sample("netnsd_degraded", "", "gauge", "1 when running without eBPF events or under a limit (see /readyz).",
+             s.degraded || !s.limits.empty() ? 1 : 0);
   for (const StatField& f : stat_fields()) {
-    if (!f.metric.empty()) metric(f.metric, f.labels, f.type, f.help, f.read(s));
+    if (!f.metric.empty()) out.sample(f.metric, f.labels, f.type, f.help, static_cast<double>(f.read(s)));
   }
+  telemetry_.write(out);
+  res.set_content(out.take(), "text/plain; version=0.0.4");
+}
+
+void HttpApi::Impl::write_connection_metrics(MetricsWriter& out) const {
+  const std::string server = std::string("{server=\"") + (probes_only_ ? "metrics" : "api") + "\"";
+  const std::string plain = server + "}";
   const ConnectionStats c = connections_.stats();
-  metric("netnsd_http_connections", "", "gauge", "Client connections open.", c.open);
-  metric("netnsd_http_connections_total", "", "counter", "Client connections accepted.", c.accepted);
-  metric("netnsd_http_requests_total", "", "counter", "Requests read whole and served.", c.requests);
+  auto count = [](std::uint64_t v) { return static_cast<double>(v); };
+  out.sample("netnsd_http_connections", plain, "gauge", "Client connections open.", count(c.open));
+  out.sample("netnsd_http_connections_total", plain, "counter", "Client connections accepted.", count(c.accepted));
+  out.sample("netnsd_http_requests_total", plain, "counter", "Requests read whole and served.", count(c.requests));
   const char* refused_help =
       "Connections or requests refused, by reason: busy (503 at the connection cap), evicted (idle or slow at the "
       "cap), timeout (408: not whole within the deadline), request (4xx: over a limit, encoded, chunked), "
-      "write_timeout (the client stopped reading), flood (dropped while waiting to be read).";
-  metric("netnsd_http_refused_total", "{reason=\"busy\"}", "counter", refused_help, c.refused_busy);
-  metric("netnsd_http_refused_total", "{reason=\"evicted\"}", "counter", "", c.evicted_slow);
-  metric("netnsd_http_refused_total", "{reason=\"timeout\"}", "counter", "", c.timed_out);
-  metric("netnsd_http_refused_total", "{reason=\"request\"}", "counter", "", c.refused_request);
-  metric("netnsd_http_refused_total", "{reason=\"write_timeout\"}", "counter", "", c.write_timeouts);
-  metric("netnsd_http_refused_total", "{reason=\"flood\"}", "counter", "", c.dropped_pending);
-  metric("netnsd_http_connections_gone_at_accept_total", "", "counter",
-         "Connections their client closed before netnsd read them.", c.gone_at_accept);
+      "write_timeout (the client stopped reading), flood (dropped while waiting to be read), gone (closed by the "
+      "client before it was read).";
+  const std::pair<const char*, std::uint64_t> refused[] = {
+      {"busy", c.refused_busy},       {"evicted", c.evicted_slow},         {"timeout", c.timed_out},
+      {"request", c.refused_request}, {"write_timeout", c.write_timeouts}, {"flood", c.dropped_pending},
+      {"gone", c.gone_at_accept}};
+  for (const auto& [reason, n] : refused) {
+    out.sample("netnsd_http_refused_total", server + ",reason=\"" + reason + "\"}", "counter", refused_help, count(n));
+  }
+  if (probes_only_) return;
   const Admission::Counts a = admission_.counts();
-  metric("netnsd_dumps_running", "", "gauge", "Dumps being built now.", a.running);
-  metric("netnsd_dumps_waiting", "", "gauge", "Dumps waiting for their turn.", a.waiting);
-  metric("netnsd_dumps_refused_total", "", "counter", "Dumps refused with 503: too many building or waiting.",
-         a.refused);
-  res.set_content(out.str(), "text/plain; version=0.0.4");
+  out.sample("netnsd_dumps_running", "", "gauge", "Dumps being built now.", count(a.running));
+  out.sample("netnsd_dumps_waiting", "", "gauge", "Dumps waiting for their turn.", count(a.waiting));
+  out.sample("netnsd_dumps_refused_total", "", "counter", "Dumps refused with 503: too many building or waiting.",
+             count(a.refused));
 }
 
 HttpApi::HttpApi(HttpApiDeps deps, HttpApiOptions options)
-    : deps_(std::move(deps)), options_(std::move(options)), impl_(std::make_unique<Impl>(deps_, options_)) {}
+    : deps_(std::move(deps)),
+      options_(std::move(options)),
+      impl_(std::make_unique<Impl>(deps_, options_, deps_.telemetry ? *deps_.telemetry : own_telemetry_)) {}
 
 HttpApi::~HttpApi() {
   stop();
 }
 
+namespace {
+
+// "127.0.0.1:9464", "[::1]:9464", ":9464" -> host ("" for every address), port.
+Result<std::pair<std::string, int>> split_address(const std::string& address) {
+  const auto colon = address.rfind(':');
+  if (colon == std::string::npos) return Error::logic("expected HOST:PORT, got '" + address + "'");
+  std::string host = address.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  int port = 0;
+  const std::string digits = address.substr(colon + 1);
+  auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), port);
+  if (digits.empty() || ec != std::errc() || end != digits.data() + digits.size() || port < 1 || port > 65535) {
+    return Error::logic("expected a port from 1 to 65535 in '" + address + "'");
+  }
+  return std::make_pair(host.empty() ? std::string("::") : host, port);
+}
+
+}  // namespace
+
 Status HttpApi::start() {
+  if (!options_.tcp_address.empty()) {
+    auto address = split_address(options_.tcp_address);
+    if (!address) return Error::logic("--metrics-address: " + address.error().message());
+    if (Status st = impl_->connections().start(); !st) return st;
+    if (!impl_->bind_to_port(address->first, address->second)) {
+      return Error::os("cannot listen on " + options_.tcp_address);
+    }
+    serving_ = std::thread([this] {
+      impl_->listen_after_bind();
+      impl_->listen_returned = true;
+    });
+    while (!impl_->is_running() && !impl_->listen_returned) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    return {};
+  }
   if (Status st = prepare_socket_dir(options_.socket_path, options_.socket_group); !st) return st;
   auto lock = lock_socket_path(options_.socket_path);
   if (!lock) return lock.error();
@@ -582,7 +659,8 @@ void HttpApi::stop() {
     serving_.join();
     // Remove the socket file only if it is still the one we bound.
     struct stat st {};
-    if (::lstat(options_.socket_path.c_str(), &st) == 0 && st.st_dev == socket_dev_ && st.st_ino == socket_ino_) {
+    if (options_.tcp_address.empty() && ::lstat(options_.socket_path.c_str(), &st) == 0 && st.st_dev == socket_dev_ &&
+        st.st_ino == socket_ino_) {
       ::unlink(options_.socket_path.c_str());
     }
   }

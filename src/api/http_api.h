@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "api/connections.h"
+#include "api/telemetry.h"
 #include "dump/dumper.h"
 #include "resolver/resolver.h"
 #include "util/defaults.h"
@@ -25,6 +26,10 @@
 namespace netnsd {
 
 struct HttpApiOptions {
+  // The metrics endpoint: a TCP address ("127.0.0.1:9464", "[::1]:9464",
+  // ":9464" for every address) serving only GET /metrics, /healthz and
+  // /readyz, never dumps or the cache. Empty: the API on socket_path.
+  std::string tcp_address;
   std::string socket_path = defaults::kSocketPath;
   // The socket, and its directory, are given to this group (mode 0660 and
   // 0750): its members are trusted clients, like docker.sock's.
@@ -45,6 +50,8 @@ struct HttpApiDeps {
   // A dump asked for before waits, and gets 503 rather than a partial cache.
   // Null: always ready.
   std::function<bool(std::chrono::milliseconds)> wait_ready;
+  // Shared by the API and the metrics endpoint (null: the server's own).
+  Telemetry* telemetry = nullptr;
 };
 
 // Threading: start() and stop() from one controlling thread; requests are
@@ -70,6 +77,7 @@ class HttpApi {
   class Impl;
   HttpApiDeps deps_;
   HttpApiOptions options_;
+  Telemetry own_telemetry_;
   std::unique_ptr<Impl> impl_;
   Fd lock_;  // flock on <socket>.lock for as long as we serve
   std::thread serving_;

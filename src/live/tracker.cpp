@@ -82,6 +82,7 @@ void Tracker::boot() {
                report.capture_failures, report.took.count() / 1000);
   schedule_resync();
   schedule_flush();
+  schedule_heartbeat();
   resolver_.mark_ready();
   {
     std::lock_guard lock(ready_mutex_);
@@ -512,6 +513,12 @@ void Tracker::schedule_resync() {
     resync();
     schedule_resync();
   });
+}
+
+void Tracker::schedule_heartbeat() {
+  if (config_.heartbeat_interval.count() <= 0 || !config_.heartbeat) return;
+  config_.heartbeat();
+  loop_->post_after(config_.heartbeat_interval, [this] { schedule_heartbeat(); });
 }
 
 void Tracker::schedule_flush() {

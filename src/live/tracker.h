@@ -24,6 +24,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -59,6 +60,10 @@ struct TrackerConfig {
   // to a presence pass this long after it.
   std::size_t max_exit_watches = 64;
   std::chrono::milliseconds exit_fallback_delay{1000};
+  // Called on the event thread every heartbeat_interval (0: never): a loop
+  // that stalls stops calling it (systemd's watchdog listens for it).
+  std::chrono::milliseconds heartbeat_interval{0};
+  std::function<void()> heartbeat;
 };
 
 // Threading: start() and stop() from one controlling thread; the accessors
@@ -143,6 +148,7 @@ class Tracker final : public ResolverListener {
   void publish_counters();
   void schedule_resync();
   void schedule_flush();
+  void schedule_heartbeat();
 
   Resolver& resolver_;
   HostView& host_;

@@ -55,14 +55,30 @@ class Prober {
     return latencies_ms_.size() + static_cast<std::size_t>(failures_);
   }
   int max_fds() const { return max_fds_; }
+  std::vector<std::string> reasons() {
+    std::lock_guard lock(mutex_);
+    return reasons_;
+  }
 
  private:
   void run() {
     while (!stop_) {
       const auto started = Clock::now();
       RawClient c(d_.socket_path());
-      bool ok = c.connected() && c.send("GET /healthz HTTP/1.1\r\nHost: probe\r\n\r\n", 1s) &&
-                status_of(c.read_answer(1s)) == 200;
+      std::string why;
+      std::string answer;
+      if (!c.connected()) {
+        why = "connect failed";
+      } else if (!c.send("GET /healthz HTTP/1.1\r\nHost: probe\r\n\r\n", 1s)) {
+        why = "send failed";
+      } else if (status_of(answer = c.read_answer(1s)) != 200) {
+        why = "answer: " + answer.substr(0, 120) + (c.closed_by_server() ? " (closed)" : " (no answer in 1 s)");
+      }
+      const bool ok = why.empty();
+      if (!ok) {
+        std::lock_guard lock(mutex_);
+        reasons_.push_back(why);
+      }
       const double ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
       {
         std::lock_guard lock(mutex_);
@@ -80,6 +96,7 @@ class Prober {
   std::atomic<bool> stop_{false};
   std::mutex mutex_;
   std::vector<double> latencies_ms_;
+  std::vector<std::string> reasons_;  // why each failed probe failed
   std::atomic<int> failures_{0};
   std::atomic<int> max_fds_{0};
   std::thread thread_;
@@ -138,6 +155,7 @@ class HostileClients : public ::testing::Test {
     r.p99 = prober_->percentile(0.99);
     r.probes = prober_->probes();
     r.probe_failures = prober_->failures();
+    for (const std::string& why : prober_->reasons()) std::printf("probe failed during %s: %s\n", scenario.c_str(), why.c_str());
     r.outcome = outcome;
     rows_.push_back(r);
     EXPECT_EQ(netnsd_->get("/healthz")->status, 200) << "netnsd survived " << scenario;
@@ -322,12 +340,14 @@ TEST_F(HostileClients, AClientThatNeverReadsItsStreamedDumpIsLetGo) {
   // Never reads. The answer (over a megabyte) fills the socket's buffers.
   auto metric = [&] {
     auto res = netnsd_->get("/metrics");
-    const std::string key = "netnsd_http_refused_total{reason=\"write_timeout\"} ";
+    const std::string key = "netnsd_http_refused_total{server=\"api\",reason=\"write_timeout\"} ";
     auto at = res ? res->body.find(key) : std::string::npos;
     return at == std::string::npos ? -1 : std::stoi(res->body.substr(at + key.size()));
   };
   const auto started = Clock::now();
-  ASSERT_TRUE(testing::eventually([&] { return metric() >= 1; }, 20s)) << "the stalled answer was never abandoned";
+  const bool abandoned = testing::eventually([&] { return metric() >= 1; }, 20s);
+  if (!abandoned) std::ofstream("/tmp/hostile-never-reads.log") << netnsd_->log();
+  ASSERT_TRUE(abandoned) << "the stalled answer was never abandoned (log: /tmp/hostile-never-reads.log)";
   const double s = std::chrono::duration<double>(Clock::now() - started).count();
   auto other = netnsd_->post("/v1/dump", "{}");
   Row r = end("a client that never reads its streamed dump",

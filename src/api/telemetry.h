@@ -1,0 +1,69 @@
+// Telemetry: what GET /metrics says beyond the resolver's own numbers.
+//
+// Requests by route and status, how long dumps take (a histogram), the
+// process (memory, descriptors, CPU), the build, and whatever the servers
+// add (their connections and dump admission). Shared by the Unix-socket API
+// and the TCP metrics endpoint, so both say the same.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace netnsd {
+
+// Prometheus text exposition (format 0.0.4): HELP and TYPE once per metric,
+// its samples after them.
+class MetricsWriter {
+ public:
+  // One sample of a counter or gauge; `labels` is '{a="b"}' or empty. A new
+  // name starts its HELP/TYPE.
+  void sample(std::string_view name, std::string_view labels, std::string_view type, std::string_view help,
+              double value);
+  // A histogram's samples (name_bucket, name_sum, name_count) come under one
+  // HELP/TYPE for `family`.
+  void family(std::string_view family, std::string_view type, std::string_view help);
+  void value(std::string_view sample, std::string_view labels, double value);
+  std::string take() { return out_.str(); }
+
+ private:
+  std::ostringstream out_;
+  std::string current_;
+};
+
+// Threading: every method from any thread.
+class Telemetry {
+ public:
+  Telemetry();
+  // A request answered: `route` is a route's label ("/v1/namespaces/{netns}", "other").
+  void count_request(std::string_view route, int status);
+  // A dump built and answered (or written) in `seconds`.
+  void observe_dump(double seconds, bool snapshot);
+  // Adds samples to every /metrics answer (a server's connections, say).
+  void add_source(std::function<void(MetricsWriter&)> source);
+  // Requests, dumps, process, build info, sources.
+  void write(MetricsWriter& out) const;
+
+ private:
+  static constexpr std::array<double, 11> kBuckets = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+  struct Histogram {
+    std::array<std::uint64_t, kBuckets.size()> below{};  // cumulative counts per bucket
+    std::uint64_t count = 0;
+    double sum = 0;
+  };
+
+  mutable std::mutex mutex_;
+  std::map<std::pair<std::string, int>, std::uint64_t> requests_;
+  std::map<bool, Histogram> dumps_;  // by snapshot
+  std::vector<std::function<void(MetricsWriter&)>> sources_;
+  double start_time_s_;  // since the epoch
+};
+
+}  // namespace netnsd
