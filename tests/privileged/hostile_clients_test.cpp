@@ -155,7 +155,8 @@ class HostileClients : public ::testing::Test {
     r.p99 = prober_->percentile(0.99);
     r.probes = prober_->probes();
     r.probe_failures = prober_->failures();
-    for (const std::string& why : prober_->reasons()) std::printf("probe failed during %s: %s\n", scenario.c_str(), why.c_str());
+    for (const std::string& why : prober_->reasons())
+      std::printf("probe failed during %s: %s\n", scenario.c_str(), why.c_str());
     r.outcome = outcome;
     rows_.push_back(r);
     EXPECT_EQ(netnsd_->get("/healthz")->status, 200) << "netnsd survived " << scenario;
