@@ -11,7 +11,7 @@ packages=(
   # checks: formatting, fuzzing and sanitizers (clang 14's runtimes)
   clang-format-14 libclang-rt-14-dev
   # run, render and test
-  iproute2 util-linux curl graphviz python3 python3-yaml python3-jsonschema systemd
+  iproute2 util-linux curl graphviz python3 python3-yaml python3-jsonschema systemd groff-base
   # hostile-client tests: real compression bombs
   gzip brotli python3-prometheus-client
 )

@@ -2,8 +2,9 @@
 # Installs, builds and starts netnsd on its defaults, from a fresh Debian 12
 # machine, as root:
 #   - Debian packages (deploy/deps.sh), a release build, binaries into
-#     /usr/local (netnsd in sbin, netnsctl in bin), /etc/netnsd/netnsd.conf
-#     and the systemd unit;
+#     /usr/local (netnsd in sbin, netnsctl in bin, man pages, bash
+#     completion), /etc/netnsd/netnsd.conf and the systemd unit with its
+#     drop-in examples;
 #   - then (re)starts the service: through systemd when it runs, otherwise as
 #     a background daemon (pid in /run/netnsd.pid, log in /var/log/netnsd.log);
 #   - and waits until it answers on /run/netnsd/netnsd.sock.
@@ -55,7 +56,11 @@ install -d -m 0755 "$PREFIX/share/doc/netnsd"
 install -m 0644 README.md openapi/openapi.yaml "$PREFIX/share/doc/netnsd/"
 if [ -d /etc/systemd/system ]; then
   sed "s|/usr/local|$PREFIX|g" deploy/systemd/netnsd.service >/etc/systemd/system/netnsd.service
+  # Examples only: systemd reads *.conf, so they change nothing until renamed.
+  install -d -m 0755 /etc/systemd/system/netnsd.service.d
+  install -m 0644 deploy/systemd/netnsd.service.d/*.conf.example /etc/systemd/system/netnsd.service.d/
 fi
+command -v mandb >/dev/null && mandb -q "$PREFIX/share/man" 2>/dev/null || true
 
 stop_daemon
 if have_systemd; then

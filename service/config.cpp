@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <vector>
@@ -229,9 +230,11 @@ std::string usage() {
       "Keeps a live cache of the host's network namespaces and their devices and\n"
       "serves it over HTTP/JSON on a Unix socket (POST /dump, GET /v1/namespaces, ...).\n\n"
       "Options (each also settable as \"key = value\" in the --config file):\n";
+  std::size_t width = 0;
+  for (const Option& o : options) width = std::max(width, std::strlen(o.flag));
   for (const Option& o : options) {
     std::string line = std::string("  ") + o.flag;
-    line.resize(std::max<std::size_t>(line.size() + 1, 29), ' ');
+    line.resize(width + 4, ' ');
     line += o.help;
     if (!o.fallback.empty()) line.append(" [").append(o.fallback).append("]");
     out += line + "\n";

@@ -117,6 +117,17 @@ rc=$?
 [ $rc != 0 ] && grep -q "no network namespace" "$tmp/err" && pass "netnsctl get of an unknown inode fails with the reason" \
   || fail "netnsctl get unknown: rc=$rc $(cat "$tmp/err")"
 
+# --- bash completion offers the running netnsd's namespaces -------------------
+completion=$(dirname "$0")/../../deploy/completion/netnsctl.bash
+offered=$(PATH=$(dirname "$NETNSCTL"):$PATH bash -c '
+  source "$1"; COMP_WORDS=(netnsctl --socket "$2" get "$3"); COMP_CWORD=4; _netnsctl; echo "${COMPREPLY[*]}"' \
+  complete "$completion" "$sock" "${tag}")
+[ "$offered" = "${tag}a" ] && pass "netnsctl get <TAB> offers ${tag}a" || fail "completion offered '$offered'"
+offered=$(PATH=$(dirname "$NETNSCTL"):$PATH bash -c '
+  source "$1"; COMP_WORDS=(netnsctl --socket "$2" dump --netns "$3"); COMP_CWORD=5; _netnsctl; echo "${COMPREPLY[*]}"' \
+  complete "$completion" "$sock" "$inode_a")
+[ "$offered" = "$inode_a" ] && pass "netnsctl dump --netns <TAB> offers its inode" || fail "completion offered '$offered'"
+
 # --- the periodic resync picks up a namespace and a veth made after start ----
 ip netns add "${tag}b"
 ip -n "${tag}b" link add e2e0 type veth peer name e2e1
@@ -149,7 +160,25 @@ s.bind(sys.argv[1])
 s.listen(8)
 for _ in range(4):
     c, _ = s.accept()
-    c.recv(65536)
+    # The whole request first: closing on an unread body would fail the
+    # client's write, which is another test.
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = c.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    while len(body) < length:
+        chunk = c.recv(65536)
+        if not chunk:
+            break
+        body += chunk
     body = b'{"namespaces": 5, "dump_filename": 7}'
     c.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(body), body))
     c.close()

@@ -1,0 +1,56 @@
+# bash completion for netnsctl(1). Namespace names and inodes come from the
+# running netnsd (netnsctl ls), when it answers.
+
+_netnsctl_socket() {
+  local i
+  for ((i = 1; i < ${#COMP_WORDS[@]} - 1; i++)); do
+    case ${COMP_WORDS[i]} in
+      --socket) printf '%s' "${COMP_WORDS[i + 1]}"; return ;;
+      --socket=*) printf '%s' "${COMP_WORDS[i]#--socket=}"; return ;;
+    esac
+  done
+}
+
+# The inodes `netnsctl ls` lists and, with an argument, the names too.
+_netnsctl_namespaces() {
+  local socket args=()
+  socket=$(_netnsctl_socket)
+  [ -n "$socket" ] && args=(--socket "$socket")
+  netnsctl "${args[@]}" ls 2>/dev/null | awk -v names="$1" '
+    NR == 1 && $1 !~ /^[0-9]+$/ { next }
+    { print $1 }
+    names && NF >= 5 && $5 !~ /^\(/ { n = split($5, list, ","); for (i = 1; i <= n; i++) print list[i] }'
+}
+
+_netnsctl() {
+  local cur prev command="" i
+  cur=${COMP_WORDS[COMP_CWORD]}
+  prev=${COMP_WORDS[COMP_CWORD - 1]}
+  for ((i = 1; i < COMP_CWORD; i++)); do
+    case ${COMP_WORDS[i]} in
+      --socket) ((i++)) ;;
+      -*) ;;
+      *) command=${COMP_WORDS[i]}; break ;;
+    esac
+  done
+
+  if [ "$prev" = --socket ]; then
+    COMPREPLY=($(compgen -f -- "$cur"))
+    return
+  fi
+  case $command in
+    "")
+      COMPREPLY=($(compgen -W "dump health ls get --socket --help --version" -- "$cur")) ;;
+    dump)
+      case $prev in
+        --format) COMPREPLY=($(compgen -W "json dot" -- "$cur")) ;;
+        --schema) COMPREPLY=($(compgen -W "netnsd datadog" -- "$cur")) ;;
+        --netns) COMPREPLY=($(compgen -W "$(_netnsctl_namespaces)" -- "$cur")) ;;
+        *) COMPREPLY=($(compgen -W "--snapshot-interfaces --stream --format --schema --netns" -- "$cur")) ;;
+      esac ;;
+    get)
+      [ "$prev" = get ] && COMPREPLY=($(compgen -W "$(_netnsctl_namespaces names)" -- "$cur")) ;;
+  esac
+}
+
+complete -F _netnsctl netnsctl
