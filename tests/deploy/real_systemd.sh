@@ -1,0 +1,88 @@
+#!/bin/bash
+# netnsd's unit under a real systemd, in one command, as root:
+#   tests/deploy/real_systemd.sh
+# Makes a minimal Debian 12 tree with debootstrap (Debian's packages only),
+# installs the build packages into it (deploy/deps.sh), boots it with
+# systemd-nspawn in a network namespace of its own, and there runs
+# tests/deploy/systemd_inside.sh: deploy/install.sh, then start (ready only
+# after the scan), a dump, a watchdog restart after kill -STOP, a deleted
+# `ip netns` namespace freed across a restart, and stop.
+# Everything it makes is removed when it ends (KEEP=1 keeps the tree and
+# prints where, to look inside). Exit 0 when every check passes.
+set -euo pipefail
+src=$(cd "$(dirname "$0")/../.." && pwd)
+
+if [ "$(id -u)" != 0 ]; then
+  if [ "${CI:-}" = true ]; then echo "FAIL: needs root and CI=true forbids skipping" >&2; exit 1; fi
+  echo "SKIP: needs root"; exit 77
+fi
+need=()
+command -v debootstrap >/dev/null || need+=(debootstrap)
+command -v systemd-nspawn >/dev/null || need+=(systemd-container)
+if [ ${#need[@]} -gt 0 ]; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+work=$(mktemp -d /var/tmp/netnsd-systemd-XXXXXX)
+root=$work/root
+cleanup() {
+  # A container that outlived its timeout, then the tree.
+  pkill -KILL -f "systemd-nspawn -D $root" 2>/dev/null || true
+  if [ "${KEEP:-}" = 1 ]; then echo "kept: $work"; return; fi
+  for m in $(awk -v r="$root" 'index($5, r) == 1 { print $5 }' /proc/self/mountinfo | sort -r); do
+    umount -l "$m" 2>/dev/null || true
+  done
+  rm -rf --one-file-system "$work"
+}
+trap cleanup EXIT
+start=$SECONDS
+step() { echo "[$((SECONDS - start)) s] $*"; }
+
+# Debian's own packages; the host's apt cache saves downloading them again.
+step "debootstrap bookworm"
+cache=()
+[ -d /var/cache/apt/archives ] && cache=(--cache-dir=/var/cache/apt/archives)
+debootstrap --variant=minbase "${cache[@]}" --include=systemd,systemd-sysv,dbus,ca-certificates \
+  bookworm "$root" http://deb.debian.org/debian >"$work/debootstrap.log" 2>&1 ||
+  { tail -n 20 "$work/debootstrap.log"; exit 1; }
+: >"$root/etc/machine-id"
+
+# The tree of this checkout without its build directories.
+mkdir "$root/src"
+tar -C "$src" --exclude='./build*' --exclude=./.git -cf - . | tar -C "$root/src" -xf -
+
+# Packages need the network: installed before the boot, sharing the host's.
+step "deploy/deps.sh in the tree"
+nspawn=(systemd-nspawn -D "$root" --register=no --keep-unit --quiet)
+"${nspawn[@]}" --bind=/var/cache/apt/archives /src/deploy/deps.sh >"$work/deps.log" 2>&1 ||
+  { tail -n 20 "$work/deps.log"; exit 1; }
+
+# The check runs as a unit of the booted systemd and powers off at the end.
+cat >"$root/etc/systemd/system/netnsd-check.service" <<'UNIT'
+[Unit]
+Description=netnsd under systemd: the checks
+After=multi-user.target
+[Service]
+Type=oneshot
+ExecStart=/src/tests/deploy/systemd_inside.sh
+UNIT
+ln -s /etc/systemd/system/netnsd-check.service "$root/etc/systemd/system/multi-user.target.wants/"
+
+# Its own network namespace (so CAP_NET_ADMIN there only), plus what
+# netnsd's BPF programs need that nspawn withholds from a container: CAP_BPF,
+# CAP_PERFMON and the bpf() and perf_event_open() calls. /check carries the
+# results out.
+step "boot"
+mkdir "$work/check"
+timeout 900 "${nspawn[@]}" -b --private-network --capability=CAP_BPF,CAP_PERFMON \
+  --system-call-filter='bpf perf_event_open' \
+  --bind="$work/check:/check" --console=pipe >"$work/boot.log" 2>&1 </dev/null || true
+step "powered off"
+cat "$work/check/log" 2>/dev/null || { echo "FAIL: the checks did not run"; tail -n 40 "$work/boot.log"; exit 1; }
+status=$(cat "$work/check/status" 2>/dev/null || echo "no status")
+if [ "$status" != 0 ]; then
+  echo "FAIL: $status check(s) failed under systemd"
+  [ -f "$work/check/install.log" ] && tail -n 20 "$work/check/install.log"
+  exit 1
+fi
+echo "all checks pass under systemd ($((SECONDS - start)) s)"

@@ -1,0 +1,118 @@
+#!/bin/bash
+# Runs inside a booted Debian 12 container (see real_systemd.sh), as a
+# oneshot unit of its systemd: installs netnsd with deploy/install.sh and
+# checks the unit as systemd runs it. Writes ok/FAIL lines to /check/log and
+# the number of failures to /check/status, then powers the container off.
+set -u
+exec > >(tee -a /check/log) 2>&1
+failures=0
+ok() { echo "ok: $*"; }
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+finish() {
+  echo "$failures" >/check/status
+  systemctl poweroff --no-block
+  exit 0
+}
+trap finish EXIT
+sock=/run/netnsd/netnsd.sock
+ask() { curl -s --max-time 10 --unix-socket "$sock" "$@"; }
+eventually() {  # eventually SECONDS COMMAND...: true once COMMAND is
+  local deadline=$((SECONDS + $1)); shift
+  until "$@"; do [ $SECONDS -ge $deadline ] && return 1; sleep 0.2; done
+}
+
+cd /src || exit 1
+t0=$SECONDS
+if ./deploy/install.sh >/check/install.log 2>&1; then
+  ok "deploy/install.sh installed and started netnsd under systemd in $((SECONDS - t0)) s"
+else
+  fail "deploy/install.sh: $(tail -n 20 /check/install.log)"
+  exit 1
+fi
+[ "$(systemctl show -p Type --value netnsd)" = notify ] && ok "Type=notify" || fail "the unit is not Type=notify"
+
+# Short timeouts for the test only; the unit itself is unchanged.
+mkdir -p /etc/systemd/system/netnsd.service.d
+cat >/etc/systemd/system/netnsd.service.d/zz-test.conf <<'UNIT'
+[Service]
+WatchdogSec=2s
+TimeoutAbortSec=2s
+RestartSec=1
+UNIT
+sed -i 's/^lonely-timeout = .*/lonely-timeout = 2/; s/^flush-period = .*/flush-period = 1/' /etc/netnsd/netnsd.conf
+systemctl daemon-reload
+
+# --- ready only after the initial scan ---------------------------------------
+# 200 namespaces exist before the start; the moment `systemctl restart`
+# returns, /readyz is 200 and a dump names every one of them.
+for i in $(seq 1 200); do ip netns add "ready$i"; done
+systemctl restart netnsd
+ready=$(ask -o /dev/null -w '%{http_code}' http://localhost/readyz)
+names=$(ask -X POST 'http://localhost/dump?output=stream' |
+  python3 -c 'import json,sys; print(sum(1 for ns in json.load(sys.stdin)["namespaces"] for n in ns["names"] if n.startswith("ready")))')
+[ "$ready" = 200 ] && [ "$names" = 200 ] &&
+  ok "when systemctl restart returns, /readyz is 200 and a dump names all $names namespaces" ||
+  fail "right after the start: /readyz $ready, $names of 200 namespaces in a dump"
+readyz=$(ask http://localhost/readyz)
+grep -q '"status":"\(ready\|degraded\)"' <<<"$readyz" && ! grep -q 'BPF' <<<"$readyz" &&
+  ok "eBPF events run under the unit's capabilities and filters (/readyz: $readyz)" ||
+  fail "eBPF does not run under the unit: /readyz '$readyz'"
+status=$(systemctl show -p StatusText --value netnsd)
+[[ "$status" == *namespaces* ]] && ok "STATUS=: $status" || fail "no STATUS= with the namespace count: '$status'"
+for i in $(seq 1 200); do ip netns del "ready$i"; done
+
+# --- a dump through the socket ------------------------------------------------
+out=$(netnsctl dump --snapshot-interfaces)
+paths=$(sed -n 's/^Network namespace dump[a-z ]*: //p' <<<"$out")
+if [ "$(wc -l <<<"$paths")" = 2 ] && python3 -m json.tool "$(head -1 <<<"$paths")" >/dev/null; then
+  ok "netnsctl dump wrote $(echo $paths)"
+else
+  fail "netnsctl dump: $out"
+fi
+journalctl -u netnsd -o verbose --no-pager | grep -q '^ *PRIORITY=6' &&
+  ! journalctl -u netnsd -o cat --no-pager | grep -qE '^[0-9]{4}-[0-9]{2}-[0-9]{2}T' && ok "logs reach the journal with priorities and without timestamps" ||
+  fail "journal lines: $(journalctl -u netnsd -o cat --no-pager | tail -n 3)"
+
+# --- the watchdog restarts a stalled netnsd ----------------------------------
+pid=$(systemctl show -p MainPID --value netnsd)
+restarts=$(systemctl show -p NRestarts --value netnsd)
+kill -STOP "$pid"
+t0=$SECONDS
+restarted() {
+  local now
+  now=$(systemctl show -p MainPID --value netnsd)
+  [ "$now" != 0 ] && [ "$now" != "$pid" ] && systemctl is-active --quiet netnsd
+}
+if eventually 30 restarted; then
+  ok "a stopped netnsd (kill -STOP) was restarted by the watchdog in $((SECONDS - t0)) s" \
+    "(NRestarts $restarts -> $(systemctl show -p NRestarts --value netnsd))"
+else
+  fail "no restart after kill -STOP: $(systemctl status netnsd --no-pager | head -n 5)"
+fi
+journalctl -u netnsd --no-pager | grep -q 'Watchdog timeout' && ok "the journal says: watchdog timeout" ||
+  fail "no watchdog timeout in the journal"
+[ "$(ask http://localhost/healthz)" = '{"status":"ok"}' ] && ok "the restarted netnsd answers" || fail "no answer after the restart"
+
+# --- a private mount namespace does not keep a deleted namespace alive --------
+# A veth pair with one end in the namespace: when the kernel frees the
+# namespace, the end inside goes and takes the other with it.
+ip netns add a
+ip link add vhost type veth peer name vpeer netns a
+systemctl restart netnsd
+inode=$(stat -L -c %i /run/netns/a)
+grep -q "$inode" <(ask "http://localhost/v1/namespaces/$inode") && ok "netnsd caches namespace a ($inode)" ||
+  fail "namespace a is not cached"
+ip netns del a
+gone() { ! ip link show vhost >/dev/null 2>&1; }
+if eventually 20 gone; then
+  ok "ip netns add a; restart; ip netns del a: the namespace was freed (its veth is gone)"
+else
+  fail "namespace a is still alive: $(grep -c nsfs /proc/"$(systemctl show -p MainPID --value netnsd)"/mountinfo) nsfs mounts in netnsd's mount namespace"
+  ip link del vhost 2>/dev/null
+fi
+
+# --- stop -------------------------------------------------------------------------
+systemctl stop netnsd
+! systemctl is-active --quiet netnsd && [ ! -e "$sock" ] && ok "systemctl stop: inactive, socket removed" ||
+  fail "after stop: $(systemctl is-active netnsd), socket $(ls -l "$sock" 2>&1)"
+journalctl -u netnsd --no-pager | grep -q 'Stopped netnsd' && ok "the journal says it stopped" || fail "no stop in the journal"
