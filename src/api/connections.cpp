@@ -282,22 +282,30 @@ void Connections::drain(const ConnPtr& conn) {
   }
 }
 
-// The least recently active connection that may give way: idle between
-// requests, or slow to send the one it started. Overflow connections give
-// way to newer overflow ones.
+// A connection that may give way to a newcomer, by who goes first: one
+// answered already, then one slow to send the request it started (what a
+// slow-loris client looks like), then one idle between requests, then one
+// that has not sent anything yet (it may be a probe whose client has not
+// been scheduled since it connected); the least recently active first
+// within each. Overflow connections give way to newer overflow ones.
 bool Connections::evict_one(Clock::time_point now, bool overflow) {
   ConnPtr victim;
+  int victim_rank = 0;
   for (const auto& [fd, conn] : conns_) {
     if (conn->dispatched || conn->overflow != overflow) continue;
     if (overflow && probe_prefix(conn->reader.pending())) continue;  // about to be answered
     if (conn->lingering) {
-      victim = conn;  // answered already: goes first
+      victim = conn;
       break;
     }
-    const bool idle = !conn->reader.started();
-    const bool slow = conn->reader.started() && now - conn->started >= limits_.slow_after;
-    if (!overflow && !idle && !slow) continue;
-    if (!victim || conn->activity < victim->activity) victim = conn;
+    const bool started = conn->reader.started();
+    const bool slow = started && now - conn->started >= limits_.slow_after;
+    if (!overflow && started && !slow) continue;
+    const int rank = slow ? 1 : conn->served > 0 ? 2 : 3;
+    if (!victim || rank < victim_rank || (rank == victim_rank && conn->activity < victim->activity)) {
+      victim = conn;
+      victim_rank = rank;
+    }
   }
   if (!victim) return false;
   {
