@@ -519,8 +519,12 @@ void HttpApi::Impl::one_namespace(const httplib::Request& req, httplib::Response
   if (!view) {
     return send_error(res, ApiError{404, "namespace_not_found", "no network namespace '" + key + "' in the cache"});
   }
+  // Counters are read now, never from the cache; a namespace that cannot be
+  // listed this moment is still described, without them.
+  std::optional<std::string> counters_error;
+  if (Status st = deps_.dumper.read_counters(*view); !st) counters_error = st.error().message();
   res.status = 200;
-  res.set_content(namespace_to_json(*view), kJson);
+  res.set_content(namespace_to_json(*view, counters_error), kJson);
 }
 
 void HttpApi::Impl::readyz(const httplib::Request&, httplib::Response& res) {

@@ -42,12 +42,24 @@ std::string dev_id(const char* prefix, NetnsId netns, std::uint32_t ifindex) {
 std::string device_label(const Device& d, std::string_view note) {
   std::string label = d.name + " (" + std::to_string(d.ifindex) + ")\n";
   label += (d.kind.empty() ? std::string("device") : d.kind) + (d.up ? " up" : " down");
+  // What the link really does, when it says something the admin state does not.
+  if (d.up && d.operstate != OperState::up && d.operstate != OperState::unknown) {
+    label.append(" (").append(to_string(d.operstate)).append(")");
+  }
+  if (d.carrier && !*d.carrier && d.up) label += " no-carrier";
   if (d.mtu) label += " mtu " + std::to_string(d.mtu);
   // Appended piece by piece: GCC 12's -Wrestrict misreads `"\n" + string`.
   if (!d.mac.empty()) label.append("\n").append(d.mac);
+  for (const Address& a : d.addresses) {
+    label.append("\n").append(address_text(a)).append("/").append(std::to_string(a.prefix_len));
+    if (a.peer) label.append(" peer ").append(address_text(a, /*peer=*/true));
+  }
   if (!note.empty()) label.append("\n").append(note);
   return label;
 }
+
+// A stacked device points at the device it is stacked on.
+constexpr const char* kLowerEdge = "[style=dashed, color=\"#7c3aed\", arrowhead=onormal, label=\"lower\"]";
 
 bool contains(const std::vector<std::uint32_t>& v, std::uint32_t x) {
   for (auto y : v) {
@@ -108,6 +120,9 @@ std::string dump_to_dot(const DumpDocument& doc) {
       if (d.master && present.count({ns.netns, *d.master})) {
         out << "    " << id << " -> " << dev_id("dev", ns.netns, *d.master) << " [style=dotted, label=\"master\"];\n";
       }
+      if (d.lower && d.lower->netns == ns.netns && present.count({ns.netns, d.lower->ifindex})) {
+        out << "    " << id << " -> " << dev_id("dev", ns.netns, d.lower->ifindex) << " " << kLowerEdge << ";\n";
+      }
     }
     if (snap) {
       for (const Device& d : snap->devices) {
@@ -121,8 +136,18 @@ std::string dump_to_dot(const DumpDocument& doc) {
     out << "  }\n";
   }
 
-  // One edge per veth pair, drawn from the lower (netns, ifindex) end.
+  // Lower links into another namespace (a macvlan in a container on the
+  // host's NIC), then one edge per veth pair, drawn from the lower
+  // (netns, ifindex) end.
   out << "\n";
+  for (const NamespaceView& ns : doc.namespaces) {
+    for (const Device& d : ns.devices) {
+      if (!d.lower || !d.lower->netns || *d.lower->netns == ns.netns) continue;
+      if (!present.count({*d.lower->netns, d.lower->ifindex})) continue;
+      out << "  " << dev_id("dev", ns.netns, d.ifindex) << " -> " << dev_id("dev", *d.lower->netns, d.lower->ifindex)
+          << " " << kLowerEdge << ";\n";
+    }
+  }
   for (const NamespaceView& ns : doc.namespaces) {
     for (const Device& d : ns.devices) {
       if (!d.peer || !d.peer->netns) continue;

@@ -17,6 +17,10 @@ Dumper::Dumper(Resolver& resolver, HostView& host, const Clock& clock, std::stri
       dump_dir_(std::move(dump_dir)),
       file_options_(file_options) {}
 
+Status Dumper::read_counters(NamespaceView& ns) const {
+  return read_live_counters(ns, host_);
+}
+
 DumpDocument Dumper::collect(const DumpRequest& request) const {
   DumpDocument doc;
   doc.host = info_;

@@ -31,6 +31,9 @@ class Dumper {
   // A consistent copy of the cache, with a live interface snapshot when asked.
   DumpDocument collect(const DumpRequest& request) const;
 
+  // Fills each cached device of `ns` with its counters, read now.
+  Status read_counters(NamespaceView& ns) const;
+
   // The document as text: JSON in either schema, or the DOT graph.
   std::string encode(const DumpDocument& doc, DumpSchema schema, DumpFormat format) const;
 

@@ -28,7 +28,7 @@ std::map<NetnsId, InterfaceSnapshot> snapshot_interfaces(const std::vector<Names
       snap.error = "no handle captured for this namespace";
       continue;
     }
-    auto links = host.list_links(*ns.handle, ns.netns);
+    auto links = host.list_links(*ns.handle, ns.netns, /*with_stats=*/true);
     if (!links) {
       snap.error = links.error().message();
       continue;
@@ -69,6 +69,21 @@ std::map<NetnsId, InterfaceSnapshot> snapshot_interfaces(const std::vector<Names
                         std::back_inserter(snap.stale_in_cache));
   }
   return out;
+}
+
+Status read_live_counters(NamespaceView& ns, HostView& host) {
+  if (!ns.handle) return Error::os("no handle captured for this namespace", EBADF);
+  auto links = host.list_links(*ns.handle, ns.netns, /*with_stats=*/true);
+  if (!links) return links.error();
+  std::map<std::uint32_t, LinkStats> now;
+  for (Device& d : links.value()) {
+    if (d.stats) now.emplace(d.ifindex, *d.stats);
+  }
+  for (Device& d : ns.devices) {
+    auto it = now.find(d.ifindex);
+    if (it != now.end()) d.stats = it->second;
+  }
+  return {};
 }
 
 }  // namespace netnsd

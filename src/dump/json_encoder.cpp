@@ -1,6 +1,36 @@
 #include "dump/json_encoder.h"
 
+#include <sys/socket.h>
+
 namespace netnsd {
+
+namespace {
+
+void write_link_ref(JsonWriter& out, const std::optional<LinkRef>& ref) {
+  if (!ref) {
+    out.null();
+    return;
+  }
+  out.begin_object().field("ifindex", ref->ifindex).field("netns", ref->netns).field("nsid", ref->nsid).end_object();
+}
+
+void write_address(JsonWriter& out, const Address& a, const std::string& device_name) {
+  out.begin_object()
+      .field("family", a.family == AF_INET6 ? "inet6" : "inet")
+      .field("address", address_text(a))
+      .field("prefixlen", a.prefix_len)
+      .field("scope", scope_text(a.scope))
+      .key("flags")
+      .begin_array();
+  for (const std::string& flag : address_flag_names(a)) out.value(flag);
+  out.end_array();
+  if (a.peer) out.field("peer", address_text(a, /*peer=*/true));
+  // IPv4 labels default to the device's name; only an alias ("eth0:1") says something.
+  if (!a.label.empty() && a.label != device_name) out.field("label", a.label);
+  out.end_object();
+}
+
+}  // namespace
 
 void write_device(JsonWriter& out, const Device& d) {
   out.begin_object()
@@ -10,16 +40,31 @@ void write_device(JsonWriter& out, const Device& d) {
       .field("mac", d.mac)
       .field("mtu", d.mtu)
       .field("up", d.up)
+      .field("operstate", to_string(d.operstate))
+      .field("carrier", d.carrier)
       .field("master", d.master)
       .key("peer");
-  if (d.peer) {
-    out.begin_object()
-        .field("ifindex", d.peer->ifindex)
-        .field("netns", d.peer->netns)
-        .field("nsid", d.peer->nsid)
+  write_link_ref(out, d.peer);
+  out.key("lower");
+  write_link_ref(out, d.lower);
+  out.key("addresses").begin_array();
+  for (const Address& a : d.addresses) write_address(out, a, d.name);
+  out.end_array();
+  // Present only in live listings (snapshots, GET /v1/namespaces/{netns}):
+  // the cache keeps no counters, so it never shows old ones as current.
+  if (d.stats) {
+    const LinkStats& st = *d.stats;
+    out.key("stats")
+        .begin_object()
+        .field("rx_bytes", st.rx_bytes)
+        .field("tx_bytes", st.tx_bytes)
+        .field("rx_packets", st.rx_packets)
+        .field("tx_packets", st.tx_packets)
+        .field("rx_errors", st.rx_errors)
+        .field("tx_errors", st.tx_errors)
+        .field("rx_dropped", st.rx_dropped)
+        .field("tx_dropped", st.tx_dropped)
         .end_object();
-  } else {
-    out.null();
   }
   out.end_object();
 }
@@ -40,7 +85,8 @@ void write_indexes(JsonWriter& out, const std::vector<std::uint32_t>& indexes) {
 
 }  // namespace
 
-void write_namespace(JsonWriter& out, const NamespaceView& ns, const InterfaceSnapshot* snapshot) {
+void write_namespace(JsonWriter& out, const NamespaceView& ns, const InterfaceSnapshot* snapshot,
+                     const std::optional<std::string>& counters_error) {
   out.begin_object().field("netns", ns.netns).key("handle");
   if (ns.handle) {
     out.begin_object().field("fd", ns.handle->fd.get()).field("path", ns.handle->path).end_object();
@@ -73,6 +119,7 @@ void write_namespace(JsonWriter& out, const NamespaceView& ns, const InterfaceSn
   // namespace's handle; netnsd learns devices only through the handle, so
   // it is always empty.
   out.key("queued_devices").begin_array().end_array();
+  if (counters_error) out.field("counters_error", *counters_error);
   out.key("snapshot");
   if (snapshot) {
     out.begin_object().key("devices");
@@ -186,9 +233,9 @@ std::string namespaces_to_json(const std::vector<NamespaceView>& namespaces, con
   return out.take();
 }
 
-std::string namespace_to_json(const NamespaceView& ns) {
+std::string namespace_to_json(const NamespaceView& ns, const std::optional<std::string>& counters_error) {
   JsonWriter out(/*pretty=*/false);
-  write_namespace(out, ns, nullptr);
+  write_namespace(out, ns, nullptr, counters_error);
   return out.take();
 }
 

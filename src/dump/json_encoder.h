@@ -13,9 +13,12 @@
 
 namespace netnsd {
 
+// A device; "stats" only when it carries counters (live listings).
 void write_device(JsonWriter& out, const Device& device);
-// One namespace; `snapshot` may be null (then "snapshot": null).
-void write_namespace(JsonWriter& out, const NamespaceView& ns, const InterfaceSnapshot* snapshot);
+// One namespace; `snapshot` may be null (then "snapshot": null). With
+// `counters_error`, says why its devices carry no counters.
+void write_namespace(JsonWriter& out, const NamespaceView& ns, const InterfaceSnapshot* snapshot,
+                     const std::optional<std::string>& counters_error = std::nullopt);
 void write_resolver(JsonWriter& out, const ResolverStats& stats);
 
 // The whole document in the netnsd schema, compact.
@@ -28,9 +31,10 @@ std::string dump_to_json(const DumpDocument& doc);
 // a snapshot, else the cached ones.
 std::string dump_to_datadog_json(const DumpDocument& doc, std::int64_t lonely_timeout_s);
 
-// GET /v1/namespaces and GET /v1/namespaces/{netns}, compact.
+// GET /v1/namespaces and GET /v1/namespaces/{netns} (whose devices carry
+// counters read for the answer, or `counters_error`), compact.
 std::string namespaces_to_json(const std::vector<NamespaceView>& namespaces, const ResolverStats& stats);
-std::string namespace_to_json(const NamespaceView& ns);
+std::string namespace_to_json(const NamespaceView& ns, const std::optional<std::string>& counters_error = std::nullopt);
 
 // Small documents (errors, answers): compact, with a trailing newline.
 // Invalid UTF-8 is replaced with U+FFFD so the output is always valid JSON.

@@ -89,8 +89,8 @@ auto with_socket(const NamespaceHandle& ns, NetlinkCounters& counters, F fn)
 
 }  // namespace
 
-Result<std::vector<Device>> KernelHost::list_links(const NamespaceHandle& ns, NetnsId self) {
-  return with_socket(ns, counters_, [self](RtnlSocket& sock) { return sock.list_links(self); });
+Result<std::vector<Device>> KernelHost::list_links(const NamespaceHandle& ns, NetnsId self, bool with_stats) {
+  return with_socket(ns, counters_, [=](RtnlSocket& sock) { return sock.list_devices(self, with_stats); });
 }
 
 Result<std::vector<std::int32_t>> KernelHost::nsids(const NamespaceHandle& in,

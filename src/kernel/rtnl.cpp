@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <memory>
@@ -174,15 +175,15 @@ Status RtnlSocket::request(std::uint32_t seq, OnMessage&& on_message, bool* inte
   }
 }
 
-Result<std::vector<Device>> RtnlSocket::list_links(std::optional<NetnsId> self) {
+Result<std::vector<Device>> RtnlSocket::list_links(std::optional<NetnsId> self, bool with_stats) {
   for (int attempt = 0; attempt < kDumpAttempts; ++attempt) {
     MsgPtr msg(nlmsg_alloc_simple(RTM_GETLINK, NLM_F_REQUEST | NLM_F_DUMP));
     if (!msg) return Error::os("allocate netlink message", ENOMEM);
     ifinfomsg ifi{};
     ifi.ifi_family = AF_UNSPEC;
     if (nlmsg_append(msg.get(), &ifi, sizeof ifi, NLMSG_ALIGNTO) < 0 ||
-        // Statistics are most of each RTM_NEWLINK; we never read them.
-        nla_put_u32(msg.get(), IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS) < 0) {
+        // Statistics are most of each RTM_NEWLINK: only when asked for.
+        (!with_stats && nla_put_u32(msg.get(), IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS) < 0)) {
       return Error::os("build RTM_GETLINK", ENOMEM);
     }
     nlmsghdr* hdr = nlmsg_hdr(msg.get());
@@ -194,7 +195,7 @@ Result<std::vector<Device>> RtnlSocket::list_links(std::optional<NetnsId> self) 
     Status st = request(
         hdr->nlmsg_seq,
         [&](const nlmsghdr& h) {
-          LinkMessage link = parse_link_message(h, self);
+          LinkMessage link = parse_link_message(h, self, with_stats);
           if (link.kind == LinkMessage::Kind::device && !link.deleted) {
             devices.push_back(std::move(link.device));
           } else if (link.kind == LinkMessage::Kind::refused) {
@@ -208,10 +209,58 @@ Result<std::vector<Device>> RtnlSocket::list_links(std::optional<NetnsId> self) 
   return Error::os("dump links: kept changing while being dumped", EAGAIN);
 }
 
+Result<std::vector<std::pair<std::uint32_t, Address>>> RtnlSocket::list_addresses() {
+  for (int attempt = 0; attempt < kDumpAttempts; ++attempt) {
+    MsgPtr msg(nlmsg_alloc_simple(RTM_GETADDR, NLM_F_REQUEST | NLM_F_DUMP));
+    if (!msg) return Error::os("allocate netlink message", ENOMEM);
+    ifaddrmsg ifa{};
+    ifa.ifa_family = AF_UNSPEC;  // both IPv4 and IPv6
+    if (nlmsg_append(msg.get(), &ifa, sizeof ifa, NLMSG_ALIGNTO) < 0) return Error::os("build RTM_GETADDR", ENOMEM);
+    nlmsghdr* hdr = nlmsg_hdr(msg.get());
+    if (Status st = send_message(hdr); !st) return st.error();
+
+    std::vector<std::pair<std::uint32_t, Address>> addresses;
+    bool interrupted = false;
+    Status st = request(
+        hdr->nlmsg_seq,
+        [&](const nlmsghdr& h) {
+          AddressMessage a = parse_address_message(h);
+          if (a.kind == AddressMessage::Kind::address && !a.deleted) {
+            addresses.emplace_back(a.ifindex, std::move(a.address));
+          } else if (a.kind == AddressMessage::Kind::refused) {
+            refused(&NetlinkCounters::policy, a.refusal);
+          }
+        },
+        &interrupted);
+    if (!st) return Error{st.error().code, "dump addresses: " + st.error().context};
+    if (!interrupted) return addresses;
+  }
+  return Error::os("dump addresses: kept changing while being dumped", EAGAIN);
+}
+
+Result<std::vector<Device>> RtnlSocket::list_devices(std::optional<NetnsId> self, bool with_stats) {
+  auto links = list_links(self, with_stats);
+  if (!links) return links.error();
+  auto addresses = list_addresses();
+  if (!addresses) return addresses.error();
+  std::vector<Device>& devices = links.value();
+  std::sort(devices.begin(), devices.end(), [](const Device& a, const Device& b) { return a.ifindex < b.ifindex; });
+  // A device created between the two dumps may have addresses and no
+  // entry: its RTM_NEWLINK (and theirs) reach the monitor afterwards.
+  for (auto& [ifindex, address] : addresses.value()) {
+    auto it = std::lower_bound(devices.begin(), devices.end(), ifindex,
+                               [](const Device& d, std::uint32_t i) { return d.ifindex < i; });
+    if (it != devices.end() && it->ifindex == ifindex) it->addresses.push_back(std::move(address));
+  }
+  for (Device& d : devices) std::sort(d.addresses.begin(), d.addresses.end(), address_order);
+  return std::move(links.value());
+}
+
 Status RtnlSocket::subscribe_links(int rcvbuf) {
-  unsigned group = RTNLGRP_LINK;
-  if (::setsockopt(fd_.get(), SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &group, sizeof group) != 0) {
-    return Error::os("join RTNLGRP_LINK");
+  for (unsigned group : {RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV6_IFADDR}) {
+    if (::setsockopt(fd_.get(), SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &group, sizeof group) != 0) {
+      return Error::os("join rtnetlink group " + std::to_string(group));
+    }
   }
   // Room for a burst (a bridge with many ports going down) before ENOBUFS.
   // SO_RCVBUF is capped by net.core.rmem_max (often 208 KiB); with
@@ -252,9 +301,20 @@ Status RtnlSocket::read_link_events(const std::function<void(const LinkEvent&)>&
         lost = true;
         return false;
       }
+      if (h.nlmsg_type == RTM_NEWADDR || h.nlmsg_type == RTM_DELADDR) {
+        AddressMessage a = parse_address_message(h);
+        if (a.kind == AddressMessage::Kind::address) {
+          LinkEvent event{a.deleted, Device{}, std::move(a.address)};
+          event.device.ifindex = a.ifindex;
+          on_event(event);
+        } else if (a.kind == AddressMessage::Kind::refused) {
+          refused(&NetlinkCounters::policy, a.refusal);
+        }
+        return true;
+      }
       LinkMessage link = parse_link_message(h, self);
       if (link.kind == LinkMessage::Kind::device) {
-        on_event(LinkEvent{link.deleted, std::move(link.device)});
+        on_event(LinkEvent{link.deleted, std::move(link.device), std::nullopt});
       } else if (link.kind == LinkMessage::Kind::refused) {
         refused(&NetlinkCounters::policy, link.refusal);
       }

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <utility>
 #include <vector>
 
 #include "resolver/model.h"
@@ -15,10 +16,14 @@ struct nlmsghdr;
 
 namespace netnsd {
 
-// One RTM_NEWLINK (device new or changed) or RTM_DELLINK notification.
+// One notification of a namespace's monitor: a device new or changed
+// (RTM_NEWLINK) or gone (RTM_DELLINK); or, when `address` is set, one of
+// the addresses of device `device.ifindex` added or changed (RTM_NEWADDR) or
+// removed (RTM_DELADDR).
 struct LinkEvent {
   bool deleted = false;
   Device device;
+  std::optional<Address> address;
 };
 
 // A NETLINK_ROUTE socket, bound for life to the network namespace it was
@@ -52,20 +57,28 @@ class RtnlSocket {
   // peer is in another namespace, the nsid as this namespace sees it; a peer
   // in the same namespace gets `self` as its netns. Retries a dump the kernel
   // marks as interrupted (NLM_F_DUMP_INTR).
-  Result<std::vector<Device>> list_links(std::optional<NetnsId> self);
+  // With `with_stats`, each device carries its counters (IFLA_STATS64).
+  Result<std::vector<Device>> list_links(std::optional<NetnsId> self, bool with_stats = false);
+
+  // Dumps every IPv4 and IPv6 address, with the ifindex of its device.
+  Result<std::vector<std::pair<std::uint32_t, Address>>> list_addresses();
+
+  // list_links() with each device's addresses (sorted, address_order).
+  Result<std::vector<Device>> list_devices(std::optional<NetnsId> self, bool with_stats = false);
 
   // The id this namespace has assigned to the namespace behind `netns_fd`,
   // or -1 when it has none (RTM_GETNSID with NETNSA_FD).
   Result<std::int32_t> nsid_of(int netns_fd);
 
-  // Turns this socket into a link monitor: joins RTNLGRP_LINK, asks for a
+  // Turns this socket into a monitor of devices and addresses: joins
+  // RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR and RTNLGRP_IPV6_IFADDR, asks for a
   // receive buffer of `rcvbuf` bytes and makes it non-blocking. Use it for
   // events only (no requests) from then on.
   Status subscribe_links(int rcvbuf = 1 << 20);
 
-  // Drains the link notifications waiting on a monitor socket. Returns
-  // ENOBUFS when the kernel dropped some: what followed the loss is
-  // discarded too, the socket stays usable, and the caller must re-dump.
+  // Drains the notifications waiting on a monitor socket. Returns ENOBUFS
+  // when the kernel dropped some: what followed the loss is discarded too,
+  // the socket stays usable, and the caller must re-dump (list_devices).
   Status read_link_events(const std::function<void(const LinkEvent&)>& on_event, std::optional<NetnsId> self);
 
   int fd() const { return fd_.get(); }

@@ -1,6 +1,7 @@
 #include "kernel/rtnl_parse.h"
 
 #include <linux/if.h>
+#include <linux/if_addr.h>
 #include <linux/if_link.h>
 #include <linux/net_namespace.h>
 #include <linux/rtnetlink.h>
@@ -64,6 +65,25 @@ std::string format_mac(Bytes bytes) {
   return out;
 }
 
+// Attributes that may each come once: a second copy of one is a refusal
+// (the kernel never repeats them; a forger would, to confuse a parser).
+class Once {
+ public:
+  explicit Once(std::string& why) : why_(why) {}
+  bool operator()(int bit, const char* name) {
+    if (seen_ & (1u << bit)) {
+      why_ = std::string(name) + " given twice";
+      return false;
+    }
+    seen_ |= 1u << bit;
+    return true;
+  }
+
+ private:
+  std::string& why_;
+  std::uint32_t seen_ = 0;
+};
+
 LinkMessage refuse(std::string why) {
   LinkMessage m;
   m.kind = LinkMessage::Kind::refused;
@@ -93,7 +113,7 @@ bool valid_interface_name(std::string_view name) {
   return true;
 }
 
-LinkMessage parse_link_message(const nlmsghdr& message, std::optional<NetnsId> self) {
+LinkMessage parse_link_message(const nlmsghdr& message, std::optional<NetnsId> self, bool with_stats) {
   if (message.nlmsg_type != RTM_NEWLINK && message.nlmsg_type != RTM_DELLINK) return {};
   if (message.nlmsg_len < NLMSG_LENGTH(sizeof(ifinfomsg))) return refuse("link message shorter than its header");
   const Bytes payload = payload_of(message);
@@ -113,16 +133,8 @@ LinkMessage parse_link_message(const nlmsghdr& message, std::optional<NetnsId> s
   d.up = (ifi.ifi_flags & IFF_UP) != 0;
 
   std::string why;
-  std::uint32_t seen = 0;  // attributes met so far, by bit: each may come once
+  Once once(why);
   std::optional<std::uint32_t> link, link_netnsid;
-  auto once = [&](int bit, const char* name) {
-    if (seen & (1u << bit)) {
-      why = std::string(name) + " given twice";
-      return false;
-    }
-    seen |= 1u << bit;
-    return true;
-  };
   auto u32 = [&](Bytes b, const char* name, std::uint32_t& into) {
     if (b.size() != 4) {
       why = std::string(name) + " is " + std::to_string(b.size()) + " bytes, not 4";
@@ -171,6 +183,39 @@ LinkMessage parse_link_message(const nlmsghdr& message, std::optional<NetnsId> s
         link_netnsid = v;
         return true;
       }
+      case IFLA_OPERSTATE: {
+        if (!once(7, "IFLA_OPERSTATE")) return false;
+        if (b.size() != 1) {
+          why = "IFLA_OPERSTATE is " + std::to_string(b.size()) + " bytes, not 1";
+          return false;
+        }
+        // IF_OPER_UNKNOWN .. IF_OPER_UP; anything else is unknown.
+        d.operstate = b[0] <= IF_OPER_UP ? static_cast<OperState>(b[0]) : OperState::unknown;
+        return true;
+      }
+      case IFLA_CARRIER:
+        if (!once(8, "IFLA_CARRIER")) return false;
+        if (b.size() != 1) {
+          why = "IFLA_CARRIER is " + std::to_string(b.size()) + " bytes, not 1";
+          return false;
+        }
+        d.carrier = b[0] != 0;
+        return true;
+      case IFLA_STATS64: {
+        if (!once(9, "IFLA_STATS64")) return false;
+        // rtnl_link_stats64 grows with the kernel; its first eight
+        // counters have not moved since it was introduced.
+        if (b.size() < 8 * sizeof(std::uint64_t) || b.size() % sizeof(std::uint64_t) != 0) {
+          why = "IFLA_STATS64 of " + std::to_string(b.size()) + " bytes";
+          return false;
+        }
+        if (with_stats) {
+          std::uint64_t v[8];
+          std::memcpy(v, b.data(), sizeof v);
+          d.stats = LinkStats{v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]};
+        }
+        return true;
+      }
       case IFLA_LINKINFO: {
         if (!once(6, "IFLA_LINKINFO")) return false;
         bool kind_seen = false;
@@ -205,18 +250,99 @@ LinkMessage parse_link_message(const nlmsghdr& message, std::optional<NetnsId> s
   if (!ok) return refuse(why.empty() ? "a malformed attribute" : why);
   if (!out.deleted && d.name.empty()) return refuse("a new link without a name");
 
-  // For a veth, IFLA_LINK is the peer's ifindex in the peer's namespace, and
-  // IFLA_LINK_NETNSID is present exactly when that namespace is another one.
-  if (d.kind == "veth" && link && *link != 0) {
-    PeerRef peer;
-    peer.ifindex = *link;
+  // IFLA_LINK is, for a veth, the peer's ifindex in the peer's namespace,
+  // and for a stacked device (macvlan, vlan, vxlan, tunnels) the lower
+  // device's; IFLA_LINK_NETNSID is present exactly when that namespace is
+  // another one. A device naming itself (some drivers do) has no lower link.
+  if (link && *link != 0 && (*link != d.ifindex || link_netnsid)) {
+    LinkRef ref;
+    ref.ifindex = *link;
     if (link_netnsid) {
-      peer.nsid = static_cast<std::int32_t>(*link_netnsid);
+      ref.nsid = static_cast<std::int32_t>(*link_netnsid);
     } else {
-      peer.netns = self;
+      ref.netns = self;
     }
-    d.peer = peer;
+    (d.kind == "veth" ? d.peer : d.lower) = ref;
   }
+  return out;
+}
+
+AddressMessage parse_address_message(const nlmsghdr& message) {
+  AddressMessage out;
+  if (message.nlmsg_type != RTM_NEWADDR && message.nlmsg_type != RTM_DELADDR) return out;
+  auto refuse_address = [&](std::string why) {
+    out.kind = AddressMessage::Kind::refused;
+    out.refusal = std::move(why);
+    return out;
+  };
+  if (message.nlmsg_len < NLMSG_LENGTH(sizeof(ifaddrmsg)))
+    return refuse_address("address message shorter than its header");
+  const Bytes payload = payload_of(message);
+  ifaddrmsg ifa;
+  std::memcpy(&ifa, payload.data(), sizeof ifa);
+  if (ifa.ifa_family != AF_INET && ifa.ifa_family != AF_INET6) return out;  // DECnet, MPLS, ...: not ours
+  const std::size_t size = ifa.ifa_family == AF_INET ? 4 : 16;
+  if (ifa.ifa_index == 0) return refuse_address("address message without an ifindex");
+  if (ifa.ifa_prefixlen > size * 8) {
+    return refuse_address("a prefix length of " + std::to_string(ifa.ifa_prefixlen) + " for a " +
+                          std::to_string(size * 8) + "-bit address");
+  }
+
+  Address& a = out.address;
+  a.family = ifa.ifa_family;
+  a.prefix_len = ifa.ifa_prefixlen;
+  a.scope = ifa.ifa_scope;
+  a.flags = ifa.ifa_flags;
+  std::optional<std::array<std::uint8_t, 16>> local, address;
+  std::string why;
+  Once once(why);
+  auto bytes = [&](Bytes b, const char* name, std::optional<std::array<std::uint8_t, 16>>& into) {
+    if (b.size() != size) {
+      why = std::string(name) + " of " + std::to_string(b.size()) + " bytes for a " + std::to_string(size) +
+            "-byte address";
+      return false;
+    }
+    into.emplace();
+    std::memcpy(into->data(), b.data(), size);
+    return true;
+  };
+  const bool ok = for_each_attribute(attributes_after(payload, sizeof(ifaddrmsg)), [&](std::uint16_t type, Bytes b) {
+    switch (type) {
+      case IFA_ADDRESS:
+        return once(0, "IFA_ADDRESS") && bytes(b, "IFA_ADDRESS", address);
+      case IFA_LOCAL:
+        return once(1, "IFA_LOCAL") && bytes(b, "IFA_LOCAL", local);
+      case IFA_FLAGS:
+        if (!once(2, "IFA_FLAGS")) return false;
+        if (b.size() != 4) {
+          why = "IFA_FLAGS is " + std::to_string(b.size()) + " bytes, not 4";
+          return false;
+        }
+        a.flags = read_u32(b);  // the full set; ifa_flags holds only its low byte
+        return true;
+      case IFA_LABEL: {
+        if (!once(3, "IFA_LABEL")) return false;
+        auto label = string_attribute(b, IFNAMSIZ - 1);
+        if (!label) {
+          why = "an address label that is not a short string";
+          return false;
+        }
+        a.label = std::string(*label);
+        return true;
+      }
+      default:
+        return true;
+    }
+  });
+  if (!ok) return refuse_address(why.empty() ? "a malformed attribute" : why);
+  if (!local && !address) return refuse_address("an address message without an address");
+  // IFA_LOCAL is the device's own address; IFA_ADDRESS, when both are given
+  // and differ, the far end of a point-to-point link.
+  a.local = local ? *local : *address;
+  if (local && address && *local != *address) a.peer = address;
+  out.kind = AddressMessage::Kind::address;
+  out.deleted = message.nlmsg_type == RTM_DELADDR;
+  out.ifindex = ifa.ifa_index;
   return out;
 }
 

@@ -36,10 +36,31 @@ struct LinkMessage {
   std::string refusal;
 };
 
+// What one RTM_NEWADDR/RTM_DELADDR message is.
+struct AddressMessage {
+  enum class Kind {
+    address,  // an IPv4 or IPv6 address of device `ifindex`
+    other,    // another type or family: ignore it
+    refused,  // it broke a policy: drop it, count it, and say `refusal`
+  };
+  Kind kind = Kind::other;
+  bool deleted = false;  // RTM_DELADDR
+  std::uint32_t ifindex = 0;
+  Address address;
+  std::string refusal;
+};
+
+// Parses one RTM_NEWADDR/RTM_DELADDR message (length known to lie within
+// its datagram). Addresses must be 4 (IPv4) or 16 (IPv6) bytes with a
+// prefix length that fits them.
+AddressMessage parse_address_message(const nlmsghdr& message);
+
 // Parses one RTM_NEWLINK/RTM_DELLINK message. `message.nlmsg_len` must
 // already be known to lie within the datagram (for_each_message checks it).
-// A veth whose peer is in the same namespace gets `self` as the peer's netns.
-LinkMessage parse_link_message(const nlmsghdr& message, std::optional<NetnsId> self);
+// A veth whose peer (or a device whose lower link) is in the same namespace
+// gets `self` as that link's netns. Counters (IFLA_STATS64) are read only
+// with `with_stats`: notifications carry them too, but the cache keeps none.
+LinkMessage parse_link_message(const nlmsghdr& message, std::optional<NetnsId> self, bool with_stats = false);
 
 // The NETNSA_NSID of an RTM_NEWNSID reply; nullopt when the message breaks
 // the policy (missing, or not exactly 4 bytes).

@@ -286,7 +286,13 @@ void Tracker::on_links_readable(NetnsId netns) {
   Status st = watch.monitor->read([&](const LinkEvent& event) {
     ++counters_.link_events;
     watch.last_event = ++link_events_applied_;
-    if (event.deleted) {
+    if (event.address) {
+      if (event.deleted) {
+        resolver_.remove_address(netns, event.device.ifindex, *event.address);
+      } else {
+        resolver_.upsert_address(netns, event.device.ifindex, *event.address);
+      }
+    } else if (event.deleted) {
       auto old = resolver_.remove_device(netns, event.device.ifindex);
       // A veth end that left (moved or deleted): the other end now points
       // elsewhere, and the kernel does not announce that side.

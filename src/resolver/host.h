@@ -60,8 +60,9 @@ class HostView {
   // say, the owner is reported as not the host's (host = false): unknown
   // owners compete for the unprivileged share of the cache.
   virtual NamespaceOwner owner_of(int netns_fd) = 0;
-  // The links of the namespace behind `ns`, whose inode is `self`.
-  virtual Result<std::vector<Device>> list_links(const NamespaceHandle& ns, NetnsId self) = 0;
+  // The devices of the namespace behind `ns`, whose inode is `self`, with
+  // their addresses; with `with_stats`, their counters too.
+  virtual Result<std::vector<Device>> list_links(const NamespaceHandle& ns, NetnsId self, bool with_stats = false) = 0;
   // The nsid namespace `in` assigns to each of `targets` (-1 for none), in order.
   virtual Result<std::vector<std::int32_t>> nsids(const NamespaceHandle& in,
                                                   const std::vector<const NamespaceHandle*>& targets) = 0;

@@ -2,6 +2,7 @@
 // views the cache hands out to dumps and API handlers.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -18,16 +19,55 @@ namespace netnsd {
 // Namespace identity: the nsfs inode (stat(/proc/PID/ns/net).st_ino, ns.inum in BPF).
 using NetnsId = std::uint64_t;
 
-// The other end of a veth pair.
-struct PeerRef {
+// Another link a device refers to: the other end of a veth pair, or the
+// device a macvlan, vlan, vxlan or tunnel is stacked on (IFLA_LINK).
+struct LinkRef {
   std::uint32_t ifindex = 0;
-  // Inode of the peer's namespace when the resolver holds that namespace.
+  // Inode of that link's namespace when the resolver knows it.
   std::optional<NetnsId> netns;
-  // The peer namespace's id as seen from this device's namespace
-  // (IFLA_LINK_NETNSID); absent when the peer lives in the same namespace.
+  // That namespace's id as seen from this device's namespace
+  // (IFLA_LINK_NETNSID); absent when the link is in the same namespace.
   std::optional<std::int32_t> nsid;
 
-  bool operator==(const PeerRef&) const = default;
+  bool operator==(const LinkRef&) const = default;
+};
+
+// RFC 2863 operational state (IFLA_OPERSTATE), as `ip link` names it.
+enum class OperState : std::uint8_t { unknown, notpresent, down, lowerlayerdown, testing, dormant, up };
+std::string_view to_string(OperState state);
+
+// One IPv4 or IPv6 address of a device (RTM_NEWADDR), kept in the kernel's
+// binary form: formatted only when a dump or an answer is written.
+struct Address {
+  std::uint8_t family = 0;               // AF_INET or AF_INET6
+  std::uint8_t prefix_len = 0;           // 0..32 or 0..128
+  std::uint8_t scope = 0;                // RT_SCOPE_*: 0 global, 200 site, 253 link, 254 host, 255 nowhere
+  std::uint32_t flags = 0;               // IFA_F_*
+  std::array<std::uint8_t, 16> local{};  // the device's own address (IFA_LOCAL, else IFA_ADDRESS)
+  // The far end of a point-to-point address (IFA_ADDRESS when it differs from IFA_LOCAL).
+  std::optional<std::array<std::uint8_t, 16>> peer;
+  std::string label;  // IPv4 label (IFA_LABEL) when it is not the device's name
+
+  // Same address on a device: the kernel's identity for one (family,
+  // address, prefix length, peer); flags and scope may change under it.
+  bool same_key(const Address& other) const {
+    return family == other.family && prefix_len == other.prefix_len && local == other.local && peer == other.peer;
+  }
+  bool operator==(const Address&) const = default;
+};
+// "192.0.2.1", "2001:db8::1": the local (or, with `peer`, the peer) address.
+std::string address_text(const Address& address, bool peer = false);
+// "global", "site", "link", "host", "nowhere", else the number.
+std::string scope_text(std::uint8_t scope);
+// The flags as `ip addr` names them ("secondary" or "temporary" by family,
+// "tentative", "deprecated", "permanent", ...); unknown bits as "0x...".
+std::vector<std::string> address_flag_names(const Address& address);
+
+// A device's counters (IFLA_STATS64), read live: never cached, so never stale.
+struct LinkStats {
+  std::uint64_t rx_packets = 0, tx_packets = 0, rx_bytes = 0, tx_bytes = 0;
+  std::uint64_t rx_errors = 0, tx_errors = 0, rx_dropped = 0, tx_dropped = 0;
+  bool operator==(const LinkStats&) const = default;
 };
 
 struct Device {
@@ -36,12 +76,20 @@ struct Device {
   std::string kind;  // IFLA_INFO_KIND: "veth", "bridge", ...; empty for lo and physical NICs
   std::string mac;   // "aa:bb:cc:dd:ee:ff"; empty when the device has no link-layer address
   std::uint32_t mtu = 0;
-  bool up = false;                      // IFF_UP
+  bool up = false;  // IFF_UP: administratively up
+  OperState operstate = OperState::unknown;
+  std::optional<bool> carrier;          // IFLA_CARRIER, when the kernel says
   std::optional<std::uint32_t> master;  // IFLA_MASTER ifindex (bridge, bond, vrf)
-  std::optional<PeerRef> peer;          // veth only
+  std::optional<LinkRef> peer;          // veth only
+  std::optional<LinkRef> lower;         // the device this one is stacked on (not for veth)
+  std::vector<Address> addresses;       // sorted (address_order)
+  std::optional<LinkStats> stats;       // live listings only (snapshots, GET /v1/namespaces/{netns})
 
   bool operator==(const Device&) const = default;
 };
+
+// The order of a device's addresses: IPv4 first, then by bytes and prefix.
+bool address_order(const Address& a, const Address& b);
 
 // How the resolver first learnt of a namespace.
 enum class Source { procfs, bind_mount, ebpf, netlink };

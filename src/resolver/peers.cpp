@@ -1,5 +1,6 @@
 #include "resolver/peers.h"
 
+#include <optional>
 #include <set>
 #include <unordered_map>
 
@@ -17,24 +18,49 @@ bool peer_unresolved(const Device& device) {
   return crosses_namespaces(device) && !device.peer->netns;
 }
 
+bool lower_unresolved(const Device& device) {
+  return device.lower && device.lower->nsid && !device.lower->netns;
+}
+
+bool links_unresolved(const Device& device) {
+  return peer_unresolved(device) || lower_unresolved(device);
+}
+
+namespace {
+
+void inherit(const std::optional<LinkRef>& was, std::optional<LinkRef>& now) {
+  if (!now || now->netns || !was) return;
+  if (was->ifindex == now->ifindex && was->nsid == now->nsid) now->netns = was->netns;
+}
+
+}  // namespace
+
 void inherit_peer(const Device& was, Device& now) {
-  if (!now.peer || now.peer->netns || !was.peer) return;
-  if (was.peer->ifindex == now.peer->ifindex && was.peer->nsid == now.peer->nsid) now.peer->netns = was.peer->netns;
+  inherit(was.peer, now.peer);
+  inherit(was.lower, now.lower);
 }
 
 std::size_t resolve_ends(NetnsId self, const NamespaceHandle& self_handle, const std::vector<Device*>& unresolved,
-                         const EndFinder& ends, HostView& host) {
-  // Candidate namespaces of each end, and the distinct ones to ask about.
-  std::vector<std::vector<NetnsId>> options(unresolved.size());
+                         const EndFinder& ends, const HolderFinder& holders, HostView& host) {
+  // Each link to resolve, its candidate namespaces, and the distinct ones to ask about.
+  struct Pending {
+    LinkRef* link;
+    std::vector<NetnsId> options;
+  };
+  std::vector<Pending> pending;
   std::map<NetnsId, HandlePtr> to_ask;
-  for (std::size_t i = 0; i < unresolved.size(); ++i) {
-    const Device& d = *unresolved[i];
-    if (!peer_unresolved(d)) continue;
-    for (auto& [other, handle] : ends(d.peer->ifindex, d.ifindex)) {
+  auto consider = [&](LinkRef* link, std::vector<std::pair<NetnsId, HandlePtr>> candidates) {
+    Pending p{link, {}};
+    for (auto& [other, handle] : candidates) {
       if (other == self || !handle) continue;
-      options[i].push_back(other);
+      p.options.push_back(other);
       to_ask.emplace(other, std::move(handle));
     }
+    if (!p.options.empty()) pending.push_back(std::move(p));
+  };
+  for (Device* d : unresolved) {
+    if (peer_unresolved(*d) && ends) consider(&*d->peer, ends(d->peer->ifindex, d->ifindex));
+    if (lower_unresolved(*d) && holders) consider(&*d->lower, holders(d->lower->ifindex));
   }
   if (to_ask.empty()) return 0;
 
@@ -48,17 +74,17 @@ std::size_t resolve_ends(NetnsId self, const NamespaceHandle& self_handle, const
   for (const auto& [other, handle] : to_ask) nsid_of[other] = (*ids)[k++];
 
   std::size_t resolved = 0;
-  for (std::size_t i = 0; i < unresolved.size(); ++i) {
+  for (Pending& p : pending) {
     std::optional<NetnsId> match;
     int matches = 0;
-    for (NetnsId other : options[i]) {
-      if (nsid_of[other] == *unresolved[i]->peer->nsid) {
+    for (NetnsId other : p.options) {
+      if (nsid_of[other] == *p.link->nsid) {
         match = other;
         ++matches;
       }
     }
     if (matches == 1) {
-      unresolved[i]->peer->netns = match;
+      p.link->netns = match;
       ++resolved;
     }
   }
@@ -66,7 +92,7 @@ std::size_t resolve_ends(NetnsId self, const NamespaceHandle& self_handle, const
 }
 
 std::size_t resolve_cached_peers(Resolver& resolver, HostView& host, NetnsId netns) {
-  std::vector<Device> pending = resolver.unresolved_veths(netns);
+  std::vector<Device> pending = resolver.unresolved_links(netns);
   if (pending.empty()) return 0;
   HandlePtr handle = resolver.handle_of(netns);
   if (!handle) return 0;
@@ -75,12 +101,18 @@ std::size_t resolve_cached_peers(Resolver& resolver, HostView& host, NetnsId net
   const EndFinder ends = [&](std::uint32_t ifindex, std::uint32_t peer_ifindex) {
     return resolver.veth_ends(ifindex, peer_ifindex, netns);
   };
-  if (resolve_ends(netns, *handle, unresolved, ends, host) == 0) return 0;
+  const HolderFinder holders = [&](std::uint32_t ifindex) { return resolver.holders_of(ifindex, netns); };
+  if (resolve_ends(netns, *handle, unresolved, ends, holders, host) == 0) return 0;
   std::size_t linked = 0;
   for (const Device& d : pending) {
-    if (!d.peer->netns) continue;
-    resolver.link_veth_pair(netns, d.ifindex, *d.peer->netns, d.peer->ifindex);
-    ++linked;
+    if (d.peer && d.peer->netns) {
+      resolver.link_veth_pair(netns, d.ifindex, *d.peer->netns, d.peer->ifindex);
+      ++linked;
+    }
+    if (d.lower && d.lower->netns) {
+      resolver.set_lower_netns(netns, d.ifindex, *d.lower);
+      ++linked;
+    }
   }
   return linked;
 }
@@ -101,14 +133,31 @@ void resolve_peers(Listings& targets, const Listings& candidates, const std::map
     }
     return out;
   };
+  // Holders are looked up only when a stacked device needs them (rare: a
+  // macvlan or ipvlan in a container on the host's NIC).
+  std::optional<std::unordered_multimap<std::uint32_t, NetnsId>> by_ifindex;
+  const HolderFinder holders = [&](std::uint32_t ifindex) {
+    if (!by_ifindex) {
+      by_ifindex.emplace();
+      for (const auto& [netns, devices] : candidates) {
+        for (const Device& d : devices) by_ifindex->emplace(d.ifindex, netns);
+      }
+    }
+    std::vector<std::pair<NetnsId, HandlePtr>> out;
+    auto [lo, hi] = by_ifindex->equal_range(ifindex);
+    for (auto it = lo; it != hi; ++it) {
+      if (auto h = handles.find(it->second); h != handles.end()) out.emplace_back(it->second, h->second);
+    }
+    return out;
+  };
   for (auto& [netns, devices] : targets) {
     auto self = handles.find(netns);
     if (self == handles.end() || !self->second) continue;
     std::vector<Device*> unresolved;
     for (Device& d : devices) {
-      if (peer_unresolved(d)) unresolved.push_back(&d);
+      if (links_unresolved(d)) unresolved.push_back(&d);
     }
-    if (!unresolved.empty()) resolve_ends(netns, *self->second, unresolved, ends, host);
+    if (!unresolved.empty()) resolve_ends(netns, *self->second, unresolved, ends, holders, host);
   }
 }
 
@@ -127,7 +176,7 @@ void reuse_resolved_peers(Listings& fresh, const std::map<NetnsId, const std::ve
 bool has_unresolved_peers(const Listings& listings) {
   for (const auto& [netns, devices] : listings) {
     for (const Device& d : devices) {
-      if (peer_unresolved(d)) return true;
+      if (links_unresolved(d)) return true;
     }
   }
   return false;

@@ -1,12 +1,15 @@
-// Veth peers: the one place that knows how a veth end names its partner.
+// Links across namespaces: the one place that knows how a device names a
+// link in another namespace, be it a veth end's partner or the device a
+// macvlan, ipvlan, vlan or tunnel is stacked on.
 //
-// A link says only "my peer is ifindex j in the namespace I call nsid N"
+// A link says only "it is ifindex j in the namespace I call nsid N"
 // (IFLA_LINK, IFLA_LINK_NETNSID); N means nothing outside that namespace and
-// ifindexes repeat across namespaces. So a partner is found in two steps:
-// the candidates are the veth ends at ifindex j whose own peer is this end's
-// ifindex (an index keyed by veth_key finds them), and the kernel is asked
-// which of the candidates' namespaces this namespace calls N. Only a single
-// match counts.
+// ifindexes repeat across namespaces. So the namespace is found in two
+// steps: candidates, then one question to the kernel, which says which of
+// the candidates' namespaces this namespace calls N. Only a single match
+// counts. A veth end's candidates are the ends at ifindex j whose own peer
+// is this end's ifindex (an index keyed by veth_key finds them); a stacked
+// device's, the namespaces holding a device at ifindex j.
 #pragma once
 
 #include <cstdint>
@@ -32,27 +35,35 @@ bool crosses_namespaces(const Device& device);
 
 // A cross-namespace end whose partner's namespace is not known yet.
 bool peer_unresolved(const Device& device);
+// A device stacked on a link of another namespace not known yet.
+bool lower_unresolved(const Device& device);
+// Either: the device needs a question to the kernel.
+bool links_unresolved(const Device& device);
 
-// `now` (a fresh listing) keeps the partner namespace `was` (the cache)
-// resolved, when both name the same partner: same peer ifindex and nsid.
+// `now` (a fresh listing) keeps the partner and lower namespaces `was` (the
+// cache) resolved, each when both name the same link: same ifindex and nsid.
 void inherit_peer(const Device& was, Device& now);
+
+// Namespaces (with their handles) holding a device at `ifindex`.
+using HolderFinder = std::function<std::vector<std::pair<NetnsId, HandlePtr>>(std::uint32_t ifindex)>;
 
 // Namespaces (with their handles) holding a veth end at `ifindex` whose peer
 // is `peer_ifindex`.
 using EndFinder =
     std::function<std::vector<std::pair<NetnsId, HandlePtr>>(std::uint32_t ifindex, std::uint32_t peer_ifindex)>;
 
-// Resolves, in place, the partner namespace of each end in `unresolved`
-// (devices of namespace `self`, reached through `self_handle`): candidates
-// come from `ends`, and one question to the kernel (HostView::nsids) covers
-// them all. Ends without exactly one confirmed candidate stay unresolved.
+// Resolves, in place, the partner namespace of each veth end and the lower
+// namespace of each stacked device in `unresolved` (devices of namespace
+// `self`, reached through `self_handle`): candidates come from `ends` and
+// `holders`, and one question to the kernel (HostView::nsids) covers them
+// all. Links without exactly one confirmed candidate stay unresolved.
 // Returns how many were resolved.
 std::size_t resolve_ends(NetnsId self, const NamespaceHandle& self_handle, const std::vector<Device*>& unresolved,
-                         const EndFinder& ends, HostView& host);
+                         const EndFinder& ends, const HolderFinder& holders, HostView& host);
 
-// resolve_ends() for the cached namespace `netns`, against the ends the
-// resolver indexes; each end resolved is linked to its partner, both ways
-// (Resolver::link_veth_pair). Returns how many were.
+// resolve_ends() for the cached namespace `netns`, against the cache; each
+// end resolved is linked to its partner, both ways (Resolver::link_veth_pair),
+// each lower link set (Resolver::set_lower_netns). Returns how many were.
 std::size_t resolve_cached_peers(Resolver& resolver, HostView& host, NetnsId netns);
 
 using Listings = std::map<NetnsId, std::vector<Device>>;
@@ -66,7 +77,7 @@ void resolve_peers(Listings& targets, const Listings& candidates, const std::map
 // listings: peers already resolved need no question to the kernel.
 void reuse_resolved_peers(Listings& fresh, const std::map<NetnsId, const std::vector<Device>*>& known);
 
-// True if some device in `listings` is peer_unresolved().
+// True if some device in `listings` is links_unresolved().
 bool has_unresolved_peers(const Listings& listings);
 
 }  // namespace netnsd

@@ -7,20 +7,6 @@
 
 namespace netnsd {
 
-std::string_view to_string(Source source) {
-  switch (source) {
-    case Source::procfs:
-      return "procfs";
-    case Source::bind_mount:
-      return "bind_mount";
-    case Source::ebpf:
-      return "ebpf";
-    case Source::netlink:
-      return "netlink";
-  }
-  return "unknown";
-}
-
 namespace {
 
 std::size_t default_owner_share(const ResolverConfig& config) {
@@ -187,6 +173,7 @@ std::vector<Device> Resolver::set_devices(NetnsId netns, std::vector<Device> dev
   if (it == entries_.end()) return replaced;
   std::map<std::uint32_t, Device> fresh;
   for (auto& device : devices) {
+    device.stats.reset();  // counters are read live, never cached
     keep_resolved_peer(it->second.devices, device);
     std::uint32_t ifindex = device.ifindex;
     fresh.insert_or_assign(ifindex, std::move(device));
@@ -215,7 +202,10 @@ bool Resolver::upsert_device(NetnsId netns, Device device) {
     return false;
   }
   keep_resolved_peer(it->second.devices, device);
-  const bool unresolved = peer_unresolved(device);
+  device.stats.reset();
+  // A link message carries no addresses: the device keeps its own.
+  if (old != it->second.devices.end()) device.addresses = std::move(old->second.addresses);
+  const bool unresolved = links_unresolved(device);
   if (old != it->second.devices.end()) index_remove_locked(netns, old->second);
   index_add_locked(netns, device);
   std::uint32_t ifindex = device.ifindex;
@@ -236,15 +226,66 @@ std::optional<Device> Resolver::remove_device(NetnsId netns, std::uint32_t ifind
   return removed;
 }
 
-std::vector<Device> Resolver::unresolved_veths(NetnsId netns) const {
+Device* Resolver::device_locked(NetnsId netns, std::uint32_t ifindex) {
+  auto it = entries_.find(netns);
+  if (it == entries_.end()) return nullptr;
+  auto dev = it->second.devices.find(ifindex);
+  return dev == it->second.devices.end() ? nullptr : &dev->second;
+}
+
+bool Resolver::upsert_address(NetnsId netns, std::uint32_t ifindex, Address address) {
+  std::lock_guard lock(mutex_);
+  Device* device = device_locked(netns, ifindex);
+  if (!device) return false;
+  std::vector<Address>& list = device->addresses;
+  auto same = std::find_if(list.begin(), list.end(), [&](const Address& a) { return a.same_key(address); });
+  if (same != list.end()) {
+    if (*same == address) return false;
+    *same = std::move(address);  // new flags or scope (DAD done, deprecated, ...)
+  } else {
+    list.insert(std::upper_bound(list.begin(), list.end(), address, address_order), std::move(address));
+  }
+  touch_locked(entries_.at(netns));
+  return true;
+}
+
+bool Resolver::remove_address(NetnsId netns, std::uint32_t ifindex, const Address& address) {
+  std::lock_guard lock(mutex_);
+  Device* device = device_locked(netns, ifindex);
+  if (!device) return false;
+  std::vector<Address>& list = device->addresses;
+  auto same = std::find_if(list.begin(), list.end(), [&](const Address& a) { return a.same_key(address); });
+  if (same == list.end()) return false;
+  list.erase(same);
+  return true;
+}
+
+std::vector<Device> Resolver::unresolved_links(NetnsId netns) const {
   std::vector<Device> out;
   std::lock_guard lock(mutex_);
   auto it = entries_.find(netns);
   if (it == entries_.end()) return out;
   for (const auto& [ifindex, d] : it->second.devices) {
-    if (peer_unresolved(d)) out.push_back(d);
+    if (links_unresolved(d)) out.push_back(d);
   }
   return out;
+}
+
+std::vector<std::pair<NetnsId, HandlePtr>> Resolver::holders_of(std::uint32_t ifindex, NetnsId except) const {
+  std::vector<std::pair<NetnsId, HandlePtr>> out;
+  std::lock_guard lock(mutex_);
+  for (const auto& [netns, entry] : entries_) {
+    if (netns != except && entry.handle && entry.devices.count(ifindex)) out.emplace_back(netns, entry.handle);
+  }
+  return out;
+}
+
+void Resolver::set_lower_netns(NetnsId netns, std::uint32_t ifindex, const LinkRef& lower) {
+  std::lock_guard lock(mutex_);
+  Device* device = device_locked(netns, ifindex);
+  if (!device || !device->lower) return;
+  LinkRef& now = *device->lower;
+  if (now.ifindex == lower.ifindex && now.nsid == lower.nsid) now.netns = lower.netns;
 }
 
 std::vector<std::pair<NetnsId, HandlePtr>> Resolver::veth_ends(std::uint32_t ifindex, std::uint32_t peer_ifindex,

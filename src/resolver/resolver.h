@@ -94,20 +94,35 @@ class Resolver {
   bool has_room_for(const NamespaceOwner& owner) const;
 
   // Replaces the device list of a cached namespace (no-op if not cached);
-  // returns the list it replaced. Keeps at most max_devices (the lowest
+  // returns the list it replaced. Counters (Device::stats) are dropped: the
+  // cache never holds them. Keeps at most max_devices (the lowest
   // ifindexes); the rest are counted and the namespace is marked over the cap.
   std::vector<Device> set_devices(NetnsId netns, std::vector<Device> devices);
   // One device appeared or changed (RTM_NEWLINK); no-op if not cached, and a
-  // new device past max_devices is refused (counted). Returns true when it
+  // new device past max_devices is refused (counted). A changed device keeps
+  // its addresses (link messages carry none). Returns true when it
   // is a veth whose peer namespace is still unknown.
   bool upsert_device(NetnsId netns, Device device);
+  // One address of device `ifindex` appeared or changed (RTM_NEWADDR): added,
+  // or its flags and scope replaced. No-op (false) when the device is not
+  // cached or nothing changed.
+  bool upsert_address(NetnsId netns, std::uint32_t ifindex, Address address);
+  // One address went away (RTM_DELADDR). False when it was not cached.
+  bool remove_address(NetnsId netns, std::uint32_t ifindex, const Address& address);
   // One device went away (RTM_DELLINK). Returns it, if it was cached.
   std::optional<Device> remove_device(NetnsId netns, std::uint32_t ifindex);
 
   // Veth peers. The cache indexes cross-namespace veth ends by (ifindex, peer
   // ifindex) so a new end finds its candidate partners without a scan.
-  // Veths of `netns` whose peer namespace is still unknown.
-  std::vector<Device> unresolved_veths(NetnsId netns) const;
+  // Devices of `netns` whose veth peer or lower link namespace is still unknown.
+  std::vector<Device> unresolved_links(NetnsId netns) const;
+  // Namespaces other than `except` holding a device at `ifindex`, with their
+  // handles (candidates for a lower link; a walk of the cache, for the rare
+  // device stacked across namespaces).
+  std::vector<std::pair<NetnsId, HandlePtr>> holders_of(std::uint32_t ifindex, NetnsId except) const;
+  // Device `ifindex` of `netns` is stacked on `lower` (its namespace now
+  // known), if it still names that link.
+  void set_lower_netns(NetnsId netns, std::uint32_t ifindex, const LinkRef& lower);
   // Namespaces other than `except` holding a veth at `ifindex` whose peer is
   // `peer_ifindex`, with their handles.
   std::vector<std::pair<NetnsId, HandlePtr>> veth_ends(std::uint32_t ifindex, std::uint32_t peer_ifindex,
@@ -194,6 +209,8 @@ class Resolver {
   void bury(Graveyard& graveyard);
 
   void touch_locked(Entry& entry);
+  // Device `ifindex` of cached namespace `netns`, or null.
+  Device* device_locked(NetnsId netns, std::uint32_t ifindex);
   // The least recently active entry, other than `except`, that `pick` accepts.
   template <class Pick>
   std::unordered_map<NetnsId, Entry>::iterator oldest_locked(NetnsId except, Pick pick);

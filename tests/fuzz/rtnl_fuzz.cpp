@@ -2,6 +2,8 @@
 // them: every message of the datagram goes through each parser. Nothing may
 // read outside the buffer (ASan), overflow or misalign (UBSan), and what is
 // accepted must obey the policies.
+#include <sys/socket.h>
+
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -19,6 +21,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       if (!link.deleted && !netnsd::valid_interface_name(d.name)) std::abort();
       if (d.mac.size() > 32 * 3) std::abort();
       if (d.ifindex == 0) std::abort();
+    }
+    link = netnsd::parse_link_message(h, netnsd::NetnsId{7}, /*with_stats=*/true);
+    if (link.kind == netnsd::LinkMessage::Kind::device && link.device.peer && link.device.lower) std::abort();
+    netnsd::AddressMessage a = netnsd::parse_address_message(h);
+    if (a.kind == netnsd::AddressMessage::Kind::address) {
+      const auto& addr = a.address;
+      const unsigned bits = addr.family == AF_INET ? 32 : addr.family == AF_INET6 ? 128 : 0;
+      if (bits == 0 || addr.prefix_len > bits || a.ifindex == 0) std::abort();
+      if (netnsd::address_text(addr).empty()) std::abort();
+      (void)netnsd::address_flag_names(addr);
     }
     (void)netnsd::parse_nsid_message(h);
     (void)netnsd::parse_error_message(h);

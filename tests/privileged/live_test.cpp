@@ -30,20 +30,13 @@ namespace {
 using namespace std::chrono_literals;
 using nlohmann::json;
 using testing::Daemon;
+using testing::device_in;
 using testing::eventually;
 using testing::HeldNetns;
 using testing::HostLinks;
 using testing::NamedNetns;
 using testing::run;
 using testing::unique_name;
-
-const json* device(const json& ns, const std::string& name) {
-  if (!ns.is_object()) return nullptr;
-  for (const json& d : ns["devices"]) {
-    if (d["name"] == name) return &d;
-  }
-  return nullptr;
-}
 
 // The device's peer field (null when it has none).
 json peer_of(const json* device) {
@@ -92,8 +85,8 @@ TEST_F(Live, DeviceChangesAreReflectedStepByStep) {
   a.ip({"link", "add", "va", "type", "veth", "peer", "name", "vb"});
   ASSERT_TRUE(eventually([&] {
     json ns = in_a();
-    const json* va = device(ns, "va");
-    const json* vb = device(ns, "vb");
+    const json* va = device_in(ns, "va");
+    const json* vb = device_in(ns, "vb");
     return va && vb && peer_of(va).value("ifindex", 0) == (*vb)["ifindex"] &&
            peer_of(vb).value("ifindex", 0) == (*va)["ifindex"] && peer_of(va)["netns"] == a.inode() &&
            peer_of(vb)["netns"] == a.inode();
@@ -103,19 +96,19 @@ TEST_F(Live, DeviceChangesAreReflectedStepByStep) {
   a.ip({"link", "set", "va", "name", "vx"});
   ASSERT_TRUE(eventually([&] {
     json ns = in_a();
-    return device(ns, "vx") && !device(ns, "va");
+    return device_in(ns, "vx") && !device_in(ns, "va");
   })) << in_a().dump(1);
 
   // Up, then down.
   a.ip({"link", "set", "vx", "up"});
   ASSERT_TRUE(eventually([&] {
     json ns = in_a();
-    return device(ns, "vx") && (*device(ns, "vx"))["up"] == true;
+    return device_in(ns, "vx") && (*device_in(ns, "vx"))["up"] == true;
   }));
   a.ip({"link", "set", "vx", "down"});
   ASSERT_TRUE(eventually([&] {
     json ns = in_a();
-    return device(ns, "vx") && (*device(ns, "vx"))["up"] == false;
+    return device_in(ns, "vx") && (*device_in(ns, "vx"))["up"] == false;
   }));
 
   // Enslaved to a bridge.
@@ -123,15 +116,15 @@ TEST_F(Live, DeviceChangesAreReflectedStepByStep) {
   a.ip({"link", "set", "vx", "master", "br0"});
   ASSERT_TRUE(eventually([&] {
     json ns = in_a();
-    const json* vx = device(ns, "vx");
-    const json* br = device(ns, "br0");
+    const json* vx = device_in(ns, "vx");
+    const json* br = device_in(ns, "br0");
     return vx && br && (*br)["kind"] == "bridge" && (*vx)["master"] == (*br)["ifindex"];
   })) << in_a().dump(1);
   // Released from it.
   a.ip({"link", "set", "vx", "nomaster"});
   ASSERT_TRUE(eventually([&] {
     json ns = in_a();
-    return device(ns, "vx") && (*device(ns, "vx"))["master"].is_null();
+    return device_in(ns, "vx") && (*device_in(ns, "vx"))["master"].is_null();
   }));
 
   // Moved to another namespace: gone from a, in b, and the end left in a
@@ -140,9 +133,9 @@ TEST_F(Live, DeviceChangesAreReflectedStepByStep) {
   ASSERT_TRUE(eventually([&] {
     json na = in_a();
     json nb = in_b();
-    const json* vx = device(na, "vx");
-    const json* vb = device(nb, "vb");
-    return vx && vb && !device(na, "vb") && peer_of(vx)["netns"] == b.inode() &&
+    const json* vx = device_in(na, "vx");
+    const json* vb = device_in(nb, "vb");
+    return vx && vb && !device_in(na, "vb") && peer_of(vx)["netns"] == b.inode() &&
            peer_of(vx).value("ifindex", 0) == (*vb)["ifindex"] && peer_of(vb)["netns"] == a.inode() &&
            peer_of(vb).value("ifindex", 0) == (*vx)["ifindex"];
   })) << in_a().dump(1)
@@ -150,7 +143,7 @@ TEST_F(Live, DeviceChangesAreReflectedStepByStep) {
 
   // Deleted: both ends go.
   a.ip({"link", "del", "vx"});
-  ASSERT_TRUE(eventually([&] { return !device(in_a(), "vx") && !device(in_b(), "vb"); }))
+  ASSERT_TRUE(eventually([&] { return !device_in(in_a(), "vx") && !device_in(in_b(), "vb"); }))
       << in_a().dump(1) << in_b().dump(1);
   json resolver = netnsd.get_json("/v1/namespaces")["resolver"];
   EXPECT_GT(resolver["link_events"].get<int>(), 0);
@@ -167,8 +160,8 @@ TEST_F(Live, AVethBetweenTwoCachedNamespacesShowsEachPeerNamespace) {
   EXPECT_TRUE(eventually([&] {
     json na = netnsd.find_netns(a.inode());
     json nb = netnsd.find_netns(b.inode());
-    const json* pa = device(na, "pa");
-    const json* pb = device(nb, "pb");
+    const json* pa = device_in(na, "pa");
+    const json* pb = device_in(nb, "pb");
     return pa && pb && peer_of(pa)["netns"] == b.inode() && peer_of(pb)["netns"] == a.inode() &&
            peer_of(pa).value("ifindex", 0) == (*pb)["ifindex"] && peer_of(pb).value("ifindex", 0) == (*pa)["ifindex"];
   })) << netnsd.find_netns(a.inode()).dump(1)
@@ -464,11 +457,11 @@ TEST_F(Live, WithoutEbpfItRunsDegradedOnNetlinkAndMountinfo) {
   NamedNetns ns(unique_name("ld"));
   ASSERT_TRUE(eventually([&] { return !netnsd.find_netns(ns.inode()).is_null(); })) << "mountinfo did not bring it";
   ns.ip({"link", "add", "d0", "type", "veth", "peer", "name", "d1"});
-  EXPECT_TRUE(eventually([&] { return device(netnsd.find_netns(ns.inode()), "d0") != nullptr; }));
+  EXPECT_TRUE(eventually([&] { return device_in(netnsd.find_netns(ns.inode()), "d0") != nullptr; }));
   ns.ip({"link", "set", "d0", "name", "d9"});
   EXPECT_TRUE(eventually([&] {
     json got = netnsd.find_netns(ns.inode());
-    return device(got, "d9") && !device(got, "d0");
+    return device_in(got, "d9") && !device_in(got, "d0");
   }));
   EXPECT_EQ(netnsd.get_json("/v1/namespaces")["resolver"]["events"], 0);
 }

@@ -16,6 +16,14 @@ extern char** environ;
 
 namespace netnsd::testing {
 
+const nlohmann::json* device_in(const nlohmann::json& ns, const std::string& name) {
+  if (!ns.is_object() || !ns.contains("devices")) return nullptr;
+  for (const nlohmann::json& d : ns["devices"]) {
+    if (d["name"] == name) return &d;
+  }
+  return nullptr;
+}
+
 Daemon::Daemon(std::vector<std::string> args, std::vector<std::string> launcher, bool wait_ready) {
   socket_ = dir_.path() + "/netnsd.sock";
   log_path_ = dir_.path() + "/netnsd.log";

@@ -17,6 +17,10 @@
 
 namespace netnsd::testing {
 
+// The device called `name` in a namespace as the API describes it (null
+// when there is none). It points into `ns`: keep `ns` alive while using it.
+const nlohmann::json* device_in(const nlohmann::json& ns, const std::string& name);
+
 class Daemon {
  public:
   // Starts `<launcher...> NETNSD_BINARY --socket ... --dump-dir ... <args>`

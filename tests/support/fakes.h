@@ -99,14 +99,19 @@ class FakeHost final : public HostView {
   // can make a listing slow (block here) to let events overtake it.
   std::function<void(NetnsId)> before_listing;
 
-  Result<std::vector<Device>> list_links(const NamespaceHandle& ns, NetnsId self) override {
+  Result<std::vector<Device>> list_links(const NamespaceHandle& ns, NetnsId self, bool with_stats = false) override {
     if (before_listing) before_listing(self);
     auto hold = lock();
     ++link_listings;
     auto it = links.find(self);
     if (it == links.end()) return Error::os("no such namespace", ENOENT);
     (void)ns;
-    return it->second;
+    std::vector<Device> out = it->second;
+    // Counters exist only in live listings that ask for them.
+    for (Device& d : out) {
+      if (!with_stats) d.stats.reset();
+    }
+    return out;
   }
 
   Result<std::vector<std::int32_t>> nsids(const NamespaceHandle& in,
@@ -145,7 +150,7 @@ inline Device veth(std::uint32_t ifindex, std::string name, std::uint32_t peer_i
   d.name = std::move(name);
   d.kind = "veth";
   d.mtu = 1500;
-  d.peer = PeerRef{peer_ifindex, same_ns, nsid};
+  d.peer = LinkRef{peer_ifindex, same_ns, nsid};
   return d;
 }
 

@@ -3,6 +3,7 @@
 // as a hostile sender would.
 #pragma once
 
+#include <linux/if_addr.h>
 #include <linux/if_link.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
@@ -34,6 +35,19 @@ class NetlinkMessage {
     append(&ifi, sizeof ifi);
     return *this;
   }
+  // The fixed header of an address message.
+  NetlinkMessage& ifaddr(unsigned index, unsigned char family, unsigned char prefix_len, unsigned char flags = 0,
+                         unsigned char scope = 0) {
+    ifaddrmsg ifa{};
+    ifa.ifa_family = family;
+    ifa.ifa_prefixlen = prefix_len;
+    ifa.ifa_flags = flags;
+    ifa.ifa_scope = scope;
+    ifa.ifa_index = index;
+    append(&ifa, sizeof ifa);
+    return *this;
+  }
+  NetlinkMessage& u8(std::uint16_t type, std::uint8_t v) { return attr(type, &v, sizeof v); }
   NetlinkMessage& raw(const void* data, std::size_t size) {
     append(data, size);
     pad();

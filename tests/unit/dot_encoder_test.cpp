@@ -1,6 +1,7 @@
 #include "dump/dot_encoder.h"
 
 #include <gtest/gtest.h>
+#include <sys/socket.h>
 
 #include <regex>
 
@@ -51,6 +52,35 @@ TEST(DotEncoder, DrawsOneEdgePerVethPair) {
   std::string dot = dump_to_dot(two_namespaces());
   EXPECT_EQ(count(dot, "label=\"veth\""), 1u);
   EXPECT_NE(dot.find("dev_100_4 -> dev_200_2 [dir=none"), std::string::npos);
+}
+
+TEST(DotEncoder, LowerLinksAndAddressesAreDrawn) {
+  DumpDocument doc = two_namespaces();
+  Device eth = testing::plain(2, "eth0");
+  eth.up = true;
+  eth.operstate = OperState::up;
+  Address a;
+  a.family = AF_INET;
+  a.prefix_len = 24;
+  a.local = {192, 0, 2, 1};
+  eth.addresses = {a};
+  Device vlan = testing::plain(6, "eth0.7", "vlan");
+  vlan.lower = LinkRef{2, NetnsId{100}, std::nullopt};
+  vlan.up = true;
+  vlan.operstate = OperState::lowerlayerdown;
+  doc.namespaces[0].devices = {testing::plain(1, "lo"), eth, vlan};
+  Device mv = testing::plain(3, "mv0", "macvlan");
+  mv.lower = LinkRef{2, NetnsId{100}, 0};  // the host's eth0, from namespace 200
+  Device unknown = testing::plain(4, "ipvl0", "ipvlan");
+  unknown.lower = LinkRef{9, std::nullopt, 1};  // not resolved: no edge
+  doc.namespaces[1].devices = {testing::plain(1, "lo"), mv, unknown};
+
+  std::string dot = dump_to_dot(doc);
+  EXPECT_NE(dot.find("dev_100_6 -> dev_100_2 [style=dashed, color=\"#7c3aed\""), std::string::npos) << dot;
+  EXPECT_NE(dot.find("dev_200_3 -> dev_100_2 [style=dashed, color=\"#7c3aed\""), std::string::npos) << dot;
+  EXPECT_EQ(count(dot, "label=\"lower\""), 2u);
+  EXPECT_NE(dot.find("192.0.2.1/24"), std::string::npos);
+  EXPECT_NE(dot.find("vlan up (lowerlayerdown)"), std::string::npos);
 }
 
 TEST(DotEncoder, StylesLonelyNamespacesQueuedDevicesAndDrift) {

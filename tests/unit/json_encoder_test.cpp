@@ -1,6 +1,8 @@
 #include "dump/json_encoder.h"
 
 #include <gtest/gtest.h>
+#include <linux/if_addr.h>
+#include <sys/socket.h>
 
 #include "fakes.h"
 
@@ -69,8 +71,13 @@ TEST(JsonEncoder, NetnsdSchemaHasEveryDocumentedField) {
                         {"mac", ""},
                         {"mtu", 1500},
                         {"up", false},
+                        {"operstate", "unknown"},
+                        {"carrier", nullptr},
                         {"master", 3},
-                        {"peer", {{"ifindex", 2}, {"netns", 4026532177u}, {"nsid", 0}}}}));
+                        {"peer", {{"ifindex", 2}, {"netns", 4026532177u}, {"nsid", 0}}},
+                        {"lower", nullptr},
+                        {"addresses", json::array()}}))
+      << "no \"stats\": the cache keeps no counters";
   EXPECT_TRUE(host["devices"][0]["master"].is_null());
   EXPECT_TRUE(host["devices"][0]["peer"].is_null());
 
@@ -79,6 +86,64 @@ TEST(JsonEncoder, NetnsdSchemaHasEveryDocumentedField) {
   EXPECT_EQ(lonely["names"], json::array({"blue"}));
   EXPECT_EQ(lonely["lonely_since"], "2027-01-15T08:00:01.623Z");
   EXPECT_EQ(lonely["queued_devices"], json::array()) << "kept in schema 1, always empty";
+}
+
+TEST(JsonEncoder, DevicesCarryTheirStateAddressesLowerLinkAndLiveCounters) {
+  Device mv = testing::plain(5, "mv0", "macvlan");
+  mv.up = true;
+  mv.operstate = OperState::lowerlayerdown;
+  mv.carrier = false;
+  mv.lower = LinkRef{2, NetnsId{4026531840}, 0};
+  Address v4;
+  v4.family = AF_INET;
+  v4.prefix_len = 24;
+  v4.flags = IFA_F_PERMANENT | IFA_F_SECONDARY;
+  v4.local = {192, 0, 2, 5};
+  v4.label = "mv0:1";
+  Address v6;
+  v6.family = AF_INET6;
+  v6.prefix_len = 64;
+  v6.scope = 253;
+  v6.flags = IFA_F_TENTATIVE;
+  v6.local = {0xfe, 0x80};
+  v6.local[15] = 5;
+  Address ptp;
+  ptp.family = AF_INET;
+  ptp.prefix_len = 32;
+  ptp.local = {10, 0, 0, 1};
+  ptp.peer = std::array<std::uint8_t, 16>{10, 0, 0, 2};
+  ptp.label = "mv0";  // the device's own name: not worth repeating
+  mv.addresses = {ptp, v4, v6};
+  mv.stats = LinkStats{10, 20, 1000, 2000, 1, 2, 3, 4};
+
+  JsonWriter out(false);
+  write_device(out, mv);
+  json d = json::parse(out.take());
+  EXPECT_EQ(d["operstate"], "lowerlayerdown");
+  EXPECT_EQ(d["carrier"], false);
+  EXPECT_EQ(d["lower"], json({{"ifindex", 2}, {"netns", 4026531840u}, {"nsid", 0}}));
+  ASSERT_EQ(d["addresses"].size(), 3u);
+  EXPECT_EQ(d["addresses"][0], json({{"family", "inet"},
+                                     {"address", "10.0.0.1"},
+                                     {"prefixlen", 32},
+                                     {"scope", "global"},
+                                     {"flags", json::array()},
+                                     {"peer", "10.0.0.2"}}));
+  EXPECT_EQ(d["addresses"][1]["flags"], json::array({"secondary", "permanent"}));
+  EXPECT_EQ(d["addresses"][1]["label"], "mv0:1");
+  EXPECT_EQ(d["addresses"][2], json({{"family", "inet6"},
+                                     {"address", "fe80::5"},
+                                     {"prefixlen", 64},
+                                     {"scope", "link"},
+                                     {"flags", json::array({"tentative"})}}));
+  EXPECT_EQ(d["stats"], json({{"rx_bytes", 1000},
+                              {"tx_bytes", 2000},
+                              {"rx_packets", 10},
+                              {"tx_packets", 20},
+                              {"rx_errors", 1},
+                              {"tx_errors", 2},
+                              {"rx_dropped", 3},
+                              {"tx_dropped", 4}}));
 }
 
 TEST(JsonEncoder, SnapshotSectionReportsDrift) {

@@ -97,8 +97,59 @@ TEST(Peers, CachedEndsAreLinkedBothWays) {
   EXPECT_EQ(resolve_cached_peers(resolver, host, 20), 1u);
   EXPECT_EQ(resolver.find(20)->devices[1].peer->netns, NetnsId{10});
   EXPECT_EQ(resolver.find(10)->devices[1].peer->netns, NetnsId{20}) << "the other end learns it too";
-  EXPECT_TRUE(resolver.unresolved_veths(10).empty());
+  EXPECT_TRUE(resolver.unresolved_links(10).empty());
   EXPECT_EQ(resolve_cached_peers(resolver, host, 20), 0u) << "nothing left to resolve";
+}
+
+Device stacked(std::uint32_t ifindex, const std::string& name, std::uint32_t lower, std::optional<std::int32_t> nsid) {
+  Device d = plain(ifindex, name, "macvlan");
+  d.lower = LinkRef{lower, std::nullopt, nsid};
+  return d;
+}
+
+TEST(Peers, ADeviceStackedOnAnotherNamespacesLinkFindsThatNamespace) {
+  // Namespace 20 holds a macvlan on ifindex 2 of the namespace it calls nsid
+  // 0: the host (10). Namespace 30 also has an ifindex 2; only the kernel's
+  // answer tells them apart.
+  FakeClock clock;
+  Resolver resolver({}, clock);
+  FakeHost host;
+  for (NetnsId id : {10, 20, 30}) resolver.capture(id, {host.open_netns("/x", id).value(), "/x"}, Source::procfs);
+  resolver.set_devices(10, {plain(1, "lo"), plain(2, "eth0")});
+  resolver.set_devices(30, {plain(1, "lo"), plain(2, "eth0")});
+  resolver.set_devices(20, {plain(1, "lo"), stacked(3, "mv0", 2, 0)});
+  host.nsid_table[{20, 10}] = 0;
+  host.nsid_table[{20, 30}] = 1;
+  EXPECT_EQ(resolver.unresolved_links(20).size(), 1u);
+  EXPECT_EQ(resolve_cached_peers(resolver, host, 20), 1u);
+  EXPECT_EQ(resolver.find(20)->devices[1].lower->netns, NetnsId{10});
+  EXPECT_TRUE(resolver.unresolved_links(20).empty());
+
+  // A new listing of the same device keeps it; a device stacked elsewhere does not.
+  resolver.set_devices(20, {plain(1, "lo"), stacked(3, "mv0", 2, 0)});
+  EXPECT_EQ(resolver.find(20)->devices[1].lower->netns, NetnsId{10});
+  resolver.upsert_device(20, stacked(3, "mv0", 2, 1));
+  EXPECT_FALSE(resolver.find(20)->devices[1].lower->netns) << "nsid 1 is another namespace";
+  EXPECT_EQ(resolve_cached_peers(resolver, host, 20), 1u);
+  EXPECT_EQ(resolver.find(20)->devices[1].lower->netns, NetnsId{30});
+}
+
+TEST(Peers, ListingsResolveLowerLinksAgainstEachOther) {
+  FakeHost host;
+  Listings listings;
+  listings[10] = {plain(1, "lo"), plain(4, "eth0")};
+  listings[20] = {plain(1, "lo"), stacked(2, "ipvl0", 4, 3), veth(5, "v", 9, 3)};
+  listings[30] = {veth(9, "w", 5, 0)};
+  std::map<NetnsId, HandlePtr> handles;
+  for (NetnsId id : {10, 20, 30}) handles[id] = fake_handle(host, id);
+  host.nsid_table[{20, 10}] = 3;
+  host.nsid_table[{20, 30}] = 7;
+  Listings targets;
+  targets[20] = listings[20];
+  ASSERT_TRUE(has_unresolved_peers(targets));
+  resolve_peers(targets, listings, handles, host);
+  EXPECT_EQ(targets[20][1].lower->netns, NetnsId{10});
+  EXPECT_FALSE(targets[20][2].peer->netns) << "the veth's nsid 3 is namespace 10, which has no partner end";
 }
 
 TEST(Peers, ResolvesEachVethEndToThePeerNamespace) {

@@ -1,6 +1,8 @@
 #include "resolver/resolver.h"
 
 #include <gtest/gtest.h>
+#include <linux/if_addr.h>
+#include <sys/socket.h>
 
 #include <atomic>
 #include <thread>
@@ -219,6 +221,82 @@ TEST(Resolver, DeviceEventsUpsertAndRemove) {
   EXPECT_FALSE(r.contains(9));
 }
 
+Address ipv4(std::uint8_t last, std::uint8_t prefix, std::uint32_t flags = 0) {
+  Address a;
+  a.family = AF_INET;
+  a.prefix_len = prefix;
+  a.flags = flags;
+  a.local = {10, 0, 0, last};
+  return a;
+}
+
+Address ipv6(std::uint8_t last, std::uint32_t flags = 0) {
+  Address a;
+  a.family = AF_INET6;
+  a.prefix_len = 64;
+  a.scope = 253;
+  a.flags = flags;
+  a.local = {0xfe, 0x80};
+  a.local[15] = last;
+  return a;
+}
+
+TEST(Resolver, AddressEventsKeepEachDevicesAddressesSortedAndCurrent) {
+  FakeClock clock;
+  Resolver r({}, clock);
+  r.capture(1, handle("/p"), Source::procfs);
+  r.upsert_device(1, testing::plain(2, "eth0"));
+
+  EXPECT_TRUE(r.upsert_address(1, 2, ipv6(1, IFA_F_TENTATIVE)));
+  EXPECT_TRUE(r.upsert_address(1, 2, ipv4(9, 24)));
+  EXPECT_TRUE(r.upsert_address(1, 2, ipv4(3, 24)));
+  std::vector<Address> got = r.find(1)->devices[0].addresses;
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(address_text(got[0]), "10.0.0.3") << "IPv4 first, in address order";
+  EXPECT_EQ(address_text(got[1]), "10.0.0.9");
+  EXPECT_EQ(address_text(got[2]), "fe80::1");
+
+  // DAD done: the same address with new flags replaces the old, not a second entry.
+  EXPECT_TRUE(r.upsert_address(1, 2, ipv6(1, IFA_F_PERMANENT)));
+  EXPECT_FALSE(r.upsert_address(1, 2, ipv6(1, IFA_F_PERMANENT))) << "nothing changed";
+  got = r.find(1)->devices[0].addresses;
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(address_flag_names(got[2]), std::vector<std::string>{"permanent"});
+  // The same address with another prefix is another address.
+  EXPECT_TRUE(r.upsert_address(1, 2, ipv4(3, 16)));
+  EXPECT_EQ(r.find(1)->devices[0].addresses.size(), 4u);
+
+  // A link message (a rename, up/down) keeps the device's addresses.
+  Device renamed = testing::plain(2, "wan0");
+  renamed.up = true;
+  r.upsert_device(1, renamed);
+  EXPECT_EQ(r.find(1)->devices[0].addresses.size(), 4u);
+  EXPECT_EQ(r.find(1)->devices[0].name, "wan0");
+
+  EXPECT_TRUE(r.remove_address(1, 2, ipv4(3, 16)));
+  EXPECT_FALSE(r.remove_address(1, 2, ipv4(3, 16)));
+  EXPECT_TRUE(r.remove_address(1, 2, ipv6(1)));  // flags do not matter to a removal
+  got = r.find(1)->devices[0].addresses;
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(address_text(got[1]), "10.0.0.9");
+
+  // Unknown device or namespace: nothing to attach to.
+  EXPECT_FALSE(r.upsert_address(1, 7, ipv4(1, 8)));
+  EXPECT_FALSE(r.upsert_address(5, 2, ipv4(1, 8)));
+}
+
+TEST(Resolver, TheCacheNeverKeepsCounters) {
+  FakeClock clock;
+  Resolver r({}, clock);
+  r.capture(1, handle("/p"), Source::procfs);
+  Device d = testing::plain(2, "eth0");
+  d.stats = LinkStats{1, 2, 3, 4, 5, 6, 7, 8};
+  r.set_devices(1, {d});
+  EXPECT_FALSE(r.find(1)->devices[0].stats) << "a listing's counters are old the moment they are cached";
+  r.upsert_device(1, d);
+  EXPECT_FALSE(r.find(1)->devices[0].stats);
+}
+
 TEST(Resolver, AResolvedPeerSurvivesUpdatesThatDoNotChangeIt) {
   FakeClock clock;
   Resolver r({}, clock);
@@ -255,12 +333,12 @@ TEST(Resolver, IndexesVethEndsToFindPeerCandidates) {
   ASSERT_EQ(ends.size(), 1u);
   EXPECT_EQ(ends[0].first, 3u);
   EXPECT_EQ(r.veth_ends(3, 7, 99).size(), 2u);
-  EXPECT_EQ(r.unresolved_veths(1).size(), 1u);
+  EXPECT_EQ(r.unresolved_links(1).size(), 1u);
 
   r.link_veth_pair(1, 7, 2, 3);
   EXPECT_EQ(r.find(1)->devices[0].peer->netns, NetnsId{2});
   EXPECT_EQ(r.find(2)->devices[0].peer->netns, NetnsId{1});
-  EXPECT_TRUE(r.unresolved_veths(1).empty());
+  EXPECT_TRUE(r.unresolved_links(1).empty());
   // An end whose peer is another ifindex is left alone.
   r.link_veth_pair(1, 7, 3, 9);
   EXPECT_EQ(r.find(1)->devices[0].peer->netns, NetnsId{2});

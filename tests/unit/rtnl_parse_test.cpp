@@ -113,6 +113,144 @@ TEST(RtnlParse, HostileMessagesAreRefusedWhole) {
   }
 }
 
+TEST(RtnlParse, LinkStateAndTheLowerDeviceAreRead) {
+  NetlinkMessage m(RTM_NEWLINK);
+  m.ifinfo(7, IFF_UP)
+      .str(IFLA_IFNAME, "mv0")
+      .u8(IFLA_OPERSTATE, IF_OPER_LOWERLAYERDOWN)
+      .u8(IFLA_CARRIER, 0)
+      .u32(IFLA_LINK, 2)
+      .nested_str(IFLA_LINKINFO, IFLA_INFO_KIND, "macvlan");
+  LinkMessage link = parse_link_message(m.header(), NetnsId{77});
+  ASSERT_EQ(link.kind, LinkMessage::Kind::device) << link.refusal;
+  EXPECT_EQ(link.device.operstate, OperState::lowerlayerdown);
+  EXPECT_EQ(to_string(link.device.operstate), "lowerlayerdown");
+  EXPECT_EQ(link.device.carrier, false);
+  EXPECT_FALSE(link.device.peer) << "not a veth";
+  ASSERT_TRUE(link.device.lower);
+  EXPECT_EQ(link.device.lower->ifindex, 2u);
+  EXPECT_EQ(link.device.lower->netns, NetnsId{77}) << "no nsid: the same namespace";
+
+  // Stacked on a device of another namespace: known by nsid until resolved.
+  NetlinkMessage far(RTM_NEWLINK);
+  far.ifinfo(3)
+      .str(IFLA_IFNAME, "eth0")
+      .u32(IFLA_LINK, 4)
+      .u32(IFLA_LINK_NETNSID, 0)
+      .nested_str(IFLA_LINKINFO, IFLA_INFO_KIND, "ipvlan");
+  link = parse_link_message(far.header(), NetnsId{77});
+  ASSERT_TRUE(link.device.lower);
+  EXPECT_EQ(link.device.lower->nsid, 0);
+  EXPECT_FALSE(link.device.lower->netns);
+
+  // A NIC naming itself in IFLA_LINK has no lower device.
+  NetlinkMessage nic(RTM_NEWLINK);
+  nic.ifinfo(2).str(IFLA_IFNAME, "eth0").u32(IFLA_LINK, 2).u8(IFLA_OPERSTATE, IF_OPER_UP);
+  link = parse_link_message(nic.header(), NetnsId{77});
+  EXPECT_FALSE(link.device.lower);
+  EXPECT_EQ(link.device.operstate, OperState::up);
+  EXPECT_FALSE(link.device.carrier) << "not said, not assumed";
+}
+
+TEST(RtnlParse, CountersAreReadOnlyWhenAskedFor) {
+  std::uint64_t stats[24] = {};
+  for (int i = 0; i < 24; ++i) stats[i] = 1000 + static_cast<std::uint64_t>(i);
+  NetlinkMessage m(RTM_NEWLINK);
+  m.ifinfo(2).str(IFLA_IFNAME, "eth0").attr(IFLA_STATS64, stats, sizeof stats);
+  EXPECT_FALSE(parse_link_message(m.header(), {}).device.stats) << "notifications carry counters; the cache keeps none";
+  LinkMessage link = parse_link_message(m.header(), {}, /*with_stats=*/true);
+  ASSERT_TRUE(link.device.stats);
+  // rtnl_link_stats64: rx_packets, tx_packets, rx_bytes, tx_bytes, rx_errors, tx_errors, rx_dropped, tx_dropped.
+  EXPECT_EQ(link.device.stats->rx_packets, 1000u);
+  EXPECT_EQ(link.device.stats->tx_packets, 1001u);
+  EXPECT_EQ(link.device.stats->rx_bytes, 1002u);
+  EXPECT_EQ(link.device.stats->tx_bytes, 1003u);
+  EXPECT_EQ(link.device.stats->rx_errors, 1004u);
+  EXPECT_EQ(link.device.stats->tx_errors, 1005u);
+  EXPECT_EQ(link.device.stats->rx_dropped, 1006u);
+  EXPECT_EQ(link.device.stats->tx_dropped, 1007u);
+
+  NetlinkMessage short_stats(RTM_NEWLINK);
+  short_stats.ifinfo(2).str(IFLA_IFNAME, "eth0").attr(IFLA_STATS64, stats, 40);
+  EXPECT_EQ(parse_link_message(short_stats.header(), {}, true).kind, LinkMessage::Kind::refused)
+      << "five counters where eight are promised";
+  NetlinkMessage wide_state(RTM_NEWLINK);
+  wide_state.ifinfo(2).str(IFLA_IFNAME, "eth0").u32(IFLA_OPERSTATE, IF_OPER_UP);
+  EXPECT_EQ(parse_link_message(wide_state.header(), {}).kind, LinkMessage::Kind::refused) << "a 4-byte operstate";
+}
+
+TEST(RtnlParse, AddressesAreReadAsIpShowsThem) {
+  const std::uint8_t v4[4] = {192, 0, 2, 7};
+  NetlinkMessage m(RTM_NEWADDR);
+  m.ifaddr(3, AF_INET, 24, IFA_F_PERMANENT).attr(IFA_LOCAL, v4, 4).attr(IFA_ADDRESS, v4, 4).str(IFA_LABEL, "eth0:1");
+  AddressMessage a = parse_address_message(m.header());
+  ASSERT_EQ(a.kind, AddressMessage::Kind::address) << a.refusal;
+  EXPECT_FALSE(a.deleted);
+  EXPECT_EQ(a.ifindex, 3u);
+  EXPECT_EQ(address_text(a.address), "192.0.2.7");
+  EXPECT_EQ(a.address.prefix_len, 24);
+  EXPECT_EQ(scope_text(a.address.scope), "global");
+  EXPECT_FALSE(a.address.peer) << "IFA_ADDRESS equal to IFA_LOCAL is no peer";
+  EXPECT_EQ(a.address.label, "eth0:1");
+  EXPECT_EQ(address_flag_names(a.address), std::vector<std::string>{"permanent"});
+
+  // IPv6: IFA_FLAGS carries the bits past the first byte; bit 0x01 is "temporary" here.
+  std::uint8_t v6[16] = {0xfe, 0x80};
+  v6[15] = 1;
+  NetlinkMessage m6(RTM_DELADDR);
+  m6.ifaddr(4, AF_INET6, 64, IFA_F_TENTATIVE, 253)
+      .attr(IFA_ADDRESS, v6, 16)
+      .u32(IFA_FLAGS, IFA_F_TENTATIVE | IFA_F_SECONDARY | IFA_F_NOPREFIXROUTE | 0x10000);
+  a = parse_address_message(m6.header());
+  ASSERT_EQ(a.kind, AddressMessage::Kind::address) << a.refusal;
+  EXPECT_TRUE(a.deleted);
+  EXPECT_EQ(address_text(a.address), "fe80::1");
+  EXPECT_EQ(scope_text(a.address.scope), "link");
+  EXPECT_EQ(address_flag_names(a.address),
+            (std::vector<std::string>{"temporary", "tentative", "noprefixroute", "0x10000"}));
+
+  // Point to point: IFA_ADDRESS is the far end.
+  const std::uint8_t far[4] = {10, 9, 9, 9};
+  NetlinkMessage ptp(RTM_NEWADDR);
+  ptp.ifaddr(5, AF_INET, 32).attr(IFA_LOCAL, v4, 4).attr(IFA_ADDRESS, far, 4);
+  a = parse_address_message(ptp.header());
+  ASSERT_TRUE(a.address.peer);
+  EXPECT_EQ(address_text(a.address, /*peer=*/true), "10.9.9.9");
+  EXPECT_EQ(address_text(a.address), "192.0.2.7");
+
+  // Not an IP family, not an address message: ignored, not refused.
+  NetlinkMessage mpls(RTM_NEWADDR);
+  mpls.ifaddr(5, AF_MPLS, 20).attr(IFA_ADDRESS, v4, 4);
+  EXPECT_EQ(parse_address_message(mpls.header()).kind, AddressMessage::Kind::other);
+  EXPECT_EQ(parse_address_message(veth_end(5, "x").header()).kind, AddressMessage::Kind::other);
+}
+
+TEST(RtnlParse, HostileAddressMessagesAreRefusedWhole) {
+  const std::uint8_t v4[4] = {192, 0, 2, 7};
+  const std::uint8_t v6[16] = {0x20, 0x01, 0x0d, 0xb8};
+  std::vector<std::pair<std::string, NetlinkMessage>> cases;
+  auto add = [&](std::string why, NetlinkMessage m) { cases.emplace_back(std::move(why), std::move(m)); };
+  add("an IPv4 prefix of 33", std::move(NetlinkMessage(RTM_NEWADDR).ifaddr(3, AF_INET, 33).attr(IFA_LOCAL, v4, 4)));
+  add("an IPv6 prefix of 129",
+      std::move(NetlinkMessage(RTM_NEWADDR).ifaddr(3, AF_INET6, 129).attr(IFA_ADDRESS, v6, 16)));
+  add("16 bytes for IPv4", std::move(NetlinkMessage(RTM_NEWADDR).ifaddr(3, AF_INET, 24).attr(IFA_LOCAL, v6, 16)));
+  add("4 bytes for IPv6", std::move(NetlinkMessage(RTM_NEWADDR).ifaddr(3, AF_INET6, 64).attr(IFA_ADDRESS, v4, 4)));
+  add("no address", std::move(NetlinkMessage(RTM_NEWADDR).ifaddr(3, AF_INET, 24).u32(IFA_FLAGS, 0)));
+  add("ifindex 0", std::move(NetlinkMessage(RTM_NEWADDR).ifaddr(0, AF_INET, 24).attr(IFA_LOCAL, v4, 4)));
+  add("the address twice",
+      std::move(NetlinkMessage(RTM_NEWADDR).ifaddr(3, AF_INET, 24).attr(IFA_LOCAL, v4, 4).attr(IFA_LOCAL, v4, 4)));
+  add("2-byte flags",
+      std::move(NetlinkMessage(RTM_NEWADDR).ifaddr(3, AF_INET, 24).attr(IFA_LOCAL, v4, 4).attr(IFA_FLAGS, "ab", 2)));
+  add("a label without its NUL",
+      std::move(NetlinkMessage(RTM_NEWADDR).ifaddr(3, AF_INET, 24).attr(IFA_LOCAL, v4, 4).attr(IFA_LABEL, "lab", 3)));
+  add("a header only", std::move(NetlinkMessage(RTM_NEWADDR)));
+  for (auto& [why, message] : cases) {
+    AddressMessage a = parse_address_message(message.header());
+    EXPECT_EQ(a.kind, AddressMessage::Kind::refused) << why << " was accepted";
+    EXPECT_FALSE(a.refusal.empty()) << why;
+  }
+}
+
 TEST(RtnlParse, AnAttributeOverrunningItsMessageIsRefused) {
   NetlinkMessage m(RTM_NEWLINK);
   m.ifinfo(5).str(IFLA_IFNAME, "a");
