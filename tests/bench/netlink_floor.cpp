@@ -1,7 +1,9 @@
-// The physical floor of "list every namespace's links": one rtnetlink socket
-// per namespace, opened up front (not timed), then RTM_GETLINK dumps of all
-// of them, received and walked but not interpreted. Nothing can give the
-// same information faster than the kernel produces it.
+// The physical floor of "list every namespace's devices": one rtnetlink
+// socket per namespace, opened up front (not timed), then for each an
+// RTM_GETLINK dump with counters and an RTM_GETADDR dump (what a snapshot
+// asks the kernel), received and walked but not interpreted. Nothing can
+// give the same information faster than the kernel produces it.
+// --links-only: the link dumps alone, without counters (the old floor).
 //
 // usage: netlink_floor [--rounds R] NETNS_FILE...
 //        netlink_floor [--rounds R] --dir DIR [--prefix P]   (every DIR/P* file, e.g. /run/netns)
@@ -38,15 +40,45 @@ int open_route_socket_in(const std::string& netns_path, int home) {
   return fd;
 }
 
-// One RTM_GETLINK dump, the same request netnsd sends (statistics skipped).
-int dump_links(int fd, std::uint32_t seq, std::vector<char>& buf) {
+// Reads a dump's replies to the end; returns how many messages it held.
+int receive_dump(int fd, std::vector<char>& buf) {
+  int messages = 0;
+  for (;;) {
+    ssize_t n = recv(fd, buf.data(), buf.size(), 0);
+    if (n <= 0) return -1;
+    for (auto* h = reinterpret_cast<nlmsghdr*>(buf.data()); NLMSG_OK(h, n); h = NLMSG_NEXT(h, n)) {
+      if (h->nlmsg_type == NLMSG_DONE) return messages;
+      if (h->nlmsg_type == NLMSG_ERROR) return -1;
+      ++messages;
+    }
+  }
+}
+
+// One RTM_GETADDR dump, both families, as netnsd sends it.
+int dump_addresses(int fd, std::uint32_t seq, std::vector<char>& buf) {
+  struct {
+    nlmsghdr h;
+    ifaddrmsg i;
+  } req{};
+  req.h.nlmsg_len = sizeof req;
+  req.h.nlmsg_type = RTM_GETADDR;
+  req.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+  req.h.nlmsg_seq = seq;
+  req.i.ifa_family = AF_UNSPEC;
+  if (send(fd, &req, sizeof req, 0) < 0) return -1;
+  return receive_dump(fd, buf);
+}
+
+// One RTM_GETLINK dump, the same request netnsd sends: with counters (a
+// snapshot's), or without (a scan's).
+int dump_links(int fd, std::uint32_t seq, std::vector<char>& buf, bool with_stats) {
   struct {
     nlmsghdr h;
     ifinfomsg i;
     nlattr a;
     std::uint32_t mask;
   } req{};
-  req.h.nlmsg_len = sizeof req;
+  req.h.nlmsg_len = with_stats ? NLMSG_LENGTH(sizeof req.i) : sizeof req;
   req.h.nlmsg_type = RTM_GETLINK;
   req.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
   req.h.nlmsg_seq = seq;
@@ -54,29 +86,23 @@ int dump_links(int fd, std::uint32_t seq, std::vector<char>& buf) {
   req.a.nla_type = IFLA_EXT_MASK;
   req.a.nla_len = sizeof req.a + sizeof req.mask;
   req.mask = RTEXT_FILTER_SKIP_STATS;
-  if (send(fd, &req, sizeof req, 0) < 0) return -1;
-  int links = 0;
-  for (;;) {
-    ssize_t n = recv(fd, buf.data(), buf.size(), 0);
-    if (n <= 0) return -1;
-    for (auto* h = reinterpret_cast<nlmsghdr*>(buf.data()); NLMSG_OK(h, n); h = NLMSG_NEXT(h, n)) {
-      if (h->nlmsg_type == NLMSG_DONE) return links;
-      if (h->nlmsg_type == NLMSG_ERROR) return -1;
-      ++links;
-    }
-  }
+  if (send(fd, &req, req.h.nlmsg_len, 0) < 0) return -1;
+  return receive_dump(fd, buf);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   int rounds = 1;
+  bool links_only = false;
   std::vector<std::string> paths;
   std::string dir, prefix;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--rounds" && i + 1 < argc) {
       rounds = std::atoi(argv[++i]);
+    } else if (a == "--links-only") {
+      links_only = true;
     } else if (a == "--dir" && i + 1 < argc) {
       dir = argv[++i];
     } else if (a == "--prefix" && i + 1 < argc) {
@@ -104,9 +130,10 @@ int main(int argc, char** argv) {
     auto start = std::chrono::steady_clock::now();
     long links = 0;
     for (int fd : sockets) {
-      int n = dump_links(fd, ++seq, buf);
+      int n = dump_links(fd, ++seq, buf, !links_only);
       if (n < 0) return 1;
       links += n;
+      if (!links_only && dump_addresses(fd, ++seq, buf) < 0) return 1;
     }
     auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start);
     std::printf("%lld %zu %ld\n", static_cast<long long>(us.count()), sockets.size(), links);

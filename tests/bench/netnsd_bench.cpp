@@ -12,6 +12,7 @@
 //   - netnsd's RSS and descriptors, and their growth per cached namespace;
 //   - GET /healthz latency from 32 keep-alive clients while dumps run.
 // Everything it creates is removed at exit, on SIGINT/SIGTERM too.
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <httplib.h>
@@ -300,9 +301,13 @@ double time_command(const std::vector<std::string>& argv) {
   return ms(Steady::now() - start);
 }
 
-// The floor's own timing: its dump loop only, sockets already open.
-double time_floor(const Options& o) {
-  std::string out = capture({o.floor, "--dir", "/run/netns", "--prefix", g_prefix, "/proc/self/ns/net"});
+// The floor's own timing: its dump loop only, sockets already open. The
+// floor of a snapshot lists links with counters and addresses; links only
+// (without counters) is what a scan needs.
+double time_floor(const Options& o, bool links_only = false) {
+  std::vector<std::string> argv = {o.floor, "--dir", "/run/netns", "--prefix", g_prefix, "/proc/self/ns/net"};
+  if (links_only) argv.insert(argv.begin() + 1, "--links-only");
+  std::string out = capture(argv);
   return std::atof(out.c_str()) / 1000.0;
 }
 
@@ -373,6 +378,33 @@ bool nl_add_veth(int fd, const std::string& name, const std::string& peer) {
   return nl_request(fd, m);
 }
 
+// The ifindex of device `name` (RTM_GETLINK by name), or 0.
+int nl_ifindex(int fd, const std::string& name) {
+  NlBuilder m(RTM_GETLINK, 0);
+  m.h->nlmsg_flags = NLM_F_REQUEST;
+  m.put(IFLA_IFNAME, name.c_str(), name.size() + 1);
+  if (send(fd, m.buf, m.h->nlmsg_len, 0) < 0) return 0;
+  alignas(nlmsghdr) char reply[8192];
+  ssize_t n = recv(fd, reply, sizeof reply, 0);
+  auto* r = reinterpret_cast<nlmsghdr*>(reply);
+  if (n <= 0 || r->nlmsg_type != RTM_NEWLINK) return 0;
+  return reinterpret_cast<ifinfomsg*>(NLMSG_DATA(r))->ifi_index;
+}
+
+// Adds (or deletes) an IPv4 /32 on device `ifindex`, as `ip addr add` does.
+bool nl_address(int fd, bool add, int ifindex, std::uint32_t address_be) {
+  NlBuilder m(add ? RTM_NEWADDR : RTM_DELADDR, add ? NLM_F_CREATE | NLM_F_EXCL : 0);
+  m.h->nlmsg_len = NLMSG_LENGTH(sizeof(ifaddrmsg));
+  auto* ifa = reinterpret_cast<ifaddrmsg*>(NLMSG_DATA(m.h));
+  *ifa = ifaddrmsg{};
+  ifa->ifa_family = AF_INET;
+  ifa->ifa_prefixlen = 32;
+  ifa->ifa_index = static_cast<unsigned>(ifindex);
+  m.put(IFA_LOCAL, &address_be, 4);
+  m.put(IFA_ADDRESS, &address_be, 4);
+  return nl_request(fd, m);
+}
+
 bool nl_del_link(int fd, const std::string& name) {
   NlBuilder m(RTM_DELLINK, 0);
   m.put(IFLA_IFNAME, name.c_str(), name.size() + 1);
@@ -405,6 +437,24 @@ void freshness(const Options& o, int n, Samples& s) {
     auto start = Steady::now();
     if (!nl_add_veth(sockets[i], dev, dev + "p")) std::fprintf(stderr, "RTM_NEWLINK %s failed\n", dev.c_str());
     s["device (RTM_NEWLINK)"].push_back(wait_visible(cli, start, "/v1/namespaces/" + inode, "\"" + dev + "\""));
+    nl_del_link(sockets[i], dev);
+  }
+  // An address appears on a device: measured from the RTM_NEWADDR request.
+  for (int k = 0; k < o.fresh; ++k) {
+    int i = k % n;
+    std::string inode = std::to_string(inode_of("/run/netns/" + ns_name(i)));
+    std::string dev = "fa" + base36(static_cast<unsigned long>(k));
+    nl_add_veth(sockets[i], dev, dev + "p");
+    const int ifindex = nl_ifindex(sockets[i], dev);
+    // 10.250.k/32, one per sample.
+    const std::uint32_t address = htonl(0x0afa0000u | static_cast<std::uint32_t>(k & 0xffff));
+    char text[INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, &address, text, sizeof text);
+    auto start = Steady::now();
+    if (!nl_address(sockets[i], true, ifindex, address))
+      std::fprintf(stderr, "RTM_NEWADDR on %s failed\n", dev.c_str());
+    s["address (RTM_NEWADDR)"].push_back(
+        wait_visible(cli, start, "/v1/namespaces/" + inode, "\"" + std::string(text) + "\""));
     nl_del_link(sockets[i], dev);
   }
   for (auto& [i, fd] : sockets) close(fd);
@@ -627,6 +677,7 @@ int main(int argc, char** argv) {
          [] { return time_dump(R"({"output":"stream","snapshot_interfaces":true})", false); }, o.runs},
         {"netnsd files + snapshot", [] { return time_dump(R"({"snapshot_interfaces":true})", true); }, o.runs},
         {"netlink floor", [&] { return time_floor(o); }, o.runs},
+        {"netlink floor, links only", [&] { return time_floor(o, true); }, o.runs},
         {"ip -all netns exec ip -j link show",
          [] {
            return time_command({"ip", "-all", "netns", "exec", "ip", "-j", "link", "show"});
@@ -679,7 +730,8 @@ int main(int argc, char** argv) {
     }
     table
         << "\n| freshness (request or command start → visible in the API) | p50 | p99 | samples |\n|---|---|---|---|\n";
-    for (const char* what : {"device (RTM_NEWLINK)", "device (ip link add)", "ip netns add", "unshare -n"}) {
+    for (const char* what :
+         {"device (RTM_NEWLINK)", "address (RTM_NEWADDR)", "device (ip link add)", "ip netns add", "unshare -n"}) {
       const auto& v = fresh[what];
       table << "| " << what << " | " << fmt(percentile(v, 50)) << " | " << fmt(percentile(v, 99)) << " | " << v.size()
             << " |\n";
@@ -704,7 +756,8 @@ int main(int argc, char** argv) {
           << " |\n\n";
     table << "Targets: snapshot dump " << fmt(snap_med / floor_med) << "× the floor (≤ 2), "
           << fmt(ip_all_med / snap_med) << "× faster than ip -all netns exec (≥ 100); device freshness p99 "
-          << fmt(percentile(fresh["device (RTM_NEWLINK)"], 99)) << " ms (≤ 10), namespace freshness p99 "
+          << fmt(percentile(fresh["device (RTM_NEWLINK)"], 99)) << " ms (≤ 10), address freshness p99 "
+          << fmt(percentile(fresh["address (RTM_NEWADDR)"], 99)) << " ms (≤ 10), namespace freshness p99 "
           << fmt(std::max(percentile(fresh["ip netns add"], 99), percentile(fresh["unshare -n"], 99))) << " ms (≤ 50); "
           << fmt(cache_kib) << " KiB RSS per cached namespace, " << fmt(per_ns_kib)
           << " KiB after the load above (≤ 4); /healthz p99 " << fmt(percentile(h, 99)) << " ms (≤ 5).\n\n";
