@@ -80,6 +80,11 @@ Status apply(ServiceConfig& c, std::string key, const std::string& value) {
                           "'");
     }
     c.metrics_address = value;
+  } else if (key == "runtime-root") {
+    if (value.empty() || value.front() != '/') {
+      return Error::logic("runtime-root: expected an absolute directory, got '" + value + "'");
+    }
+    c.runtime_root = value;
   } else if (key == "dump-min-free") {
     std::uint64_t n = 0;
     auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
@@ -107,12 +112,7 @@ Status apply(ServiceConfig& c, std::string key, const std::string& value) {
 
 Status apply_config_text(std::string_view text, ServiceConfig& config, const std::string& origin) {
   std::size_t line_no = 0;
-  std::size_t pos = 0;
-  while (pos <= text.size()) {
-    std::size_t eol = text.find('\n', pos);
-    if (eol == std::string_view::npos) eol = text.size();
-    std::string_view line = text.substr(pos, eol - pos);
-    pos = eol + 1;
+  for (std::string_view line : split_lines(text)) {
     ++line_no;
     if (auto hash = line.find('#'); hash != std::string_view::npos) line = line.substr(0, hash);
     std::string content = trim(line);
@@ -221,6 +221,8 @@ std::string usage() {
       {"--max-concurrent-dumps N", "dumps built at once", std::to_string(defaults::kMaxConcurrentDumps)},
       {"--dump-queue N", "dumps waiting beyond those; more get 503", std::to_string(defaults::kDumpQueue)},
       {"--metrics-address HOST:PORT", "also serve GET /metrics, /healthz, /readyz over TCP", "off"},
+      {"--runtime-root DIR", "where container runtimes' state is read (names of containers and pods)",
+       defaults::kRuntimeRoot},
       {"--no-ebpf", "do not load the BPF programs", ""},
       {"--log-level LEVEL", "trace|debug|info|warn|error|critical|off", defaults::kLogLevel},
       {"--config FILE", "read settings from FILE first", ""},

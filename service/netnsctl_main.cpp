@@ -25,6 +25,7 @@ Commands:
   health            check that netnsd answers
   ls                list cached namespaces
   get NETNS         show one namespace (inode or bind-mount name) as JSON
+  whois NAME        every device called NAME: its namespace, its veth peer and the containers behind them
 
 The socket defaults to $NETNSD_SOCKET, else )") +
                            netnsd::defaults::kSocketPath + ".\n";
@@ -150,6 +151,89 @@ int cmd_get(httplib::Client& client, const std::string& socket, const std::strin
   return 0;
 }
 
+// "docker 3f2a1b0c9d8e web-1, pod 6a1c...-... default/nginx-0"
+std::string describe_containers(const json& where) {
+  std::string out;
+  if (!where.is_object() || !where["containers"].is_array()) return out;
+  for (const json& c : where["containers"]) {
+    if (!c.is_object()) continue;
+    std::string one = c["runtime"].is_string() ? c["runtime"].get<std::string>() : std::string("container");
+    if (c["id"].is_string()) one += " " + c["id"].get<std::string>().substr(0, 12);
+    if (c["name"].is_string()) one += " " + c["name"].get<std::string>();
+    if (c["pod_uid"].is_string()) one += ", pod " + c["pod_uid"].get<std::string>();
+    if (c["pod_name"].is_string()) {
+      one += " " + (c["pod_namespace"].is_string() ? c["pod_namespace"].get<std::string>() + "/" : std::string()) +
+             c["pod_name"].get<std::string>();
+    }
+    if (c["cgroup_owner"].is_number() && c["cgroup_owner"] != 0) {
+      one += " (cgroup of uid " + std::to_string(c["cgroup_owner"].get<long>()) + ")";
+    }
+    out += (out.empty() ? "" : "; ") + one;
+  }
+  return out;
+}
+
+// "netns 4026532177 (host)" or "netns 4026532177 [blue]"
+std::string describe_netns(const json& where) {
+  std::string out = "netns " + (where["netns"].is_number() ? std::to_string(where["netns"].get<unsigned long long>())
+                                                           : std::string("?"));
+  if (where["host"] == true) out += " (host)";
+  if (where["netns_names"].is_array() && !where["netns_names"].empty()) {
+    std::string names;
+    for (const json& n : where["netns_names"]) {
+      if (n.is_string()) names += (names.empty() ? "" : ",") + n.get<std::string>();
+    }
+    out += " [" + names + "]";
+  }
+  return out;
+}
+
+std::string first_address(const json& device) {
+  if (!device.is_object() || !device["addresses"].is_array()) return {};
+  for (const json& a : device["addresses"]) {
+    if (a.is_object() && a["scope"] == "global" && a["address"].is_string() && a["prefixlen"].is_number()) {
+      return " " + a["address"].get<std::string>() + "/" + std::to_string(a["prefixlen"].get<int>());
+    }
+  }
+  return {};
+}
+
+// One line per device called NAME:
+//   veth1a2b ifindex 7 netns 4026531840 (host) <-> eth0 ifindex 2 netns 4026532500 10.0.0.5/24: docker 3f2a1b0c9d8e
+//   web-1
+int cmd_whois(httplib::Client& client, const std::string& socket, const std::string& name) {
+  auto res = client.Get("/v1/devices/" + encode_segment(name));
+  if (!res || res->status != 200) return report_failure(res, socket);
+  json doc = json::parse(res->body, nullptr, false);
+  if (!doc.is_object() || !doc["matches"].is_array()) {
+    std::fprintf(stderr, "netnsctl: unexpected answer from netnsd: %s\n", res->body.substr(0, 200).c_str());
+    return 1;
+  }
+  for (const json& m : doc["matches"]) {
+    if (!m.is_object() || !m["device"].is_object()) continue;
+    const json& d = m["device"];
+    std::string line = d.value("name", std::string("?")) + " ifindex " + std::to_string(d.value("ifindex", 0)) + " " +
+                       describe_netns(m) + first_address(d);
+    std::string who = describe_containers(m);
+    const json& peer = m["peer"];
+    if (peer.is_object() && peer["device"].is_object()) {
+      line += " <-> " + peer["device"].value("name", std::string("?")) + " ifindex " +
+              std::to_string(peer["device"].value("ifindex", 0)) + " " + describe_netns(peer) +
+              first_address(peer["device"]);
+      if (std::string theirs = describe_containers(peer); !theirs.empty()) who = theirs;
+    } else if (d["peer"].is_object()) {
+      line += " <-> ifindex " + std::to_string(d["peer"].value("ifindex", 0)) + " in a namespace netnsd does not hold";
+    }
+    const json& lower = m["lower"];
+    if (lower.is_object() && lower["device"].is_object()) {
+      line += " on " + lower["device"].value("name", std::string("?")) + " " + describe_netns(lower);
+    }
+    if (!who.empty()) line += ": " + who;
+    std::cout << line << '\n';
+  }
+  return 0;
+}
+
 int run(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   std::string socket = std::getenv("NETNSD_SOCKET") ? std::getenv("NETNSD_SOCKET") : netnsd::defaults::kSocketPath;
@@ -180,7 +264,13 @@ int run(int argc, char** argv) {
   client.set_read_timeout(600);  // a snapshot of thousands of namespaces takes a while
 
   if (command == "dump") return cmd_dump(client, socket, rest);
-  if (!rest.empty() && command != "get") return usage_error("'" + command + "' takes no arguments");
+  if (!rest.empty() && command != "get" && command != "whois") {
+    return usage_error("'" + command + "' takes no arguments");
+  }
+  if (command == "whois") {
+    if (rest.size() != 1) return usage_error("whois needs exactly one NAME");
+    return cmd_whois(client, socket, rest[0]);
+  }
   if (command == "health") return cmd_health(client, socket);
   if (command == "ls") return cmd_ls(client, socket);
   if (command == "get") {

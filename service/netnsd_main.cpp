@@ -114,7 +114,7 @@ int run(const ServiceConfig& config) {
   resolver_config.max_per_owner = config.max_per_owner;
   resolver_config.max_devices = config.max_devices;
   Resolver resolver(resolver_config, clock);
-  KernelHost host(&resolver.netlink_counters());
+  KernelHost host(&resolver.netlink_counters(), "/proc", "/proc/self/mountinfo", config.runtime_root);
   KernelSources sources(&resolver.netlink_counters());
   SystemdNotifier systemd;
   TrackerConfig tracker_config;

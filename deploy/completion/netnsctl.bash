@@ -40,7 +40,7 @@ _netnsctl() {
   fi
   case $command in
     "")
-      COMPREPLY=($(compgen -W "dump health ls get --socket --help --version" -- "$cur")) ;;
+      COMPREPLY=($(compgen -W "dump health ls get whois --socket --help --version" -- "$cur")) ;;
     dump)
       case $prev in
         --format) COMPREPLY=($(compgen -W "json dot" -- "$cur")) ;;
@@ -50,6 +50,9 @@ _netnsctl() {
       esac ;;
     get)
       [ "$prev" = get ] && COMPREPLY=($(compgen -W "$(_netnsctl_namespaces names)" -- "$cur")) ;;
+    whois)
+      # Interface names on this host: those of its own namespace.
+      [ "$prev" = whois ] && COMPREPLY=($(compgen -W "$(ls /sys/class/net 2>/dev/null)" -- "$cur")) ;;
   esac
 }
 

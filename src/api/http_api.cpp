@@ -231,6 +231,7 @@ class HttpApi::Impl : public httplib::Server {
 
   void healthz(const httplib::Request& req, httplib::Response& res);
   void readyz(const httplib::Request& req, httplib::Response& res);
+  void whois(const httplib::Request& req, httplib::Response& res);
   void metrics(const httplib::Request& req, httplib::Response& res);
   void openapi(const httplib::Request& req, httplib::Response& res);
   void namespaces(const httplib::Request& req, httplib::Response& res);
@@ -268,6 +269,7 @@ const HttpApi::Impl::Route HttpApi::Impl::kRoutes[] = {
     {"GET", "/openapi.yaml", "/openapi.yaml", &Impl::openapi},
     {"GET", "/v1/namespaces", "/v1/namespaces", &Impl::namespaces},
     {"GET", R"(/v1/namespaces/([^/]+))", "/v1/namespaces/{netns}", &Impl::one_namespace},
+    {"GET", R"(/v1/devices/([^/]+))", "/v1/devices/{name}", &Impl::whois},
     {"POST", "/dump", "/dump", &Impl::dump_with_body},
     {"POST", "/v1/dump", "/v1/dump", &Impl::dump_with_body},
 };
@@ -525,6 +527,21 @@ void HttpApi::Impl::one_namespace(const httplib::Request& req, httplib::Response
   if (Status st = deps_.dumper.read_counters(*view); !st) counters_error = st.error().message();
   res.status = 200;
   res.set_content(namespace_to_json(*view, counters_error), kJson);
+}
+
+void HttpApi::Impl::whois(const httplib::Request& req, httplib::Response& res) {
+  const std::string name = req.matches[1];  // percent-decoded by httplib
+  if (!valid_interface_name(name)) {
+    return send_error(res, ApiError::bad_request("invalid_device_name",
+                                                 "'" + escape_for_log(name) +
+                                                     "' is not an interface name the kernel "
+                                                     "would accept (1 to 15 bytes, no '/', ':' or whitespace)"));
+  }
+  auto found = deps_.dumper.whois(name);
+  if (!found)
+    return send_error(res, ApiError{404, "device_not_found", "no cached namespace has a device '" + name + "'"});
+  res.status = 200;
+  res.set_content(*found, kJson);
 }
 
 void HttpApi::Impl::readyz(const httplib::Request&, httplib::Response& res) {

@@ -103,6 +103,17 @@ std::string dump_to_dot(const DumpDocument& doc) {
     if (ns.netns == doc.host.netns) label += " (host)";
     for (const std::string& name : ns.names) label += "\n" + name;
     label += "\npids " + std::to_string(ns.pids) + ", " + std::string(to_string(ns.discovered_by));
+    for (const ContainerRef& c : ns.containers) {
+      // "containerd nginx 3f2a1b0c9d8e (pod default/web-0)"
+      label.append("\n").append(c.runtime.empty() ? "container" : c.runtime);
+      if (!c.name.empty()) label.append(" ").append(c.name);
+      label.append(" ").append(c.id.substr(0, 12));
+      if (!c.pod_name.empty()) {
+        label.append(" (pod ").append(c.pod_namespace).append("/").append(c.pod_name).append(")");
+      } else if (!c.pod_uid.empty()) {
+        label.append(" (pod ").append(c.pod_uid).append(")");
+      }
+    }
     if (ns.lonely_since) label += "\nlonely since " + format_rfc3339_ms(*ns.lonely_since);
     if (!ns.handle) label += "\nno handle";
     if (snap && snap->error) label += "\nsnapshot failed: " + *snap->error;

@@ -31,6 +31,12 @@ class Dumper {
   // A consistent copy of the cache, with a live interface snapshot when asked.
   DumpDocument collect(const DumpRequest& request) const;
 
+  // GET /v1/devices/{name}: every cached device called `name`, each with its
+  // namespace, that namespace's containers, its veth peer (device,
+  // namespace, containers) and lower device, as JSON; nullopt when there is
+  // none.
+  std::optional<std::string> whois(const std::string& name) const;
+
   // Fills each cached device of `ns` with its counters, read now.
   Status read_counters(NamespaceView& ns) const;
 

@@ -32,6 +32,25 @@ void write_address(JsonWriter& out, const Address& a, const std::string& device_
 
 }  // namespace
 
+void write_container(JsonWriter& out, const ContainerRef& c) {
+  auto text_or_null = [&](const char* key, const std::string& value) {
+    out.key(key);
+    if (value.empty()) {
+      out.null();
+    } else {
+      out.value(value);
+    }
+  };
+  out.begin_object();
+  text_or_null("runtime", c.runtime);
+  out.field("id", c.id);
+  text_or_null("pod_uid", c.pod_uid);
+  text_or_null("name", c.name);
+  text_or_null("pod_name", c.pod_name);
+  text_or_null("pod_namespace", c.pod_namespace);
+  out.field("cgroup_owner", c.cgroup_owner).end_object();
+}
+
 void write_device(JsonWriter& out, const Device& d) {
   out.begin_object()
       .field("ifindex", d.ifindex)
@@ -105,6 +124,19 @@ void write_namespace(JsonWriter& out, const NamespaceView& ns, const InterfaceSn
     out.null();
   }
   out.field("pids", ns.pids);
+  out.key("processes").begin_array();
+  for (const ProcessInfo& p : ns.processes) {
+    out.begin_object().field("pid", p.pid).field("comm", p.comm).key("container");
+    if (p.container) {
+      out.value(p.container->id);
+    } else {
+      out.null();
+    }
+    out.end_object();
+  }
+  out.end_array().key("containers").begin_array();
+  for (const ContainerRef& c : ns.containers) write_container(out, c);
+  out.end_array();
   if (ns.handle) {
     out.field("userns", ns.handle->owner.userns)
         .field("owner_uid", ns.handle->owner.uid)

@@ -13,6 +13,8 @@
 
 namespace netnsd {
 
+// A container: runtime, id, pod, names (null when unknown), cgroup owner.
+void write_container(JsonWriter& out, const ContainerRef& container);
 // A device; "stats" only when it carries counters (live listings).
 void write_device(JsonWriter& out, const Device& device);
 // One namespace; `snapshot` may be null (then "snapshot": null). With

@@ -22,11 +22,17 @@ NetnsId own_user_namespace() {
 
 }  // namespace
 
-KernelHost::KernelHost(NetlinkCounters* counters, std::string proc_root, std::string mountinfo)
+KernelHost::KernelHost(NetlinkCounters* counters, std::string proc_root, std::string mountinfo,
+                       std::string runtime_root)
     : counters_(counters ? *counters : own_counters_),
       proc_root_(std::move(proc_root)),
       mountinfo_(std::move(mountinfo)),
-      own_userns_(own_user_namespace()) {}
+      own_userns_(own_user_namespace()),
+      processes_(proc_root_, std::move(runtime_root), mountinfo_) {}
+
+std::optional<ProcessInfo> KernelHost::describe_process(std::uint32_t pid) {
+  return processes_.describe(pid);
+}
 
 Result<TaskScan> KernelHost::scan_tasks() {
   return netnsd::scan_tasks(proc_root_);

@@ -3,6 +3,7 @@
 
 #include <string>
 
+#include "kernel/processes.h"
 #include "resolver/host.h"
 #include "resolver/stats.h"
 
@@ -15,8 +16,10 @@ class KernelHost final : public HostView {
  public:
   // Netlink messages its sockets refuse are counted in `counters` (the
   // resolver's, in the daemon), which must outlive it; by default in its own.
+  // Container names are read from the runtimes' state under `runtime_root`
+  // (see ProcessDescriber).
   explicit KernelHost(NetlinkCounters* counters = nullptr, std::string proc_root = "/proc",
-                      std::string mountinfo = "/proc/self/mountinfo");
+                      std::string mountinfo = "/proc/self/mountinfo", std::string runtime_root = "/");
 
   Result<TaskScan> scan_tasks() override;
   Result<std::vector<NetnsMount>> scan_mounts() override;
@@ -26,6 +29,7 @@ class KernelHost final : public HostView {
   Result<std::vector<std::int32_t>> nsids(const NamespaceHandle& in,
                                           const std::vector<const NamespaceHandle*>& targets) override;
   HostInfo host_info() override;
+  std::optional<ProcessInfo> describe_process(std::uint32_t pid) override;
 
  private:
   NetlinkCounters own_counters_;
@@ -33,6 +37,7 @@ class KernelHost final : public HostView {
   std::string proc_root_;
   std::string mountinfo_;
   NetnsId own_userns_ = 0;  // netnsd's user namespace: namespaces it owns are the host's
+  ProcessDescriber processes_;
 };
 
 }  // namespace netnsd

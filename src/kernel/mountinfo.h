@@ -16,4 +16,16 @@ std::vector<NetnsMount> parse_netns_mounts(std::string_view mountinfo);
 
 Result<std::vector<NetnsMount>> read_netns_mounts(const std::string& path = "/proc/self/mountinfo");
 
+// A mounted cgroup hierarchy: cgroup v2, or one v1 hierarchy and its
+// controllers ("pids", "memory", "name=systemd", ...).
+struct CgroupMount {
+  bool v2 = false;
+  std::vector<std::string> controllers;  // v1 only, from the super options
+  std::string root;                      // the hierarchy's directory mounted there ("/" for all of it)
+  std::string mount_point;
+};
+
+// The cgroup and cgroup2 mounts of mountinfo text.
+std::vector<CgroupMount> parse_cgroup_mounts(std::string_view mountinfo);
+
 }  // namespace netnsd

@@ -4,9 +4,11 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
+#include <cstdlib>
 #include <memory>
 #include <set>
 
+#include "util/defaults.h"
 #include "util/fd.h"
 
 namespace netnsd {
@@ -75,6 +77,9 @@ Result<TaskScan> scan_tasks(const std::string& proc_root) {
       if (!seen_by_process.insert(netns).second) continue;
       TaskNetns& entry = scan[netns];
       ++entry.pids;
+      if (entry.listed.size() < defaults::kProcessesListed) {
+        entry.listed.push_back(static_cast<std::uint32_t>(std::strtoul(pe->d_name, nullptr, 10)));
+      }
       if (entry.task_path.empty()) entry.task_path = proc_root + "/" + task_dir + "/" + rel;
     }
   }

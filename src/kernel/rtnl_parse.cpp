@@ -50,10 +50,6 @@ std::optional<std::string_view> string_attribute(Bytes b, std::size_t max) {
   return std::string_view(chars, len);
 }
 
-bool kernel_space(unsigned char c) {
-  return c == ' ' || (c >= '\t' && c <= '\r') || c == 0xa0;
-}
-
 std::string format_mac(Bytes bytes) {
   static constexpr char hex[] = "0123456789abcdef";
   std::string out;
@@ -103,15 +99,6 @@ Bytes attributes_after(Bytes payload, std::size_t fixed) {
 }
 
 }  // namespace
-
-bool valid_interface_name(std::string_view name) {
-  if (name.empty() || name.size() >= IFNAMSIZ || name == "." || name == "..") return false;
-  for (char ch : name) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (c == '\0' || c == '/' || c == ':' || kernel_space(c)) return false;
-  }
-  return true;
-}
 
 LinkMessage parse_link_message(const nlmsghdr& message, std::optional<NetnsId> self, bool with_stats) {
   if (message.nlmsg_type != RTM_NEWLINK && message.nlmsg_type != RTM_DELLINK) return {};

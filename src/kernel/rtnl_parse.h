@@ -76,10 +76,6 @@ std::optional<int> parse_error_message(const nlmsghdr& message);
 // messages before the bad one have been seen, nothing after it.
 bool for_each_message(const void* data, std::size_t length, const std::function<bool(const nlmsghdr&)>& fn);
 
-// An interface name the kernel would accept (dev_valid_name): 1 to 15 bytes,
-// not "." or "..", no '/', ':' or whitespace (the kernel's isspace, which
-// includes 0xa0). Other bytes, control bytes included, are valid: the kernel
-// accepts them, so real devices may carry them, and the encoders escape them.
-bool valid_interface_name(std::string_view name);
+// valid_interface_name() (resolver/model.h) is the policy names are checked against.
 
 }  // namespace netnsd

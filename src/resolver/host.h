@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -24,6 +25,9 @@ struct TaskNetns {
   std::uint32_t pids = 0;  // processes with at least one task in the namespace
   // One task's namespace file, /proc/PID/task/TID/ns/net, to open a handle from.
   std::string task_path;
+  // The first of those processes, in /proc order (ascending pids), at most
+  // defaults::kProcessesListed.
+  std::vector<std::uint32_t> listed;
 };
 using TaskScan = std::unordered_map<NetnsId, TaskNetns>;
 
@@ -68,6 +72,8 @@ class HostView {
                                                   const std::vector<const NamespaceHandle*>& targets) = 0;
   // Hostname, kernel release and netnsd's own namespace.
   virtual HostInfo host_info() = 0;
+  // A process's command and container; nullopt when it is gone.
+  virtual std::optional<ProcessInfo> describe_process(std::uint32_t pid) = 0;
 };
 
 }  // namespace netnsd

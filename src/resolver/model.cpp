@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <linux/if_addr.h>
+#include <net/if.h>
 #include <sys/socket.h>
 
 #include <cstdio>
@@ -21,6 +22,23 @@ std::string_view to_string(Source source) {
       return "netlink";
   }
   return "unknown";
+}
+
+namespace {
+
+bool kernel_space(unsigned char c) {
+  return c == ' ' || (c >= '\t' && c <= '\r') || c == 0xa0;
+}
+
+}  // namespace
+
+bool valid_interface_name(std::string_view name) {
+  if (name.empty() || name.size() >= IFNAMSIZ || name == "." || name == "..") return false;
+  for (char ch : name) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c == '\0' || c == '/' || c == ':' || kernel_space(c)) return false;
+  }
+  return true;
 }
 
 std::string_view to_string(OperState state) {

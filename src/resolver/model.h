@@ -91,6 +91,39 @@ struct Device {
 // The order of a device's addresses: IPv4 first, then by bytes and prefix.
 bool address_order(const Address& a, const Address& b);
 
+// The container a process belongs to, as its cgroup path says, with the
+// names the runtime's own state on disk gives (see ProcessDescriber).
+struct ContainerRef {
+  std::string runtime;  // "docker", "containerd", "cri-o", "podman"; empty when the path does not say
+  std::string id;       // the runtime's container id (64 hex digits)
+  std::string pod_uid;  // Kubernetes pod UID, with dashes; empty outside Kubernetes
+  // The uid owning the container's cgroup directory: 0 for a runtime run by
+  // root; another uid for a delegated subtree (rootless podman, or anybody's
+  // own cgroups, whose names are theirs to choose); unset when netnsd could
+  // not check. Names are read only for root-owned cgroups.
+  std::optional<std::uint32_t> cgroup_owner;
+  std::string name;           // the container's name
+  std::string pod_name;       // Kubernetes pod name
+  std::string pod_namespace;  // Kubernetes namespace
+
+  bool operator==(const ContainerRef&) const = default;
+};
+
+// One process with a task in a namespace.
+struct ProcessInfo {
+  std::uint32_t pid = 0;
+  std::string comm;  // /proc/PID/comm
+  std::optional<ContainerRef> container;
+
+  bool operator==(const ProcessInfo&) const = default;
+};
+
+// An interface name the kernel would accept (dev_valid_name): 1 to 15 bytes,
+// not "." or "..", no '/', ':' or whitespace (the kernel's isspace, which
+// includes 0xa0). Other bytes, control bytes included, are valid: the kernel
+// accepts them, so real devices may carry them, and the encoders escape them.
+bool valid_interface_name(std::string_view name);
+
 // How the resolver first learnt of a namespace.
 enum class Source { procfs, bind_mount, ebpf, netlink };
 std::string_view to_string(Source source);
@@ -143,7 +176,11 @@ struct NamespaceView {
   Source discovered_by = Source::procfs;
   WallTime first_seen;
   std::optional<WallTime> lonely_since;
-  std::uint32_t pids = 0;         // processes with a task in the namespace at the last scan
+  std::uint32_t pids = 0;  // processes with a task in the namespace at the last scan
+  // The first of them (lowest pids, at most defaults::kProcessesListed), and
+  // the distinct containers of those.
+  std::vector<ProcessInfo> processes;
+  std::vector<ContainerRef> containers;
   std::vector<Device> devices;    // sorted by ifindex
   bool devices_over_cap = false;  // it holds more devices than the cache keeps (ResolverConfig::max_devices)
 };

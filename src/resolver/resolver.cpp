@@ -333,11 +333,13 @@ void Resolver::apply_presence(const PresenceMap& seen, std::optional<WallTime> a
       // Newer than the scan's reading: the scan could not have seen it.
       if (gathered_at && entry.last_active > *gathered_at) continue;
       entry.pids = 0;
+      entry.processes.clear();
       entry.names.clear();
       if (!entry.lonely_since) entry.lonely_since = now;
       continue;
     }
     entry.pids = it->second.pids;
+    entry.processes = it->second.processes;
     entry.names.assign(it->second.names.begin(), it->second.names.end());
     entry.lonely_since.reset();
     // Not touched: a scan sees every namespace; recency is about events.
@@ -383,6 +385,15 @@ NamespaceView Resolver::view_locked(NetnsId netns, const Entry& entry) const {
   view.first_seen = entry.first_seen;
   view.lonely_since = entry.lonely_since;
   view.pids = entry.pids;
+  view.processes = entry.processes;
+  // The containers behind those processes, each once (a pod's containers
+  // share its namespace), in the order their processes came.
+  for (const ProcessInfo& p : entry.processes) {
+    if (!p.container) continue;
+    const bool known = std::any_of(view.containers.begin(), view.containers.end(),
+                                   [&](const ContainerRef& c) { return c.id == p.container->id; });
+    if (!known) view.containers.push_back(*p.container);
+  }
   view.devices_over_cap = entry.devices_over_cap;
   view.devices.reserve(entry.devices.size());
   for (const auto& [ifindex, device] : entry.devices) view.devices.push_back(device);
@@ -430,6 +441,20 @@ std::optional<NamespaceView> Resolver::find(NetnsId netns) const {
   auto it = entries_.find(netns);
   if (it == entries_.end()) return std::nullopt;
   return view_locked(netns, it->second);
+}
+
+std::vector<std::pair<NetnsId, std::uint32_t>> Resolver::find_devices(const std::string& name) const {
+  std::vector<std::pair<NetnsId, std::uint32_t>> found;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& [netns, entry] : entries_) {
+      for (const auto& [ifindex, device] : entry.devices) {
+        if (device.name == name) found.emplace_back(netns, ifindex);
+      }
+    }
+  }
+  std::sort(found.begin(), found.end());
+  return found;
 }
 
 std::vector<NetnsId> Resolver::find_by_name(const std::string& name) const {

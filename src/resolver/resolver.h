@@ -51,8 +51,9 @@ FdBudget plan_fd_budget(std::size_t capacity, std::uint64_t fd_limit, std::size_
 
 // What a full scan saw of one namespace.
 struct Presence {
-  std::uint32_t pids = 0;       // processes with a task inside
-  std::set<std::string> names;  // bind-mount names
+  std::uint32_t pids = 0;              // processes with a task inside
+  std::set<std::string> names;         // bind-mount names
+  std::vector<ProcessInfo> processes;  // the first few of them, described
 };
 using PresenceMap = std::unordered_map<NetnsId, Presence>;
 
@@ -163,6 +164,8 @@ class Resolver {
   std::optional<NamespaceView> find(NetnsId netns) const;
   // Namespaces by bind-mount name.
   std::vector<NetnsId> find_by_name(const std::string& name) const;
+  // Namespaces holding a device called `name`, with its ifindex there, by inode.
+  std::vector<std::pair<NetnsId, std::uint32_t>> find_devices(const std::string& name) const;
 
   bool contains(NetnsId netns) const;
   bool has_handle(NetnsId netns) const;
@@ -194,6 +197,7 @@ class Resolver {
     std::optional<WallTime> lonely_since;
     WallTime last_active;  // captured, or a task seen entering
     std::uint32_t pids = 0;
+    std::vector<ProcessInfo> processes;
     std::map<std::uint32_t, Device> devices;
     bool devices_over_cap = false;
     std::list<NetnsId>::iterator lru;  // position in lru_ (front = most recent)

@@ -9,12 +9,55 @@
 
 namespace netnsd {
 
+namespace {
+
+// How long a settled description is trusted before it is read again (a
+// process may exec another command).
+constexpr std::chrono::minutes kDescriptionAge{5};
+
+// A description worth keeping: its container is known with the names its
+// runtime gives (a container being started may not be in its cgroup, or
+// have written its state, when first read).
+bool settled(const ProcessInfo& p) {
+  if (!p.container) return false;
+  const ContainerRef& c = *p.container;
+  return c.cgroup_owner != 0u || !c.name.empty() || !c.pod_name.empty() || c.runtime == "podman";
+}
+
+}  // namespace
+
+std::unordered_map<NetnsId, std::vector<ProcessInfo>> Scanner::describe(const TaskScan& tasks) const {
+  std::unordered_map<NetnsId, std::vector<ProcessInfo>> out;
+  const auto now = std::chrono::steady_clock::now();
+  std::lock_guard lock(described_mutex_);
+  std::unordered_map<std::uint32_t, Described> kept;
+  for (const auto& [netns, task] : tasks) {
+    std::vector<ProcessInfo>& list = out[netns];
+    for (std::uint32_t pid : task.listed) {
+      auto it = described_.find(pid);
+      if (it != described_.end() && it->second.netns == netns && it->second.settled &&
+          now - it->second.at < kDescriptionAge) {
+        list.push_back(it->second.info);
+        kept.emplace(pid, std::move(it->second));
+        continue;
+      }
+      auto info = host_.describe_process(pid);
+      if (!info) continue;  // gone since the walk
+      list.push_back(*info);
+      kept.emplace(pid, Described{std::move(*info), netns, now, settled(list.back())});
+    }
+  }
+  described_.swap(kept);  // what this scan did not list is forgotten
+  return out;
+}
+
 ScanInput Scanner::gather(ScanMode mode) const {
   ScanInput input;
   input.mode = mode;
   input.started = std::chrono::steady_clock::now();
   input.gathered_at = resolver_.now();
   if (mode != ScanMode::mounts) input.tasks = host_.scan_tasks();
+  if (mode != ScanMode::mounts && input.tasks) input.processes = describe(input.tasks.value());
   input.mounts = host_.scan_mounts();
   if (mode == ScanMode::full) {
     for (const auto& [netns, handle] : resolver_.handles())
@@ -63,7 +106,13 @@ ScanReport Scanner::apply(ScanInput input, std::optional<WallTime> as_of, const 
   const std::vector<NetnsId> mounted_before = mounted();
 
   PresenceMap presence;
-  for (const auto& [netns, task] : tasks) presence[netns].pids = task.pids;
+  for (const auto& [netns, task] : tasks) {
+    Presence& p = presence[netns];
+    p.pids = task.pids;
+    if (auto described = input.processes.find(netns); described != input.processes.end()) {
+      p.processes = std::move(described->second);
+    }
+  }
   if (mounts) {
     mounts_ = std::move(mounts.value());
     std::sort(mounts_.begin(), mounts_.end(),

@@ -5,8 +5,10 @@
 #include <cstddef>
 #include <functional>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "resolver/host.h"
@@ -43,6 +45,8 @@ struct ScanInput {
   // ScanMode::full: the links of every namespace the cache held when the
   // reading began (the heavy part of a resync, done off the applying thread).
   std::map<NetnsId, Result<std::vector<Device>>> listings;
+  // The processes each namespace lists (TaskNetns::listed), described.
+  std::unordered_map<NetnsId, std::vector<ProcessInfo>> processes;
 };
 
 // Whether a listing made during the reading may still replace what the
@@ -82,8 +86,23 @@ class Scanner {
   std::vector<NetnsId> mounted() const;
 
  private:
+  // Describes the processes a walk of /proc lists, reusing what earlier
+  // scans learnt of the same process in the same namespace.
+  std::unordered_map<NetnsId, std::vector<ProcessInfo>> describe(const TaskScan& tasks) const;
+
   Resolver& resolver_;
   HostView& host_;
+  // Processes described by earlier scans, by pid: kept while a scan lists
+  // them in the same namespace, re-read when they were not settled (no
+  // container yet, or its names not written yet) or are old.
+  struct Described {
+    ProcessInfo info;
+    NetnsId netns = 0;
+    std::chrono::steady_clock::time_point at;
+    bool settled = false;
+  };
+  mutable std::mutex described_mutex_;
+  mutable std::unordered_map<std::uint32_t, Described> described_;
   std::vector<NetnsMount> mounts_;  // the last scan's, sorted by netns: a flat list, no node per namespace
   bool scanned_once_ = false;
 };

@@ -41,6 +41,12 @@ inline constexpr std::size_t kMaxConcurrentDumps = 2;
 inline constexpr std::size_t kDumpQueue = 8;
 inline constexpr std::chrono::milliseconds kReadyWait{10000};  // a dump asked for before the initial scan
 
+// Who lives in a namespace: the processes listed per namespace (the lowest
+// pids; the count covers them all), and where the container runtimes keep
+// their state (names of containers and pods are read there).
+inline constexpr std::size_t kProcessesListed = 8;
+inline constexpr const char* kRuntimeRoot = "/";
+
 // The HTTP layer.
 inline constexpr std::size_t kMaxRequestBody = 64 * 1024;  // larger bodies get 413
 // cpp-httplib pins a worker to a keep-alive connection for as long as it

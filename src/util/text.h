@@ -3,6 +3,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace netnsd {
 
@@ -17,5 +18,9 @@ std::string trim(std::string_view in);
 // backslashes and bytes that are not UTF-8 as \xNN, at most `max` bytes of
 // input (then "...").
 std::string escape_for_log(std::string_view in, std::size_t max = 256);
+
+// The lines of `text`, without their '\n'; a final newline ends the last
+// line rather than starting an empty one.
+std::vector<std::string_view> split_lines(std::string_view text);
 
 }  // namespace netnsd

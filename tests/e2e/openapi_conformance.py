@@ -218,6 +218,20 @@ class Conformance:
         r("GET", "/v1/namespaces/99999999999")
         r("GET", "/v1/namespaces/no-such-" + name)
 
+        # Whois: a veth pair inside the test's namespace, with an address.
+        subprocess.run(["ip", "-n", name, "link", "add", name + "a", "type", "veth", "peer", "name", name + "b"],
+                       check=True)
+        subprocess.run(["ip", "-n", name, "addr", "add", "192.0.2.9/24", "dev", name + "a"], check=True)
+        for _ in range(50):
+            status, _, _ = r("GET", "/v1/devices/" + name + "a")
+            if status == 200:
+                break
+            time.sleep(0.1)
+        else:
+            self.failures.append("GET /v1/devices/NAME never answered 200 for a new veth")
+        r("GET", "/v1/devices/no-such-" + name[:4])
+        r("GET", "/v1/devices/with%20space")
+
         for path in ("/dump", "/v1/dump"):
             r("POST", path)
             r("POST", path, "{}", "application/json")

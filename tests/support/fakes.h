@@ -138,6 +138,16 @@ class FakeHost final : public HostView {
     return info;
   }
 
+  std::map<std::uint32_t, ProcessInfo> processes;  // describe_process(); gone when not listed
+  std::atomic<int> process_reads{0};
+  std::optional<ProcessInfo> describe_process(std::uint32_t pid) override {
+    auto hold = lock();
+    ++process_reads;
+    auto it = processes.find(pid);
+    if (it == processes.end()) return std::nullopt;
+    return it->second;
+  }
+
  private:
   std::recursive_mutex mutex_;
   std::map<int, NetnsId> inode_of_fd_;

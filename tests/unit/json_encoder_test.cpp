@@ -146,6 +146,30 @@ TEST(JsonEncoder, DevicesCarryTheirStateAddressesLowerLinkAndLiveCounters) {
                               {"tx_dropped", 4}}));
 }
 
+TEST(JsonEncoder, NamespacesListTheirProcessesAndContainers) {
+  DumpDocument doc = sample();
+  NamespaceView& ns = doc.namespaces[1];
+  ContainerRef pause{"containerd", std::string(64, 'c'), "6a1c2b3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d", 0u, "POD", "nginx-0",
+                     "default"};
+  ContainerRef theirs{"docker", std::string(64, 'd'), "", 1000u, "", "", ""};
+  ns.processes = {{41, "pause", pause}, {42, "bash", std::nullopt}};
+  ns.containers = {pause, theirs};
+  json out = json::parse(dump_to_json(doc))["namespaces"][1];
+  EXPECT_EQ(out["processes"], json::array({{{"pid", 41}, {"comm", "pause"}, {"container", std::string(64, 'c')}},
+                                           {{"pid", 42}, {"comm", "bash"}, {"container", nullptr}}}));
+  EXPECT_EQ(out["containers"][0], json({{"runtime", "containerd"},
+                                        {"id", std::string(64, 'c')},
+                                        {"pod_uid", "6a1c2b3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"},
+                                        {"name", "POD"},
+                                        {"pod_name", "nginx-0"},
+                                        {"pod_namespace", "default"},
+                                        {"cgroup_owner", 0}}));
+  EXPECT_EQ(out["containers"][1]["cgroup_owner"], 1000);
+  EXPECT_TRUE(out["containers"][1]["name"].is_null());
+  EXPECT_TRUE(out["containers"][1]["pod_uid"].is_null());
+  EXPECT_EQ(json::parse(dump_to_json(doc))["namespaces"][0]["processes"], json::array());
+}
+
 TEST(JsonEncoder, SnapshotSectionReportsDrift) {
   DumpDocument doc = sample();
   doc.snapshot_interfaces = true;

@@ -58,6 +58,55 @@ TEST(Scanner, FallsBackToABindMountWhenTheTaskIsGone) {
   EXPECT_EQ(view->discovered_by, Source::bind_mount);
 }
 
+TEST(Scanner, ProcessesAreDescribedOnceSettledAndTheirContainersListed) {
+  FakeClock clock;
+  Resolver resolver({}, clock);
+  FakeHost host;
+  const std::string id(64, 'a');
+  ContainerRef web{"docker", id, "", 0u, "web-1", "", ""};
+  host.tasks[10] = {3, "/proc/5/task/5/ns/net", {5, 6, 7}};
+  host.links[10] = {plain(1, "lo")};
+  host.processes[5] = {5, "nginx", web};
+  host.processes[6] = {6, "nginx", web};
+  host.processes[7] = {7, "sh", std::nullopt};  // not in a container (yet, perhaps)
+
+  Scanner scanner(resolver, host);
+  scanner.scan();
+  auto view = resolver.find(10);
+  ASSERT_TRUE(view);
+  ASSERT_EQ(view->processes.size(), 3u);
+  EXPECT_EQ(view->processes[0].comm, "nginx");
+  ASSERT_EQ(view->containers.size(), 1u) << "one container, however many of its processes are listed";
+  EXPECT_EQ(view->containers[0].name, "web-1");
+  EXPECT_EQ(host.process_reads, 3);
+
+  // A second scan re-reads only what was not settled: the process outside
+  // any container, which may since have been placed in one.
+  host.processes[7].container = ContainerRef{"docker", std::string(64, 'b'), "", 0u, "sidecar", "", ""};
+  scanner.scan(ScanMode::presence);
+  EXPECT_EQ(host.process_reads, 4);
+  view = resolver.find(10);
+  ASSERT_EQ(view->containers.size(), 2u);
+  EXPECT_EQ(view->containers[1].name, "sidecar");
+
+  // A process gone from the namespace is forgotten; a new pid is read.
+  host.tasks[10] = {2, "/proc/5/task/5/ns/net", {5, 9}};
+  host.processes[9] = {9, "worker", web};
+  scanner.scan(ScanMode::presence);
+  EXPECT_EQ(host.process_reads, 5);
+  view = resolver.find(10);
+  ASSERT_EQ(view->processes.size(), 2u);
+  EXPECT_EQ(view->processes[1].comm, "worker");
+  EXPECT_EQ(view->containers.size(), 1u);
+
+  // No task left: no processes, no containers.
+  host.tasks.clear();
+  host.mounts = {{10, "/run/netns/kept"}};
+  scanner.scan(ScanMode::presence);
+  EXPECT_TRUE(resolver.find(10)->processes.empty());
+  EXPECT_TRUE(resolver.find(10)->containers.empty());
+}
+
 TEST(Scanner, CountsNamespacesItCannotOpen) {
   FakeClock clock;
   Resolver resolver({}, clock);

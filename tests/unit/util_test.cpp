@@ -1,5 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <string_view>
+#include <vector>
+
 #include "util/clock.h"
 #include "util/result.h"
 #include "util/text.h"
@@ -43,6 +46,15 @@ TEST(Text, EscapesWhatAClientSentBeforeItIsLogged) {
   EXPECT_EQ(escape_for_log("a\"b\\c"), "a\\x22b\\x5cc");
   EXPECT_EQ(escape_for_log("caf\xc3\xa9 \xff"), "caf\xc3\xa9 \\xff") << "valid UTF-8 kept, the rest shown";
   EXPECT_EQ(escape_for_log(std::string(300, 'a')), std::string(256, 'a') + "...");
+}
+
+TEST(Text, SplitsLinesWithoutAnEmptyOneAfterTheLastNewline) {
+  using Lines = std::vector<std::string_view>;
+  EXPECT_EQ(split_lines(""), Lines{});
+  EXPECT_EQ(split_lines("a"), Lines{"a"});
+  EXPECT_EQ(split_lines("a\n"), Lines{"a"});
+  EXPECT_EQ(split_lines("a\n\nb"), (Lines{"a", "", "b"}));
+  EXPECT_EQ(split_lines("\n"), Lines{""});
 }
 
 TEST(Result, CarriesValueOrErrnoWithContext) {

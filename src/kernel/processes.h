@@ -1,0 +1,58 @@
+// Who a process is: its command and the container it belongs to, read from
+// /proc/PID/comm and /proc/PID/cgroup, and the names the container runtimes'
+// own state on disk gives, without talking to any runtime.
+//
+// Trust: a cgroup path is only as good as whoever could create it. Anybody
+// with a delegated cgroup subtree (every systemd user, rootless podman) can
+// name a directory docker-<id>.scope. So the owner of the container's cgroup
+// directory is reported with it, and names are read only for cgroups owned
+// by root; the runtime's files are read only when root owns them, without
+// following symlinks, and only up to a size.
+//
+// Names come from (under the runtime root, "/" by default):
+//   Docker      var/lib/docker/containers/<id>/config.v2.json ("Name"; the
+//               dockershim's io.kubernetes.* labels)
+//   containerd  run/containerd/io.containerd.runtime.v2.task/<ns>/<id>/config.json
+//               (io.kubernetes.cri.* annotations; nerdctl/name)
+//   CRI-O       run/containers/storage/overlay-containers/<id>/userdata/config.json
+//               (io.kubernetes.* annotations)
+// Podman keeps its names in a database: its containers have ids only.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "kernel/mountinfo.h"
+#include "resolver/model.h"
+
+namespace netnsd {
+
+// Threading: describe() may be called from several threads at once.
+class ProcessDescriber {
+ public:
+  explicit ProcessDescriber(std::string proc_root = "/proc", std::string runtime_root = "/",
+                            std::string mountinfo = "/proc/self/mountinfo");
+
+  // The process, or nullopt when it is gone (or hidden from us).
+  std::optional<ProcessInfo> describe(std::uint32_t pid);
+
+ private:
+  struct Names {
+    std::string name, pod_name, pod_namespace;
+  };
+  std::optional<std::uint32_t> cgroup_owner(const std::string& controllers, const std::string& path) const;
+  Names names_of(const ContainerRef& container);
+  Names read_names(const ContainerRef& container) const;
+
+  std::string proc_root_;
+  std::string runtime_root_;
+  std::vector<CgroupMount> cgroups_;
+  std::mutex mutex_;
+  std::map<std::string, Names> names_;  // by container id; bounded
+};
+
+}  // namespace netnsd

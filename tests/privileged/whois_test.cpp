@@ -1,0 +1,214 @@
+// "Which container owns vethXYZ?", answered by the real netnsd binary for
+// processes placed in real cgroups named as Docker and Kubernetes (with
+// containerd) name them, each holding a namespace with a veth to the host,
+// and for one in a cgroup a user owns (as a delegated subtree is), named
+// after a real container to pass for it.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "daemon.h"
+#include "kernel/mountinfo.h"
+#include "privileged.h"
+#include "system.h"
+
+namespace netnsd {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using nlohmann::json;
+using testing::Background;
+using testing::Daemon;
+using testing::eventually;
+using testing::TempDir;
+using testing::unique_name;
+
+// 64 hex digits, different for every test run.
+std::string container_id(const std::string& seed) {
+  std::string id;
+  for (unsigned char c : seed + std::to_string(::getpid())) {
+    static constexpr char hex[] = "0123456789abcdef";
+    id.push_back(hex[c >> 4]);
+    id.push_back(hex[c & 0xf]);
+  }
+  id.resize(64, 'e');
+  return id;
+}
+
+// Where cgroup v2 is mounted (whole), or empty.
+std::string cgroup2_mount() {
+  std::ifstream in("/proc/self/mountinfo");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  for (const CgroupMount& m : parse_cgroup_mounts(text)) {
+    if (m.v2 && m.root == "/") return m.mount_point;
+  }
+  return {};
+}
+
+// A chain of cgroup directories under a test-unique top, removed leaf first
+// at scope exit (they must be empty by then: destroy the processes first).
+class TestCgroup {
+ public:
+  TestCgroup(const std::string& mount, const std::string& top, const std::string& path)
+      : top_(mount + "/" + top), leaf_(top_ + path) {
+    fs::create_directories(leaf_);
+  }
+  ~TestCgroup() {
+    for (fs::path p = leaf_; p.string().size() >= top_.size(); p = p.parent_path()) ::rmdir(p.c_str());
+  }
+  const std::string& leaf() const { return leaf_; }
+
+ private:
+  std::string top_;
+  std::string leaf_;
+};
+
+// A process that joins `cgroup`, then makes a network namespace (as a
+// runtime's init does), with a veth from the host (`host_end`) to its eth0.
+class Contained {
+ public:
+  Contained(const std::string& cgroup, const std::string& host_end)
+      : process_({"sh", "-c",
+                  "echo $$ >" + cgroup + "/cgroup.procs && exec unshare -n sh -c 'echo ready; exec sleep 1000'"}) {
+    ready_ = process_.read_line() == "ready";
+    if (!ready_) return;
+    struct stat st {};
+    ::stat(("/proc/" + std::to_string(process_.pid()) + "/ns/net").c_str(), &st);
+    inode_ = st.st_ino;
+    testing::must({"ip", "link", "add", host_end, "type", "veth", "peer", "name", "eth0", "netns",
+                   std::to_string(process_.pid())});
+  }
+  bool ready() const { return ready_; }
+  pid_t pid() const { return process_.pid(); }
+  std::uint64_t inode() const { return inode_; }
+
+ private:
+  Background process_;
+  bool ready_ = false;
+  std::uint64_t inode_ = 0;
+};
+
+void write_state(const fs::path& path, const std::string& text) {
+  fs::create_directories(path.parent_path());
+  std::ofstream(path) << text;
+}
+
+class Whois : public ::testing::Test {
+ protected:
+  void SetUp() override { NETNSD_REQUIRE_ROOT(); }
+};
+
+TEST_F(Whois, TheContainerBehindAHostVethIsNamedFromCgroupsAndRuntimeState) {
+  const std::string mount = cgroup2_mount();
+  ASSERT_FALSE(mount.empty()) << "no cgroup v2 hierarchy mounted";
+  const std::string top = unique_name("netnsd-test-");
+  const std::string docker_id = container_id("docker");
+  const std::string pod_id = container_id("pod");
+  const std::string spoof_id = container_id("spoof");
+  const std::string pod_uid = "6a1c2b3d-4e5f-4a6b-8c7d-" + container_id("uid").substr(0, 12);
+  std::string pod_uid_ = pod_uid;
+  std::replace(pod_uid_.begin(), pod_uid_.end(), '-', '_');
+
+  // What the runtimes would have written, under a runtime root of our own.
+  TempDir state;
+  write_state(fs::path(state.path()) / "var/lib/docker/containers" / docker_id / "config.v2.json",
+              R"({"Name":"/web-1"})");
+  write_state(fs::path(state.path()) / "var/lib/docker/containers" / spoof_id / "config.v2.json",
+              R"({"Name":"/payments-db"})");
+  write_state(fs::path(state.path()) / "run/containerd/io.containerd.runtime.v2.task/k8s.io" / pod_id / "config.json",
+              R"({"annotations":{"io.kubernetes.cri.container-name":"POD",)"
+              R"("io.kubernetes.cri.sandbox-name":"nginx-0","io.kubernetes.cri.sandbox-namespace":"default"}})");
+
+  TestCgroup docker_cg(mount, top, "/system.slice/docker-" + docker_id + ".scope");
+  TestCgroup pod_cg(mount, top,
+                    "/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod" + pod_uid_ +
+                        ".slice/cri-containerd-" + pod_id + ".scope");
+  // A user's own cgroup (what systemd delegates to every user) named after
+  // a real container: the id is reported with its owner, never the name.
+  testing::TestUser user;
+  ASSERT_TRUE(user.ok());
+  TestCgroup spoof_cg(mount, top, "/user.slice/docker-" + spoof_id + ".scope");
+  ASSERT_EQ(::chown(spoof_cg.leaf().c_str(), user.uid(), user.gid()), 0);
+
+  Daemon netnsd({"--resync-interval", "0", "--runtime-root", state.path()});
+  ASSERT_TRUE(netnsd.ready());
+  // Started after netnsd: found through eBPF, attributed by the presence
+  // pass that follows.
+  const std::string web_end = unique_name("wd"), pod_end = unique_name("wp"), spoof_end = unique_name("ws");
+  Contained web(docker_cg.leaf(), web_end);
+  Contained pod(pod_cg.leaf(), pod_end);
+  Contained spoof(spoof_cg.leaf(), spoof_end);
+  ASSERT_TRUE(web.ready() && pod.ready() && spoof.ready());
+
+  auto peer_container = [&](const std::string& host_end) -> json {
+    json got = netnsd.get_json("/v1/devices/" + host_end);
+    if (!got.is_object() || got["matches"].size() != 1) return json(nullptr);
+    const json& peer = got["matches"][0]["peer"];
+    if (!peer.is_object() || peer["containers"].empty()) return json(nullptr);
+    return peer["containers"][0];
+  };
+  json c;
+  ASSERT_TRUE(eventually([&] { return (c = peer_container(web_end)).is_object(); }, 5s))
+      << netnsd.get_json("/v1/devices/" + web_end).dump(1);
+  EXPECT_EQ(c["runtime"], "docker");
+  EXPECT_EQ(c["id"], docker_id);
+  EXPECT_EQ(c["name"], "web-1");
+  EXPECT_EQ(c["cgroup_owner"], 0);
+  EXPECT_TRUE(c["pod_uid"].is_null());
+  json whole = netnsd.get_json("/v1/devices/" + web_end)["matches"][0];
+  EXPECT_EQ(whole["host"], true);
+  EXPECT_EQ(whole["device"]["name"], web_end);
+  EXPECT_EQ(whole["peer"]["device"]["name"], "eth0");
+  EXPECT_EQ(whole["peer"]["netns"], web.inode());
+
+  ASSERT_TRUE(eventually([&] { return (c = peer_container(pod_end)).is_object(); }, 5s));
+  EXPECT_EQ(c["runtime"], "containerd");
+  EXPECT_EQ(c["id"], pod_id);
+  EXPECT_EQ(c["pod_uid"], pod_uid);
+  EXPECT_EQ(c["pod_name"], "nginx-0");
+  EXPECT_EQ(c["pod_namespace"], "default");
+
+  ASSERT_TRUE(eventually([&] { return (c = peer_container(spoof_end)).is_object(); }, 5s));
+  EXPECT_EQ(c["id"], spoof_id);
+  EXPECT_EQ(c["cgroup_owner"], user.uid()) << "a user's cgroup is reported as the user's";
+  EXPECT_TRUE(c["name"].is_null()) << "and its name is not taken from the container it imitates";
+
+  // The namespace lists its process.
+  json ns = netnsd.find_netns(web.inode());
+  ASSERT_EQ(ns["processes"].size(), 1u) << ns.dump(1);
+  EXPECT_EQ(ns["processes"][0]["pid"], web.pid());
+  EXPECT_EQ(ns["processes"][0]["comm"], "sleep");
+  EXPECT_EQ(ns["processes"][0]["container"], docker_id);
+
+  // netnsctl whois: one line each, with what an operator asks.
+  auto line = [&](const std::string& host_end) {
+    return testing::run({NETNSCTL_BINARY, "--socket", netnsd.socket_path(), "whois", host_end}).out;
+  };
+  const std::string web_line = line(web_end);
+  EXPECT_NE(web_line.find(web_end + " ifindex"), std::string::npos) << web_line;
+  EXPECT_NE(web_line.find("(host) <-> eth0"), std::string::npos) << web_line;
+  EXPECT_NE(web_line.find("docker " + docker_id.substr(0, 12) + " web-1"), std::string::npos) << web_line;
+  const std::string pod_line = line(pod_end);
+  EXPECT_NE(pod_line.find("containerd " + pod_id.substr(0, 12) + " POD, pod " + pod_uid + " default/nginx-0"),
+            std::string::npos)
+      << pod_line;
+  const std::string spoof_line = line(spoof_end);
+  EXPECT_NE(spoof_line.find("(cgroup of uid " + std::to_string(user.uid()) + ")"), std::string::npos) << spoof_line;
+  EXPECT_EQ(spoof_line.find("payments-db"), std::string::npos) << spoof_line;
+
+  auto unknown = netnsd.get("/v1/devices/" + unique_name("none"));
+  ASSERT_TRUE(unknown);
+  EXPECT_EQ(unknown->status, 404);
+  auto bad = netnsd.get("/v1/devices/name%20with%20spaces");
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->status, 400) << bad->body;
+}
+
+}  // namespace
+}  // namespace netnsd
