@@ -17,8 +17,8 @@ TEST(Scanner, CapturesFromTasksFirstThenFromBindMounts) {
   FakeClock clock;
   Resolver resolver({}, clock);
   FakeHost host;
-  host.tasks[10] = {4, "/proc/1/task/1/ns/net"};
-  host.tasks[20] = {1, "/proc/7/task/8/ns/net"};
+  host.tasks[10] = {4, "/proc/1/task/1/ns/net", {}};
+  host.tasks[20] = {1, "/proc/7/task/8/ns/net", {}};
   host.mounts = {{20, "/run/netns/blue"}, {30, "/run/docker/netns/abc"}};
   host.links[10] = {plain(1, "lo")};
   host.links[20] = {plain(1, "lo")};
@@ -46,7 +46,7 @@ TEST(Scanner, FallsBackToABindMountWhenTheTaskIsGone) {
   FakeClock clock;
   Resolver resolver({}, clock);
   FakeHost host;
-  host.tasks[20] = {1, "/proc/7/task/7/ns/net"};
+  host.tasks[20] = {1, "/proc/7/task/7/ns/net", {}};
   host.unopenable.insert("/proc/7/task/7/ns/net");
   host.mounts = {{20, "/run/netns/blue"}};
   host.links[20] = {plain(1, "lo")};
@@ -111,7 +111,7 @@ TEST(Scanner, CountsNamespacesItCannotOpen) {
   FakeClock clock;
   Resolver resolver({}, clock);
   FakeHost host;
-  host.tasks[20] = {1, "/proc/7/task/7/ns/net"};
+  host.tasks[20] = {1, "/proc/7/task/7/ns/net", {}};
   host.unopenable.insert("/proc/7/task/7/ns/net");
   Scanner scanner(resolver, host);
   ScanReport report = scanner.scan();
@@ -124,7 +124,7 @@ TEST(Scanner, ANamespaceThatDisappearsTurnsLonelyAndIsReleasedLater) {
   FakeClock clock;
   Resolver resolver(testing::resolver_config(4096, 30s), clock);
   FakeHost host;
-  host.tasks[10] = {1, "/proc/1/task/1/ns/net"};
+  host.tasks[10] = {1, "/proc/1/task/1/ns/net", {}};
   host.mounts = {{20, "/run/netns/blue"}};
   host.links[10] = {plain(1, "lo")};
   host.links[20] = {plain(1, "lo")};
@@ -145,7 +145,7 @@ TEST(Scanner, RescanReplacesDevicesSoDeletedOnesDisappear) {
   FakeClock clock;
   Resolver resolver({}, clock);
   FakeHost host;
-  host.tasks[10] = {1, "/proc/1/task/1/ns/net"};
+  host.tasks[10] = {1, "/proc/1/task/1/ns/net", {}};
   host.links[10] = {plain(1, "lo"), plain(5, "mv0", "macvlan")};
   Scanner scanner(resolver, host);
   scanner.scan();
@@ -160,12 +160,12 @@ TEST(Scanner, APresenceScanListsOnlyNewNamespaces) {
   FakeClock clock;
   Resolver resolver({}, clock);
   FakeHost host;
-  host.tasks[10] = {1, "/proc/1/task/1/ns/net"};
+  host.tasks[10] = {1, "/proc/1/task/1/ns/net", {}};
   host.links[10] = {plain(1, "lo")};
   Scanner scanner(resolver, host);
   scanner.scan(ScanMode::full);
   host.links[10] = {plain(1, "lo"), plain(2, "new0")};  // events keep this fresh, not scans
-  host.tasks[20] = {1, "/proc/2/task/2/ns/net"};
+  host.tasks[20] = {1, "/proc/2/task/2/ns/net", {}};
   host.links[20] = {plain(1, "lo")};
   ScanReport report = scanner.scan(ScanMode::presence);
   EXPECT_EQ(report.captured, 1u);
@@ -178,7 +178,7 @@ TEST(Scanner, AMountScanCapturesMountsAndLeavesPresenceAlone) {
   FakeClock clock;
   Resolver resolver({}, clock);
   FakeHost host;
-  host.tasks[10] = {1, "/proc/1/task/1/ns/net"};
+  host.tasks[10] = {1, "/proc/1/task/1/ns/net", {}};
   host.links[10] = {plain(1, "lo")};
   host.links[30] = {plain(1, "lo")};
   Scanner scanner(resolver, host);
@@ -197,7 +197,7 @@ TEST(Scanner, AFailedProcWalkDoesNotMakeNamespacesLonely) {
   FakeClock clock;
   Resolver resolver({}, clock);
   FakeHost host;
-  host.tasks[10] = {1, "/proc/1/task/1/ns/net"};
+  host.tasks[10] = {1, "/proc/1/task/1/ns/net", {}};
   host.links[10] = {plain(1, "lo")};
   Scanner scanner(resolver, host);
   scanner.scan();
@@ -212,7 +212,7 @@ TEST(Scanner, AFullCacheTakesNewMountsButDoesNotChurnOnRescans) {
   Resolver resolver(testing::resolver_config(2, std::chrono::seconds(30)), clock);
   FakeHost host;
   for (NetnsId id : {10, 20, 30}) {
-    host.tasks[id] = {1, "/proc/" + std::to_string(id) + "/task/1/ns/net"};
+    host.tasks[id] = {1, "/proc/" + std::to_string(id) + "/task/1/ns/net", {}};
     host.links[id] = {plain(1, "lo")};
   }
   host.links[40] = {plain(1, "lo")};
@@ -234,9 +234,9 @@ TEST(Scanner, OwnersAreRecordedAndDecideWhoFits) {
   FakeClock clock;
   Resolver resolver(testing::resolver_config(2, 30s, 1), clock);
   FakeHost host;
-  host.tasks[1] = {50, "/proc/1/task/1/ns/net"};
-  host.tasks[100] = {1, "/proc/7/task/7/ns/net"};
-  host.tasks[101] = {1, "/proc/8/task/8/ns/net"};
+  host.tasks[1] = {50, "/proc/1/task/1/ns/net", {}};
+  host.tasks[100] = {1, "/proc/7/task/7/ns/net", {}};
+  host.tasks[101] = {1, "/proc/8/task/8/ns/net", {}};
   for (NetnsId id : {1, 100, 101}) host.links[id] = {plain(1, "lo")};
   host.owners[100] = {900, 1000, false};
   host.owners[101] = {900, 1000, false};
