@@ -7,7 +7,7 @@ packages=(
   # build
   build-essential cmake pkg-config clang bpftool
   libbpf-dev libcpp-httplib-dev nlohmann-json3-dev libnl-3-dev libnl-route-3-dev libspdlog-dev
-  libgtest-dev libgmock-dev libsystemd-dev
+  libgtest-dev libgmock-dev libsystemd-dev libgraphviz-dev
   # checks: formatting, fuzzing and sanitizers (clang 14's runtimes)
   clang-format-14 libclang-rt-14-dev
   # run, render and test

@@ -4,13 +4,19 @@
     ./netnsd_client.py                 # list cached namespaces
     ./netnsd_client.py dump            # write dump files, print their paths
     ./netnsd_client.py drift           # live snapshot: namespaces whose cache drifted
+    ./netnsd_client.py watch [TYPE]    # follow the changes (TYPE: netns, device, address, device_added, ...)
+    ./netnsd_client.py svg FILE        # the graph, rendered by the service
+
+The socket is $NETNSD_SOCKET, else /run/netnsd/netnsd.sock.
 """
 import http.client
 import json
+import os
 import socket
 import sys
+import urllib.parse
 
-SOCKET = "/run/netnsd/netnsd.sock"
+SOCKET = os.environ.get("NETNSD_SOCKET", "/run/netnsd/netnsd.sock")
 
 
 class UnixHTTPConnection(http.client.HTTPConnection):
@@ -35,6 +41,44 @@ def call(method, path, body=None):
     return payload
 
 
+def watch(types=None):
+    """Prints one line per change until interrupted; the stream never ends by itself."""
+    conn = UnixHTTPConnection(SOCKET)
+    conn.timeout = 60  # the stream says it is alive every 15 s
+    query = "?" + urllib.parse.urlencode({"type": types}) if types else ""
+    conn.request("GET", "/v1/events" + query)
+    res = conn.getresponse()
+    if res.status != 200:
+        payload = json.loads(res.read())
+        raise SystemExit(f"netnsd: {payload['error']} ({payload['code']})")
+    for line in res:  # one JSON object per line
+        event = json.loads(line)
+        kind = event["type"]
+        if kind in ("subscribed", "heartbeat"):
+            continue
+        if kind == "lost":
+            print(f"lost {event['count']} changes", flush=True)
+            continue
+        what = event.get("device", {}).get("name", "")
+        if "address" in event:
+            what += " " + event["address"]["address"] + "/" + str(event["address"]["prefixlen"])
+        print(f"#{event['seq']} {kind} netns {event['netns']} {what}".rstrip(), flush=True)
+
+
+def render(path):
+    conn = UnixHTTPConnection(SOCKET)
+    conn.request("POST", "/v1/dump", body=json.dumps({"output": "stream", "format": "svg"}),
+                 headers={"Content-Type": "application/json"})
+    res = conn.getresponse()
+    data = res.read()
+    if res.status != 200:
+        payload = json.loads(data)
+        raise SystemExit(f"netnsd: {payload['error']} ({payload['code']})")
+    with open(path, "wb") as f:
+        f.write(data)
+    print(path)
+
+
 def main():
     what = sys.argv[1] if len(sys.argv) > 1 else "ls"
     if what == "ls":
@@ -52,6 +96,13 @@ def main():
             if snap and (snap["missing_from_cache"] or snap["stale_in_cache"] or snap["error"]):
                 print(ns["netns"], "missing:", snap["missing_from_cache"], "stale:", snap["stale_in_cache"],
                       "error:", snap["error"])
+    elif what == "watch":
+        try:
+            watch(sys.argv[2] if len(sys.argv) > 2 else None)
+        except KeyboardInterrupt:
+            pass
+    elif what == "svg" and len(sys.argv) > 2:
+        render(sys.argv[2])
     else:
         raise SystemExit(__doc__)
 

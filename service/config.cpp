@@ -63,6 +63,8 @@ Status apply(ServiceConfig& c, std::string key, const std::string& value) {
                                   : key == "max-concurrent-dumps" ? &c.max_concurrent_dumps
                                   : key == "max-dumps"            ? &c.max_dumps
                                   : key == "dump-queue"           ? &c.dump_queue
+                                  : key == "max-subscribers"      ? &c.max_subscribers
+                                  : key == "event-queue"          ? &c.event_queue
                                                                   : nullptr) {
     // max-dumps and dump-queue may be 0 (keep every dump; no line for dumps).
     const std::size_t least = key == "max-dumps" || key == "dump-queue" ? 0 : 1;
@@ -71,6 +73,10 @@ Status apply(ServiceConfig& c, std::string key, const std::string& value) {
     if (value.empty() || ec != std::errc() || ptr != value.data() + value.size() || n < least || n > 1000000) {
       return Error::logic(key + ": expected a whole number from " + std::to_string(least) + " to 1000000, got '" +
                           value + "'");
+    }
+    if (key == "max-subscribers" && n > defaults::kMaxEventSubscribers) {
+      return Error::logic("max-subscribers: at most " + std::to_string(defaults::kMaxEventSubscribers) +
+                          " (each stream holds one of the API's workers), got '" + value + "'");
     }
     *count = n;
   } else if (key == "metrics-address") {
@@ -220,6 +226,9 @@ std::string usage() {
        std::to_string(defaults::kDumpMinFreeBytes >> 20)},
       {"--max-concurrent-dumps N", "dumps built at once", std::to_string(defaults::kMaxConcurrentDumps)},
       {"--dump-queue N", "dumps waiting beyond those; more get 503", std::to_string(defaults::kDumpQueue)},
+      {"--max-subscribers N", "GET /v1/events streams at once", std::to_string(defaults::kMaxEventSubscribers)},
+      {"--event-queue N", "changes held per stream for a slow reader; past them it loses changes (counted)",
+       std::to_string(defaults::kEventQueue)},
       {"--metrics-address HOST:PORT", "also serve GET /metrics, /healthz, /readyz over TCP", "off"},
       {"--runtime-root DIR", "where container runtimes' state is read (names of containers and pods)",
        defaults::kRuntimeRoot},

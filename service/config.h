@@ -29,6 +29,8 @@ struct ServiceConfig {
   std::uint64_t dump_min_free_mib = defaults::kDumpMinFreeBytes >> 20;
   std::size_t max_concurrent_dumps = defaults::kMaxConcurrentDumps;
   std::size_t dump_queue = defaults::kDumpQueue;
+  std::size_t max_subscribers = defaults::kMaxEventSubscribers;  // GET /v1/events streams at once
+  std::size_t event_queue = defaults::kEventQueue;               // changes held per stream
   std::optional<std::string> metrics_address;         // HOST:PORT for GET /metrics, /healthz, /readyz over TCP
   std::string runtime_root = defaults::kRuntimeRoot;  // where container runtimes keep their state
   bool no_ebpf = false;

@@ -1,7 +1,9 @@
 // netnsctl: the command-line client of netnsd's Unix-socket API.
 #include <httplib.h>
+#include <unistd.h>
 
 #include <cctype>
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -20,12 +22,16 @@ using nlohmann::json;
 const std::string kUsage = std::string(R"(Usage: netnsctl [--socket PATH] COMMAND
 
 Commands:
-  dump [--snapshot-interfaces] [--stream [--format json|dot]] [--schema netnsd|datadog] [--netns ID]...
-        dump the cache to files (prints their paths) or, with --stream, to stdout
+  dump [--snapshot-interfaces] [--stream [--format json|dot|svg|png]] [--schema netnsd|datadog] [--netns ID]...
+        dump the cache to files (prints their paths) or, with --stream, to stdout (svg and png: the graph,
+        rendered by netnsd)
   health            check that netnsd answers
   ls                list cached namespaces
   get NETNS         show one namespace (inode or bind-mount name) as JSON
   whois NAME        every device called NAME: its namespace, its veth peer and the containers behind them
+  watch [--json] [--netns ID]... [--type TYPE]... [--since SEQ]
+        follow the changes the cache applies, one line each (raw JSON lines with --json), until Ctrl-C;
+        TYPE is netns, device, address or one type such as device_added
 
 The socket defaults to $NETNSD_SOCKET, else )") +
                            netnsd::defaults::kSocketPath + ".\n";
@@ -234,6 +240,149 @@ int cmd_whois(httplib::Client& client, const std::string& socket, const std::str
   return 0;
 }
 
+// One field of a device, for a change line: "9000", "up", "ifindex 4 netns 4026532500".
+std::string field_text(const json& device, const std::string& field) {
+  if (!device.is_object() || !device.contains(field)) return "?";
+  const json& v = device[field];
+  if (v.is_null()) return "none";
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_object()) {
+    std::string out = "ifindex " + std::to_string(v.value("ifindex", 0));
+    if (v["netns"].is_number()) out += " netns " + std::to_string(v["netns"].get<unsigned long long>());
+    return out;
+  }
+  return v.dump();
+}
+
+// One change as a readable line: time, sequence number, type, namespace,
+// then what is particular to the type.
+std::string describe_event(const json& e) {
+  const std::string type = e.value("type", std::string("?"));
+  std::string time = e.value("time", std::string());
+  if (auto t = time.find('T'); t != std::string::npos) time = time.substr(t + 1);  // the day is in the log's context
+  if (!time.empty() && time.back() == 'Z') time.pop_back();
+  if (type == "lost") return time + " lost " + std::to_string(e.value("count", 0ull)) + " changes (reading too slowly)";
+  char head[96];
+  std::snprintf(head, sizeof head, "%s #%llu %-15s %llu", time.c_str(), e.value("seq", 0ull), type.c_str(),
+                e.value("netns", 0ull));
+  std::string line = head;
+  auto names = [&] {
+    std::string out;
+    for (const json& n : e["names"]) {
+      if (n.is_string()) out += (out.empty() ? "" : ",") + n.get<std::string>();
+    }
+    return out.empty() ? std::string() : " [" + out + "]";
+  };
+  if (type.rfind("netns_", 0) == 0) {
+    line += names() + " (" + e.value("discovered_by", std::string("?")) + ")";
+    if (type == "netns_changed") {
+      for (const json& f : e["changed"]) {
+        if (f == "lonely") line += e["lonely_since"].is_null() ? " no longer lonely" : " lonely";
+        if (f == "names") line += " names changed";
+      }
+    }
+    if (type == "netns_removed") line += " " + e.value("reason", std::string());
+  } else if (type.rfind("device_", 0) == 0) {
+    const json& d = e["device"];
+    line += " " + field_text(d, "name") + " ifindex " + field_text(d, "ifindex");
+    if (type == "device_added" && d.is_object()) {
+      if (d["kind"].is_string() && !d["kind"].get<std::string>().empty()) line += " " + d["kind"].get<std::string>();
+      if (d["peer"].is_object()) line += " peer " + field_text(d, "peer");
+    }
+    if (type == "device_changed") {
+      for (const json& f : e["changed"]) {
+        if (!f.is_string()) continue;
+        const std::string field = f.get<std::string>();
+        line += " " + field + " " + field_text(e["old"], field) + " -> " + field_text(d, field);
+      }
+    }
+    if (type == "device_removed" && e["moved_to"].is_object()) {
+      line +=
+          " moved to nsid " + field_text(e["moved_to"], "nsid") + " as ifindex " + field_text(e["moved_to"], "ifindex");
+    }
+  } else if (type.rfind("address_", 0) == 0) {
+    const json& a = e["address"];
+    line += " " + field_text(e["device"], "name") + " " + field_text(a, "address") + "/" + field_text(a, "prefixlen");
+    if (a.is_object() && a["flags"].is_array()) {
+      for (const json& f : a["flags"]) {
+        if (f.is_string() && f != "permanent") line += " " + f.get<std::string>();
+      }
+    }
+  }
+  return line;
+}
+
+// Lines go out whole, each in one write(): Ctrl-C ends the program between
+// two of them.
+void write_line(const std::string& line) {
+  std::string out = line;
+  if (out.empty() || out.back() != '\n') out.push_back('\n');
+  std::size_t done = 0;
+  while (done < out.size()) {
+    ssize_t n = ::write(STDOUT_FILENO, out.data() + done, out.size() - done);
+    if (n <= 0) std::_Exit(errno == EPIPE ? 0 : 1);  // the reader went away (| head): done
+    done += static_cast<std::size_t>(n);
+  }
+}
+
+int cmd_watch(httplib::Client& client, const std::string& socket, const std::vector<std::string>& args) {
+  bool raw = false;
+  std::string query;
+  auto add = [&](const std::string& key, const std::string& value) {
+    query += (query.empty() ? "?" : "&") + key + "=" + encode_segment(value);
+  };
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "--json") {
+      raw = true;
+    } else if (a == "--netns" || a == "--type" || a == "--since") {
+      if (i + 1 >= args.size()) return usage_error(a + " needs a value");
+      add(a.substr(2), args[++i]);
+    } else {
+      return usage_error("unknown watch option '" + a + "'");
+    }
+  }
+  // Ctrl-C ends the watch: with status 0, between two lines.
+  std::signal(SIGINT, [](int) { std::_Exit(0); });
+  // The stream says it is alive every 15 s; a minute of silence is a dead server.
+  client.set_read_timeout(60);
+  int status = 0;
+  std::string pending, error_body;
+  auto res = client.Get(
+      "/v1/events" + query,
+      [&](const httplib::Response& r) {
+        status = r.status;
+        return true;
+      },
+      [&](const char* data, std::size_t size) {
+        if (status != 200) {
+          error_body.append(data, std::min<std::size_t>(size, 4096));
+          return true;
+        }
+        pending.append(data, size);
+        for (auto nl = pending.find('\n'); nl != std::string::npos; nl = pending.find('\n')) {
+          const std::string text = pending.substr(0, nl);
+          pending.erase(0, nl + 1);
+          if (raw) {
+            write_line(text);
+            continue;
+          }
+          json e = json::parse(text, nullptr, false);
+          if (!e.is_object()) continue;
+          if (e["type"] == "heartbeat" || e["type"] == "subscribed") continue;
+          write_line(describe_event(e));
+        }
+        return true;
+      });
+  if (res && status != 200) {
+    res->body = error_body;
+    return report_failure(res, socket);
+  }
+  if (!res) return report_failure(res, socket);
+  std::fprintf(stderr, "netnsctl: the change stream ended (netnsd stopped)\n");
+  return 1;
+}
+
 int run(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   std::string socket = std::getenv("NETNSD_SOCKET") ? std::getenv("NETNSD_SOCKET") : netnsd::defaults::kSocketPath;
@@ -264,6 +413,7 @@ int run(int argc, char** argv) {
   client.set_read_timeout(600);  // a snapshot of thousands of namespaces takes a while
 
   if (command == "dump") return cmd_dump(client, socket, rest);
+  if (command == "watch") return cmd_watch(client, socket, rest);
   if (!rest.empty() && command != "get" && command != "whois") {
     return usage_error("'" + command + "' takes no arguments");
   }

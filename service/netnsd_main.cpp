@@ -106,6 +106,11 @@ int run(const ServiceConfig& config) {
   ::signal(SIGPIPE, SIG_IGN);
 
   SystemClock clock;
+  // Every change the cache applies, for GET /v1/events; outlives the resolver.
+  FeedOptions feed_options;
+  feed_options.max_subscribers = config.max_subscribers;
+  feed_options.queue = config.event_queue;
+  ChangeFeed feed(feed_options);
   ResolverConfig resolver_config;
   resolver_config.capacity = budget.capacity;
   resolver_config.configured_capacity = config.capacity;
@@ -114,6 +119,7 @@ int run(const ServiceConfig& config) {
   resolver_config.max_per_owner = config.max_per_owner;
   resolver_config.max_devices = config.max_devices;
   Resolver resolver(resolver_config, clock);
+  resolver.set_feed(&feed);
   KernelHost host(&resolver.netlink_counters(), "/proc", "/proc/self/mountinfo", config.runtime_root);
   KernelSources sources(&resolver.netlink_counters());
   SystemdNotifier systemd;
@@ -143,8 +149,12 @@ int run(const ServiceConfig& config) {
         swept->temporaries, swept->unpaired, swept->pruned);
   }
   Telemetry telemetry;
-  HttpApiDeps deps{resolver, dumper, [&tracker] { return tracker.not_ready_reasons(); },
-                   [&tracker](std::chrono::milliseconds wait) { return tracker.wait_ready(wait); }, &telemetry};
+  HttpApiDeps deps{resolver,
+                   dumper,
+                   [&tracker] { return tracker.not_ready_reasons(); },
+                   [&tracker](std::chrono::milliseconds wait) { return tracker.wait_ready(wait); },
+                   &telemetry,
+                   &feed};
   HttpApiOptions options;
   options.socket_path = config.socket_path;
   options.socket_group = socket_group;

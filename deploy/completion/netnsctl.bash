@@ -40,16 +40,25 @@ _netnsctl() {
   fi
   case $command in
     "")
-      COMPREPLY=($(compgen -W "dump health ls get whois --socket --help --version" -- "$cur")) ;;
+      COMPREPLY=($(compgen -W "dump health ls get whois watch --socket --help --version" -- "$cur")) ;;
     dump)
       case $prev in
-        --format) COMPREPLY=($(compgen -W "json dot" -- "$cur")) ;;
+        --format) COMPREPLY=($(compgen -W "json dot svg png" -- "$cur")) ;;
         --schema) COMPREPLY=($(compgen -W "netnsd datadog" -- "$cur")) ;;
         --netns) COMPREPLY=($(compgen -W "$(_netnsctl_namespaces)" -- "$cur")) ;;
         *) COMPREPLY=($(compgen -W "--snapshot-interfaces --stream --format --schema --netns" -- "$cur")) ;;
       esac ;;
     get)
       [ "$prev" = get ] && COMPREPLY=($(compgen -W "$(_netnsctl_namespaces names)" -- "$cur")) ;;
+    watch)
+      case $prev in
+        --netns) COMPREPLY=($(compgen -W "$(_netnsctl_namespaces)" -- "$cur")) ;;
+        --type)
+          COMPREPLY=($(compgen -W "netns device address netns_added netns_changed netns_removed device_added
+            device_changed device_removed address_added address_changed address_removed" -- "$cur")) ;;
+        --since) ;;
+        *) COMPREPLY=($(compgen -W "--json --netns --type --since" -- "$cur")) ;;
+      esac ;;
     whois)
       # Interface names on this host: those of its own namespace.
       [ "$prev" = whois ] && COMPREPLY=($(compgen -W "$(ls /sys/class/net 2>/dev/null)" -- "$cur")) ;;

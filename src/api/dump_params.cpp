@@ -202,8 +202,12 @@ Result<DumpParams, ApiError> parse_dump_params(std::string_view body, std::strin
     }
     if (**format == "dot") {
       params.format = DumpFormat::dot;
+    } else if (**format == "svg") {
+      params.format = DumpFormat::svg;
+    } else if (**format == "png") {
+      params.format = DumpFormat::png;
     } else if (**format != "json") {
-      return bad_value("format", **format, "'json' or 'dot'");
+      return bad_value("format", **format, "'json', 'dot', 'svg' or 'png'");
     }
   }
 

@@ -17,8 +17,11 @@
 
 #include "api/admission.h"
 #include "api/dump_params.h"
+#include "api/event_params.h"
 #include "api/openapi_spec.h"
 #include "api/unix_socket.h"
+#include "dump/event_encoder.h"
+#include "dump/graph_render.h"
 #include "dump/json_encoder.h"
 #include "util/text.h"
 
@@ -28,6 +31,9 @@ namespace {
 using json = nlohmann::ordered_json;
 
 constexpr std::size_t kStreamChunk = 64 * 1024;
+// How often a change stream with nothing to send checks whether the server
+// is stopping or its client has gone.
+constexpr std::chrono::milliseconds kStreamWake{200};
 constexpr const char* kJson = "application/json";
 
 void send_json(httplib::Response& res, int status, const json& body) {
@@ -214,6 +220,8 @@ class HttpApi::Impl : public httplib::Server {
   // its queue.
   void raise_backlog() { ::listen(svr_sock_, SOMAXCONN); }
   std::atomic<bool> listen_returned{false};
+  // Set when the server stops: change streams end at their next wake-up.
+  std::atomic<bool> stopping{false};
 
   // Closes the listening socket when listen_after_bind() never ran.
   void close_unused() {
@@ -232,6 +240,7 @@ class HttpApi::Impl : public httplib::Server {
   void healthz(const httplib::Request& req, httplib::Response& res);
   void readyz(const httplib::Request& req, httplib::Response& res);
   void whois(const httplib::Request& req, httplib::Response& res);
+  void events(const httplib::Request& req, httplib::Response& res);
   void metrics(const httplib::Request& req, httplib::Response& res);
   void openapi(const httplib::Request& req, httplib::Response& res);
   void namespaces(const httplib::Request& req, httplib::Response& res);
@@ -270,6 +279,7 @@ const HttpApi::Impl::Route HttpApi::Impl::kRoutes[] = {
     {"GET", "/v1/namespaces", "/v1/namespaces", &Impl::namespaces},
     {"GET", R"(/v1/namespaces/([^/]+))", "/v1/namespaces/{netns}", &Impl::one_namespace},
     {"GET", R"(/v1/devices/([^/]+))", "/v1/devices/{name}", &Impl::whois},
+    {"GET", "/v1/events", "/v1/events", &Impl::events},
     {"POST", "/dump", "/dump", &Impl::dump_with_body},
     {"POST", "/v1/dump", "/v1/dump", &Impl::dump_with_body},
 };
@@ -387,6 +397,34 @@ void HttpApi::Impl::openapi(const httplib::Request&, httplib::Response& res) {
 
 namespace {
 
+const char* format_name(DumpFormat format) {
+  switch (format) {
+    case DumpFormat::dot:
+      return "dot";
+    case DumpFormat::svg:
+      return "svg";
+    case DumpFormat::png:
+      return "png";
+    case DumpFormat::json:
+      break;
+  }
+  return "json";
+}
+
+const char* content_type(DumpFormat format) {
+  switch (format) {
+    case DumpFormat::dot:
+      return "text/vnd.graphviz";
+    case DumpFormat::svg:
+      return "image/svg+xml";
+    case DumpFormat::png:
+      return "image/png";
+    case DumpFormat::json:
+      break;
+  }
+  return kJson;
+}
+
 // "snapshot_interfaces=true output=stream format=json schema=netnsd netns=all", for the audit log.
 std::string describe(const DumpParams& p) {
   std::string netns = "all";
@@ -396,7 +434,7 @@ std::string describe(const DumpParams& p) {
   }
   return std::string("snapshot_interfaces=") + (p.request.snapshot_interfaces ? "true" : "false") +
          " output=" + (p.stream ? "stream" : "files") +
-         (p.stream ? std::string(" format=") + (p.format == DumpFormat::dot ? "dot" : "json") : std::string()) +
+         (p.stream ? std::string(" format=") + format_name(p.format) : std::string()) +
          " schema=" + (p.schema == DumpSchema::datadog ? "datadog" : "netnsd") + " netns=" + netns;
 }
 
@@ -449,6 +487,20 @@ void HttpApi::Impl::dump(const httplib::Request& req, httplib::Response& res, st
 
   if (params->stream) {
     auto text = std::make_shared<std::string>(deps_.dumper.encode(doc, params->schema, params->format));
+    if (params->format == DumpFormat::svg || params->format == DumpFormat::png) {
+      auto image = render_dot(*text, params->format == DumpFormat::svg ? ImageFormat::svg : ImageFormat::png);
+      if (!image) {
+        const Error& e = image.error();
+        const ApiError error = e.code == E2BIG ? ApiError{422, "graph_too_large", e.context}
+                               : e.code == ETIMEDOUT
+                                   ? ApiError{503, "render_timeout", e.context}
+                                   : ApiError{500, "render_failed", "cannot render the graph: " + e.message()};
+        spdlog::warn("render failed: {}", e.message());
+        audit(error.status, error.message);
+        return send_error(res, error);
+      }
+      *text = std::move(image).value();
+    }
     spdlog::debug(
         "dump of {} namespaces: collect {} us, encode {} us, {} bytes", doc.namespaces.size(),
         std::chrono::duration_cast<std::chrono::microseconds>(collected - started).count(),
@@ -457,7 +509,7 @@ void HttpApi::Impl::dump(const httplib::Request& req, httplib::Response& res, st
     telemetry_.observe_dump(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(),
                             params->request.snapshot_interfaces);
     audit(200, "streamed " + std::to_string(text->size()) + " bytes");
-    const char* type = params->format == DumpFormat::dot ? "text/vnd.graphviz" : kJson;
+    const char* type = content_type(params->format);
     res.status = 200;
     res.set_chunked_content_provider(type, [text, ticket](std::size_t offset, httplib::DataSink& sink) {
       std::size_t n = std::min(kStreamChunk, text->size() - offset);
@@ -544,6 +596,53 @@ void HttpApi::Impl::whois(const httplib::Request& req, httplib::Response& res) {
   res.set_content(*found, kJson);
 }
 
+void HttpApi::Impl::events(const httplib::Request& req, httplib::Response& res) {
+  ParamList query;
+  if (auto q = req.target.find('?'); q != std::string::npos) {
+    query = parse_form(std::string_view(req.target).substr(q + 1));
+  }
+  auto params = parse_event_params(query);
+  if (!params) return send_error(res, params.error());
+  if (!deps_.feed) return send_error(res, ApiError{503, "no_event_stream", "this server streams no changes"});
+  std::shared_ptr<ChangeFeed::Subscription> subscription = deps_.feed->subscribe(params->filter, params->since);
+  if (!subscription) {
+    res.set_header("Retry-After", "5");
+    return send_error(res, ApiError{503, "too_many_subscribers",
+                                    "the change stream has as many subscribers as it takes; retry later"});
+  }
+  spdlog::info("events: {} subscribed", peer_of(req));
+  // Streams hold a worker each for as long as they last: they wake up
+  // often enough to notice the server stopping or the client gone, and say
+  // they are alive when quiet.
+  auto quiet = std::make_shared<std::chrono::milliseconds>(0);
+  auto first = std::make_shared<bool>(true);
+  res.status = 200;
+  res.set_header("Cache-Control", "no-store");
+  res.set_chunked_content_provider(
+      "application/x-ndjson", [this, subscription, quiet, first](std::size_t, httplib::DataSink& sink) {
+        std::string out;
+        if (*first) {
+          // Says where the stream starts: a client can come back with ?since=.
+          out = marker_to_ndjson("subscribed", deps_.feed->last_seq(), deps_.resolver.now());
+          *first = false;
+        }
+        for (const FeedItem& item : subscription->next(out.empty() ? kStreamWake : std::chrono::milliseconds(0))) {
+          out += item.change ? change_to_ndjson(*item.change) : lost_to_ndjson(item.lost, deps_.resolver.now());
+        }
+        if (out.empty()) {
+          if (stopping || subscription->closed() || !sink.is_writable()) {
+            sink.done();
+            return true;
+          }
+          *quiet += kStreamWake;
+          if (*quiet < options_.event_heartbeat) return true;
+          out = marker_to_ndjson("heartbeat", deps_.feed->last_seq(), deps_.resolver.now());
+        }
+        *quiet = std::chrono::milliseconds(0);
+        return sink.write(out.data(), out.size());
+      });
+}
+
 void HttpApi::Impl::readyz(const httplib::Request&, httplib::Response& res) {
   std::vector<std::string> reasons;
   if (deps_.not_ready_reasons) reasons = deps_.not_ready_reasons();
@@ -599,6 +698,15 @@ void HttpApi::Impl::write_connection_metrics(MetricsWriter& out) const {
   out.sample("netnsd_dumps_waiting", "", "gauge", "Dumps waiting for their turn.", count(a.waiting));
   out.sample("netnsd_dumps_refused_total", "", "counter", "Dumps refused with 503: too many building or waiting.",
              count(a.refused));
+  if (!deps_.feed) return;
+  const FeedStats f = deps_.feed->stats();
+  out.sample("netnsd_event_subscribers", "", "gauge", "GET /v1/events streams open.", count(f.subscribers));
+  out.sample("netnsd_events_total", "", "counter", "Changes the cache applied (published to the change stream).",
+             count(f.published));
+  out.sample("netnsd_events_lost_total", "", "counter",
+             "Changes slow subscribers did not get (their queue was full), summed.", count(f.lost));
+  out.sample("netnsd_event_subscriptions_refused_total", "", "counter",
+             "GET /v1/events refused with 503: as many subscribers as --max-subscribers.", count(f.refused));
 }
 
 HttpApi::HttpApi(HttpApiDeps deps, HttpApiOptions options)
@@ -675,6 +783,7 @@ Status HttpApi::start() {
 }
 
 void HttpApi::stop() {
+  impl_->stopping = true;
   if (serving_.joinable()) {
     impl_->stop();
     serving_.join();

@@ -18,6 +18,7 @@
 #include "api/connections.h"
 #include "api/telemetry.h"
 #include "dump/dumper.h"
+#include "resolver/changes.h"
 #include "resolver/resolver.h"
 #include "util/defaults.h"
 #include "util/fd.h"
@@ -39,6 +40,9 @@ struct HttpApiOptions {
   std::size_t max_concurrent_dumps = defaults::kMaxConcurrentDumps;
   std::size_t dump_queue = defaults::kDumpQueue;  // beyond it: 503 with Retry-After
   std::chrono::milliseconds ready_wait = defaults::kReadyWait;
+  // A quiet change stream says it is alive this often (and finds a client
+  // that has gone).
+  std::chrono::milliseconds event_heartbeat = defaults::kEventHeartbeat;
 };
 
 struct HttpApiDeps {
@@ -52,6 +56,8 @@ struct HttpApiDeps {
   std::function<bool(std::chrono::milliseconds)> wait_ready;
   // Shared by the API and the metrics endpoint (null: the server's own).
   Telemetry* telemetry = nullptr;
+  // What GET /v1/events streams (null: the endpoint answers 503).
+  ChangeFeed* feed = nullptr;
 };
 
 // Threading: start() and stop() from one controlling thread; requests are

@@ -108,7 +108,7 @@ DumpDocument Dumper::collect(const DumpRequest& request) const {
 }
 
 std::string Dumper::encode(const DumpDocument& doc, DumpSchema schema, DumpFormat format) const {
-  if (format == DumpFormat::dot) return dump_to_dot(doc);
+  if (format != DumpFormat::json) return dump_to_dot(doc);  // the graph; images are rendered from it
   if (schema == DumpSchema::datadog) return dump_to_datadog_json(doc, doc.resolver.lonely_timeout_s);
   return dump_to_json(doc);
 }

@@ -13,7 +13,9 @@
 namespace netnsd {
 
 enum class DumpSchema { netnsd, datadog };
-enum class DumpFormat { json, dot };
+// A streamed dump's format: the JSON document, the DOT graph, or that graph
+// rendered (SVG, PNG; see graph_render.h).
+enum class DumpFormat { json, dot, svg, png };
 
 struct DumpRequest {
   bool snapshot_interfaces = false;

@@ -14,6 +14,8 @@ void write_link_ref(JsonWriter& out, const std::optional<LinkRef>& ref) {
   out.begin_object().field("ifindex", ref->ifindex).field("netns", ref->netns).field("nsid", ref->nsid).end_object();
 }
 
+}  // namespace
+
 void write_address(JsonWriter& out, const Address& a, const std::string& device_name) {
   out.begin_object()
       .field("family", a.family == AF_INET6 ? "inet6" : "inet")
@@ -29,8 +31,6 @@ void write_address(JsonWriter& out, const Address& a, const std::string& device_
   if (!a.label.empty() && a.label != device_name) out.field("label", a.label);
   out.end_object();
 }
-
-}  // namespace
 
 void write_container(JsonWriter& out, const ContainerRef& c) {
   auto text_or_null = [&](const char* key, const std::string& value) {

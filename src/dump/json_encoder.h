@@ -15,6 +15,9 @@ namespace netnsd {
 
 // A container: runtime, id, pod, names (null when unknown), cgroup owner.
 void write_container(JsonWriter& out, const ContainerRef& container);
+// An address of device `device_name` (whose name an IPv4 label repeats unless
+// it is an alias).
+void write_address(JsonWriter& out, const Address& address, const std::string& device_name);
 // A device; "stats" only when it carries counters (live listings).
 void write_device(JsonWriter& out, const Device& device);
 // One namespace; `snapshot` may be null (then "snapshot": null). With

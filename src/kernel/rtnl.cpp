@@ -304,7 +304,7 @@ Status RtnlSocket::read_link_events(const std::function<void(const LinkEvent&)>&
       if (h.nlmsg_type == RTM_NEWADDR || h.nlmsg_type == RTM_DELADDR) {
         AddressMessage a = parse_address_message(h);
         if (a.kind == AddressMessage::Kind::address) {
-          LinkEvent event{a.deleted, Device{}, std::move(a.address)};
+          LinkEvent event{a.deleted, Device{}, std::move(a.address), std::nullopt};
           event.device.ifindex = a.ifindex;
           on_event(event);
         } else if (a.kind == AddressMessage::Kind::refused) {
@@ -314,7 +314,7 @@ Status RtnlSocket::read_link_events(const std::function<void(const LinkEvent&)>&
       }
       LinkMessage link = parse_link_message(h, self);
       if (link.kind == LinkMessage::Kind::device) {
-        on_event(LinkEvent{link.deleted, std::move(link.device), std::nullopt});
+        on_event(LinkEvent{link.deleted, std::move(link.device), std::nullopt, link.moved_to});
       } else if (link.kind == LinkMessage::Kind::refused) {
         refused(&NetlinkCounters::policy, link.refusal);
       }

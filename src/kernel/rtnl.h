@@ -24,6 +24,7 @@ struct LinkEvent {
   bool deleted = false;
   Device device;
   std::optional<Address> address;
+  std::optional<LinkRef> moved_to;  // a deleted device that moved (see LinkMessage)
 };
 
 // A NETLINK_ROUTE socket, bound for life to the network namespace it was

@@ -121,7 +121,7 @@ LinkMessage parse_link_message(const nlmsghdr& message, std::optional<NetnsId> s
 
   std::string why;
   Once once(why);
-  std::optional<std::uint32_t> link, link_netnsid;
+  std::optional<std::uint32_t> link, link_netnsid, new_netnsid, new_ifindex;
   auto u32 = [&](Bytes b, const char* name, std::uint32_t& into) {
     if (b.size() != 4) {
       why = std::string(name) + " is " + std::to_string(b.size()) + " bytes, not 4";
@@ -168,6 +168,18 @@ LinkMessage parse_link_message(const nlmsghdr& message, std::optional<NetnsId> s
         std::uint32_t v = 0;
         if (!once(5, "IFLA_LINK_NETNSID") || !u32(b, "IFLA_LINK_NETNSID", v)) return false;
         link_netnsid = v;
+        return true;
+      }
+      case IFLA_NEW_NETNSID: {
+        std::uint32_t v = 0;
+        if (!once(10, "IFLA_NEW_NETNSID") || !u32(b, "IFLA_NEW_NETNSID", v)) return false;
+        new_netnsid = v;
+        return true;
+      }
+      case IFLA_NEW_IFINDEX: {
+        std::uint32_t v = 0;
+        if (!once(11, "IFLA_NEW_IFINDEX") || !u32(b, "IFLA_NEW_IFINDEX", v)) return false;
+        new_ifindex = v;
         return true;
       }
       case IFLA_OPERSTATE: {
@@ -250,6 +262,12 @@ LinkMessage parse_link_message(const nlmsghdr& message, std::optional<NetnsId> s
       ref.netns = self;
     }
     (d.kind == "veth" ? d.peer : d.lower) = ref;
+  }
+  if (out.deleted && new_netnsid) {
+    LinkRef to;
+    to.nsid = static_cast<std::int32_t>(*new_netnsid);
+    to.ifindex = new_ifindex.value_or(0);
+    out.moved_to = to;
   }
   return out;
 }

@@ -33,6 +33,9 @@ struct LinkMessage {
   Kind kind = Kind::other;
   bool deleted = false;  // RTM_DELLINK
   Device device;
+  // An RTM_DELLINK for a device that moved to another namespace says where
+  // (IFLA_NEW_NETNSID as seen from this one, IFLA_NEW_IFINDEX).
+  std::optional<LinkRef> moved_to;
   std::string refusal;
 };
 

@@ -293,7 +293,7 @@ void Tracker::on_links_readable(NetnsId netns) {
         resolver_.upsert_address(netns, event.device.ifindex, *event.address);
       }
     } else if (event.deleted) {
-      auto old = resolver_.remove_device(netns, event.device.ifindex);
+      auto old = resolver_.remove_device(netns, event.device.ifindex, event.moved_to);
       // A veth end that left (moved or deleted): the other end now points
       // elsewhere, and the kernel does not announce that side.
       if (old && old->peer && old->peer->netns) {

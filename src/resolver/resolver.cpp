@@ -29,6 +29,86 @@ FdBudget plan_fd_budget(std::size_t capacity, std::uint64_t fd_limit, std::size_
                     " kept for the rest)"};
 }
 
+class Resolver::Mutation {
+ public:
+  explicit Mutation(Resolver& resolver) : resolver_(resolver), lock_(resolver.mutex_) {}
+  // Runs before lock_ is released: the feed sees changes in the cache's order.
+  ~Mutation() {
+    if (resolver_.feed_ && !resolver_.changes_.empty()) {
+      resolver_.feed_->publish(std::exchange(resolver_.changes_, {}), resolver_.clock_.now());
+    }
+  }
+  Mutation(const Mutation&) = delete;
+  Mutation& operator=(const Mutation&) = delete;
+
+ private:
+  Resolver& resolver_;
+  std::lock_guard<std::mutex> lock_;
+};
+
+void Resolver::note_locked(Change change) {
+  if (feed_) changes_.push_back(std::move(change));
+}
+
+void Resolver::note_device_locked(NetnsId netns, const Device* before, const Device* after) {
+  if (!feed_ || (!before && !after)) return;
+  Change c;
+  c.netns = netns;
+  if (!before) {
+    c.kind = ChangeKind::device_added;
+    c.device = *after;
+  } else if (!after) {
+    c.kind = ChangeKind::device_removed;
+    c.device = *before;
+  } else {
+    // Addresses: one change each.
+    for (const Address& a : after->addresses) {
+      auto same = std::find_if(before->addresses.begin(), before->addresses.end(),
+                               [&](const Address& b) { return b.same_key(a); });
+      if (same != before->addresses.end() && *same == a) continue;
+      Change ac;
+      ac.kind = same == before->addresses.end() ? ChangeKind::address_added : ChangeKind::address_changed;
+      ac.netns = netns;
+      ac.ifindex = after->ifindex;
+      ac.device_name = after->name;
+      ac.address = a;
+      note_locked(std::move(ac));
+    }
+    for (const Address& b : before->addresses) {
+      const bool kept = std::any_of(after->addresses.begin(), after->addresses.end(),
+                                    [&](const Address& a) { return a.same_key(b); });
+      if (kept) continue;
+      Change ac;
+      ac.kind = ChangeKind::address_removed;
+      ac.netns = netns;
+      ac.ifindex = after->ifindex;
+      ac.device_name = after->name;
+      ac.address = b;
+      note_locked(std::move(ac));
+    }
+    c.changed = changed_fields(*before, *after);
+    if (c.changed.empty()) return;
+    c.kind = ChangeKind::device_changed;
+    c.old = *before;
+    c.device = *after;
+    c.old->addresses.clear();  // the device carries them; no need to say them twice
+  }
+  c.device->stats.reset();
+  note_locked(std::move(c));
+}
+
+void Resolver::note_netns_locked(NetnsId netns, const Entry& entry, std::vector<std::string> changed) {
+  if (!feed_ || changed.empty()) return;
+  Change c;
+  c.kind = ChangeKind::netns_changed;
+  c.netns = netns;
+  c.names = entry.names;
+  c.source = entry.discovered_by;
+  c.lonely_since = entry.lonely_since;
+  c.changed = std::move(changed);
+  note_locked(std::move(c));
+}
+
 void Resolver::index_add_locked(NetnsId netns, const Device& device) {
   if (crosses_namespaces(device)) veth_ends_.emplace(veth_key(device.ifindex, device.peer->ifindex), netns);
 }
@@ -44,8 +124,21 @@ void Resolver::index_remove_locked(NetnsId netns, const Device& device) {
   }
 }
 
-void Resolver::erase_locked(std::unordered_map<NetnsId, Entry>::iterator it, Graveyard& graveyard) {
-  for (const auto& [ifindex, device] : it->second.devices) index_remove_locked(it->first, device);
+void Resolver::erase_locked(std::unordered_map<NetnsId, Entry>::iterator it, Graveyard& graveyard, const char* reason) {
+  for (const auto& [ifindex, device] : it->second.devices) {
+    index_remove_locked(it->first, device);
+    note_device_locked(it->first, &device, nullptr);
+  }
+  if (feed_) {
+    Change c;
+    c.kind = ChangeKind::netns_removed;
+    c.netns = it->first;
+    c.names = it->second.names;
+    c.source = it->second.discovered_by;
+    c.lonely_since = it->second.lonely_since;
+    c.reason = reason;
+    note_locked(std::move(c));
+  }
   if (it->second.handle) graveyard.handles.push_back(std::move(it->second.handle));
   graveyard.gone.push_back(it->first);
   lru_.erase(it->second.lru);
@@ -91,7 +184,7 @@ bool Resolver::make_room_locked(NetnsId added, Graveyard& graveyard) {
     auto victim = oldest_locked(added, [&](const Entry& e) { return same_owner(e) && lonely(e); });
     if (victim == none) victim = oldest_locked(added, same_owner);
     if (victim != none) {
-      erase_locked(victim, graveyard);
+      erase_locked(victim, graveyard, "evicted");
       ++evictions_owner_share_;
     }
   }
@@ -105,7 +198,7 @@ bool Resolver::make_room_locked(NetnsId added, Graveyard& graveyard) {
       victim = oldest_locked(added, same_owner);
     }
     if (victim == none) return false;
-    erase_locked(victim, graveyard);
+    erase_locked(victim, graveyard, "evicted");
     ++evictions_capacity_;
   }
   return true;
@@ -127,7 +220,7 @@ bool Resolver::capture(NetnsId netns, NamespaceHandle handle, Source source) {
   auto owned = std::make_shared<const NamespaceHandle>(std::move(handle));
   bool added = false;
   {
-    std::lock_guard lock(mutex_);
+    Mutation lock(*this);
     auto [it, inserted] = entries_.try_emplace(netns);
     Entry& entry = it->second;
     if (!inserted) {
@@ -148,6 +241,12 @@ bool Resolver::capture(NetnsId netns, NamespaceHandle handle, Source source) {
         graveyard.handles.push_back(std::move(entry.handle));
         entries_.erase(it);
         ++refusals_capacity_;
+      } else if (feed_) {
+        Change c;
+        c.kind = ChangeKind::netns_added;
+        c.netns = netns;
+        c.source = source;
+        note_locked(std::move(c));
       }
     }
   }
@@ -168,7 +267,7 @@ void keep_resolved_peer(const std::map<std::uint32_t, Device>& old, Device& devi
 
 std::vector<Device> Resolver::set_devices(NetnsId netns, std::vector<Device> devices) {
   std::vector<Device> replaced;
-  std::lock_guard lock(mutex_);
+  Mutation lock(*this);
   auto it = entries_.find(netns);
   if (it == entries_.end()) return replaced;
   std::map<std::uint32_t, Device> fresh;
@@ -185,6 +284,16 @@ std::vector<Device> Resolver::set_devices(NetnsId netns, std::vector<Device> dev
   }
   for (const auto& [ifindex, device] : it->second.devices) index_remove_locked(netns, device);
   for (const auto& [ifindex, device] : fresh) index_add_locked(netns, device);
+  if (feed_) {
+    const auto& old = it->second.devices;
+    for (const auto& [ifindex, device] : old) {
+      if (!fresh.count(ifindex)) note_device_locked(netns, &device, nullptr);
+    }
+    for (const auto& [ifindex, device] : fresh) {
+      auto before = old.find(ifindex);
+      note_device_locked(netns, before == old.end() ? nullptr : &before->second, &device);
+    }
+  }
   it->second.devices.swap(fresh);
   replaced.reserve(fresh.size());
   for (auto& [ifindex, device] : fresh) replaced.push_back(std::move(device));
@@ -192,7 +301,7 @@ std::vector<Device> Resolver::set_devices(NetnsId netns, std::vector<Device> dev
 }
 
 bool Resolver::upsert_device(NetnsId netns, Device device) {
-  std::lock_guard lock(mutex_);
+  Mutation lock(*this);
   auto it = entries_.find(netns);
   if (it == entries_.end()) return false;
   auto old = it->second.devices.find(device.ifindex);
@@ -204,8 +313,9 @@ bool Resolver::upsert_device(NetnsId netns, Device device) {
   keep_resolved_peer(it->second.devices, device);
   device.stats.reset();
   // A link message carries no addresses: the device keeps its own.
-  if (old != it->second.devices.end()) device.addresses = std::move(old->second.addresses);
+  if (old != it->second.devices.end()) device.addresses = old->second.addresses;
   const bool unresolved = links_unresolved(device);
+  note_device_locked(netns, old == it->second.devices.end() ? nullptr : &old->second, &device);
   if (old != it->second.devices.end()) index_remove_locked(netns, old->second);
   index_add_locked(netns, device);
   std::uint32_t ifindex = device.ifindex;
@@ -214,13 +324,15 @@ bool Resolver::upsert_device(NetnsId netns, Device device) {
   return unresolved;
 }
 
-std::optional<Device> Resolver::remove_device(NetnsId netns, std::uint32_t ifindex) {
-  std::lock_guard lock(mutex_);
+std::optional<Device> Resolver::remove_device(NetnsId netns, std::uint32_t ifindex, std::optional<LinkRef> moved_to) {
+  Mutation lock(*this);
   auto it = entries_.find(netns);
   if (it == entries_.end()) return std::nullopt;
   auto dev = it->second.devices.find(ifindex);
   if (dev == it->second.devices.end()) return std::nullopt;
   index_remove_locked(netns, dev->second);
+  note_device_locked(netns, &dev->second, nullptr);
+  if (moved_to && !changes_.empty()) changes_.back().moved_to = moved_to;
   Device removed = std::move(dev->second);
   it->second.devices.erase(dev);
   return removed;
@@ -234,13 +346,22 @@ Device* Resolver::device_locked(NetnsId netns, std::uint32_t ifindex) {
 }
 
 bool Resolver::upsert_address(NetnsId netns, std::uint32_t ifindex, Address address) {
-  std::lock_guard lock(mutex_);
+  Mutation lock(*this);
   Device* device = device_locked(netns, ifindex);
   if (!device) return false;
   std::vector<Address>& list = device->addresses;
   auto same = std::find_if(list.begin(), list.end(), [&](const Address& a) { return a.same_key(address); });
+  if (same != list.end() && *same == address) return false;
+  if (feed_) {
+    Change c;
+    c.kind = same != list.end() ? ChangeKind::address_changed : ChangeKind::address_added;
+    c.netns = netns;
+    c.ifindex = ifindex;
+    c.device_name = device->name;
+    c.address = address;
+    note_locked(std::move(c));
+  }
   if (same != list.end()) {
-    if (*same == address) return false;
     *same = std::move(address);  // new flags or scope (DAD done, deprecated, ...)
   } else {
     list.insert(std::upper_bound(list.begin(), list.end(), address, address_order), std::move(address));
@@ -250,12 +371,21 @@ bool Resolver::upsert_address(NetnsId netns, std::uint32_t ifindex, Address addr
 }
 
 bool Resolver::remove_address(NetnsId netns, std::uint32_t ifindex, const Address& address) {
-  std::lock_guard lock(mutex_);
+  Mutation lock(*this);
   Device* device = device_locked(netns, ifindex);
   if (!device) return false;
   std::vector<Address>& list = device->addresses;
   auto same = std::find_if(list.begin(), list.end(), [&](const Address& a) { return a.same_key(address); });
   if (same == list.end()) return false;
+  if (feed_) {
+    Change c;
+    c.kind = ChangeKind::address_removed;
+    c.netns = netns;
+    c.ifindex = ifindex;
+    c.device_name = device->name;
+    c.address = *same;
+    note_locked(std::move(c));
+  }
   list.erase(same);
   return true;
 }
@@ -281,11 +411,14 @@ std::vector<std::pair<NetnsId, HandlePtr>> Resolver::holders_of(std::uint32_t if
 }
 
 void Resolver::set_lower_netns(NetnsId netns, std::uint32_t ifindex, const LinkRef& lower) {
-  std::lock_guard lock(mutex_);
+  Mutation lock(*this);
   Device* device = device_locked(netns, ifindex);
   if (!device || !device->lower) return;
   LinkRef& now = *device->lower;
-  if (now.ifindex == lower.ifindex && now.nsid == lower.nsid) now.netns = lower.netns;
+  if (now.ifindex != lower.ifindex || now.nsid != lower.nsid || now.netns == lower.netns) return;
+  const Device before = feed_ ? *device : Device{};
+  now.netns = lower.netns;
+  if (feed_) note_device_locked(netns, &before, device);
 }
 
 std::vector<std::pair<NetnsId, HandlePtr>> Resolver::veth_ends(std::uint32_t ifindex, std::uint32_t peer_ifindex,
@@ -302,23 +435,26 @@ std::vector<std::pair<NetnsId, HandlePtr>> Resolver::veth_ends(std::uint32_t ifi
 }
 
 void Resolver::link_veth_pair(NetnsId a, std::uint32_t ai, NetnsId b, std::uint32_t bi) {
-  std::lock_guard lock(mutex_);
+  Mutation lock(*this);
   auto point = [&](NetnsId self, std::uint32_t index, NetnsId other, std::uint32_t other_index) {
-    auto it = entries_.find(self);
-    if (it == entries_.end()) return;
-    auto dev = it->second.devices.find(index);
-    if (dev == it->second.devices.end() || !dev->second.peer || dev->second.peer->ifindex != other_index) return;
-    dev->second.peer->netns = other;
+    Device* dev = device_locked(self, index);
+    if (!dev || !dev->peer || dev->peer->ifindex != other_index || dev->peer->netns == other) return;
+    const Device before = feed_ ? *dev : Device{};
+    dev->peer->netns = other;
+    if (feed_) note_device_locked(self, &before, dev);
   };
   point(a, ai, b, bi);
   point(b, bi, a, ai);
 }
 
 void Resolver::mark_present(NetnsId netns) {
-  std::lock_guard lock(mutex_);
+  Mutation lock(*this);
   auto it = entries_.find(netns);
   if (it == entries_.end()) return;
-  it->second.lonely_since.reset();
+  if (it->second.lonely_since) {
+    it->second.lonely_since.reset();
+    note_netns_locked(netns, it->second, {"lonely"});
+  }
   it->second.last_active = clock_.now();
   touch_locked(it->second);
 }
@@ -326,36 +462,50 @@ void Resolver::mark_present(NetnsId netns) {
 void Resolver::apply_presence(const PresenceMap& seen, std::optional<WallTime> as_of,
                               std::optional<WallTime> gathered_at) {
   const WallTime now = as_of ? std::min(*as_of, clock_.now()) : clock_.now();
-  std::lock_guard lock(mutex_);
+  Mutation lock(*this);
   for (auto& [netns, entry] : entries_) {
+    std::vector<std::string> changed;
     auto it = seen.find(netns);
     if (it == seen.end()) {
       // Newer than the scan's reading: the scan could not have seen it.
       if (gathered_at && entry.last_active > *gathered_at) continue;
       entry.pids = 0;
       entry.processes.clear();
+      if (!entry.names.empty()) changed.emplace_back("names");
       entry.names.clear();
-      if (!entry.lonely_since) entry.lonely_since = now;
+      if (!entry.lonely_since) {
+        entry.lonely_since = now;
+        changed.emplace_back("lonely");
+      }
+      note_netns_locked(netns, entry, std::move(changed));
       continue;
     }
     entry.pids = it->second.pids;
     entry.processes = it->second.processes;
-    entry.names.assign(it->second.names.begin(), it->second.names.end());
+    std::vector<std::string> names(it->second.names.begin(), it->second.names.end());
+    if (names != entry.names) changed.emplace_back("names");
+    entry.names = std::move(names);
+    if (entry.lonely_since) changed.emplace_back("lonely");
     entry.lonely_since.reset();
+    note_netns_locked(netns, entry, std::move(changed));
     // Not touched: a scan sees every namespace; recency is about events.
   }
 }
 
 void Resolver::apply_names(const std::map<NetnsId, std::set<std::string>>& names) {
-  std::lock_guard lock(mutex_);
+  Mutation lock(*this);
   for (auto& [netns, entry] : entries_) {
+    std::vector<std::string> changed;
+    std::vector<std::string> now;
     auto it = names.find(netns);
-    if (it == names.end() || it->second.empty()) {
-      entry.names.clear();
-    } else {
-      entry.names.assign(it->second.begin(), it->second.end());
+    if (it != names.end()) now.assign(it->second.begin(), it->second.end());
+    if (now != entry.names) changed.emplace_back("names");
+    entry.names = std::move(now);
+    if (!entry.names.empty() && entry.lonely_since) {
       entry.lonely_since.reset();  // a bind mount holds it: never lonely
+      changed.emplace_back("lonely");
     }
+    note_netns_locked(netns, entry, std::move(changed));
   }
 }
 
@@ -363,12 +513,12 @@ std::size_t Resolver::release_lonely() {
   Graveyard graveyard;
   const WallTime now = clock_.now();
   {
-    std::lock_guard lock(mutex_);
+    Mutation lock(*this);
     std::vector<NetnsId> expired;
     for (const auto& [netns, entry] : entries_) {
       if (entry.lonely_since && now - *entry.lonely_since >= config_.lonely_timeout) expired.push_back(netns);
     }
-    for (NetnsId netns : expired) erase_locked(entries_.find(netns), graveyard);
+    for (NetnsId netns : expired) erase_locked(entries_.find(netns), graveyard, "released");
     lonely_releases_ += graveyard.gone.size();
   }
   const std::size_t released = graveyard.gone.size();

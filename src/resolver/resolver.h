@@ -21,6 +21,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "resolver/changes.h"
 #include "resolver/model.h"
 #include "resolver/stats.h"
 #include "util/clock.h"
@@ -76,6 +77,9 @@ class Resolver {
 
   // At most one listener; set it before events flow (not thread-safe itself).
   void set_listener(ResolverListener* listener) { listener_ = listener; }
+  // Where every change the cache applies is published (null: nowhere); set
+  // it before events flow. The feed must outlive the resolver's use of it.
+  void set_feed(ChangeFeed* feed) { feed_ = feed; }
 
   // Adds a namespace with its handle. Returns false (and drops `handle`) when
   // the namespace already has one, or when it may not take a place.
@@ -110,8 +114,10 @@ class Resolver {
   bool upsert_address(NetnsId netns, std::uint32_t ifindex, Address address);
   // One address went away (RTM_DELADDR). False when it was not cached.
   bool remove_address(NetnsId netns, std::uint32_t ifindex, const Address& address);
-  // One device went away (RTM_DELLINK). Returns it, if it was cached.
-  std::optional<Device> remove_device(NetnsId netns, std::uint32_t ifindex);
+  // One device went away (RTM_DELLINK); `moved_to` when the kernel said it
+  // moved to another namespace. Returns it, if it was cached.
+  std::optional<Device> remove_device(NetnsId netns, std::uint32_t ifindex,
+                                      std::optional<LinkRef> moved_to = std::nullopt);
 
   // Veth peers. The cache indexes cross-namespace veth ends by (ifindex, peer
   // ifindex) so a new end finds its candidate partners without a scan.
@@ -204,6 +210,15 @@ class Resolver {
     const NamespaceOwner& owner() const { return handle->owner; }
   };
 
+  // The lock of a call that changes the cache: the changes it noted are
+  // published (in order, still under the lock) when it ends.
+  class Mutation;
+  void note_locked(Change change);
+  // The device-level changes from `before` to `after` (either null).
+  void note_device_locked(NetnsId netns, const Device* before, const Device* after);
+  // A namespace's names or lonely state changed: one netns_changed.
+  void note_netns_locked(NetnsId netns, const Entry& entry, std::vector<std::string> changed);
+
   // What leaves the cache under the lock: handles to close and ids to
   // announce, both dealt with after the lock is released.
   struct Graveyard {
@@ -225,7 +240,8 @@ class Resolver {
   ResolverStats stats_locked() const;
   void index_add_locked(NetnsId netns, const Device& device);
   void index_remove_locked(NetnsId netns, const Device& device);
-  void erase_locked(std::unordered_map<NetnsId, Entry>::iterator it, Graveyard& graveyard);
+  // `reason`: "evicted" or "released", for the change stream.
+  void erase_locked(std::unordered_map<NetnsId, Entry>::iterator it, Graveyard& graveyard, const char* reason);
 
   const ResolverConfig config_;
   const std::size_t max_per_owner_;
@@ -241,6 +257,8 @@ class Resolver {
   std::string degraded_reason_;
   LiveCounters live_;
   ResolverListener* listener_ = nullptr;
+  ChangeFeed* feed_ = nullptr;
+  std::vector<Change> changes_;  // noted, not yet published (see Mutation)
   std::uint64_t evictions_capacity_ = 0;
   std::uint64_t evictions_owner_share_ = 0;
   std::uint64_t refusals_capacity_ = 0;

@@ -41,11 +41,28 @@ inline constexpr std::size_t kMaxConcurrentDumps = 2;
 inline constexpr std::size_t kDumpQueue = 8;
 inline constexpr std::chrono::milliseconds kReadyWait{10000};  // a dump asked for before the initial scan
 
+// Graphs rendered to an image by the service (SVG, PNG; in a child process,
+// one at a time): at most this many nodes, some 500 containers. dot's layout grows faster than the graph: on
+// 2 cores 2000 nodes take 2.5 s (SVG) to 3.5 s (PNG), 3000 about 10 s, 4000
+// 17 to 24 s and 300 MiB (tests/bench/render_bench.cpp). Larger graphs are
+// for format=dot, rendered offline.
+inline constexpr std::size_t kMaxRenderedNodes = 2000;
+
 // Who lives in a namespace: the processes listed per namespace (the lowest
 // pids; the count covers them all), and where the container runtimes keep
 // their state (names of containers and pods are read there).
 inline constexpr std::size_t kProcessesListed = 8;
 inline constexpr const char* kRuntimeRoot = "/";
+
+// The change stream (GET /v1/events): changes held per subscriber (past
+// them it loses changes, counted), the history kept for ?since=, how many
+// may follow at once (each holds one of the API's workers while it does,
+// ConnectionLimits::workers: half of them at most), and how long a quiet
+// stream waits before it says it is alive.
+inline constexpr std::size_t kEventQueue = 1024;
+inline constexpr std::size_t kEventHistory = 1024;
+inline constexpr std::size_t kMaxEventSubscribers = 8;
+inline constexpr std::chrono::milliseconds kEventHeartbeat{15000};
 
 // The HTTP layer.
 inline constexpr std::size_t kMaxRequestBody = 64 * 1024;  // larger bodies get 413

@@ -8,5 +8,5 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 ./deploy/deps.sh
 cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build build-bench -j"$(nproc)" --target netnsd netlink_floor netnsd_bench netlink_listen_bench >&2
+cmake --build build-bench -j"$(nproc)" --target netnsd netlink_floor netnsd_bench netlink_listen_bench render_bench >&2
 exec build-bench/tests/bench/netnsd_bench "$@"

@@ -69,7 +69,7 @@ expect() {
 expect "dump" netnsctl d
 expect "health" netnsctl --socket /run/x.sock h
 expect "--format" netnsctl dump --stream --f
-expect "json dot" netnsctl dump --stream --format ""
+expect "json dot svg png" netnsctl dump --stream --format ""
 expect "datadog" netnsctl dump --schema d
 expect "--snapshot-interfaces --stream --schema" netnsctl dump --s
 expect "" netnsctl ls ""

@@ -228,6 +228,32 @@ if wait_ready "$sock"; then pass "a stale socket is replaced"; else fail "restar
 [ "$(stat -c %G "$sock")" = nogroup ] && [ "$(stat -c %a "$sock")" = 660 ] && pass "--socket-group nogroup" \
   || fail "socket group $(stat -c %G "$sock") mode $(stat -c %a "$sock")"
 
+# --- the Python example client (standard library only) ------------------------
+client=$(dirname "$0")/../../examples/netnsd_client.py
+NETNSD_SOCKET=$sock python3 "$client" watch device >"$tmp/watch.out" 2>"$tmp/watch.err" &
+watcher=$!
+pids+=("$watcher")
+for _ in $(seq 1 50); do
+  curl -s --unix-socket "$sock" http://localhost/metrics | grep -q '^netnsd_event_subscribers 1' && break
+  sleep 0.05
+done
+ip -n "${tag}a" link add "${tag}w" type veth peer name "${tag}x"
+for _ in $(seq 1 50); do grep -q "device_added .*${tag}w" "$tmp/watch.out" && break; sleep 0.05; done
+kill -TERM "$watcher"; wait "$watcher" 2>/dev/null
+grep -q "device_added .*${tag}w" "$tmp/watch.out" && pass "examples/netnsd_client.py watch: $(grep "${tag}w" "$tmp/watch.out" | head -n1)" \
+  || fail "the example client's watch printed: $(cat "$tmp/watch.out" "$tmp/watch.err")"
+
+# --- the graph, drawn by the service ------------------------------------------
+"$NETNSCTL" --socket "$sock" dump --stream --format svg >"$tmp/netns.svg"
+python3 -c 'import sys, xml.etree.ElementTree as E; E.parse(sys.argv[1])' "$tmp/netns.svg" \
+  && grep -q ">${tag}w (" "$tmp/netns.svg" && pass "netnsctl dump --stream --format svg: well-formed SVG naming the devices" \
+  || fail "svg: $(head -c 300 "$tmp/netns.svg")"
+"$NETNSCTL" --socket "$sock" dump --stream --format png >"$tmp/netns.png"
+[ "$(head -c 8 "$tmp/netns.png" | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ] \
+  && pass "netnsctl dump --stream --format png: a PNG of $(stat -c %s "$tmp/netns.png") bytes" || fail "png: $(head -c 100 "$tmp/netns.png" | od -c | head -3)"
+NETNSD_SOCKET=$sock python3 "$client" svg "$tmp/client.svg" >/dev/null && grep -q '</svg>' "$tmp/client.svg" \
+  && pass "examples/netnsd_client.py svg" || fail "the example client's svg"
+
 # --- SIGTERM stops cleanly and removes the socket -----------------------------
 kill -TERM "$main_pid"; wait "$main_pid"; rc=$?
 [ $rc = 0 ] && [ ! -e "$sock" ] && pass "SIGTERM: exit 0, socket removed" || fail "SIGTERM: rc=$rc, socket present: $([ -e "$sock" ] && echo yes)"

@@ -194,6 +194,47 @@ class Conformance:
         elif not payload:
             self.fail(method, target, f"empty {media} body")
 
+    def exercise_events(self, name):
+        """GET /v1/events: a stream that never ends by itself, so read a few
+        lines (each must be an Event), then hang up."""
+        inode = str(os.stat("/run/netns/" + name).st_ino)
+        target = "/v1/events?netns=" + inode
+        conn = UnixConnection(self.sock, timeout=5)
+        conn.request("GET", target)
+        res = conn.getresponse()
+        template, op = self.spec.operation("GET", "/v1/events")
+        self.spec.exercised.add((template, "get"))
+        ctype = res.getheader("Content-Type", "")
+        if res.status != 200 or not ctype.startswith("application/x-ndjson"):
+            self.fail("GET", target, f"answered {res.status} {ctype!r}, not a 200 NDJSON stream")
+            conn.close()
+            return
+        schema = op["responses"]["200"]["content"]["application/x-ndjson"]["schema"]
+        subprocess.run(["ip", "-n", name, "link", "add", name + "c", "type", "veth", "peer", "name", name + "d"],
+                       check=True)
+        subprocess.run(["ip", "-n", name, "addr", "add", "192.0.2.10/24", "dev", name + "c"], check=True)
+        seen = set()
+        try:
+            while "address_added" not in seen:
+                line = res.readline()
+                if not line:
+                    self.fail("GET", target, "the stream ended")
+                    break
+                event = json.loads(line)
+                seen.add(event.get("type"))
+                self.checked += 1
+                try:
+                    self.spec.validate(schema, event, target)
+                except jsonschema.ValidationError as e:
+                    self.fail("GET", target, f"line {line!r} does not match Event: {e.message} at {list(e.path)}")
+        except (OSError, ValueError) as e:
+            self.fail("GET", target, f"reading the stream: {e} (saw {sorted(seen)})")
+        conn.close()
+        if not {"subscribed", "device_added"} <= seen:
+            self.fail("GET", target, f"expected subscribed and device_added lines, saw {sorted(seen)}")
+        self.request("GET", "/v1/events?type=bogus")
+        self.request("GET", "/v1/events?since=-1")
+
     def run(self):
         name = "oa" + uuid.uuid4().hex[:8]
         subprocess.run(["ip", "netns", "add", name], check=True)
@@ -231,6 +272,7 @@ class Conformance:
             self.failures.append("GET /v1/devices/NAME never answered 200 for a new veth")
         r("GET", "/v1/devices/no-such-" + name[:4])
         r("GET", "/v1/devices/with%20space")
+        self.exercise_events(name)
 
         for path in ("/dump", "/v1/dump"):
             r("POST", path)
@@ -239,6 +281,8 @@ class Conformance:
             r("POST", path, json.dumps({"snapshot_interfaces": True, "output": "stream"}), "application/json")
             r("POST", path, json.dumps({"output": "stream", "schema": "datadog"}), "application/json")
             r("POST", path, json.dumps({"output": "stream", "format": "dot"}), "application/json")
+            r("POST", path + "?output=stream&format=svg&netns=" + host)
+            r("POST", path + "?output=stream&format=png&netns=" + host)
             r("POST", path + "?output=stream&netns=" + host)
             r("POST", path, "snapshot_interfaces=true&output=stream", "application/x-www-form-urlencoded")
             r("POST", path, "{not json", "application/json")

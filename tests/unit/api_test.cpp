@@ -58,6 +58,40 @@ TEST_F(Api, BarePostWithoutContentLengthIsAnsweredAtOnce) {
   EXPECT_NE(answer.find("digraph netnsd"), std::string::npos);
 }
 
+TEST_F(Api, GraphsAreRenderedAsSvgAndPngAndTooLargeOnesGet422) {
+  LiveService service(host_);
+  auto cli = service.client();
+  auto svg = cli.Post("/v1/dump?output=stream&format=svg", "{}", "application/json");
+  ASSERT_TRUE(svg);
+  ASSERT_EQ(svg->status, 200) << svg->body;
+  EXPECT_EQ(svg->get_header_value("Content-Type"), "image/svg+xml");
+  EXPECT_NE(svg->body.find("<svg"), std::string::npos);
+  EXPECT_NE(svg->body.find(">c0 (2)<"), std::string::npos) << "the devices are named";
+  EXPECT_NE(svg->body.find(">v0 (4)<"), std::string::npos);
+  auto png = cli.Post("/v1/dump", R"({"output": "stream", "format": "png"})", "application/json");
+  ASSERT_TRUE(png);
+  ASSERT_EQ(png->status, 200) << png->body;
+  EXPECT_EQ(png->get_header_value("Content-Type"), "image/png");
+  EXPECT_EQ(png->body.substr(0, 8), std::string("\x89PNG\r\n\x1a\n", 8));
+  expect_error(cli.Post("/v1/dump?format=svg", "{}", "application/json"), 400, "format_requires_stream");
+  expect_error(cli.Post("/v1/dump?output=stream&format=gif", "{}", "application/json"), 400, "invalid_value");
+
+  // 600 namespaces of 3 devices: 2400 nodes, past what the service renders.
+  testing::FakeHost big;
+  for (NetnsId i = 0; i < 600; ++i) {
+    big.mounts.push_back({5000 + i, "/run/netns/n" + std::to_string(i)});
+    big.links[5000 + i] = {testing::plain(1, "lo"), testing::plain(2, "eth0"), testing::plain(3, "eth1")};
+  }
+  LiveService large(big);
+  auto refused = large.client().Post("/v1/dump?output=stream&format=svg", "{}", "application/json");
+  expect_error(refused, 422, "graph_too_large");
+  ASSERT_TRUE(refused);
+  EXPECT_NE(refused->body.find("format=dot"), std::string::npos) << "says what to do instead";
+  auto dot = large.client().Post("/v1/dump?output=stream&format=dot", "{}", "application/json");
+  ASSERT_TRUE(dot);
+  EXPECT_EQ(dot->status, 200);
+}
+
 TEST_F(Api, BadDumpParametersGet400) {
   LiveService service(host_);
   auto cli = service.client();

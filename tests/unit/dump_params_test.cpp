@@ -93,7 +93,13 @@ TEST(DumpParams, RefusesWrongTypes) {
 TEST(DumpParams, RefusesUnknownValuesAndParameters) {
   EXPECT_EQ(code_of(parse(R"({"output": "disk"})")), "invalid_value");
   EXPECT_EQ(code_of(parse(R"({"schema": "falco"})")), "invalid_value");
-  EXPECT_EQ(code_of(parse(R"({"output": "stream", "format": "svg"})")), "invalid_value");
+  EXPECT_EQ(code_of(parse(R"({"output": "stream", "format": "gif"})")), "invalid_value");
+  auto svg = parse(R"({"output": "stream", "format": "svg"})");
+  ASSERT_TRUE(svg);
+  EXPECT_EQ(svg->format, DumpFormat::svg);
+  auto png = parse("", {{"output", "stream"}, {"format", "png"}});
+  ASSERT_TRUE(png);
+  EXPECT_EQ(png->format, DumpFormat::png);
   EXPECT_EQ(code_of(parse("", {{"snapshot_interfaces", "maybe"}})), "invalid_value");
   auto unknown = parse(R"({"snapshot": true})");
   ASSERT_FALSE(unknown);

@@ -4,6 +4,7 @@
 #include <linux/if_addr.h>
 #include <sys/socket.h>
 
+#include "dump/event_encoder.h"
 #include "fakes.h"
 
 namespace netnsd {
@@ -237,6 +238,57 @@ TEST(JsonEncoder, AnyInterfaceNameGivesValidJson) {
   std::string name = parsed["namespaces"][0]["devices"][0]["name"];
   EXPECT_EQ(name.substr(0, 6), std::string("a\"b\\c\x01"));
   EXPECT_NE(name.find("\xEF\xBF\xBD"), std::string::npos) << "invalid UTF-8 becomes U+FFFD";
+}
+
+TEST(EventEncoder, EachChangeIsOneLineOfJsonWithWhatItsTypeSays) {
+  Change renamed;
+  renamed.seq = 7;
+  renamed.at = WallTime(std::chrono::seconds(1'800'000'000));
+  renamed.kind = ChangeKind::device_changed;
+  renamed.netns = 4026532177;
+  renamed.old = testing::plain(2, "eth0");
+  renamed.device = testing::plain(2, "wan\n0");
+  renamed.changed = {"name"};
+  const std::string line = change_to_ndjson(renamed);
+  ASSERT_EQ(line.back(), '\n');
+  EXPECT_EQ(line.find('\n'), line.size() - 1) << "one line, whatever the names hold";
+  auto j = nlohmann::json::parse(line);
+  EXPECT_EQ(j["seq"], 7);
+  EXPECT_EQ(j["type"], "device_changed");
+  EXPECT_EQ(j["time"], "2027-01-15T08:00:00.000Z");
+  EXPECT_EQ(j["old"]["name"], "eth0");
+  EXPECT_EQ(j["device"]["name"], "wan\n0");
+  EXPECT_EQ(j["changed"], nlohmann::json::array({"name"}));
+  EXPECT_FALSE(j.contains("moved_to"));
+
+  Change address;
+  address.kind = ChangeKind::address_removed;
+  address.netns = 9;
+  address.ifindex = 3;
+  address.device_name = "eth0";
+  Address a;
+  a.family = AF_INET6;
+  a.prefix_len = 64;
+  a.local = {0x20, 0x01, 0x0d, 0xb8};
+  a.flags = IFA_F_NODAD;
+  address.address = a;
+  j = nlohmann::json::parse(change_to_ndjson(address));
+  EXPECT_EQ(j["device"], (nlohmann::json{{"ifindex", 3}, {"name", "eth0"}}));
+  EXPECT_EQ(j["address"]["address"], "2001:db8::");
+  EXPECT_EQ(j["address"]["family"], "inet6");
+
+  Change gone;
+  gone.kind = ChangeKind::netns_removed;
+  gone.netns = 9;
+  gone.names = {"blue"};
+  gone.reason = "released";
+  j = nlohmann::json::parse(change_to_ndjson(gone));
+  EXPECT_EQ(j["names"], nlohmann::json::array({"blue"}));
+  EXPECT_EQ(j["reason"], "released");
+  EXPECT_TRUE(j["lonely_since"].is_null());
+
+  EXPECT_EQ(nlohmann::json::parse(lost_to_ndjson(40, renamed.at))["count"], 40);
+  EXPECT_EQ(nlohmann::json::parse(marker_to_ndjson("heartbeat", 12, renamed.at))["seq"], 12);
 }
 
 }  // namespace

@@ -73,6 +73,24 @@ TEST(RtnlParse, ADeletionNeedsOnlyTheIndex) {
   EXPECT_EQ(link.device.ifindex, 8u);
 }
 
+TEST(RtnlParse, ADeviceThatMovedSaysWhere) {
+  NetlinkMessage m(RTM_DELLINK);
+  m.ifinfo(8).str(IFLA_IFNAME, "vp1").u32(IFLA_NEW_NETNSID, 3).u32(IFLA_NEW_IFINDEX, 12);
+  LinkMessage link = parse_link_message(m.header(), {});
+  ASSERT_EQ(link.kind, LinkMessage::Kind::device) << link.refusal;
+  ASSERT_TRUE(link.moved_to);
+  EXPECT_EQ(link.moved_to->nsid, 3);
+  EXPECT_EQ(link.moved_to->ifindex, 12u);
+
+  NetlinkMessage bad(RTM_DELLINK);
+  const std::uint8_t one = 1;
+  bad.ifinfo(8).attr(IFLA_NEW_NETNSID, &one, 1);
+  EXPECT_EQ(parse_link_message(bad.header(), {}).kind, LinkMessage::Kind::refused);
+  NetlinkMessage deleted(RTM_DELLINK);
+  deleted.ifinfo(8);
+  EXPECT_FALSE(parse_link_message(deleted.header(), {}).moved_to);
+}
+
 // Each of these breaks one rule; each is refused whole, with a reason.
 TEST(RtnlParse, HostileMessagesAreRefusedWhole) {
   const std::uint8_t one = 1;

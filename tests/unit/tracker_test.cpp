@@ -186,14 +186,14 @@ TEST_F(TrackerTest, LinkEventsAreAppliedAsTheyCome) {
   start();
   auto links = sources_.links(50);
   ASSERT_TRUE(links);
-  links->push(LinkEvent{false, plain(2, "eth0"), {}});
+  links->push(LinkEvent{false, plain(2, "eth0"), {}, {}});
   ASSERT_TRUE(eventually([&] { return device_names(50) == std::vector<std::string>{"lo", "eth0"}; }));
   Device renamed = plain(2, "wan0");
   renamed.up = true;
-  links->push(LinkEvent{false, renamed, {}});
+  links->push(LinkEvent{false, renamed, {}, {}});
   ASSERT_TRUE(eventually([&] { return device_names(50) == std::vector<std::string>{"lo", "wan0"}; }));
   EXPECT_TRUE(resolver_->find(50)->devices[1].up);
-  links->push(LinkEvent{true, renamed, {}});
+  links->push(LinkEvent{true, renamed, {}, {}});
   ASSERT_TRUE(eventually([&] { return device_names(50) == std::vector<std::string>{"lo"}; }));
   EXPECT_EQ(resolver_->stats().live.link_events, 3u);
 }
@@ -206,7 +206,7 @@ TEST_F(TrackerTest, AnOverflowRelistsTheNamespaceAndIsCounted) {
     host_.links[50] = {plain(1, "lo"), plain(2, "eth0"), plain(3, "eth1")};
   }
   const int listings = host_.link_listings;
-  sources_.links(50)->push(LinkEvent{false, plain(9, "lost-with-the-overflow"), {}});
+  sources_.links(50)->push(LinkEvent{false, plain(9, "lost-with-the-overflow"), {}, {}});
   sources_.links(50)->overflow();
   ASSERT_TRUE(eventually([&] { return device_names(50).size() == 3; }));
   EXPECT_EQ(device_names(50), (std::vector<std::string>{"lo", "eth0", "eth1"}));
@@ -224,8 +224,8 @@ TEST_F(TrackerTest, ANewVethIsLinkedToItsPeerAcrossNamespaces) {
   }
   start();
   // `ip link add v60 netns 60 type veth peer v50 netns 50`, as each side hears it.
-  sources_.links(60)->push(LinkEvent{false, veth(5, "v60", 7, 4), {}});
-  sources_.links(50)->push(LinkEvent{false, veth(7, "v50", 5, 3), {}});
+  sources_.links(60)->push(LinkEvent{false, veth(5, "v60", 7, 4), {}, {}});
+  sources_.links(50)->push(LinkEvent{false, veth(7, "v50", 5, 3), {}, {}});
   auto peer_of = [&](NetnsId netns, std::size_t i) -> std::optional<NetnsId> {
     auto view = resolver_->find(netns);
     if (!view || view->devices.size() <= i || !view->devices[i].peer) return std::nullopt;
@@ -329,7 +329,7 @@ TEST_F(TrackerTest, AListingOvertakenByEventsIsDoneAgainNotApplied) {
   }
   sources_.links(50)->overflow();
   ASSERT_EQ(started.wait_for(3s), std::future_status::ready);
-  sources_.links(50)->push(LinkEvent{false, plain(2, "new"), {}});
+  sources_.links(50)->push(LinkEvent{false, plain(2, "new"), {}, {}});
   ASSERT_TRUE(eventually([&] { return device_names(50) == std::vector<std::string>{"lo", "new"}; }));
   event_applied.set_value();
   ASSERT_TRUE(eventually([&] { return listings == 2; })) << "the stale listing is done again";

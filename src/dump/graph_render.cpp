@@ -1,0 +1,274 @@
+#include "dump/graph_render.h"
+
+#include <fcntl.h>
+#include <graphviz/cgraph.h>
+#include <graphviz/gvc.h>
+#include <malloc.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <memory>
+#include <mutex>
+#include <utility>
+
+#include "util/fd.h"
+
+namespace netnsd {
+
+namespace {
+
+// Graphviz's global state, and the lock every use of it takes.
+struct Graphviz {
+  std::mutex mutex;
+  GVC_t* context = nullptr;  // created by the first render, never freed
+  std::string messages;      // what Graphviz reported during the current render
+};
+
+// Never destroyed: a worker may still be rendering while the process exits.
+Graphviz& graphviz() {
+  static Graphviz& gv = *new Graphviz;
+  return gv;
+}
+
+// Graphviz's error function: called with the lock held, in pieces
+// ("Error", ": ", the message).
+int capture_message(char* text) {
+  graphviz().messages.append(text);
+  return 0;
+}
+
+struct GraphClose {
+  void operator()(Agraph_t* g) const { agclose(g); }
+};
+using GraphPtr = std::unique_ptr<Agraph_t, GraphClose>;
+
+struct RenderDataFree {
+  void operator()(char* data) const { gvFreeRenderData(data); }
+};
+using RenderDataPtr = std::unique_ptr<char, RenderDataFree>;
+
+// The layout of one graph, freed before the graph is closed.
+class Layout {
+ public:
+  Layout(GVC_t* context, Agraph_t* graph) : context_(context), graph_(graph) {}
+  Layout(const Layout&) = delete;
+  Layout& operator=(const Layout&) = delete;
+  ~Layout() { gvFreeLayout(context_, graph_); }
+
+ private:
+  GVC_t* context_;
+  Agraph_t* graph_;
+};
+
+// Set up on first use: messages go to capture_message from the start, so
+// that gvContext's own (a missing plugin) are captured too.
+GVC_t* context_locked(Graphviz& gv) {
+  if (!gv.context) {
+    agseterrf(capture_message);
+    gv.context = gvContext();
+  }
+  return gv.context;
+}
+
+// `what`, then what Graphviz said, on one line.
+Error failure(Graphviz& gv, const std::string& what) {
+  std::string said = gv.messages;
+  for (char& c : said) {
+    if (c == '\n') c = ' ';
+  }
+  while (!said.empty() && said.back() == ' ') said.pop_back();
+  return Error::logic(said.empty() ? what : what + ": " + said);
+}
+
+Result<std::string> render_data(Graphviz& gv, Agraph_t* graph, const char* format) {
+  char* data = nullptr;
+  unsigned int length = 0;
+  int rc = gvRenderData(gv.context, graph, format, &data, &length);
+  RenderDataPtr owned(data);
+  if (rc != 0 || !data) return failure(gv, std::string("graphviz could not render ") + format);
+  return std::string(data, length);
+}
+
+// A render's bounds: its time (the child is killed past it; dot at the node
+// limit takes a few seconds), its CPU time, and the size of its image.
+constexpr std::chrono::milliseconds kRenderTimeout{30000};
+constexpr rlim_t kRenderCpuSeconds = 60;
+constexpr std::size_t kMaxRenderedBytes = 256u << 20;
+
+// A PNG is drawn on one bitmap of 4 bytes a pixel, as large as the drawing:
+// 100 containers make a 1023 x 25493 drawing, 100 MiB of bitmap. Past these
+// bounds it is drawn at a lower resolution instead (the dpi the layout
+// recorded; text stays legible down to about half of Graphviz's 96). cairo
+// would itself shrink a side over 32767 pixels, but says so on stderr.
+constexpr double kMaxPngPixels = 8e6;  // 32 MiB of bitmap
+constexpr double kMaxPngSide = 32000;
+constexpr double kDefaultDpi = 96;  // Graphviz's for bitmaps
+constexpr double kPadPoints = 4;    // Graphviz's default pad, each side
+
+void fit_png(Agraph_t* graph) {
+  const boxf bb = GD_bb(graph);
+  double dpi = GD_drawing(graph)->dpi > 0 ? GD_drawing(graph)->dpi : kDefaultDpi;
+  double width = (bb.UR.x - bb.LL.x + 2 * kPadPoints) * dpi / 72;
+  double height = (bb.UR.y - bb.LL.y + 2 * kPadPoints) * dpi / 72;
+  if (width <= 0 || height <= 0) return;
+  double scale =
+      std::min({1.0, std::sqrt(kMaxPngPixels / (width * height)), kMaxPngSide / width, kMaxPngSide / height});
+  if (scale < 1) GD_drawing(graph)->dpi = dpi * scale;
+}
+
+Result<std::string> render_image(Graphviz& gv, Agraph_t* graph, ImageFormat format) {
+  if (format == ImageFormat::svg) return render_data(gv, graph, "svg");
+  fit_png(graph);
+  // cairo (the pango plugin) antialiases; gd is what a Graphviz without it has.
+  auto png = render_data(gv, graph, "png:cairo");
+  if (png) return png;
+  gv.messages.clear();
+  return render_data(gv, graph, "png");
+}
+
+// The one graph `dot` holds. Graphviz's lexer outlives a parse: it stops
+// reading after the first graph, keeps the rest of the text for the next
+// parse (which would return the next graph, whoever asked) and keeps
+// counting lines. So the rest is read here and refused, and lines are
+// counted from 1, which makes the line in a syntax error the caller's.
+Result<GraphPtr> parse_one(Graphviz& gv, const std::string& dot) {
+  agreadline(1);
+  GraphPtr graph(agmemread(dot.c_str()));
+  if (!graph) return failure(gv, "the DOT text does not hold a graph Graphviz can read");
+  const std::size_t said = gv.messages.size();  // warnings about the graph itself are not the rest's
+  bool more = false;
+  while (GraphPtr rest{agmemread("")}) more = true;  // stops at the end of the text, or at an error
+  if (more || gv.messages.size() > said) return failure(gv, "the DOT text holds more than one graph");
+  return graph;
+}
+
+Result<std::string> render_locked(Graphviz& gv, const std::string& dot, ImageFormat format, std::size_t max_nodes) {
+  GVC_t* context = context_locked(gv);
+  gv.messages.clear();
+  auto parsed = parse_one(gv, dot);
+  if (!parsed) return parsed.error();
+  GraphPtr graph = std::move(parsed).value();
+
+  auto nodes = static_cast<std::size_t>(agnnodes(graph.get()));
+  if (nodes > max_nodes) {
+    return Error::os("the graph has " + std::to_string(nodes) + " nodes, more than the " + std::to_string(max_nodes) +
+                         " rendered by the service (the layout's time grows much faster than the graph): ask for "
+                         "format=dot and render it offline",
+                     E2BIG);
+  }
+  int rc = gvLayout(context, graph.get(), "dot");
+  Layout layout(context, graph.get());  // a failed layout may have begun
+  if (rc != 0) return failure(gv, "graphviz could not lay out the graph");
+  return render_image(gv, graph.get(), format);
+}
+
+// The child's answer on its pipe: one status byte, then the image or the
+// error's sentence.
+constexpr char kImage = '+';
+constexpr char kTooLarge = 'L';
+constexpr char kFailed = '-';
+
+// In the child: renders, writes the answer, exits without running
+// destructors or atexit handlers (the parent's, not ours).
+[[noreturn]] void render_in_child(int out, const std::string& dot, ImageFormat format, std::size_t max_nodes) {
+  // Only the pipe stays open: the parent's namespace handles must not live
+  // on in the child, and what cairo says goes nowhere.
+  int quiet = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
+  if (quiet >= 0) ::dup2(quiet, STDERR_FILENO);
+  ::dup2(out, 3);
+  ::syscall(SYS_close_range, 4u, ~0u, 0u);
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  const rlimit cpu{kRenderCpuSeconds, kRenderCpuSeconds};
+  ::setrlimit(RLIMIT_CPU, &cpu);
+
+  Graphviz& gv = graphviz();
+  std::string answer;
+  {
+    std::lock_guard lock(gv.mutex);
+    auto image = render_locked(gv, dot, format, max_nodes);
+    if (image) {
+      answer = kImage + std::move(image).value();
+    } else {
+      const Error& e = image.error();
+      answer = e.code == E2BIG ? kTooLarge + e.context : kFailed + e.message();
+    }
+  }
+  std::size_t done = 0;
+  while (done < answer.size()) {
+    ssize_t n = ::write(3, answer.data() + done, answer.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) ::_exit(1);
+    done += static_cast<std::size_t>(n);
+  }
+  ::_exit(0);
+}
+
+}  // namespace
+
+Result<std::string> render_dot(std::string_view dot, ImageFormat format, std::size_t max_nodes) {
+  // Graphviz 2.42's dot layout leaks what it allocates for clusters (one
+  // per namespace here; Graphviz bug 1908, "memory leaks in gvLayout",
+  // still open): some 1.3 KiB per node, every render. So each render runs
+  // in a child forked for it, whose memory, leaks included, goes when it
+  // exits, and whose crash or endless layout is not netnsd's. One at a time:
+  // a render peaks at over 100 MiB.
+  static std::mutex one_at_a_time;
+  std::lock_guard lock(one_at_a_time);
+  const std::string text(dot);  // agmemread wants a C string
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) return Error::os("pipe for the renderer");
+  Fd in(fds[0]), out(fds[1]);
+  const pid_t child = ::fork();
+  if (child < 0) return Error::os("fork the renderer");
+  if (child == 0) render_in_child(out.get(), text, format, max_nodes);
+  out.reset();
+
+  std::string answer;
+  bool timed_out = false;
+  const auto deadline = std::chrono::steady_clock::now() + kRenderTimeout;
+  char buf[65536];
+  for (;;) {
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    pollfd p{in.get(), POLLIN, 0};
+    const int ready = left.count() > 0 ? ::poll(&p, 1, static_cast<int>(left.count())) : 0;
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready <= 0 || answer.size() > kMaxRenderedBytes) {
+      timed_out = ready == 0;
+      ::kill(child, SIGKILL);
+      break;
+    }
+    const ssize_t n = ::read(in.get(), buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    answer.append(buf, static_cast<std::size_t>(n));
+  }
+  int status = 0;
+  while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (timed_out) {
+    return Error::os("rendering took longer than " + std::to_string(kRenderTimeout.count() / 1000) +
+                         " s: ask for format=dot and render it offline",
+                     ETIMEDOUT);
+  }
+  if (answer.empty() || answer.size() > kMaxRenderedBytes || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    if (WIFSIGNALED(status)) {
+      return Error::logic("the renderer died of signal " + std::to_string(WTERMSIG(status)));
+    }
+    return Error::logic("the renderer failed without an answer");
+  }
+  const std::string body = answer.substr(1);
+  if (answer[0] == kImage) return body;
+  if (answer[0] == kTooLarge) return Error{E2BIG, body};
+  return Error::logic(body);
+}
+
+}  // namespace netnsd

@@ -1,0 +1,383 @@
+// GET /v1/events on the real netnsd binary: real namespaces and devices
+// appear on the stream within their latency budgets, removals follow a
+// deleted namespace, and a subscriber that stops reading slows nobody (not
+// /healthz, not another subscriber) and is told what it lost.
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <fstream>
+#include <functional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "api_checks.h"
+#include "daemon.h"
+#include "privileged.h"
+#include "system.h"
+
+namespace netnsd {
+namespace {
+
+using namespace std::chrono_literals;
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+using testing::Daemon;
+using testing::eventually;
+using testing::NamedNetns;
+using testing::RawClient;
+using testing::unique_name;
+
+// A subscriber speaking raw HTTP: the chunked NDJSON body decoded as it
+// comes, one parsed event per line, each with the moment it arrived.
+class EventStream {
+ public:
+  struct Event {
+    json body;
+    Clock::time_point arrived;
+  };
+
+  EventStream(const std::string& socket, const std::string& query = "") : client_(socket) {
+    client_.send("GET /v1/events" + query + " HTTP/1.1\r\nHost: netnsd\r\n\r\n");
+  }
+
+  // The status of the answer (its head read), or 0.
+  int status(std::chrono::milliseconds timeout = 3s) {
+    const auto deadline = Clock::now() + timeout;
+    while (head_.empty() && Clock::now() < deadline && read_some(deadline)) {
+    }
+    return testing::status_of(head_);
+  }
+  const std::string& head() const { return head_; }
+
+  // The next event that `match` takes (others are skipped), or null.
+  std::optional<Event> wait_for(const std::function<bool(const json&)>& match, std::chrono::milliseconds timeout) {
+    const auto deadline = Clock::now() + timeout;
+    for (;;) {
+      while (!events_.empty()) {
+        Event e = std::move(events_.front());
+        events_.erase(events_.begin());
+        seen_.push_back(e.body);
+        if (match(e.body)) return e;
+      }
+      if (Clock::now() >= deadline || !read_some(deadline)) return std::nullopt;
+    }
+  }
+  // Everything that arrives within `quiet` of the last thing.
+  std::vector<json> drain(std::chrono::milliseconds quiet) {
+    std::vector<json> out;
+    while (auto e = wait_for([](const json&) { return true; }, quiet)) out.push_back(e->body);
+    return out;
+  }
+  bool ended() const { return ended_; }
+  int fd() const { return client_.fd(); }
+
+ private:
+  // Reads what is there (waiting until `deadline`); false when nothing came.
+  bool read_some(Clock::time_point deadline) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    pollfd p{client_.fd(), POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(std::max<long>(0, left.count()))) <= 0) return false;
+    char buf[65536];
+    const ssize_t n = ::recv(client_.fd(), buf, sizeof buf, 0);
+    if (n <= 0) {
+      ended_ = true;
+      return false;
+    }
+    const auto now = Clock::now();
+    raw_.append(buf, static_cast<std::size_t>(n));
+    if (head_.empty()) {
+      const auto end = raw_.find("\r\n\r\n");
+      if (end == std::string::npos) return true;
+      head_ = raw_.substr(0, end + 4);
+      raw_.erase(0, end + 4);
+    }
+    // Chunks: "<hex size>\r\n<data>\r\n", a 0 size at the end.
+    for (;;) {
+      const auto eol = raw_.find("\r\n");
+      if (eol == std::string::npos) break;
+      const std::size_t size = std::stoul(raw_.substr(0, eol), nullptr, 16);
+      if (raw_.size() < eol + 2 + size + 2) break;
+      body_.append(raw_, eol + 2, size);
+      raw_.erase(0, eol + 2 + size + 2);
+      if (size == 0) ended_ = true;
+    }
+    for (auto nl = body_.find('\n'); nl != std::string::npos; nl = body_.find('\n')) {
+      events_.push_back({json::parse(body_.substr(0, nl)), now});
+      body_.erase(0, nl + 1);
+    }
+    return true;
+  }
+
+  RawClient client_;
+  std::string raw_, head_, body_;
+  std::vector<Event> events_;
+  std::vector<json> seen_;
+  bool ended_ = false;
+};
+
+auto of_type(const std::string& type, std::uint64_t netns) {
+  return [type, netns](const json& e) { return e["type"] == type && e["netns"] == netns; };
+}
+
+auto device_event(const std::string& type, std::uint64_t netns, const std::string& name) {
+  return [type, netns, name](const json& e) {
+    return e["type"] == type && e["netns"] == netns && e["device"]["name"] == name;
+  };
+}
+
+double ms_since(Clock::time_point start, Clock::time_point end) {
+  return std::chrono::duration<double, std::milli>(end - start).count();
+}
+
+class Events : public ::testing::Test {
+ protected:
+  void SetUp() override { NETNSD_REQUIRE_ROOT(); }
+};
+
+TEST_F(Events, NamespacesAndDevicesAreOnTheStreamWithinTheirBudgets) {
+  Daemon netnsd({"--resync-interval", "0", "--lonely-timeout", "1", "--flush-period", "1"});
+  ASSERT_TRUE(netnsd.ready());
+  EventStream stream(netnsd.socket_path());
+  ASSERT_EQ(stream.status(), 200) << stream.head();
+  EXPECT_NE(stream.head().find("application/x-ndjson"), std::string::npos) << stream.head();
+  auto hello = stream.wait_for([](const json& e) { return e["type"] == "subscribed"; }, 2s);
+  ASSERT_TRUE(hello);
+  EXPECT_TRUE(hello->body["seq"].is_number_unsigned());
+
+  // A new `ip netns add` namespace: within 200 ms.
+  const auto made = Clock::now();
+  auto a = std::make_unique<NamedNetns>(unique_name("ev"));
+  auto added = stream.wait_for(of_type("netns_added", a->inode()), 2s);
+  ASSERT_TRUE(added) << "no netns_added for " << a->inode();
+  const double ns_ms = ms_since(made, added->arrived);
+  EXPECT_LT(ns_ms, 200.0);
+  std::uint64_t last_seq = added->body["seq"];
+
+  // A veth made in it, ten times: each on the stream within 100 ms.
+  double worst = 0;
+  for (int i = 0; i < 10; ++i) {
+    const std::string name = "ve" + std::to_string(i);
+    const auto t0 = Clock::now();
+    a->ip({"link", "add", name, "type", "veth", "peer", "name", "vp" + std::to_string(i)});
+    auto e = stream.wait_for(device_event("device_added", a->inode(), name), 2s);
+    ASSERT_TRUE(e) << "no device_added for " << name;
+    worst = std::max(worst, ms_since(t0, e->arrived));
+    EXPECT_GT(e->body["seq"].get<std::uint64_t>(), last_seq) << "sequence numbers only grow";
+    last_seq = e->body["seq"];
+    EXPECT_EQ(e->body["device"]["kind"], "veth");
+  }
+  EXPECT_LT(worst, 100.0);
+  std::printf("[ figures ] netns_added after %.1f ms; device_added worst of 10 after %.1f ms\n", ns_ms, worst);
+
+  // A rename: old and new name.
+  a->ip({"link", "set", "ve0", "name", "renamed0"});
+  auto renamed = stream.wait_for(device_event("device_changed", a->inode(), "renamed0"), 2s);
+  ASSERT_TRUE(renamed);
+  EXPECT_EQ(renamed->body["old"]["name"], "ve0");
+  EXPECT_NE(std::find(renamed->body["changed"].begin(), renamed->body["changed"].end(), "name"),
+            renamed->body["changed"].end());
+
+  // An address, then a device moved to another cached namespace.
+  a->ip({"addr", "add", "192.0.2.9/24", "dev", "renamed0"});
+  auto addr = stream.wait_for(
+      [&](const json& e) { return e["type"] == "address_added" && e["address"]["address"] == "192.0.2.9"; }, 2s);
+  ASSERT_TRUE(addr);
+  EXPECT_EQ(addr->body["device"]["name"], "renamed0");
+  NamedNetns b(unique_name("ev"));
+  ASSERT_TRUE(stream.wait_for(of_type("netns_added", b.inode()), 2s));
+  a->ip({"link", "set", "vp1", "netns", b.name()});
+  auto moved = stream.wait_for(device_event("device_removed", a->inode(), "vp1"), 2s);
+  ASSERT_TRUE(moved);
+  EXPECT_TRUE(moved->body["moved_to"].is_object()) << moved->body.dump();
+  ASSERT_TRUE(stream.wait_for(device_event("device_added", b.inode(), "vp1"), 2s));
+
+  // Deleted: its devices and then the namespace leave, as removals.
+  const std::uint64_t gone = a->inode();
+  a.reset();
+  std::vector<std::string> removed_devices;
+  auto removed = stream.wait_for(
+      [&](const json& e) {
+        if (e["type"] == "device_removed" && e["netns"] == gone) removed_devices.push_back(e["device"]["name"]);
+        return e["type"] == "netns_removed" && e["netns"] == gone;
+      },
+      10s);
+  ASSERT_TRUE(removed) << "no netns_removed for the deleted namespace";
+  EXPECT_EQ(removed->body["reason"], "released");
+  std::sort(removed_devices.begin(), removed_devices.end());
+  EXPECT_TRUE(std::binary_search(removed_devices.begin(), removed_devices.end(), "lo"));
+  EXPECT_TRUE(std::binary_search(removed_devices.begin(), removed_devices.end(), "renamed0"));
+  EXPECT_TRUE(std::binary_search(removed_devices.begin(), removed_devices.end(), "ve9"));
+}
+
+TEST_F(Events, FiltersBadQueriesAndTheSubscriberCap) {
+  NamedNetns a(unique_name("ev")), b(unique_name("ev"));
+  Daemon netnsd({"--resync-interval", "0", "--max-subscribers", "2"});
+  ASSERT_TRUE(netnsd.ready());
+  EventStream only_a(netnsd.socket_path(), "?netns=" + std::to_string(a.inode()) + "&type=device");
+  ASSERT_EQ(only_a.status(), 200);
+  EventStream all(netnsd.socket_path());
+  ASSERT_EQ(all.status(), 200);
+  EventStream third(netnsd.socket_path());
+  EXPECT_EQ(third.status(), 503) << third.head();
+
+  b.ip({"link", "add", "vb", "type", "veth", "peer", "name", "vb1"});
+  a.ip({"addr", "add", "192.0.2.1/32", "dev", "lo"});
+  a.ip({"link", "add", "va", "type", "veth", "peer", "name", "va1"});
+  ASSERT_TRUE(all.wait_for(device_event("device_added", a.inode(), "va"), 2s));
+  for (const json& e : only_a.drain(300ms)) {
+    if (e["type"] == "subscribed") continue;
+    EXPECT_EQ(e["netns"], a.inode()) << e.dump();
+    EXPECT_EQ(e["type"].get<std::string>().rfind("device_", 0), 0u) << e.dump();
+  }
+
+  for (const char* query : {"?type=bogus", "?netns=0", "?netns=abc", "?since=x", "?colour=red"}) {
+    auto res = netnsd.get(std::string("/v1/events") + query);
+    ASSERT_TRUE(res) << query;
+    EXPECT_EQ(res->status, 400) << query << " " << res->body;
+    EXPECT_TRUE(json::parse(res->body, nullptr, false).contains("code")) << res->body;
+  }
+  // Stopping ends the open streams: netnsd exits at once.
+  const auto t0 = Clock::now();
+  EXPECT_EQ(netnsd.stop(), 0);
+  EXPECT_LT(ms_since(t0, Clock::now()), 3000.0);
+}
+
+TEST_F(Events, ASubscriberThatStopsReadingSlowsNobodyAndIsToldWhatItLost) {
+  NamedNetns a(unique_name("ev"));
+  Daemon netnsd({"--resync-interval", "0"});
+  ASSERT_TRUE(netnsd.ready());
+  EventStream stalled(netnsd.socket_path());
+  ASSERT_EQ(stalled.status(), 200);
+  EventStream reader(netnsd.socket_path());
+  ASSERT_EQ(reader.status(), 200);
+
+  // The reader reads on its own thread; the stalled one reads nothing.
+  std::atomic<bool> done{false};
+  std::atomic<int> reader_addresses{0}, reader_lost{0};
+  std::thread reading([&] {
+    while (!done) {
+      for (const json& e : reader.drain(50ms)) {
+        if (e["type"] == "address_added") ++reader_addresses;
+        if (e["type"] == "lost") ++reader_lost;
+      }
+    }
+  });
+  // And health checks keep coming.
+  std::atomic<double> worst_probe_ms{0};
+  std::atomic<int> probe_failures{0}, probes{0};
+  std::thread probing([&] {
+    while (!done) {
+      const auto t0 = Clock::now();
+      auto res = netnsd.get("/healthz");
+      const double took = ms_since(t0, Clock::now());
+      if (!res || res->status != 200) ++probe_failures;
+      ++probes;
+      if (took > worst_probe_ms) worst_probe_ms = took;
+      std::this_thread::sleep_for(20ms);
+    }
+  });
+
+  // 4000 addresses in batches of 500: far more than the stalled
+  // subscriber's queue (1024) and socket buffer hold.
+  constexpr int kAddresses = 4000;
+  testing::TempDir dir;
+  for (int batch = 0; batch < kAddresses / 500; ++batch) {
+    const std::string file = dir.path() + "/batch" + std::to_string(batch);
+    std::ofstream out(file);
+    for (int i = 0; i < 500; ++i) {
+      const int n = batch * 500 + i;
+      out << "addr add 10.77." << n / 250 << "." << n % 250 + 1 << "/32 dev lo\n";
+    }
+    out.close();
+    testing::must({"ip", "-n", a.name(), "-batch", file});
+    std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_TRUE(eventually([&] { return reader_addresses.load() >= kAddresses; }, 10s))
+      << "the reader got " << reader_addresses.load() << " of " << kAddresses;
+  done = true;
+  reading.join();
+  probing.join();
+  EXPECT_EQ(reader_lost.load(), 0) << "a subscriber that keeps up loses nothing";
+  EXPECT_EQ(probe_failures.load(), 0);
+  EXPECT_LT(worst_probe_ms.load(), 250.0);
+
+  // The stalled one resumes: what fitted, then how many it lost, where the
+  // gap is; then the stream goes on.
+  int got = 0;
+  std::uint64_t lost = 0;
+  auto gap = stalled.wait_for(
+      [&](const json& e) {
+        if (e["type"] == "address_added") ++got;
+        if (e["type"] == "lost") lost = e["count"];
+        return e["type"] == "lost";
+      },
+      5s);
+  ASSERT_TRUE(gap) << "no lost event after " << got << " addresses";
+  EXPECT_GT(lost, 0u);
+  EXPECT_EQ(got + static_cast<int>(lost), kAddresses) << "every change is either delivered or counted as lost\n"
+                                                      << netnsd.log();
+  a.ip({"link", "add", "after", "type", "veth", "peer", "name", "after1"});
+  ASSERT_TRUE(stalled.wait_for(device_event("device_added", a.inode(), "after"), 2s))
+      << "the stalled subscriber's stream did not go on";
+  auto metrics = netnsd.get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_NE(metrics->body.find("netnsd_events_lost_total " + std::to_string(lost)), std::string::npos);
+  std::printf("[ figures ] %d probes during the burst, worst %.1f ms; stalled subscriber got %d, lost %lu\n",
+              probes.load(), worst_probe_ms.load(), got, static_cast<unsigned long>(lost));
+}
+
+TEST_F(Events, NetnsctlWatchPrintsOneLinePerChangeAndEndsOnCtrlC) {
+  Daemon netnsd({"--resync-interval", "0"});
+  ASSERT_TRUE(netnsd.ready());
+  testing::Background raw({NETNSCTL_BINARY, "--socket", netnsd.socket_path(), "watch", "--json"});
+  auto first = raw.read_line(3s);
+  ASSERT_TRUE(first);
+  EXPECT_EQ(json::parse(*first)["type"], "subscribed") << *first;
+
+  testing::Background watch({NETNSCTL_BINARY, "--socket", netnsd.socket_path(), "watch", "--type", "netns,device"});
+  auto subscribers = [&] {
+    auto res = netnsd.get("/metrics");
+    return res && res->body.find("netnsd_event_subscribers 2") != std::string::npos;
+  };
+  ASSERT_TRUE(eventually(subscribers, 3s));
+  NamedNetns a(unique_name("ev"));
+  a.ip({"link", "add", "wv0", "type", "veth", "peer", "name", "wv1"});
+  a.ip({"addr", "add", "192.0.2.5/24", "dev", "wv0"});
+  a.ip({"link", "set", "wv0", "mtu", "1400"});
+  const std::string inode = std::to_string(a.inode());
+  std::vector<std::string> lines;
+  auto saw = [&](const std::vector<std::string>& parts) {
+    return std::any_of(lines.begin(), lines.end(), [&](const std::string& l) {
+      return std::all_of(parts.begin(), parts.end(),
+                         [&](const std::string& p) { return l.find(p) != std::string::npos; });
+    });
+  };
+  while (!saw({"device_changed", "wv0", "mtu 1500 -> 1400"})) {
+    auto line = watch.read_line(3s);
+    ASSERT_TRUE(line) << "netnsctl watch printed:\n" << ::testing::PrintToString(lines);
+    lines.push_back(*line);
+  }
+  EXPECT_TRUE(saw({"netns_added", inode, "[" + a.name() + "]"}) || saw({"netns_added", inode}))
+      << ::testing::PrintToString(lines);
+  EXPECT_TRUE(saw({"device_added", inode, "wv0", "veth"})) << ::testing::PrintToString(lines);
+  EXPECT_FALSE(saw({"address_added"})) << "--type netns,device leaves addresses out";
+
+  ASSERT_EQ(::kill(watch.pid(), SIGINT), 0);
+  int status = -1;
+  ASSERT_EQ(::waitpid(watch.pid(), &status, 0), watch.pid());
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
+
+  auto refused = testing::run({NETNSCTL_BINARY, "--socket", netnsd.socket_path(), "watch", "--type", "bogus"});
+  EXPECT_EQ(refused.status, 1);
+  EXPECT_NE(refused.err.find("unknown event type"), std::string::npos) << refused.err;
+}
+
+}  // namespace
+}  // namespace netnsd
