@@ -9,6 +9,9 @@
 // usage: render_bench [--runs R] [N...]   (default: 100 250 375 500 750 1000, 3 runs)
 // Prints a markdown table on stdout, progress on stderr. Needs no privilege.
 // Each size runs in a process of its own, so that its memory figures are its own.
+// Those are the caller's: render_dot forks a child per render, whose memory
+// (over 100 MiB at the limit, Graphviz's leaks included) goes with it, so
+// "leaked per render" shows what the caller keeps (0).
 #include <malloc.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
