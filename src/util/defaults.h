@@ -66,9 +66,5 @@ inline constexpr std::chrono::milliseconds kEventHeartbeat{15000};
 
 // The HTTP layer.
 inline constexpr std::size_t kMaxRequestBody = 64 * 1024;  // larger bodies get 413
-// cpp-httplib pins a worker to a keep-alive connection for as long as it
-// stays open: 64 serves 32 polling health checks plus dumps without
-// queueing; idle workers cost a mostly untouched stack each.
-inline constexpr std::size_t kHttpWorkers = 64;
 
 }  // namespace netnsd::defaults
