@@ -69,6 +69,11 @@ if [ "$(wc -l <<<"$paths")" = 2 ] && python3 -m json.tool "$(head -1 <<<"$paths"
 else
   fail "netnsctl dump: $out"
 fi
+# The graph drawn by the service: its renderer is a forked child, under the
+# unit's system-call filter, read-only file system and memory limit.
+svg_bytes=$(netnsctl dump --stream --format svg | tee /tmp/netns.svg | wc -c)
+grep -q '</svg>' /tmp/netns.svg && ok "netnsctl dump --stream --format svg under the unit: $svg_bytes bytes" ||
+  fail "svg under the unit: $(head -c 200 /tmp/netns.svg) $(journalctl -u netnsd -o cat --no-pager | tail -n 3)"
 journalctl -u netnsd -o verbose --no-pager | grep -q '^ *PRIORITY=6' &&
   ! journalctl -u netnsd -o cat --no-pager | grep -qE '^[0-9]{4}-[0-9]{2}-[0-9]{2}T' && ok "logs reach the journal with priorities and without timestamps" ||
   fail "journal lines: $(journalctl -u netnsd -o cat --no-pager | tail -n 3)"
