@@ -116,7 +116,10 @@ TEST(GraphRender, RendersInAChildSoTheCallerKeepsNoneOfItsMemory) {
   const long before = rss_kib();
   for (int i = 0; i < 10; ++i) ASSERT_TRUE(render_dot(dot, ImageFormat::svg).ok());
   const long grew = rss_kib() - before;
+#ifndef __SANITIZE_ADDRESS__
+  // (Under ASan, freed memory waits in its quarantine: RSS says nothing.)
   EXPECT_LT(grew, 2048) << "KiB kept by the caller after 10 renders";
+#endif
   int status = 0;
   EXPECT_EQ(::waitpid(-1, &status, WNOHANG), -1) << "every renderer is reaped";
   std::printf("[ figures ] caller's RSS after 10 renders of 100 namespaces: %+ld KiB\n", grew);
