@@ -297,8 +297,10 @@ std::string describe_event(const json& e) {
       }
     }
     if (type == "device_removed" && e["moved_to"].is_object()) {
-      line +=
-          " moved to nsid " + field_text(e["moved_to"], "nsid") + " as ifindex " + field_text(e["moved_to"], "ifindex");
+      const json& to = e["moved_to"];
+      line += " moved to " +
+              (to["netns"].is_number() ? "netns " + field_text(to, "netns") : "nsid " + field_text(to, "nsid")) +
+              " as ifindex " + field_text(to, "ifindex");
     }
   } else if (type.rfind("address_", 0) == 0) {
     const json& a = e["address"];

@@ -51,7 +51,7 @@ std::string change_to_ndjson(const Change& c) {
         }
       }
       if (c.kind == ChangeKind::device_removed && c.moved_to) {
-        out.key("moved_to").begin_object().field("nsid", c.moved_to->nsid);
+        out.key("moved_to").begin_object().field("netns", c.moved_to->netns).field("nsid", c.moved_to->nsid);
         out.key("ifindex");
         if (c.moved_to->ifindex) {
           out.value(c.moved_to->ifindex);

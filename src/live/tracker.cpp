@@ -293,7 +293,10 @@ void Tracker::on_links_readable(NetnsId netns) {
         resolver_.upsert_address(netns, event.device.ifindex, *event.address);
       }
     } else if (event.deleted) {
-      auto old = resolver_.remove_device(netns, event.device.ifindex, event.moved_to);
+      // Moved to another namespace: which one, when netnsd holds it.
+      std::optional<LinkRef> moved = event.moved_to;
+      if (moved) moved->netns = namespace_called(resolver_, host_, netns, *moved);
+      auto old = resolver_.remove_device(netns, event.device.ifindex, moved);
       // A veth end that left (moved or deleted): the other end now points
       // elsewhere, and the kernel does not announce that side.
       if (old && old->peer && old->peer->netns) {

@@ -57,7 +57,8 @@ struct Change {
   // device_*: the device as it now is (added, changed) or last was
   // (removed); device_changed: as it was, and the names of the fields that
   // differ; device_removed: where the kernel said it went (nsid as seen
-  // from this namespace, and its new ifindex), when it moved.
+  // from this namespace, its new ifindex, and that namespace's inode when
+  // netnsd holds it), when it moved.
   std::optional<Device> device;
   std::optional<Device> old;
   std::vector<std::string> changed;

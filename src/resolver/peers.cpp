@@ -91,6 +91,20 @@ std::size_t resolve_ends(NetnsId self, const NamespaceHandle& self_handle, const
   return resolved;
 }
 
+std::optional<NetnsId> namespace_called(Resolver& resolver, HostView& host, NetnsId self, const LinkRef& link) {
+  HandlePtr handle = resolver.handle_of(self);
+  if (!handle || !link.nsid) return std::nullopt;
+  // The link as a stacked device's lower one, whose candidates are every
+  // other namespace: the device need not be there yet.
+  Device probe;
+  probe.lower = link;
+  probe.lower->netns.reset();
+  std::vector<Device*> one{&probe};
+  const HolderFinder everyone = [&](std::uint32_t) { return resolver.handles(); };
+  if (resolve_ends(self, *handle, one, nullptr, everyone, host) == 0) return std::nullopt;
+  return probe.lower->netns;
+}
+
 std::size_t resolve_cached_peers(Resolver& resolver, HostView& host, NetnsId netns) {
   std::vector<Device> pending = resolver.unresolved_links(netns);
   if (pending.empty()) return 0;

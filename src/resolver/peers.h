@@ -66,6 +66,11 @@ std::size_t resolve_ends(NetnsId self, const NamespaceHandle& self_handle, const
 // each lower link set (Resolver::set_lower_netns). Returns how many were.
 std::size_t resolve_cached_peers(Resolver& resolver, HostView& host, NetnsId netns);
 
+// The cached namespace that the cached namespace `self` calls `link.nsid`
+// (a device that moved there, say), asking the kernel about every other
+// cached namespace: for rare events only. Nullopt unless exactly one is.
+std::optional<NetnsId> namespace_called(Resolver& resolver, HostView& host, NetnsId self, const LinkRef& link);
+
 using Listings = std::map<NetnsId, std::vector<Device>>;
 
 // resolve_ends() for every namespace in `targets`, with candidates drawn

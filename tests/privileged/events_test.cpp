@@ -195,7 +195,8 @@ TEST_F(Events, NamespacesAndDevicesAreOnTheStreamWithinTheirBudgets) {
   a->ip({"link", "set", "vp1", "netns", b.name()});
   auto moved = stream.wait_for(device_event("device_removed", a->inode(), "vp1"), 2s);
   ASSERT_TRUE(moved);
-  EXPECT_TRUE(moved->body["moved_to"].is_object()) << moved->body.dump();
+  ASSERT_TRUE(moved->body["moved_to"].is_object()) << moved->body.dump();
+  EXPECT_EQ(moved->body["moved_to"]["netns"], b.inode()) << moved->body.dump();
   ASSERT_TRUE(stream.wait_for(device_event("device_added", b.inode(), "vp1"), 2s));
 
   // Deleted: its devices and then the namespace leave, as removals.

@@ -260,6 +260,12 @@ TEST(EventEncoder, EachChangeIsOneLineOfJsonWithWhatItsTypeSays) {
   EXPECT_EQ(j["device"]["name"], "wan\n0");
   EXPECT_EQ(j["changed"], nlohmann::json::array({"name"}));
   EXPECT_FALSE(j.contains("moved_to"));
+  Change moved;
+  moved.kind = ChangeKind::device_removed;
+  moved.device = testing::plain(3, "vp1");
+  moved.moved_to = LinkRef{12, 4026532999, 4};
+  j = nlohmann::json::parse(change_to_ndjson(moved));
+  EXPECT_EQ(j["moved_to"], (nlohmann::json{{"netns", 4026532999u}, {"nsid", 4}, {"ifindex", 12}}));
 
   Change address;
   address.kind = ChangeKind::address_removed;

@@ -175,6 +175,28 @@ TEST(Peers, ResolvesEachVethEndToThePeerNamespace) {
   EXPECT_EQ(c0.peer->netns, NetnsId{10});
 }
 
+TEST(Peers, TheNamespaceADeviceMovedToIsFoundByItsNsidAlone) {
+  FakeClock clock;
+  Resolver resolver({}, clock);
+  FakeHost host;
+  for (NetnsId id : {10, 20, 30}) {
+    host.tasks[id] = {1, "/proc/" + std::to_string(id) + "/task/1/ns/net", {}};
+    host.links[id] = {plain(1, "lo")};
+  }
+  host.nsid_table[{10, 20}] = 4;
+  host.nsid_table[{10, 30}] = 5;
+  Scanner scanner(resolver, host);
+  scanner.scan();
+  LinkRef to;
+  to.ifindex = 12;  // not in 30 yet: the device's arrival there may come later
+  to.nsid = 5;
+  EXPECT_EQ(namespace_called(resolver, host, 10, to), NetnsId{30});
+  to.nsid = 9;
+  EXPECT_FALSE(namespace_called(resolver, host, 10, to)) << "an nsid of no cached namespace";
+  to.nsid.reset();
+  EXPECT_FALSE(namespace_called(resolver, host, 10, to));
+}
+
 TEST(Peers, PicksTheRightNamespaceAmongLookalikes) {
   // Namespaces 20 and 30 both hold "ifindex 2 peered with ifindex 2": only
   // the nsid tells which one is 10's peer.
