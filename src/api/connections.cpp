@@ -138,16 +138,27 @@ Status Connections::start() {
   return {};
 }
 
-void Connections::adopt(int fd) {
+namespace {
+
+// Whether what `fd`'s client has sent so far starts a probe (read, not taken).
+bool sent_a_probe(int fd, ssize_t* peeked_out = nullptr) {
   char start[16];
   const ssize_t peeked = ::recv(fd, start, sizeof start, MSG_PEEK | MSG_DONTWAIT);
+  if (peeked_out) *peeked_out = peeked;
+  return peeked > 0 && probe_prefix(std::string_view(start, static_cast<std::size_t>(peeked)));
+}
+
+}  // namespace
+
+void Connections::adopt(int fd) {
+  ssize_t peeked = 0;
+  const bool probe = sent_a_probe(fd, &peeked);
   if (peeked == 0) {
     ::close(fd);  // connected and closed again: nothing to answer
     std::lock_guard lock(stats_mutex_);
     ++stats_.gone_at_accept;
     return;
   }
-  const bool probe = peeked > 0 && probe_prefix(std::string_view(start, static_cast<std::size_t>(peeked)));
   int dropped = -1;
   {
     std::lock_guard lock(mutex_);
@@ -158,6 +169,18 @@ void Connections::adopt(int fd) {
       // the oldest is dropped when it is full.
       std::deque<int>& line = probe ? adopted_probes_ : adopted_;
       line.push_back(fd);
+      // A probe accepted before its request arrived waits in the other
+      // line: look again before dropping anyone, and move it to its own.
+      if (!probe && line.size() > limits_.max_pending) {
+        for (auto it = line.begin(); it != line.end();) {
+          if (*it != fd && adopted_probes_.size() < limits_.max_pending && sent_a_probe(*it)) {
+            adopted_probes_.push_back(*it);
+            it = line.erase(it);
+          } else {
+            ++it;
+          }
+        }
+      }
       if (line.size() > limits_.max_pending) {
         dropped = line.front();
         line.pop_front();
@@ -302,6 +325,11 @@ bool Connections::evict_one(Clock::time_point now, bool overflow) {
     const bool slow = started && now - conn->started >= limits_.slow_after;
     if (!overflow && started && !slow) continue;
     const int rank = slow ? 1 : conn->served > 0 ? 2 : 3;
+    // A connection that has sent nothing yet may be a probe whose request
+    // is on its way (or waiting unread): it is given the time an overflow
+    // connection gets before it may be pushed out. A newcomer that finds
+    // no one else to replace is read as an overflow connection instead.
+    if (rank == 3 && (now - conn->activity < limits_.overflow_wait || sent_a_probe(fd))) continue;
     if (!victim || rank < victim_rank || (rank == victim_rank && conn->activity < victim->activity)) {
       victim = conn;
       victim_rank = rank;
