@@ -213,7 +213,27 @@ constexpr char kFailed = '-';
 
 }  // namespace
 
+#ifdef __SANITIZE_ADDRESS__
+// ASan builds (tests/sanitize.sh) render in the calling process: GCC 12's
+// ASan runtime is not safe to fork() from a threaded process (a forked
+// renderer hung once, holding a lock of the allocator's), and its shadow
+// memory would make each child costly. Graphviz's cluster leak is then
+// the caller's: its stacks stop in these libraries (built without frame
+// pointers), so the libraries are named.
+constexpr bool kForkToRender = false;
+extern "C" const char* __lsan_default_suppressions() {
+  return "leak:libgvc.so\nleak:libfontconfig.so\n";
+}
+#else
+constexpr bool kForkToRender = true;
+#endif
+
 Result<std::string> render_dot(std::string_view dot, ImageFormat format, std::size_t max_nodes) {
+  if (!kForkToRender) {
+    Graphviz& gv = graphviz();
+    std::lock_guard lock(gv.mutex);
+    return render_locked(gv, std::string(dot), format, max_nodes);
+  }
   // Graphviz 2.42's dot layout leaks what it allocates for clusters (one
   // per namespace here; Graphviz bug 1908, "memory leaks in gvLayout",
   // still open): some 1.3 KiB per node, every render. So each render runs
