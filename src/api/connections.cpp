@@ -182,8 +182,21 @@ void Connections::adopt(int fd) {
         }
       }
       if (line.size() > limits_.max_pending) {
-        dropped = line.front();
-        line.pop_front();
+        // The oldest that has sent something (not a probe: those moved
+        // above) goes first; one that has sent nothing yet may be a probe
+        // whose request is on its way, so it goes only if all are silent.
+        auto victim = line.begin();
+        if (!probe) {
+          for (auto it = line.begin(); it != line.end(); ++it) {
+            char c;
+            if (::recv(*it, &c, 1, MSG_PEEK | MSG_DONTWAIT) > 0) {
+              victim = it;
+              break;
+            }
+          }
+        }
+        dropped = *victim;
+        line.erase(victim);
       }
     }
   }
