@@ -1,7 +1,6 @@
 #include "api/http_api.h"
 
 #include <httplib.h>
-#include <malloc.h>
 #include <poll.h>
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
@@ -23,6 +22,7 @@
 #include "dump/event_encoder.h"
 #include "dump/graph_render.h"
 #include "dump/json_encoder.h"
+#include "util/heap.h"
 #include "util/text.h"
 
 namespace netnsd {
@@ -98,7 +98,7 @@ struct BatchPriority {
 // (declared first in a handler, it runs after the other locals are gone).
 // Without it, a dump's many small blocks stay resident between dumps.
 struct TrimHeapOnExit {
-  ~TrimHeapOnExit() { ::malloc_trim(0); }
+  ~TrimHeapOnExit() { trim_heap(); }
 };
 
 // What cpp-httplib reads a request from and writes its answer to: the bytes
@@ -517,7 +517,7 @@ void HttpApi::Impl::dump(const httplib::Request& req, httplib::Response& res, st
       if (offset + n >= text->size()) {
         sink.done();
         std::string().swap(*text);  // sent: free it now, not when httplib drops the provider
-        ::malloc_trim(0);
+        trim_heap();
       }
       return true;
     });

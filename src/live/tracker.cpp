@@ -1,6 +1,5 @@
 #include "live/tracker.h"
 
-#include <malloc.h>
 #include <spdlog/spdlog.h>
 #include <sys/epoll.h>
 #include <unistd.h>
@@ -10,6 +9,7 @@
 #include <set>
 
 #include "resolver/peers.h"
+#include "util/heap.h"
 
 namespace netnsd {
 
@@ -76,7 +76,7 @@ void Tracker::boot() {
   for (const auto& [netns, handle] : resolver_.handles()) {
     if (!link_watches_.count(netns)) watch_links(netns, handle);
   }
-  ::malloc_trim(0);  // the scan's temporaries are gone: keep only the cache
+  trim_heap();  // the scan's temporaries are gone: keep only the cache
   publish_counters();
   spdlog::info("initial scan: {} namespaces, {} captured, {} not opened, {} ms", report.namespaces, report.captured,
                report.capture_failures, report.took.count() / 1000);
@@ -483,7 +483,7 @@ void Tracker::apply_gathered(Gathered gathered) {
   publish_counters();
   // A pass allocates and frees per-namespace maps; give the pages back so
   // RSS follows the cache (at most a few times a second, ~1 ms).
-  ::malloc_trim(0);
+  trim_heap();
 }
 
 // The safety net: everything read again, on the gatherer (every
