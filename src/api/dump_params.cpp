@@ -43,11 +43,6 @@ ApiError bad_value(const std::string& key, const std::string& value, const char*
   return ApiError::bad_request("invalid_value", "parameter '" + key + "' must be " + allowed + ", got '" + value + "'");
 }
 
-ApiError bad_netns(const std::string& why) {
-  return ApiError::bad_request("invalid_netns",
-                               "netns must list namespace inodes (integers from 1 to 4294967295): " + why);
-}
-
 // The parameters in a common textual form before typing: JSON values from a
 // body, or strings from a query/form.
 struct Raw {
@@ -82,6 +77,11 @@ Result<std::optional<std::string>, ApiError> string_param(const Raw& raw, const 
 }
 
 }  // namespace
+
+ApiError bad_netns(const std::string& why) {
+  return ApiError::bad_request("invalid_netns",
+                               "netns must list namespace inodes (integers from 1 to 4294967295): " + why);
+}
 
 std::optional<NetnsId> parse_inode(std::string_view text) {
   if (text.empty() || text.size() > 10) return std::nullopt;
@@ -243,15 +243,10 @@ Result<DumpParams, ApiError> parse_dump_params(std::string_view body, std::strin
   } else if (auto t = raw.text.find("netns"); t != raw.text.end()) {
     std::vector<NetnsId> ids;
     for (const std::string& value : t->second) {
-      std::size_t pos = 0;
-      while (pos <= value.size()) {
-        std::size_t end = value.find(',', pos);
-        if (end == std::string::npos) end = value.size();
-        std::string item = trim(std::string_view(value).substr(pos, end - pos));
+      for (const std::string& item : split_commas(value)) {
         auto id = parse_inode(item);
-        if (!id) return bad_netns("got '" + item + "'");
+        if (!id) return bad_netns("got '" + escape_for_log(item) + "'");
         ids.push_back(*id);
-        pos = end + 1;
       }
     }
     params.request.netns = std::move(ids);

@@ -42,6 +42,10 @@ Result<DumpParams, ApiError> parse_dump_params(std::string_view body, std::strin
 // A namespace inode in decimal: 1 to 4294967295 (nsfs inodes are 32-bit).
 std::optional<NetnsId> parse_inode(std::string_view text);
 
+// The 400 for a netns value that is not a list of inodes; `why` says what was
+// given (already escaped).
+ApiError bad_netns(const std::string& why);
+
 // Splits and percent-decodes "a=1&b=x%20y" ('+' is a space).
 ParamList parse_form(std::string_view text);
 

@@ -93,4 +93,16 @@ std::vector<std::string_view> split_lines(std::string_view text) {
   return lines;
 }
 
+std::vector<std::string> split_commas(std::string_view list) {
+  std::vector<std::string> items;
+  std::size_t pos = 0;
+  while (pos <= list.size()) {
+    std::size_t end = list.find(',', pos);
+    if (end == std::string_view::npos) end = list.size();
+    items.push_back(trim(list.substr(pos, end - pos)));
+    pos = end + 1;
+  }
+  return items;
+}
+
 }  // namespace netnsd

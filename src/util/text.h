@@ -23,4 +23,8 @@ std::string escape_for_log(std::string_view in, std::size_t max = 256);
 // line rather than starting an empty one.
 std::vector<std::string_view> split_lines(std::string_view text);
 
+// The comma-separated items of `list`, each trimmed; an empty item stays
+// (so "1,,2" has three and "" has one), for the caller to refuse.
+std::vector<std::string> split_commas(std::string_view list);
+
 }  // namespace netnsd

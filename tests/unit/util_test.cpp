@@ -57,6 +57,15 @@ TEST(Text, SplitsLinesWithoutAnEmptyOneAfterTheLastNewline) {
   EXPECT_EQ(split_lines("\n"), Lines{""});
 }
 
+TEST(Text, SplitsCommaListsTrimmedKeepingEmptyItems) {
+  using Items = std::vector<std::string>;
+  EXPECT_EQ(split_commas(""), Items{""});
+  EXPECT_EQ(split_commas("1"), Items{"1"});
+  EXPECT_EQ(split_commas(" 1 , 2 "), (Items{"1", "2"}));
+  EXPECT_EQ(split_commas("1,,2"), (Items{"1", "", "2"}));
+  EXPECT_EQ(split_commas("1,"), (Items{"1", ""}));
+}
+
 TEST(Result, CarriesValueOrErrnoWithContext) {
   Result<int> good = 5;
   ASSERT_TRUE(good);
