@@ -50,6 +50,17 @@ void Resolver::note_locked(Change change) {
   if (feed_) changes_.push_back(std::move(change));
 }
 
+void Resolver::note_address_locked(ChangeKind kind, NetnsId netns, const Device& device, const Address& address) {
+  if (!feed_) return;
+  Change c;
+  c.kind = kind;
+  c.netns = netns;
+  c.ifindex = device.ifindex;
+  c.device_name = device.name;
+  c.address = address;
+  changes_.push_back(std::move(c));
+}
+
 void Resolver::note_device_locked(NetnsId netns, const Device* before, const Device* after) {
   if (!feed_ || (!before && !after)) return;
   Change c;
@@ -66,25 +77,14 @@ void Resolver::note_device_locked(NetnsId netns, const Device* before, const Dev
       auto same = std::find_if(before->addresses.begin(), before->addresses.end(),
                                [&](const Address& b) { return b.same_key(a); });
       if (same != before->addresses.end() && *same == a) continue;
-      Change ac;
-      ac.kind = same == before->addresses.end() ? ChangeKind::address_added : ChangeKind::address_changed;
-      ac.netns = netns;
-      ac.ifindex = after->ifindex;
-      ac.device_name = after->name;
-      ac.address = a;
-      note_locked(std::move(ac));
+      note_address_locked(same == before->addresses.end() ? ChangeKind::address_added : ChangeKind::address_changed,
+                          netns, *after, a);
     }
     for (const Address& b : before->addresses) {
       const bool kept = std::any_of(after->addresses.begin(), after->addresses.end(),
                                     [&](const Address& a) { return a.same_key(b); });
       if (kept) continue;
-      Change ac;
-      ac.kind = ChangeKind::address_removed;
-      ac.netns = netns;
-      ac.ifindex = after->ifindex;
-      ac.device_name = after->name;
-      ac.address = b;
-      note_locked(std::move(ac));
+      note_address_locked(ChangeKind::address_removed, netns, *after, b);
     }
     c.changed = changed_fields(*before, *after);
     if (c.changed.empty()) return;
@@ -352,15 +352,8 @@ bool Resolver::upsert_address(NetnsId netns, std::uint32_t ifindex, Address addr
   std::vector<Address>& list = device->addresses;
   auto same = std::find_if(list.begin(), list.end(), [&](const Address& a) { return a.same_key(address); });
   if (same != list.end() && *same == address) return false;
-  if (feed_) {
-    Change c;
-    c.kind = same != list.end() ? ChangeKind::address_changed : ChangeKind::address_added;
-    c.netns = netns;
-    c.ifindex = ifindex;
-    c.device_name = device->name;
-    c.address = address;
-    note_locked(std::move(c));
-  }
+  note_address_locked(same != list.end() ? ChangeKind::address_changed : ChangeKind::address_added, netns, *device,
+                      address);
   if (same != list.end()) {
     *same = std::move(address);  // new flags or scope (DAD done, deprecated, ...)
   } else {
@@ -377,15 +370,7 @@ bool Resolver::remove_address(NetnsId netns, std::uint32_t ifindex, const Addres
   std::vector<Address>& list = device->addresses;
   auto same = std::find_if(list.begin(), list.end(), [&](const Address& a) { return a.same_key(address); });
   if (same == list.end()) return false;
-  if (feed_) {
-    Change c;
-    c.kind = ChangeKind::address_removed;
-    c.netns = netns;
-    c.ifindex = ifindex;
-    c.device_name = device->name;
-    c.address = *same;
-    note_locked(std::move(c));
-  }
+  note_address_locked(ChangeKind::address_removed, netns, *device, *same);
   list.erase(same);
   return true;
 }

@@ -216,6 +216,8 @@ class Resolver {
   void note_locked(Change change);
   // The device-level changes from `before` to `after` (either null).
   void note_device_locked(NetnsId netns, const Device* before, const Device* after);
+  // One address_added, _changed or _removed on `device`.
+  void note_address_locked(ChangeKind kind, NetnsId netns, const Device& device, const Address& address);
   // A namespace's names or lonely state changed: one netns_changed.
   void note_netns_locked(NetnsId netns, const Entry& entry, std::vector<std::string> changed);
 
