@@ -13,6 +13,13 @@
 namespace netnsd {
 namespace {
 
+constexpr DumpFormatInfo kFormats[] = {
+    {DumpFormat::json, "json", "application/json"},
+    {DumpFormat::dot, "dot", "text/vnd.graphviz"},
+    {DumpFormat::svg, "svg", "image/svg+xml"},
+    {DumpFormat::png, "png", "image/png"},
+};
+
 using nlohmann::json;
 
 constexpr std::string_view kKnown[] = {"snapshot_interfaces", "output", "format", "schema", "netns"};
@@ -77,6 +84,13 @@ Result<std::optional<std::string>, ApiError> string_param(const Raw& raw, const 
 }
 
 }  // namespace
+
+const DumpFormatInfo& format_info(DumpFormat format) {
+  for (const DumpFormatInfo& info : kFormats) {
+    if (info.format == format) return info;
+  }
+  return kFormats[0];
+}
 
 ApiError bad_netns(const std::string& why) {
   return ApiError::bad_request("invalid_netns",
@@ -200,15 +214,10 @@ Result<DumpParams, ApiError> parse_dump_params(std::string_view body, std::strin
       return ApiError::bad_request("format_requires_stream",
                                    "format only applies to output=stream; files are always JSON plus DOT");
     }
-    if (**format == "dot") {
-      params.format = DumpFormat::dot;
-    } else if (**format == "svg") {
-      params.format = DumpFormat::svg;
-    } else if (**format == "png") {
-      params.format = DumpFormat::png;
-    } else if (**format != "json") {
-      return bad_value("format", **format, "'json', 'dot', 'svg' or 'png'");
-    }
+    auto known = std::find_if(std::begin(kFormats), std::end(kFormats),
+                              [&](const DumpFormatInfo& f) { return **format == f.name; });
+    if (known == std::end(kFormats)) return bad_value("format", **format, "'json', 'dot', 'svg' or 'png'");
+    params.format = known->format;
   }
 
   auto schema = string_param(raw, "schema");

@@ -20,6 +20,14 @@ struct DumpParams {
   DumpSchema schema = DumpSchema::netnsd;
 };
 
+// A streamed dump's format: its name in `format=` and its Content-Type.
+struct DumpFormatInfo {
+  DumpFormat format;
+  const char* name;
+  const char* content_type;
+};
+const DumpFormatInfo& format_info(DumpFormat format);
+
 // Decoded key/value pairs, in order (a query string or a form body).
 using ParamList = std::vector<std::pair<std::string, std::string>>;
 

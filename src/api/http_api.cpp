@@ -397,34 +397,6 @@ void HttpApi::Impl::openapi(const httplib::Request&, httplib::Response& res) {
 
 namespace {
 
-const char* format_name(DumpFormat format) {
-  switch (format) {
-    case DumpFormat::dot:
-      return "dot";
-    case DumpFormat::svg:
-      return "svg";
-    case DumpFormat::png:
-      return "png";
-    case DumpFormat::json:
-      break;
-  }
-  return "json";
-}
-
-const char* content_type(DumpFormat format) {
-  switch (format) {
-    case DumpFormat::dot:
-      return "text/vnd.graphviz";
-    case DumpFormat::svg:
-      return "image/svg+xml";
-    case DumpFormat::png:
-      return "image/png";
-    case DumpFormat::json:
-      break;
-  }
-  return kJson;
-}
-
 // "snapshot_interfaces=true output=stream format=json schema=netnsd netns=all", for the audit log.
 std::string describe(const DumpParams& p) {
   std::string netns = "all";
@@ -434,7 +406,7 @@ std::string describe(const DumpParams& p) {
   }
   return std::string("snapshot_interfaces=") + (p.request.snapshot_interfaces ? "true" : "false") +
          " output=" + (p.stream ? "stream" : "files") +
-         (p.stream ? std::string(" format=") + format_name(p.format) : std::string()) +
+         (p.stream ? std::string(" format=") + format_info(p.format).name : std::string()) +
          " schema=" + (p.schema == DumpSchema::datadog ? "datadog" : "netnsd") + " netns=" + netns;
 }
 
@@ -509,7 +481,7 @@ void HttpApi::Impl::dump(const httplib::Request& req, httplib::Response& res, st
     telemetry_.observe_dump(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(),
                             params->request.snapshot_interfaces);
     audit(200, "streamed " + std::to_string(text->size()) + " bytes");
-    const char* type = content_type(params->format);
+    const char* type = format_info(params->format).content_type;
     res.status = 200;
     res.set_chunked_content_provider(type, [text, ticket](std::size_t offset, httplib::DataSink& sink) {
       std::size_t n = std::min(kStreamChunk, text->size() - offset);
