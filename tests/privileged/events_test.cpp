@@ -81,17 +81,11 @@ class EventStream {
  private:
   // Reads what is there (waiting until `deadline`); false when nothing came.
   bool read_some(Clock::time_point deadline) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-    pollfd p{client_.fd(), POLLIN, 0};
-    if (::poll(&p, 1, static_cast<int>(std::max<long>(0, left.count()))) <= 0) return false;
-    char buf[65536];
-    const ssize_t n = ::recv(client_.fd(), buf, sizeof buf, 0);
-    if (n <= 0) {
-      ended_ = true;
+    if (!client_.receive(raw_, deadline)) {
+      ended_ = ended_ || client_.closed_by_server();
       return false;
     }
     const auto now = Clock::now();
-    raw_.append(buf, static_cast<std::size_t>(n));
     if (head_.empty()) {
       const auto end = raw_.find("\r\n\r\n");
       if (end == std::string::npos) return true;

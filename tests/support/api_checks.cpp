@@ -6,7 +6,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <utility>
 
 #include "util/fd.h"
 
@@ -112,26 +114,29 @@ bool RawClient::send(const std::string& bytes, std::chrono::milliseconds timeout
 
 std::string RawClient::read_until_closed(std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
-  std::string out = std::move(pending_);
-  pending_.clear();
-  while (!closed_ && std::chrono::steady_clock::now() < deadline) {
-    pollfd p{fd_, POLLIN, 0};
-    if (::poll(&p, 1, 10) <= 0) continue;
-    char buf[65536];
-    ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
-    if (n > 0) {
-      out.append(buf, static_cast<std::size_t>(n));
-    } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
-      closed_ = true;
-    }
-  }
+  std::string out = std::exchange(pending_, {});
+  while (!closed_ && std::chrono::steady_clock::now() < deadline) receive(out, deadline);
   return out;
+}
+
+bool RawClient::receive(std::string& into, std::chrono::steady_clock::time_point deadline) {
+  if (closed_) return false;
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+  pollfd p{fd_, POLLIN, 0};
+  if (::poll(&p, 1, static_cast<int>(std::max<long>(0, left.count()))) <= 0) return false;
+  char buf[65536];
+  const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+  if (n > 0) {
+    into.append(buf, static_cast<std::size_t>(n));
+    return true;
+  }
+  if (n == 0 || (errno != EAGAIN && errno != EINTR)) closed_ = true;
+  return false;
 }
 
 std::string RawClient::read_answer(std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
-  std::string out = std::move(pending_);
-  pending_.clear();
+  std::string out = std::exchange(pending_, {});
   for (;;) {
     const auto header_end = out.find("\r\n\r\n");
     if (header_end != std::string::npos) {
@@ -145,15 +150,7 @@ std::string RawClient::read_answer(std::chrono::milliseconds timeout) {
       }
     }
     if (closed_ || std::chrono::steady_clock::now() >= deadline) return out;
-    pollfd p{fd_, POLLIN, 0};
-    if (::poll(&p, 1, 10) <= 0) continue;
-    char buf[65536];
-    ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
-    if (n > 0) {
-      out.append(buf, static_cast<std::size_t>(n));
-    } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
-      closed_ = true;
-    }
+    receive(out, deadline);
   }
 }
 

@@ -32,6 +32,9 @@ class RawClient {
   std::string read_until_closed(std::chrono::milliseconds timeout);
   // Reads until one whole answer (headers and its Content-Length body) came.
   std::string read_answer(std::chrono::milliseconds timeout);
+  // Appends to `into` what arrives by `deadline` (what is there, or the first
+  // bytes to come); false when nothing came or the server has closed.
+  bool receive(std::string& into, std::chrono::steady_clock::time_point deadline);
   bool closed_by_server() const { return closed_; }
   int fd() const { return fd_; }
   ~RawClient();
