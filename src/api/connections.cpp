@@ -66,6 +66,7 @@ struct Connections::Conn {
   Clock::time_point activity;  // last byte read or answer written
   Clock::time_point started;   // first byte of the current request
   std::string request;         // taken from the reader for the worker
+  RequestHead head;            // the request's, as the reader parsed it
   bool close_after = false;
 
   Conn(int f, RequestLimits limits) : fd(f), reader(limits) {}
@@ -237,7 +238,7 @@ ConnectionStats Connections::stats() const {
   return stats_;
 }
 
-bool Connections::write_all(int fd, const char* data, std::size_t size) {
+bool Connections::write_all(int fd, const char* data, std::size_t size, std::chrono::milliseconds patience) {
   while (size > 0) {
     ssize_t n = ::send(fd, data, size, MSG_NOSIGNAL);
     if (n > 0) {
@@ -248,7 +249,7 @@ bool Connections::write_all(int fd, const char* data, std::size_t size) {
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) return false;
     pollfd p{fd, POLLOUT, 0};
-    int ready = ::poll(&p, 1, static_cast<int>(limits_.write_timeout.count()));
+    int ready = ::poll(&p, 1, static_cast<int>(patience.count()));
     if (ready < 0 && errno == EINTR) continue;
     if (ready == 0) {
       std::lock_guard lock(stats_mutex_);
@@ -462,6 +463,7 @@ void Connections::dispatch(const ConnPtr& conn) {
   conn->dispatched = true;
   conn->close_after =
       conn->overflow || !conn->reader.head()->keep_alive || conn->served + 1 >= limits_.max_requests_per_connection;
+  conn->head = *conn->reader.head();
   conn->request = conn->reader.take();
   ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, conn->fd.get(), nullptr);
   {
@@ -469,7 +471,8 @@ void Connections::dispatch(const ConnPtr& conn) {
     ++stats_.requests;
   }
   auto job = [this, conn] {
-    const bool keep = serve_(conn->request, conn->fd.get(), conn->peer, conn->close_after) && !conn->close_after;
+    const bool keep =
+        serve_(conn->head, conn->request, conn->fd.get(), conn->peer, conn->close_after) && !conn->close_after;
     {
       std::lock_guard lock(mutex_);
       if (stopping_) return;

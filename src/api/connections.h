@@ -88,12 +88,14 @@ struct ConnectionStats {
 // controlling thread; everything else on the reader thread and the workers.
 class Connections {
  public:
-  // Serves one complete request on a worker thread: `request` holds its
-  // bytes, `fd` the connection to write the answer to (blocking writes are
-  // bounded by write_timeout through write_all()). `close_after` asks the
-  // server to say "Connection: close". Returns false when the connection
-  // must close (the client asked, or the answer could not be written).
-  using Serve = std::function<bool(const std::string& request, int fd, const Peer& peer, bool close_after)>;
+  // Serves one complete request on a worker thread: `head` is what the
+  // reader parsed of it, `request` holds its bytes, `fd` the connection to
+  // write the answer to (blocking writes are bounded through write_all()).
+  // `close_after` asks the server to say "Connection: close". Returns false
+  // when the connection must close (the client asked, or the answer could
+  // not be written).
+  using Serve = std::function<bool(const RequestHead& head, const std::string& request, int fd, const Peer& peer,
+                                   bool close_after)>;
   // The body of an error answered by the reader itself (a JSON error).
   using RenderError = std::function<std::string(const ApiError& error)>;
   // Whether a request is a probe, served on the probe workers.
@@ -114,10 +116,11 @@ class Connections {
   void stop();
   ConnectionStats stats() const;
 
-  // Writes all of `data` to `fd` (non-blocking), waiting at most
-  // write_timeout for each bit of progress. False on failure (counted when
-  // the client stopped reading).
-  bool write_all(int fd, const char* data, std::size_t size);
+  // Writes all of `data` to `fd` (non-blocking), waiting at most `patience`
+  // for each bit of progress: write_timeout for an answer, longer for a
+  // stream whose reader may pause. False on failure (counted when the
+  // client stopped reading).
+  bool write_all(int fd, const char* data, std::size_t size, std::chrono::milliseconds patience);
 
  private:
   struct Conn;

@@ -103,12 +103,13 @@ struct TrimHeapOnExit {
 
 // What cpp-httplib reads a request from and writes its answer to: the bytes
 // the Connections reader already holds (the whole request), and the
-// connection itself, written within the write timeout. The peer's
+// connection itself, each write making progress within `patience`. The peer's
 // credentials travel as the "remote address" (uid) and port (pid).
 class RequestStream final : public httplib::Stream {
  public:
-  RequestStream(const std::string& request, int fd, const Peer& peer, Connections& connections)
-      : request_(request), fd_(fd), peer_(peer), connections_(connections) {}
+  RequestStream(const std::string& request, int fd, const Peer& peer, Connections& connections,
+                std::chrono::milliseconds patience)
+      : request_(request), fd_(fd), peer_(peer), connections_(connections), patience_(patience) {}
 
   bool is_readable() const override { return offset_ < request_.size(); }
   bool is_writable() const override {
@@ -123,7 +124,7 @@ class RequestStream final : public httplib::Stream {
   }
   // Never 0: cpp-httplib would retry a 0 forever.
   ssize_t write(const char* ptr, size_t size) override {
-    return connections_.write_all(fd_, ptr, size) ? static_cast<ssize_t>(size) : -1;
+    return connections_.write_all(fd_, ptr, size, patience_) ? static_cast<ssize_t>(size) : -1;
   }
   void get_remote_ip_and_port(std::string& ip, int& port) const override {
     ip = "uid:" + std::to_string(peer_.uid);
@@ -141,6 +142,7 @@ class RequestStream final : public httplib::Stream {
   int fd_;
   Peer peer_;
   Connections& connections_;
+  std::chrono::milliseconds patience_;  // how long a write may make no progress
 };
 
 // Connections hands a whole request to a worker of its own: cpp-httplib's
@@ -186,8 +188,8 @@ class HttpApi::Impl : public httplib::Server {
         telemetry_(telemetry),
         connections_(
             options.connections,
-            [this](const std::string& request, int fd, const Peer& peer, bool close_after) {
-              return serve(request, fd, peer, close_after);
+            [this](const RequestHead& head, const std::string& request, int fd, const Peer& peer, bool close_after) {
+              return serve(head, request, fd, peer, close_after);
             },
             [](const ApiError& e) {
               return to_text(json{{"error", e.message}, {"code", e.code}});
@@ -255,9 +257,13 @@ class HttpApi::Impl : public httplib::Server {
     connections_.adopt(sock);
     return true;
   }
-  // One whole request, on a Connections worker.
-  bool serve(const std::string& request, int fd, const Peer& peer, bool close_after) {
-    RequestStream stream(request, fd, peer, connections_);
+  // One whole request, on a Connections worker. A change stream's reader
+  // may pause (a terminal scrolled back, a script in a debugger): its
+  // writes wait up to the stall limit, while its queue counts what it loses.
+  bool serve(const RequestHead& head, const std::string& request, int fd, const Peer& peer, bool close_after) {
+    const bool stream_of_changes = head.method == "GET" && head.path == "/v1/events";
+    RequestStream stream(request, fd, peer, connections_,
+                         stream_of_changes ? options_.event_stall_limit : options_.connections.write_timeout);
     bool closed = false;
     const bool written = process_request(stream, close_after, closed, nullptr);
     return written && !closed;
@@ -582,16 +588,18 @@ void HttpApi::Impl::events(const httplib::Request& req, httplib::Response& res) 
     return send_error(res, ApiError{503, "too_many_subscribers",
                                     "the change stream has as many subscribers as it takes; retry later"});
   }
-  spdlog::info("events: {} subscribed", peer_of(req));
+  const std::string who = peer_of(req);
+  spdlog::info("events: {} subscribed", who);
   // Streams hold a worker each for as long as they last: they wake up
   // often enough to notice the server stopping or the client gone, and say
-  // they are alive when quiet.
+  // they are alive when quiet. A write waits for a paused reader up to the
+  // stall limit (see serve()).
   auto quiet = std::make_shared<std::chrono::milliseconds>(0);
   auto first = std::make_shared<bool>(true);
   res.status = 200;
   res.set_header("Cache-Control", "no-store");
   res.set_chunked_content_provider(
-      "application/x-ndjson", [this, subscription, quiet, first](std::size_t, httplib::DataSink& sink) {
+      "application/x-ndjson", [this, subscription, quiet, first, who](std::size_t, httplib::DataSink& sink) {
         std::string out;
         if (*first) {
           // Says where the stream starts: a client can come back with ?since=.
@@ -611,7 +619,14 @@ void HttpApi::Impl::events(const httplib::Request& req, httplib::Response& res) 
           out = marker_to_ndjson("heartbeat", deps_.feed->last_seq(), deps_.resolver.now());
         }
         *quiet = std::chrono::milliseconds(0);
-        return sink.write(out.data(), out.size());
+        const auto began = std::chrono::steady_clock::now();
+        if (sink.write(out.data(), out.size())) return true;
+        if (std::chrono::steady_clock::now() - began >= options_.event_stall_limit) {
+          spdlog::info("events: {} read nothing for {} ms: stream closed", who, options_.event_stall_limit.count());
+        } else {
+          spdlog::info("events: {} gone", who);
+        }
+        return false;
       });
 }
 

@@ -57,12 +57,14 @@ inline constexpr const char* kRuntimeRoot = "/";
 // The change stream (GET /v1/events): changes held per subscriber (past
 // them it loses changes, counted), the history kept for ?since=, how many
 // may follow at once (each holds one of the API's workers while it does,
-// ConnectionLimits::workers: half of them at most), and how long a quiet
-// stream waits before it says it is alive.
+// ConnectionLimits::workers: half of them at most), how long a quiet
+// stream waits before it says it is alive, and how long a subscriber may
+// read nothing (losing changes, counted) before its stream is closed.
 inline constexpr std::size_t kEventQueue = 1024;
 inline constexpr std::size_t kEventHistory = 1024;
 inline constexpr std::size_t kMaxEventSubscribers = 8;
 inline constexpr std::chrono::milliseconds kEventHeartbeat{15000};
+inline constexpr std::chrono::milliseconds kEventStallLimit{300000};
 
 // The HTTP layer.
 inline constexpr std::size_t kMaxRequestBody = 64 * 1024;  // larger bodies get 413

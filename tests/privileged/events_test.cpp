@@ -3,7 +3,6 @@
 // deleted namespace, and a subscriber that stops reading slows nobody (not
 // /healthz, not another subscriber) and is told what it lost.
 #include <gtest/gtest.h>
-#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -19,6 +18,7 @@
 
 #include "api_checks.h"
 #include "daemon.h"
+#include "event_stream.h"
 #include "privileged.h"
 #include "system.h"
 
@@ -29,92 +29,11 @@ using namespace std::chrono_literals;
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
 using testing::Daemon;
+using testing::EventStream;
 using testing::eventually;
 using testing::NamedNetns;
 using testing::RawClient;
 using testing::unique_name;
-
-// A subscriber speaking raw HTTP: the chunked NDJSON body decoded as it
-// comes, one parsed event per line, each with the moment it arrived.
-class EventStream {
- public:
-  struct Event {
-    json body;
-    Clock::time_point arrived;
-  };
-
-  EventStream(const std::string& socket, const std::string& query = "") : client_(socket) {
-    client_.send("GET /v1/events" + query + " HTTP/1.1\r\nHost: netnsd\r\n\r\n");
-  }
-
-  // The status of the answer (its head read), or 0.
-  int status(std::chrono::milliseconds timeout = 3s) {
-    const auto deadline = Clock::now() + timeout;
-    while (head_.empty() && Clock::now() < deadline && read_some(deadline)) {
-    }
-    return testing::status_of(head_);
-  }
-  const std::string& head() const { return head_; }
-
-  // The next event that `match` takes (others are skipped), or null.
-  std::optional<Event> wait_for(const std::function<bool(const json&)>& match, std::chrono::milliseconds timeout) {
-    const auto deadline = Clock::now() + timeout;
-    for (;;) {
-      while (!events_.empty()) {
-        Event e = std::move(events_.front());
-        events_.erase(events_.begin());
-        seen_.push_back(e.body);
-        if (match(e.body)) return e;
-      }
-      if (Clock::now() >= deadline || !read_some(deadline)) return std::nullopt;
-    }
-  }
-  // Everything that arrives within `quiet` of the last thing.
-  std::vector<json> drain(std::chrono::milliseconds quiet) {
-    std::vector<json> out;
-    while (auto e = wait_for([](const json&) { return true; }, quiet)) out.push_back(e->body);
-    return out;
-  }
-  bool ended() const { return ended_; }
-  int fd() const { return client_.fd(); }
-
- private:
-  // Reads what is there (waiting until `deadline`); false when nothing came.
-  bool read_some(Clock::time_point deadline) {
-    if (!client_.receive(raw_, deadline)) {
-      ended_ = ended_ || client_.closed_by_server();
-      return false;
-    }
-    const auto now = Clock::now();
-    if (head_.empty()) {
-      const auto end = raw_.find("\r\n\r\n");
-      if (end == std::string::npos) return true;
-      head_ = raw_.substr(0, end + 4);
-      raw_.erase(0, end + 4);
-    }
-    // Chunks: "<hex size>\r\n<data>\r\n", a 0 size at the end.
-    for (;;) {
-      const auto eol = raw_.find("\r\n");
-      if (eol == std::string::npos) break;
-      const std::size_t size = std::stoul(raw_.substr(0, eol), nullptr, 16);
-      if (raw_.size() < eol + 2 + size + 2) break;
-      body_.append(raw_, eol + 2, size);
-      raw_.erase(0, eol + 2 + size + 2);
-      if (size == 0) ended_ = true;
-    }
-    for (auto nl = body_.find('\n'); nl != std::string::npos; nl = body_.find('\n')) {
-      events_.push_back({json::parse(body_.substr(0, nl)), now});
-      body_.erase(0, nl + 1);
-    }
-    return true;
-  }
-
-  RawClient client_;
-  std::string raw_, head_, body_;
-  std::vector<Event> events_;
-  std::vector<json> seen_;
-  bool ended_ = false;
-};
 
 auto of_type(const std::string& type, std::uint64_t netns) {
   return [type, netns](const json& e) { return e["type"] == type && e["netns"] == netns; };

@@ -30,18 +30,23 @@ LiveService::LiveService(std::unique_ptr<HostView> owned, HostView* host, LiveSe
       dump_dir_(dir_.path() + "/dumps"),
       owned_host_(std::move(owned)),
       host_(host ? *host : *owned_host_),
+      feed_(options.feed),
       resolver_(options.resolver, clock_),
       scanner_(resolver_, host_),
       dumper_(resolver_, host_, clock_, dump_dir_, options.files) {
+  resolver_.set_feed(&feed_);
   scanner_.scan();
   resolver_.mark_ready();
   options.http.socket_path = socket_path_;
-  api_ = std::make_unique<HttpApi>(HttpApiDeps{resolver_, dumper_, nullptr, options.wait_ready}, options.http);
+  HttpApiDeps deps{resolver_, dumper_, nullptr, options.wait_ready};
+  deps.feed = &feed_;
+  api_ = std::make_unique<HttpApi>(deps, options.http);
   started_ = api_->start();
   EXPECT_TRUE(started_) << started_.error().message();
 }
 
 LiveService::~LiveService() {
+  feed_.close();
   api_->stop();
 }
 

@@ -14,6 +14,7 @@
 
 #include "api/http_api.h"
 #include "dump/dumper.h"
+#include "resolver/changes.h"
 #include "resolver/host.h"
 #include "resolver/resolver.h"
 #include "resolver/scanner.h"
@@ -27,6 +28,7 @@ struct LiveServiceOptions {
   HttpApiOptions http;                                        // socket_path is the service's own
   std::function<bool(std::chrono::milliseconds)> wait_ready;  // null: ready at once
   DumpFileOptions files;
+  FeedOptions feed;  // GET /v1/events streams the resolver's changes
 };
 
 class LiveService {
@@ -45,6 +47,7 @@ class LiveService {
   const std::string& socket_path() const { return socket_path_; }
   const std::string& dump_dir() const { return dump_dir_; }
   Resolver& resolver() { return resolver_; }
+  ChangeFeed& feed() { return feed_; }
   Status start_status() const { return started_; }
 
   // POST /v1/dump with a JSON body; returns the parsed JSON answer.
@@ -59,6 +62,7 @@ class LiveService {
   SystemClock clock_;
   std::unique_ptr<HostView> owned_host_;
   HostView& host_;
+  ChangeFeed feed_;
   Resolver resolver_;
   Scanner scanner_;
   Dumper dumper_;

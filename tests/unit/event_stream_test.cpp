@@ -1,0 +1,110 @@
+// GET /v1/events over a real Unix socket, with the in-process service over a
+// scripted host: a reader that pauses longer than an answer's write timeout
+// keeps its stream and is told what it lost; one that reads nothing for the
+// stall limit is let go, and its place with it. No privileges needed;
+// tests/privileged/events_test.cpp follows real namespaces on the binary.
+#include "event_stream.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <thread>
+
+#include "fakes.h"
+#include "service.h"
+
+namespace netnsd {
+namespace {
+
+using namespace std::chrono_literals;
+using nlohmann::json;
+using testing::EventStream;
+using testing::LiveService;
+
+constexpr NetnsId kHost = 4026531840;
+
+class EventStreamTest : public ::testing::Test {
+ protected:
+  EventStreamTest() {
+    host_.tasks[kHost] = {80, "/proc/1/task/1/ns/net", {}};
+    host_.links[kHost] = {testing::plain(1, "lo")};
+    // Writes of an answer give up after 200 ms; the stream's queue is short.
+    options_.http.connections.write_timeout = 200ms;
+    options_.feed.queue = 64;
+  }
+
+  // `count` IPv4 addresses on lo, each one change on the stream (some
+  // 200 bytes of NDJSON each).
+  static void add_addresses(LiveService& service, int count, int first = 0) {
+    for (int i = first; i < first + count; ++i) {
+      Address a;
+      a.family = AF_INET;
+      a.prefix_len = 32;
+      a.local = {10, 99, static_cast<std::uint8_t>(i / 250), static_cast<std::uint8_t>(i % 250 + 1)};
+      ASSERT_TRUE(service.resolver().upsert_address(kHost, 1, a));
+    }
+  }
+
+  static bool is_address(const json& e) { return e["type"] == "address_added"; }
+
+  testing::FakeHost host_;
+  testing::LiveServiceOptions options_;
+};
+
+TEST_F(EventStreamTest, AReaderThatPausesLongerThanAWriteTimeoutKeepsItsStreamAndIsToldWhatItLost) {
+  options_.http.event_stall_limit = 20s;
+  LiveService service(host_, options_);
+  EventStream paused(service.socket_path());
+  ASSERT_EQ(paused.status(), 200);
+  ASSERT_TRUE(paused.wait_for([](const json& e) { return e["type"] == "subscribed"; }, 2s));
+
+  // Far more than the queue (64) and the socket's buffer hold: the server's
+  // write blocks while the reader pauses, for 8 times the write timeout.
+  constexpr int kChanges = 4000;
+  add_addresses(service, kChanges);
+  std::this_thread::sleep_for(1600ms);
+
+  // What fitted in the buffers, the gap (one lost event or more, each
+  // where changes went missing), what the queue held after it.
+  int got = 0, gaps = 0;
+  std::uint64_t lost = 0;
+  for (const json& e : paused.drain(1s)) {
+    if (is_address(e)) ++got;
+    if (e["type"] == "lost") {
+      ++gaps;
+      lost += e["count"].get<std::uint64_t>();
+    }
+  }
+  EXPECT_FALSE(paused.ended()) << "the stream ended during the pause";
+  EXPECT_GT(got, 0);
+  EXPECT_GE(gaps, 1);
+  EXPECT_EQ(got + static_cast<int>(lost), kChanges) << "every change is delivered or counted as lost";
+  add_addresses(service, 1, kChanges);
+  EXPECT_TRUE(paused.wait_for(is_address, 2s)) << "the stream did not go on after the pause";
+  EXPECT_FALSE(paused.ended());
+}
+
+TEST_F(EventStreamTest, AReaderThatReadsNothingForTheStallLimitIsLetGoAndItsPlaceFreed) {
+  options_.http.event_stall_limit = 1s;
+  options_.feed.max_subscribers = 1;
+  LiveService service(host_, options_);
+  auto stalled = std::make_unique<EventStream>(service.socket_path());
+  ASSERT_EQ(stalled->status(), 200);
+  {
+    EventStream second(service.socket_path());
+    EXPECT_EQ(second.status(), 503) << "one subscriber at a time here";
+  }
+  add_addresses(service, 4000);
+  // The server gives up on it once a write has waited the stall limit.
+  const auto stalled_at = std::chrono::steady_clock::now();
+  EXPECT_TRUE(testing::eventually([&] { return service.feed().stats().subscribers == 0; }, 5s))
+      << "a subscriber that reads nothing keeps its place";
+  const auto took = std::chrono::steady_clock::now() - stalled_at;
+  EXPECT_GE(took, 500ms) << "let go before the stall limit";
+  stalled.reset();
+  EventStream next(service.socket_path());
+  EXPECT_EQ(next.status(), 200) << "the place is free again";
+}
+
+}  // namespace
+}  // namespace netnsd
