@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <graphviz/cgraph.h>
 #include <graphviz/gvc.h>
+#include <linux/capability.h>
 #include <malloc.h>
 #include <poll.h>
 #include <signal.h>
@@ -176,6 +177,26 @@ constexpr char kImage = '+';
 constexpr char kTooLarge = 'L';
 constexpr char kFailed = '-';
 
+// In the child, before Graphviz reads a byte of the text (whose names come
+// from every namespace's owner): the user nobody when netnsd may change
+// its user (not under the unit, which does not grant CAP_SETUID), and in any
+// case no capabilities, no way to gain any (no_new_privs) and no byte
+// written to a file. (Not RLIMIT_NPROC: GLib, under pango, starts a thread
+// and traps when it cannot.) Raw system calls: the child of a
+// threaded process runs only async-signal-safe code before Graphviz.
+void give_up_privileges() {
+  const uid_t nobody = 65534;
+  ::syscall(SYS_setgroups, 0, nullptr);
+  if (::syscall(SYS_setresgid, nobody, nobody, nobody) == 0) ::syscall(SYS_setresuid, nobody, nobody, nobody);
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct none[2]{};
+  ::syscall(SYS_capset, &header, none);
+  ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+  const rlimit zero{0, 0};
+  ::setrlimit(RLIMIT_FSIZE, &zero);
+  ::signal(SIGXFSZ, SIG_IGN);  // a write then fails with EFBIG instead of killing
+}
+
 // In the child: renders, writes the answer, exits without running
 // destructors or atexit handlers (the parent's, not ours).
 [[noreturn]] void render_in_child(int out, const std::string& dot, ImageFormat format, std::size_t max_nodes) {
@@ -188,6 +209,7 @@ constexpr char kFailed = '-';
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   const rlimit cpu{kRenderCpuSeconds, kRenderCpuSeconds};
   ::setrlimit(RLIMIT_CPU, &cpu);
+  give_up_privileges();
 
   Graphviz& gv = graphviz();
   std::string answer;
