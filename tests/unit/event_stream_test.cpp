@@ -106,5 +106,20 @@ TEST_F(EventStreamTest, AReaderThatReadsNothingForTheStallLimitIsLetGoAndItsPlac
   EXPECT_EQ(next.status(), 200) << "the place is free again";
 }
 
+TEST_F(EventStreamTest, StoppingTheServerDoesNotWaitForAStalledReader) {
+  options_.http.event_stall_limit = 60s;
+  auto service = std::make_unique<LiveService>(host_, options_);
+  EventStream stalled(service->socket_path());
+  ASSERT_EQ(stalled.status(), 200);
+  add_addresses(*service, 4000);  // its write now waits for a reader that reads nothing
+  std::this_thread::sleep_for(300ms);
+  const auto stopping = std::chrono::steady_clock::now();
+  service.reset();
+  const auto took = std::chrono::steady_clock::now() - stopping;
+  EXPECT_LT(took, 2s) << "stop waited for the stalled stream";
+  std::printf("[ figures ] stopped in %lld ms with a stalled subscriber\n",
+              static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(took).count()));
+}
+
 }  // namespace
 }  // namespace netnsd
