@@ -279,6 +279,10 @@ std::string describe_event(const json& e) {
       for (const json& f : e["changed"]) {
         if (f == "lonely") line += e["lonely_since"].is_null() ? " no longer lonely" : " lonely";
         if (f == "names") line += " names changed";
+        if (f == "containers") {
+          const std::string now = describe_containers(e);
+          line += now.empty() ? " no container" : " containers: " + now;
+        }
       }
     }
     if (type == "netns_removed") line += " " + e.value("reason", std::string());

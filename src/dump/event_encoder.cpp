@@ -33,6 +33,9 @@ std::string change_to_ndjson(const Change& c) {
       } else {
         out.null();
       }
+      out.key("containers").begin_array();
+      for (const ContainerRef& container : c.containers) write_container(out, container);
+      out.end_array();
       if (c.kind == ChangeKind::netns_changed) write_strings(out, "changed", c.changed);
       if (c.kind == ChangeKind::netns_removed) out.field("reason", c.reason);
       break;

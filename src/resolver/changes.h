@@ -29,7 +29,7 @@ namespace netnsd {
 
 enum class ChangeKind : std::uint8_t {
   netns_added,
-  netns_changed,  // bind-mount names, or lonely (no task or mount holds it)
+  netns_changed,  // bind-mount names, the containers behind it, or lonely (no task or mount holds it)
   netns_removed,
   device_added,
   device_changed,
@@ -47,12 +47,14 @@ struct Change {
   WallTime at;            // when the cache applied it
   ChangeKind kind = ChangeKind::netns_added;
   NetnsId netns = 0;
-  // netns_*: its names and how it was found; netns_changed: what changed
-  // ("names", "lonely"); netns_removed: why ("released": lonely for the
-  // lonely timeout; "evicted": room was needed).
+  // netns_*: its names, how it was found and the containers behind its
+  // processes; netns_changed: what changed ("names", "containers",
+  // "lonely"); netns_removed: why ("released": lonely for the lonely
+  // timeout; "evicted": room was needed).
   std::vector<std::string> names;
   Source source = Source::procfs;
   std::optional<WallTime> lonely_since;
+  std::vector<ContainerRef> containers;
   std::string reason;
   // device_*: the device as it now is (added, changed) or last was
   // (removed); device_changed: as it was, and the names of the fields that

@@ -5,6 +5,7 @@
 #include <net/if.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <tuple>
 
@@ -113,6 +114,17 @@ std::vector<std::string> address_flag_names(const Address& address) {
     names.emplace_back(hex);
   }
   return names;
+}
+
+std::vector<ContainerRef> containers_of(const std::vector<ProcessInfo>& processes) {
+  std::vector<ContainerRef> containers;
+  for (const ProcessInfo& p : processes) {
+    if (!p.container) continue;
+    const bool known = std::any_of(containers.begin(), containers.end(),
+                                   [&](const ContainerRef& c) { return c.id == p.container->id; });
+    if (!known) containers.push_back(*p.container);
+  }
+  return containers;
 }
 
 bool address_order(const Address& a, const Address& b) {

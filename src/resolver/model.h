@@ -118,6 +118,10 @@ struct ProcessInfo {
   bool operator==(const ProcessInfo&) const = default;
 };
 
+// The containers behind `processes`, each once (a pod's containers share
+// its namespace), in the order their processes came.
+std::vector<ContainerRef> containers_of(const std::vector<ProcessInfo>& processes);
+
 // An interface name the kernel would accept (dev_valid_name): 1 to 15 bytes,
 // not "." or "..", no '/', ':' or whitespace (the kernel's isspace, which
 // includes 0xa0). Other bytes, control bytes included, are valid: the kernel

@@ -14,6 +14,14 @@ std::size_t default_owner_share(const ResolverConfig& config) {
   return std::max<std::size_t>(1, config.capacity / defaults::kOwnerShareDivisor);
 }
 
+// The same containers, whatever the order of their processes.
+bool same_containers(std::vector<ContainerRef> a, std::vector<ContainerRef> b) {
+  auto by_id = [](const ContainerRef& x, const ContainerRef& y) { return x.id < y.id; };
+  std::sort(a.begin(), a.end(), by_id);
+  std::sort(b.begin(), b.end(), by_id);
+  return a == b;
+}
+
 }  // namespace
 
 Resolver::Resolver(ResolverConfig config, const Clock& clock)
@@ -105,6 +113,7 @@ void Resolver::note_netns_locked(NetnsId netns, const Entry& entry, std::vector<
   c.names = entry.names;
   c.source = entry.discovered_by;
   c.lonely_since = entry.lonely_since;
+  c.containers = containers_of(entry.processes);
   c.changed = std::move(changed);
   note_locked(std::move(c));
 }
@@ -136,6 +145,7 @@ void Resolver::erase_locked(std::unordered_map<NetnsId, Entry>::iterator it, Gra
     c.names = it->second.names;
     c.source = it->second.discovered_by;
     c.lonely_since = it->second.lonely_since;
+    c.containers = containers_of(it->second.processes);
     c.reason = reason;
     note_locked(std::move(c));
   }
@@ -455,6 +465,7 @@ void Resolver::apply_presence(const PresenceMap& seen, std::optional<WallTime> a
       // Newer than the scan's reading: the scan could not have seen it.
       if (gathered_at && entry.last_active > *gathered_at) continue;
       entry.pids = 0;
+      if (!containers_of(entry.processes).empty()) changed.emplace_back("containers");
       entry.processes.clear();
       if (!entry.names.empty()) changed.emplace_back("names");
       entry.names.clear();
@@ -466,6 +477,9 @@ void Resolver::apply_presence(const PresenceMap& seen, std::optional<WallTime> a
       continue;
     }
     entry.pids = it->second.pids;
+    if (!same_containers(containers_of(entry.processes), containers_of(it->second.processes))) {
+      changed.emplace_back("containers");
+    }
     entry.processes = it->second.processes;
     std::vector<std::string> names(it->second.names.begin(), it->second.names.end());
     if (names != entry.names) changed.emplace_back("names");
@@ -521,14 +535,7 @@ NamespaceView Resolver::view_locked(NetnsId netns, const Entry& entry) const {
   view.lonely_since = entry.lonely_since;
   view.pids = entry.pids;
   view.processes = entry.processes;
-  // The containers behind those processes, each once (a pod's containers
-  // share its namespace), in the order their processes came.
-  for (const ProcessInfo& p : entry.processes) {
-    if (!p.container) continue;
-    const bool known = std::any_of(view.containers.begin(), view.containers.end(),
-                                   [&](const ContainerRef& c) { return c.id == p.container->id; });
-    if (!known) view.containers.push_back(*p.container);
-  }
+  view.containers = containers_of(entry.processes);
   view.devices_over_cap = entry.devices_over_cap;
   view.devices.reserve(entry.devices.size());
   for (const auto& [ifindex, device] : entry.devices) view.devices.push_back(device);

@@ -7,12 +7,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <string>
 #include <vector>
 
 #include "daemon.h"
+#include "event_stream.h"
 #include "kernel/mountinfo.h"
 #include "privileged.h"
 #include "system.h"
@@ -25,6 +27,7 @@ using namespace std::chrono_literals;
 using nlohmann::json;
 using testing::Background;
 using testing::Daemon;
+using testing::EventStream;
 using testing::eventually;
 using testing::TempDir;
 using testing::unique_name;
@@ -138,6 +141,9 @@ TEST_F(Whois, TheContainerBehindAHostVethIsNamedFromCgroupsAndRuntimeState) {
 
   Daemon netnsd({"--resync-interval", "0", "--runtime-root", state.path()});
   ASSERT_TRUE(netnsd.ready());
+  EventStream changes(netnsd.socket_path(), "?type=netns_changed");
+  ASSERT_EQ(changes.status(), 200);
+  Background watch({NETNSCTL_BINARY, "--socket", netnsd.socket_path(), "watch", "--type", "netns_changed"});
   // Started after netnsd: found through eBPF, attributed by the presence
   // pass that follows.
   const std::string web_end = unique_name("wd"), pod_end = unique_name("wp"), spoof_end = unique_name("ws");
@@ -178,6 +184,26 @@ TEST_F(Whois, TheContainerBehindAHostVethIsNamedFromCgroupsAndRuntimeState) {
   EXPECT_EQ(c["id"], spoof_id);
   EXPECT_EQ(c["cgroup_owner"], user.uid()) << "a user's cgroup is reported as the user's";
   EXPECT_TRUE(c["name"].is_null()) << "and its name is not taken from the container it imitates";
+
+  // The change stream said so: the container behind the namespace came.
+  auto came = changes.wait_for(
+      [&](const json& e) {
+        if (e["netns"] != web.inode() || e["containers"].size() != 1) return false;
+        const json& changed = e["changed"];
+        return std::find(changed.begin(), changed.end(), "containers") != changed.end();
+      },
+      5s);
+  ASSERT_TRUE(came) << "no netns_changed with the container on the stream";
+  EXPECT_EQ(came->body["containers"][0]["id"], docker_id);
+  EXPECT_EQ(came->body["containers"][0]["name"], "web-1");
+  const std::string expected = "containers: docker " + docker_id.substr(0, 12) + " web-1";
+  std::string printed;
+  while (printed.find(expected) == std::string::npos) {
+    auto l = watch.read_line(3s);
+    ASSERT_TRUE(l) << "netnsctl watch never printed '" << expected << "'";
+    printed = *l;
+  }
+  std::printf("[ figures ] netnsctl watch: %s\n", printed.c_str());
 
   // The namespace lists its process.
   json ns = netnsd.find_netns(web.inode());

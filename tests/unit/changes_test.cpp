@@ -292,6 +292,46 @@ TEST_F(ResolverChanges, PeersResolvedNamesLonelinessAndRemovals) {
   for (std::size_t i = 1; i < last_.size(); ++i) EXPECT_EQ(last_[i]->seq, last_[i - 1]->seq + 1);
 }
 
+TEST_F(ResolverChanges, ContainersComingAndGoingAreNamespaceChanges) {
+  resolver_.capture(100, NamespaceHandle{dummy_fd(), "/proc/7/task/7/ns/net"}, Source::procfs);
+  read();
+  auto process = [](std::uint32_t pid, const std::string& id, const std::string& name = "") {
+    ProcessInfo p;
+    p.pid = pid;
+    p.comm = "nginx";
+    if (!id.empty()) p.container = ContainerRef{"docker", id, "", 0u, name, "", ""};
+    return p;
+  };
+  PresenceMap seen;
+  seen[100].pids = 1;
+  seen[100].processes = {process(7, "")};
+  resolver_.apply_presence(seen);
+  EXPECT_EQ(read(), Lines{}) << "a process outside any container";
+
+  seen[100].processes = {process(7, ""), process(8, "aa"), process(9, "aa")};
+  resolver_.apply_presence(seen);
+  EXPECT_EQ(read(), Lines{"netns_changed 100 containers"});
+  ASSERT_EQ(last_.back()->containers.size(), 1u) << "one container, however many of its processes";
+  EXPECT_EQ(last_.back()->containers[0].id, "aa");
+
+  // Processes of the same containers, in another order, or new pids: nothing.
+  seen[100].processes = {process(9, "aa"), process(7, "")};
+  resolver_.apply_presence(seen);
+  EXPECT_EQ(read(), Lines{});
+
+  // A second container joins (a pod); the runtime's state names the first.
+  seen[100].processes = {process(8, "aa", "web-1"), process(10, "bb")};
+  resolver_.apply_presence(seen);
+  EXPECT_EQ(read(), Lines{"netns_changed 100 containers"});
+  ASSERT_EQ(last_.back()->containers.size(), 2u);
+  EXPECT_EQ(last_.back()->containers[0].name, "web-1");
+
+  // Every task gone: lonely, and no container left.
+  resolver_.apply_presence({});
+  EXPECT_EQ(read(), Lines{"netns_changed 100 containers lonely"});
+  EXPECT_TRUE(last_.back()->containers.empty());
+}
+
 TEST_F(ResolverChanges, WithoutAFeedNothingIsKept) {
   Resolver quiet({}, clock_);
   quiet.capture(1, NamespaceHandle{dummy_fd(), "/run/netns/q"}, Source::bind_mount);

@@ -292,6 +292,18 @@ TEST(EventEncoder, EachChangeIsOneLineOfJsonWithWhatItsTypeSays) {
   EXPECT_EQ(j["names"], nlohmann::json::array({"blue"}));
   EXPECT_EQ(j["reason"], "released");
   EXPECT_TRUE(j["lonely_since"].is_null());
+  EXPECT_EQ(j["containers"], nlohmann::json::array());
+
+  Change joined;
+  joined.kind = ChangeKind::netns_changed;
+  joined.netns = 9;
+  joined.changed = {"containers"};
+  joined.containers = {ContainerRef{"docker", "3f2a", "", 0u, "web-1", "", ""}};
+  j = nlohmann::json::parse(change_to_ndjson(joined));
+  EXPECT_EQ(j["changed"], nlohmann::json::array({"containers"}));
+  ASSERT_EQ(j["containers"].size(), 1u);
+  EXPECT_EQ(j["containers"][0]["runtime"], "docker");
+  EXPECT_EQ(j["containers"][0]["name"], "web-1");
 
   EXPECT_EQ(nlohmann::json::parse(lost_to_ndjson(40, renamed.at))["count"], 40);
   EXPECT_EQ(nlohmann::json::parse(marker_to_ndjson("heartbeat", 12, renamed.at))["seq"], 12);
