@@ -17,6 +17,8 @@ namespace {
 
 constexpr std::size_t kMaxProcFile = 64 * 1024;         // /proc/PID/cgroup, comm
 constexpr std::size_t kMaxStateFile = 4 * 1024 * 1024;  // a runtime's config.json
+// containers/storage's list of every container (Podman): about 1 KiB each.
+constexpr std::size_t kMaxStorageList = 16 * 1024 * 1024;
 constexpr std::size_t kMaxCachedNames = 8192;
 
 // Reads a whole small file. With `root_only`, only a regular file owned by
@@ -121,6 +123,24 @@ ProcessDescriber::Names ProcessDescriber::read_names(const ContainerRef& c) cons
     n.name = text_at(doc, {"annotations", "io.kubernetes.container.name"});
     n.pod_name = text_at(doc, {"annotations", "io.kubernetes.pod.name"});
     n.pod_namespace = text_at(doc, {"annotations", "io.kubernetes.pod.namespace"});
+  } else if (c.runtime == "podman") {
+    // containers/storage lists every container with its names, one file
+    // per storage driver: [{"id": ..., "names": ["web"], ...}, ...].
+    for (const char* driver : {"overlay", "vfs", "btrfs", "zfs"}) {
+      nlohmann::json doc =
+          parse_json(read_file(runtime_root_ + "var/lib/containers/storage/" + driver + "-containers/containers.json",
+                               kMaxStorageList, true));
+      if (!doc.is_array()) continue;
+      for (const nlohmann::json& entry : doc) {
+        if (!entry.is_object() || text_at(entry, {"id"}) != c.id) continue;
+        auto names = entry.find("names");
+        if (names != entry.end() && names->is_array() && !names->empty() && names->front().is_string()) {
+          n.name = sanitize_utf8(names->front().get<std::string>());
+        }
+        break;
+      }
+      break;  // a host's containers are in one driver's list
+    }
   }
   return n;
 }

@@ -101,6 +101,27 @@ TEST_F(Processes, ACommandAndItsContainerWithTheNamesItsRuntimeWrote) {
   EXPECT_FALSE(d.describe(999)) << "a process that is gone";
 }
 
+TEST_F(Processes, PodmanNamesComeFromContainersStoragesList) {
+  const std::string podman_id = "abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789";
+  const std::string cgroup = "/machine.slice/libpod-" + podman_id + ".scope";
+  fs::create_directories(root_ / ("cgroup" + cgroup));
+  process(400, "httpd\n", "0::" + cgroup + "\n");
+  process(401, "redis\n", "0::/machine.slice/libpod-" + kPodId + ".scope\n");
+  fs::create_directories(root_ / ("cgroup/machine.slice/libpod-" + kPodId + ".scope"));
+  write(root_ / "state/var/lib/containers/storage/overlay-containers/containers.json",
+        R"([{"id":")" + kId + R"(","names":["other"]},)" + R"({"id":")" + podman_id +
+            R"(","names":["web-podman","alias"],"image":"1234","metadata":"{}"}])");
+  ProcessDescriber d = describer();
+  auto web = d.describe(400);
+  ASSERT_TRUE(web && web->container);
+  EXPECT_EQ(web->container->runtime, "podman");
+  EXPECT_EQ(web->container->id, podman_id);
+  EXPECT_EQ(web->container->name, ::geteuid() == 0 ? "web-podman" : "") << "names only from root's cgroups and files";
+  auto unlisted = d.describe(401);
+  ASSERT_TRUE(unlisted && unlisted->container);
+  EXPECT_EQ(unlisted->container->name, "") << "a container the list does not hold has no name";
+}
+
 TEST_F(Processes, NamesComeOnlyFromRootsCgroupsAndRootsFiles) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root to own and give away files";
   // A cgroup given to a user (a delegated subtree): its name proves nothing.
