@@ -21,6 +21,7 @@
 #include <utility>
 
 #include "util/fd.h"
+#include "util/sanitizers.h"
 
 namespace netnsd {
 
@@ -179,37 +180,47 @@ constexpr char kFailed = '-';
 
 // In the child, before Graphviz reads a byte of the text (whose names come
 // from every namespace's owner): the user nobody when netnsd may change
-// its user (not under the unit, which does not grant CAP_SETUID), and in any
-// case no capabilities, no way to gain any (no_new_privs) and no byte
-// written to a file. (Not RLIMIT_NPROC: GLib, under pango, starts a thread
-// and traps when it cannot.) Raw system calls: the child of a
-// threaded process runs only async-signal-safe code before Graphviz.
-void give_up_privileges() {
+// its user (not under the unit, which does not grant CAP_SETUID: there the
+// child stays root, which can still signal root's processes and change the
+// files root may write, but no more), and in any case no capabilities, no
+// way to gain any (no_new_privs) and a file-size limit of 0. (Not
+// RLIMIT_NPROC: GLib, under pango, starts a thread and traps when it
+// cannot.) False when a step that must hold did not. System calls
+// directly: as little library code as may be runs in the child of a
+// threaded process before Graphviz.
+bool give_up_privileges() {
   const uid_t nobody = 65534;
-  ::syscall(SYS_setgroups, 0, nullptr);
-  if (::syscall(SYS_setresgid, nobody, nobody, nobody) == 0) ::syscall(SYS_setresuid, nobody, nobody, nobody);
+  ::syscall(SYS_setgroups, 0, nullptr);  // fails without CAP_SETGID, as the next one
+  if (::syscall(SYS_setresgid, nobody, nobody, nobody) == 0 && ::syscall(SYS_setresuid, nobody, nobody, nobody) != 0) {
+    return false;  // half a change of user
+  }
   __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
   __user_cap_data_struct none[2]{};
-  ::syscall(SYS_capset, &header, none);
-  ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+  if (::syscall(SYS_capset, &header, none) != 0) return false;
+  if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return false;
   const rlimit zero{0, 0};
-  ::setrlimit(RLIMIT_FSIZE, &zero);
+  if (::setrlimit(RLIMIT_FSIZE, &zero) != 0) return false;
   ::signal(SIGXFSZ, SIG_IGN);  // a write then fails with EFBIG instead of killing
+  return true;
 }
 
 // In the child: renders, writes the answer, exits without running
 // destructors or atexit handlers (the parent's, not ours).
-[[noreturn]] void render_in_child(int out, const std::string& dot, ImageFormat format, std::size_t max_nodes) {
+[[noreturn]] void render_in_child(pid_t parent, int out, const std::string& dot, ImageFormat format,
+                                  std::size_t max_nodes) {
   // Only the pipe stays open: the parent's namespace handles must not live
   // on in the child, and what cairo says goes nowhere.
   int quiet = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
   if (quiet >= 0) ::dup2(quiet, STDERR_FILENO);
   ::dup2(out, 3);
   ::syscall(SYS_close_range, 4u, ~0u, 0u);
-  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   const rlimit cpu{kRenderCpuSeconds, kRenderCpuSeconds};
   ::setrlimit(RLIMIT_CPU, &cpu);
-  give_up_privileges();
+  if (!give_up_privileges()) ::_exit(1);
+  // After the change of user, which clears it: killed with netnsd, and
+  // gone already if netnsd went before this line.
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (::getppid() != parent) ::_exit(1);
 
   Graphviz& gv = graphviz();
   std::string answer;
@@ -235,7 +246,7 @@ void give_up_privileges() {
 
 }  // namespace
 
-#ifdef __SANITIZE_ADDRESS__
+#ifdef NETNSD_ASAN
 // ASan builds (tests/sanitize.sh) render in the calling process: GCC 12's
 // ASan runtime is not safe to fork() from a threaded process (a forked
 // renderer hung once, holding a lock of the allocator's), and its shadow
@@ -268,9 +279,10 @@ Result<std::string> render_dot(std::string_view dot, ImageFormat format, std::si
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) return Error::os("pipe for the renderer");
   Fd in(fds[0]), out(fds[1]);
+  const pid_t parent = ::getpid();
   const pid_t child = ::fork();
   if (child < 0) return Error::os("fork the renderer");
-  if (child == 0) render_in_child(out.get(), text, format, max_nodes);
+  if (child == 0) render_in_child(parent, out.get(), text, format, max_nodes);
   out.reset();
 
   std::string answer;

@@ -6,8 +6,8 @@
 // error reporting) and may take long on large graphs. The child's memory,
 // leaks included, goes with it; netnsd itself never loads Graphviz's
 // plugins, fonts or state. The child gives up its privileges first (user
-// nobody where it may, no capabilities, no new privileges, no files
-// written). Renders run one at a time. (ASan builds
+// nobody where it may, no capabilities, no new privileges, no byte written
+// into a file). Renders run one at a time. (ASan builds
 // render in the caller instead: see graph_render.cpp.)
 //
 // Errors: a text that does not parse, a graph over the node limit (code

@@ -2,6 +2,8 @@
 
 #include <malloc.h>
 
+#include "util/sanitizers.h"
+
 namespace netnsd {
 
 // Gives the heap's free pages back to the system (malloc_trim), so RSS
@@ -10,7 +12,7 @@ namespace netnsd {
 // up, and concurrent first calls race inside glibc (a dump handler crashed
 // in mtrim in the sanitizer tier), so there is nothing to trim.
 inline void trim_heap() {
-#ifndef __SANITIZE_ADDRESS__
+#ifndef NETNSD_ASAN
   ::malloc_trim(0);
 #endif
 }
