@@ -124,25 +124,37 @@ ProcessDescriber::Names ProcessDescriber::read_names(const ContainerRef& c) cons
     n.pod_name = text_at(doc, {"annotations", "io.kubernetes.pod.name"});
     n.pod_namespace = text_at(doc, {"annotations", "io.kubernetes.pod.namespace"});
   } else if (c.runtime == "podman") {
-    // containers/storage lists every container with its names, one file
-    // per storage driver: [{"id": ..., "names": ["web"], ...}, ...].
-    for (const char* driver : {"overlay", "vfs", "btrfs", "zfs"}) {
-      nlohmann::json doc =
-          parse_json(read_file(runtime_root_ + "var/lib/containers/storage/" + driver + "-containers/containers.json",
-                               kMaxStorageList, true));
-      if (!doc.is_array()) continue;
-      for (const nlohmann::json& entry : doc) {
-        if (!entry.is_object() || text_at(entry, {"id"}) != c.id) continue;
-        auto names = entry.find("names");
-        if (names != entry.end() && names->is_array() && !names->empty() && names->front().is_string()) {
-          n.name = sanitize_utf8(names->front().get<std::string>());
-        }
-        break;
-      }
-      break;  // a host's containers are in one driver's list
-    }
+    n.name = podman_name(c.id);
   }
   return n;
+}
+
+std::string ProcessDescriber::podman_name(const std::string& id) const {
+  std::lock_guard lock(podman_mutex_);
+  // One list per storage driver: a host's containers are in one of them.
+  for (const char* driver : {"overlay", "vfs", "btrfs", "zfs"}) {
+    const std::string path = runtime_root_ + "var/lib/containers/storage/" + driver + "-containers/containers.json";
+    struct stat st {};
+    if (::lstat(path.c_str(), &st) != 0) continue;
+    const std::int64_t mtime_ns = std::int64_t(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+    if (podman_.path != path || podman_.dev != st.st_dev || podman_.ino != st.st_ino || podman_.mtime_ns != mtime_ns ||
+        podman_.size != st.st_size) {
+      podman_ = StorageList{path, st.st_dev, st.st_ino, mtime_ns, st.st_size, {}};
+      // [{"id": ..., "names": ["web"], ...}, ...]; root's file only.
+      nlohmann::json doc = parse_json(read_file(path, kMaxStorageList, true));
+      if (doc.is_array()) {
+        for (const nlohmann::json& entry : doc) {
+          if (!entry.is_object()) continue;
+          auto names = entry.find("names");
+          if (names == entry.end() || !names->is_array() || names->empty() || !names->front().is_string()) continue;
+          podman_.names.emplace(text_at(entry, {"id"}), sanitize_utf8(names->front().get<std::string>()));
+        }
+      }
+    }
+    auto found = podman_.names.find(id);
+    return found == podman_.names.end() ? std::string() : found->second;
+  }
+  return {};
 }
 
 ProcessDescriber::Names ProcessDescriber::names_of(const ContainerRef& container) {

@@ -19,11 +19,14 @@
 // Podman keeps its names in a database: its containers have ids only.
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstdint>
 #include <map>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "kernel/mountinfo.h"
@@ -47,12 +50,25 @@ class ProcessDescriber {
   std::optional<std::uint32_t> cgroup_owner(const std::string& controllers, const std::string& path) const;
   Names names_of(const ContainerRef& container);
   Names read_names(const ContainerRef& container) const;
+  // A Podman container's name from containers/storage's list, parsed again
+  // only when the file changed (it lists every container: megabytes).
+  std::string podman_name(const std::string& id) const;
 
   std::string proc_root_;
   std::string runtime_root_;
   std::vector<CgroupMount> cgroups_;
   std::mutex mutex_;
   std::map<std::string, Names> names_;  // by container id; bounded
+  struct StorageList {
+    std::string path;
+    dev_t dev = 0;
+    ino_t ino = 0;
+    std::int64_t mtime_ns = -1;
+    off_t size = -1;
+    std::unordered_map<std::string, std::string> names;  // by container id
+  };
+  mutable std::mutex podman_mutex_;
+  mutable StorageList podman_;
 };
 
 }  // namespace netnsd

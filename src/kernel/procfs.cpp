@@ -77,8 +77,11 @@ Result<TaskScan> scan_tasks(const std::string& proc_root) {
       if (!seen_by_process.insert(netns).second) continue;
       TaskNetns& entry = scan[netns];
       ++entry.pids;
+      const auto pid = static_cast<std::uint32_t>(std::strtoul(pe->d_name, nullptr, 10));
       if (entry.listed.size() < defaults::kProcessesListed) {
-        entry.listed.push_back(static_cast<std::uint32_t>(std::strtoul(pe->d_name, nullptr, 10)));
+        entry.listed.push_back(pid);
+      } else {
+        entry.unlisted.push_back(pid);
       }
       if (entry.task_path.empty()) entry.task_path = proc_root + "/" + task_dir + "/" + rel;
     }

@@ -26,8 +26,10 @@ struct TaskNetns {
   // One task's namespace file, /proc/PID/task/TID/ns/net, to open a handle from.
   std::string task_path;
   // The first of those processes, in /proc order (ascending pids), at most
-  // defaults::kProcessesListed.
+  // defaults::kProcessesListed, and the others (whose containers are read,
+  // so that a namespace's containers are all there, however many processes).
   std::vector<std::uint32_t> listed;
+  std::vector<std::uint32_t> unlisted;
 };
 using TaskScan = std::unordered_map<NetnsId, TaskNetns>;
 

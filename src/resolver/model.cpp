@@ -116,17 +116,6 @@ std::vector<std::string> address_flag_names(const Address& address) {
   return names;
 }
 
-std::vector<ContainerRef> containers_of(const std::vector<ProcessInfo>& processes) {
-  std::vector<ContainerRef> containers;
-  for (const ProcessInfo& p : processes) {
-    if (!p.container) continue;
-    const bool known = std::any_of(containers.begin(), containers.end(),
-                                   [&](const ContainerRef& c) { return c.id == p.container->id; });
-    if (!known) containers.push_back(*p.container);
-  }
-  return containers;
-}
-
 bool address_order(const Address& a, const Address& b) {
   return std::tie(a.family, a.local, a.prefix_len, a.peer) < std::tie(b.family, b.local, b.prefix_len, b.peer);
 }

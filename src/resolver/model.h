@@ -118,10 +118,6 @@ struct ProcessInfo {
   bool operator==(const ProcessInfo&) const = default;
 };
 
-// The containers behind `processes`, each once (a pod's containers share
-// its namespace), in the order their processes came.
-std::vector<ContainerRef> containers_of(const std::vector<ProcessInfo>& processes);
-
 // An interface name the kernel would accept (dev_valid_name): 1 to 15 bytes,
 // not "." or "..", no '/', ':' or whitespace (the kernel's isspace, which
 // includes 0xa0). Other bytes, control bytes included, are valid: the kernel
@@ -182,7 +178,7 @@ struct NamespaceView {
   std::optional<WallTime> lonely_since;
   std::uint32_t pids = 0;  // processes with a task in the namespace at the last scan
   // The first of them (lowest pids, at most defaults::kProcessesListed), and
-  // the distinct containers of those.
+  // the distinct containers of all of them (a pod's share its namespace).
   std::vector<ProcessInfo> processes;
   std::vector<ContainerRef> containers;
   std::vector<Device> devices;    // sorted by ifindex

@@ -113,7 +113,7 @@ void Resolver::note_netns_locked(NetnsId netns, const Entry& entry, std::vector<
   c.names = entry.names;
   c.source = entry.discovered_by;
   c.lonely_since = entry.lonely_since;
-  c.containers = containers_of(entry.processes);
+  c.containers = entry.containers;
   c.changed = std::move(changed);
   note_locked(std::move(c));
 }
@@ -145,7 +145,7 @@ void Resolver::erase_locked(std::unordered_map<NetnsId, Entry>::iterator it, Gra
     c.names = it->second.names;
     c.source = it->second.discovered_by;
     c.lonely_since = it->second.lonely_since;
-    c.containers = containers_of(it->second.processes);
+    c.containers = it->second.containers;
     c.reason = reason;
     note_locked(std::move(c));
   }
@@ -465,8 +465,9 @@ void Resolver::apply_presence(const PresenceMap& seen, std::optional<WallTime> a
       // Newer than the scan's reading: the scan could not have seen it.
       if (gathered_at && entry.last_active > *gathered_at) continue;
       entry.pids = 0;
-      if (!containers_of(entry.processes).empty()) changed.emplace_back("containers");
+      if (!entry.containers.empty()) changed.emplace_back("containers");
       entry.processes.clear();
+      entry.containers.clear();
       if (!entry.names.empty()) changed.emplace_back("names");
       entry.names.clear();
       if (!entry.lonely_since) {
@@ -477,10 +478,9 @@ void Resolver::apply_presence(const PresenceMap& seen, std::optional<WallTime> a
       continue;
     }
     entry.pids = it->second.pids;
-    if (!same_containers(containers_of(entry.processes), containers_of(it->second.processes))) {
-      changed.emplace_back("containers");
-    }
+    if (!same_containers(entry.containers, it->second.containers)) changed.emplace_back("containers");
     entry.processes = it->second.processes;
+    entry.containers = it->second.containers;
     std::vector<std::string> names(it->second.names.begin(), it->second.names.end());
     if (names != entry.names) changed.emplace_back("names");
     entry.names = std::move(names);
@@ -535,7 +535,7 @@ NamespaceView Resolver::view_locked(NetnsId netns, const Entry& entry) const {
   view.lonely_since = entry.lonely_since;
   view.pids = entry.pids;
   view.processes = entry.processes;
-  view.containers = containers_of(entry.processes);
+  view.containers = entry.containers;
   view.devices_over_cap = entry.devices_over_cap;
   view.devices.reserve(entry.devices.size());
   for (const auto& [ifindex, device] : entry.devices) view.devices.push_back(device);

@@ -52,9 +52,10 @@ FdBudget plan_fd_budget(std::size_t capacity, std::uint64_t fd_limit, std::size_
 
 // What a full scan saw of one namespace.
 struct Presence {
-  std::uint32_t pids = 0;              // processes with a task inside
-  std::set<std::string> names;         // bind-mount names
-  std::vector<ProcessInfo> processes;  // the first few of them, described
+  std::uint32_t pids = 0;                // processes with a task inside
+  std::set<std::string> names;           // bind-mount names
+  std::vector<ProcessInfo> processes;    // the first few of them, described
+  std::vector<ContainerRef> containers;  // of all of them, each once
 };
 using PresenceMap = std::unordered_map<NetnsId, Presence>;
 
@@ -204,6 +205,7 @@ class Resolver {
     WallTime last_active;  // captured, or a task seen entering
     std::uint32_t pids = 0;
     std::vector<ProcessInfo> processes;
+    std::vector<ContainerRef> containers;
     std::map<std::uint32_t, Device> devices;
     bool devices_over_cap = false;
     std::list<NetnsId>::iterator lru;  // position in lru_ (front = most recent)

@@ -15,40 +15,60 @@ namespace {
 // process may exec another command).
 constexpr std::chrono::minutes kDescriptionAge{5};
 
+// A process outside any container for this long is taken to stay there
+// (a runtime places a container's first process in its cgroup before it
+// runs); it is read again only when old.
+constexpr std::chrono::seconds kSettleTime{2};
+
 // A description worth keeping: its container is known with the names its
-// runtime gives (a container being started may not be in its cgroup, or
-// have written its state, when first read).
-bool settled(const ProcessInfo& p) {
-  if (!p.container) return false;
+// runtime gives (a container being started may not have written its state
+// when first read), or there is none and the process is not new.
+bool settled(const ProcessInfo& p, std::chrono::steady_clock::duration known_for) {
+  if (!p.container) return known_for >= kSettleTime;
   const ContainerRef& c = *p.container;
-  return c.cgroup_owner != 0u || !c.name.empty() || !c.pod_name.empty() || c.runtime == "podman";
+  return c.cgroup_owner != 0u || !c.name.empty() || !c.pod_name.empty();
 }
 
 }  // namespace
 
-std::unordered_map<NetnsId, std::vector<ProcessInfo>> Scanner::describe(const TaskScan& tasks) const {
-  std::unordered_map<NetnsId, std::vector<ProcessInfo>> out;
+void Scanner::describe(const TaskScan& tasks, ScanInput& input) const {
   const auto now = std::chrono::steady_clock::now();
   std::lock_guard lock(described_mutex_);
   std::unordered_map<std::uint32_t, Described> kept;
-  for (const auto& [netns, task] : tasks) {
-    std::vector<ProcessInfo>& list = out[netns];
-    for (std::uint32_t pid : task.listed) {
-      auto it = described_.find(pid);
-      if (it != described_.end() && it->second.netns == netns && it->second.settled &&
-          now - it->second.at < kDescriptionAge) {
-        list.push_back(it->second.info);
-        kept.emplace(pid, std::move(it->second));
-        continue;
+  // The description of `pid`, kept or read (null when it is gone).
+  auto description = [&](std::uint32_t pid, NetnsId netns) -> const ProcessInfo* {
+    auto first = now;
+    if (auto it = described_.find(pid); it != described_.end() && it->second.netns == netns) {
+      first = it->second.first;
+      if (it->second.settled && now - it->second.at < kDescriptionAge) {
+        return &kept.emplace(pid, std::move(it->second)).first->second.info;
       }
-      auto info = host_.describe_process(pid);
-      if (!info) continue;  // gone since the walk
-      list.push_back(*info);
-      kept.emplace(pid, Described{std::move(*info), netns, now, settled(list.back())});
+    }
+    auto info = host_.describe_process(pid);
+    if (!info) return nullptr;  // gone since the walk
+    const bool done = settled(*info, now - first);
+    return &kept.emplace(pid, Described{std::move(*info), netns, now, first, done}).first->second.info;
+  };
+  for (const auto& [netns, task] : tasks) {
+    std::vector<ProcessInfo>& list = input.processes[netns];
+    std::vector<ContainerRef>& containers = input.containers[netns];
+    auto add_container = [&](const ProcessInfo& p) {
+      if (!p.container) return;
+      const bool known = std::any_of(containers.begin(), containers.end(),
+                                     [&](const ContainerRef& c) { return c.id == p.container->id; });
+      if (!known) containers.push_back(*p.container);
+    };
+    for (std::uint32_t pid : task.listed) {
+      if (const ProcessInfo* p = description(pid, netns)) {
+        list.push_back(*p);
+        add_container(*p);
+      }
+    }
+    for (std::uint32_t pid : task.unlisted) {
+      if (const ProcessInfo* p = description(pid, netns)) add_container(*p);
     }
   }
   described_.swap(kept);  // what this scan did not list is forgotten
-  return out;
 }
 
 ScanInput Scanner::gather(ScanMode mode) const {
@@ -57,7 +77,7 @@ ScanInput Scanner::gather(ScanMode mode) const {
   input.started = std::chrono::steady_clock::now();
   input.gathered_at = resolver_.now();
   if (mode != ScanMode::mounts) input.tasks = host_.scan_tasks();
-  if (mode != ScanMode::mounts && input.tasks) input.processes = describe(input.tasks.value());
+  if (mode != ScanMode::mounts && input.tasks) describe(input.tasks.value(), input);
   input.mounts = host_.scan_mounts();
   if (mode == ScanMode::full) {
     for (const auto& [netns, handle] : resolver_.handles())
@@ -111,6 +131,9 @@ ScanReport Scanner::apply(ScanInput input, std::optional<WallTime> as_of, const 
     p.pids = task.pids;
     if (auto described = input.processes.find(netns); described != input.processes.end()) {
       p.processes = std::move(described->second);
+    }
+    if (auto found = input.containers.find(netns); found != input.containers.end()) {
+      p.containers = std::move(found->second);
     }
   }
   if (mounts) {

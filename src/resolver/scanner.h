@@ -45,8 +45,10 @@ struct ScanInput {
   // ScanMode::full: the links of every namespace the cache held when the
   // reading began (the heavy part of a resync, done off the applying thread).
   std::map<NetnsId, Result<std::vector<Device>>> listings;
-  // The processes each namespace lists (TaskNetns::listed), described.
+  // The processes each namespace lists (TaskNetns::listed), described, and
+  // the containers of all its processes, each once, by pid.
   std::unordered_map<NetnsId, std::vector<ProcessInfo>> processes;
+  std::unordered_map<NetnsId, std::vector<ContainerRef>> containers;
 };
 
 // Whether a listing made during the reading may still replace what the
@@ -86,19 +88,22 @@ class Scanner {
   std::vector<NetnsId> mounted() const;
 
  private:
-  // Describes the processes a walk of /proc lists, reusing what earlier
-  // scans learnt of the same process in the same namespace.
-  std::unordered_map<NetnsId, std::vector<ProcessInfo>> describe(const TaskScan& tasks) const;
+  // Describes the processes a walk of /proc found (input.processes and
+  // input.containers), reusing what earlier scans learnt of the same
+  // process in the same namespace.
+  void describe(const TaskScan& tasks, ScanInput& input) const;
 
   Resolver& resolver_;
   HostView& host_;
   // Processes described by earlier scans, by pid: kept while a scan lists
   // them in the same namespace, re-read when they were not settled (no
-  // container yet, or its names not written yet) or are old.
+  // container yet, for a process first seen moments ago, or its names not
+  // written yet) or are old.
   struct Described {
     ProcessInfo info;
     NetnsId netns = 0;
     std::chrono::steady_clock::time_point at;
+    std::chrono::steady_clock::time_point first;  // first described in this namespace
     bool settled = false;
   };
   mutable std::mutex described_mutex_;

@@ -28,7 +28,7 @@ using namespace std::chrono_literals;
 class Api : public ::testing::Test {
  protected:
   Api() {
-    host_.tasks[4026531840] = {80, "/proc/1/task/1/ns/net", {}};
+    host_.tasks[4026531840] = {80, "/proc/1/task/1/ns/net", {}, {}};
     host_.mounts = {{4026532177, "/run/netns/blue"}};
     host_.links[4026531840] = {testing::plain(1, "lo"), testing::veth(4, "v0", 2, 0)};
     host_.links[4026532177] = {testing::plain(1, "lo"), testing::veth(2, "c0", 4, 0)};

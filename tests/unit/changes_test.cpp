@@ -295,36 +295,37 @@ TEST_F(ResolverChanges, PeersResolvedNamesLonelinessAndRemovals) {
 TEST_F(ResolverChanges, ContainersComingAndGoingAreNamespaceChanges) {
   resolver_.capture(100, NamespaceHandle{dummy_fd(), "/proc/7/task/7/ns/net"}, Source::procfs);
   read();
-  auto process = [](std::uint32_t pid, const std::string& id, const std::string& name = "") {
-    ProcessInfo p;
-    p.pid = pid;
-    p.comm = "nginx";
-    if (!id.empty()) p.container = ContainerRef{"docker", id, "", 0u, name, "", ""};
-    return p;
+  auto container = [](const std::string& id, const std::string& name = "") {
+    return ContainerRef{"docker", id, "", 0u, name, "", ""};
   };
   PresenceMap seen;
   seen[100].pids = 1;
-  seen[100].processes = {process(7, "")};
   resolver_.apply_presence(seen);
-  EXPECT_EQ(read(), Lines{}) << "a process outside any container";
+  EXPECT_EQ(read(), Lines{}) << "processes outside any container";
 
-  seen[100].processes = {process(7, ""), process(8, "aa"), process(9, "aa")};
+  seen[100].pids = 3;
+  seen[100].containers = {container("aa")};
   resolver_.apply_presence(seen);
   EXPECT_EQ(read(), Lines{"netns_changed 100 containers"});
-  ASSERT_EQ(last_.back()->containers.size(), 1u) << "one container, however many of its processes";
+  ASSERT_EQ(last_.back()->containers.size(), 1u);
   EXPECT_EQ(last_.back()->containers[0].id, "aa");
+  EXPECT_EQ(resolver_.find(100)->containers.size(), 1u);
 
-  // Processes of the same containers, in another order, or new pids: nothing.
-  seen[100].processes = {process(9, "aa"), process(7, "")};
+  // More processes of the same container: nothing.
+  seen[100].pids = 9;
   resolver_.apply_presence(seen);
   EXPECT_EQ(read(), Lines{});
 
-  // A second container joins (a pod); the runtime's state names the first.
-  seen[100].processes = {process(8, "aa", "web-1"), process(10, "bb")};
+  // A second container joins (a pod), listed first; the runtime's state
+  // now names the first one.
+  seen[100].containers = {container("bb"), container("aa", "web-1")};
   resolver_.apply_presence(seen);
   EXPECT_EQ(read(), Lines{"netns_changed 100 containers"});
   ASSERT_EQ(last_.back()->containers.size(), 2u);
-  EXPECT_EQ(last_.back()->containers[0].name, "web-1");
+  EXPECT_EQ(last_.back()->containers[1].name, "web-1");
+  seen[100].containers = {container("aa", "web-1"), container("bb")};
+  resolver_.apply_presence(seen);
+  EXPECT_EQ(read(), Lines{}) << "the same containers in another order";
 
   // Every task gone: lonely, and no container left.
   resolver_.apply_presence({});

@@ -26,7 +26,7 @@ constexpr NetnsId kHost = 4026531840;
 class EventStreamTest : public ::testing::Test {
  protected:
   EventStreamTest() {
-    host_.tasks[kHost] = {80, "/proc/1/task/1/ns/net", {}};
+    host_.tasks[kHost] = {80, "/proc/1/task/1/ns/net", {}, {}};
     host_.links[kHost] = {testing::plain(1, "lo")};
     // Writes of an answer give up after 200 ms; the stream's queue is short.
     options_.http.connections.write_timeout = 200ms;

@@ -158,8 +158,8 @@ TEST(Peers, ResolvesEachVethEndToThePeerNamespace) {
   FakeHost host;
   // Host 10 has veth 7 <-> ifindex 2 in namespace 20 (host calls 20 nsid 0,
   // 20 calls the host nsid 0).
-  host.tasks[10] = {1, "/proc/1/task/1/ns/net", {}};
-  host.tasks[20] = {1, "/proc/2/task/2/ns/net", {}};
+  host.tasks[10] = {1, "/proc/1/task/1/ns/net", {}, {}};
+  host.tasks[20] = {1, "/proc/2/task/2/ns/net", {}, {}};
   host.links[10] = {plain(1, "lo"), veth(7, "h0", 2, 0)};
   host.links[20] = {plain(1, "lo"), veth(2, "c0", 7, 0)};
   host.nsid_table[{10, 20}] = 0;
@@ -180,7 +180,7 @@ TEST(Peers, TheNamespaceADeviceMovedToIsFoundByItsNsidAlone) {
   Resolver resolver({}, clock);
   FakeHost host;
   for (NetnsId id : {10, 20, 30}) {
-    host.tasks[id] = {1, "/proc/" + std::to_string(id) + "/task/1/ns/net", {}};
+    host.tasks[id] = {1, "/proc/" + std::to_string(id) + "/task/1/ns/net", {}, {}};
     host.links[id] = {plain(1, "lo")};
   }
   host.nsid_table[{10, 20}] = 4;

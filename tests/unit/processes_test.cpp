@@ -120,6 +120,13 @@ TEST_F(Processes, PodmanNamesComeFromContainersStoragesList) {
   auto unlisted = d.describe(401);
   ASSERT_TRUE(unlisted && unlisted->container);
   EXPECT_EQ(unlisted->container->name, "") << "a container the list does not hold has no name";
+  // Once it is in the list (the file changed), it has one.
+  write(
+      root_ / "state/var/lib/containers/storage/overlay-containers/containers.json",
+      R"([{"id":")" + kPodId + R"(","names":["cache"]},)" + R"({"id":")" + podman_id + R"(","names":["web-podman"]}])");
+  unlisted = d.describe(401);
+  ASSERT_TRUE(unlisted && unlisted->container);
+  EXPECT_EQ(unlisted->container->name, ::geteuid() == 0 ? "cache" : "");
 }
 
 TEST_F(Processes, NamesComeOnlyFromRootsCgroupsAndRootsFiles) {

@@ -17,8 +17,8 @@ TEST(Scanner, CapturesFromTasksFirstThenFromBindMounts) {
   FakeClock clock;
   Resolver resolver({}, clock);
   FakeHost host;
-  host.tasks[10] = {4, "/proc/1/task/1/ns/net", {}};
-  host.tasks[20] = {1, "/proc/7/task/8/ns/net", {}};
+  host.tasks[10] = {4, "/proc/1/task/1/ns/net", {}, {}};
+  host.tasks[20] = {1, "/proc/7/task/8/ns/net", {}, {}};
   host.mounts = {{20, "/run/netns/blue"}, {30, "/run/docker/netns/abc"}};
   host.links[10] = {plain(1, "lo")};
   host.links[20] = {plain(1, "lo")};
@@ -46,7 +46,7 @@ TEST(Scanner, FallsBackToABindMountWhenTheTaskIsGone) {
   FakeClock clock;
   Resolver resolver({}, clock);
   FakeHost host;
-  host.tasks[20] = {1, "/proc/7/task/7/ns/net", {}};
+  host.tasks[20] = {1, "/proc/7/task/7/ns/net", {}, {}};
   host.unopenable.insert("/proc/7/task/7/ns/net");
   host.mounts = {{20, "/run/netns/blue"}};
   host.links[20] = {plain(1, "lo")};
@@ -64,7 +64,7 @@ TEST(Scanner, ProcessesAreDescribedOnceSettledAndTheirContainersListed) {
   FakeHost host;
   const std::string id(64, 'a');
   ContainerRef web{"docker", id, "", 0u, "web-1", "", ""};
-  host.tasks[10] = {3, "/proc/5/task/5/ns/net", {5, 6, 7}};
+  host.tasks[10] = {3, "/proc/5/task/5/ns/net", {5, 6, 7}, {}};
   host.links[10] = {plain(1, "lo")};
   host.processes[5] = {5, "nginx", web};
   host.processes[6] = {6, "nginx", web};
@@ -90,7 +90,7 @@ TEST(Scanner, ProcessesAreDescribedOnceSettledAndTheirContainersListed) {
   EXPECT_EQ(view->containers[1].name, "sidecar");
 
   // A process gone from the namespace is forgotten; a new pid is read.
-  host.tasks[10] = {2, "/proc/5/task/5/ns/net", {5, 9}};
+  host.tasks[10] = {2, "/proc/5/task/5/ns/net", {5, 9}, {}};
   host.processes[9] = {9, "worker", web};
   scanner.scan(ScanMode::presence);
   EXPECT_EQ(host.process_reads, 5);
@@ -107,11 +107,38 @@ TEST(Scanner, ProcessesAreDescribedOnceSettledAndTheirContainersListed) {
   EXPECT_TRUE(resolver.find(10)->containers.empty());
 }
 
+TEST(Scanner, EveryProcessCountsForContainersNotOnlyTheListedOnes) {
+  FakeClock clock;
+  Resolver resolver({}, clock);
+  FakeHost host;
+  // Nine processes of one container, then a sidecar's, past the listed ones.
+  TaskNetns task{10, "/proc/100/task/100/ns/net", {}, {}};
+  ContainerRef app{"containerd", std::string(64, 'a'), "", 0u, "app", "", ""};
+  ContainerRef sidecar{"containerd", std::string(64, 'c'), "", 0u, "sidecar", "", ""};
+  for (std::uint32_t pid = 100; pid < 110; ++pid) {
+    (task.listed.size() < defaults::kProcessesListed ? task.listed : task.unlisted).push_back(pid);
+    host.processes[pid] = {pid, pid == 109 ? "envoy" : "worker", pid == 109 ? sidecar : app};
+  }
+  host.tasks[10] = task;
+  host.links[10] = {plain(1, "lo")};
+  Scanner scanner(resolver, host);
+  scanner.scan();
+  auto view = resolver.find(10);
+  ASSERT_TRUE(view);
+  EXPECT_EQ(view->processes.size(), defaults::kProcessesListed);
+  ASSERT_EQ(view->containers.size(), 2u) << "the sidecar's process is past the listed ones";
+  EXPECT_EQ(view->containers[1].name, "sidecar");
+  const int reads = host.process_reads;
+  EXPECT_EQ(reads, 10);
+  scanner.scan(ScanMode::presence);
+  EXPECT_EQ(host.process_reads, reads) << "settled descriptions are not read again";
+}
+
 TEST(Scanner, CountsNamespacesItCannotOpen) {
   FakeClock clock;
   Resolver resolver({}, clock);
   FakeHost host;
-  host.tasks[20] = {1, "/proc/7/task/7/ns/net", {}};
+  host.tasks[20] = {1, "/proc/7/task/7/ns/net", {}, {}};
   host.unopenable.insert("/proc/7/task/7/ns/net");
   Scanner scanner(resolver, host);
   ScanReport report = scanner.scan();
@@ -124,7 +151,7 @@ TEST(Scanner, ANamespaceThatDisappearsTurnsLonelyAndIsReleasedLater) {
   FakeClock clock;
   Resolver resolver(testing::resolver_config(4096, 30s), clock);
   FakeHost host;
-  host.tasks[10] = {1, "/proc/1/task/1/ns/net", {}};
+  host.tasks[10] = {1, "/proc/1/task/1/ns/net", {}, {}};
   host.mounts = {{20, "/run/netns/blue"}};
   host.links[10] = {plain(1, "lo")};
   host.links[20] = {plain(1, "lo")};
@@ -145,7 +172,7 @@ TEST(Scanner, RescanReplacesDevicesSoDeletedOnesDisappear) {
   FakeClock clock;
   Resolver resolver({}, clock);
   FakeHost host;
-  host.tasks[10] = {1, "/proc/1/task/1/ns/net", {}};
+  host.tasks[10] = {1, "/proc/1/task/1/ns/net", {}, {}};
   host.links[10] = {plain(1, "lo"), plain(5, "mv0", "macvlan")};
   Scanner scanner(resolver, host);
   scanner.scan();
@@ -160,12 +187,12 @@ TEST(Scanner, APresenceScanListsOnlyNewNamespaces) {
   FakeClock clock;
   Resolver resolver({}, clock);
   FakeHost host;
-  host.tasks[10] = {1, "/proc/1/task/1/ns/net", {}};
+  host.tasks[10] = {1, "/proc/1/task/1/ns/net", {}, {}};
   host.links[10] = {plain(1, "lo")};
   Scanner scanner(resolver, host);
   scanner.scan(ScanMode::full);
   host.links[10] = {plain(1, "lo"), plain(2, "new0")};  // events keep this fresh, not scans
-  host.tasks[20] = {1, "/proc/2/task/2/ns/net", {}};
+  host.tasks[20] = {1, "/proc/2/task/2/ns/net", {}, {}};
   host.links[20] = {plain(1, "lo")};
   ScanReport report = scanner.scan(ScanMode::presence);
   EXPECT_EQ(report.captured, 1u);
@@ -178,7 +205,7 @@ TEST(Scanner, AMountScanCapturesMountsAndLeavesPresenceAlone) {
   FakeClock clock;
   Resolver resolver({}, clock);
   FakeHost host;
-  host.tasks[10] = {1, "/proc/1/task/1/ns/net", {}};
+  host.tasks[10] = {1, "/proc/1/task/1/ns/net", {}, {}};
   host.links[10] = {plain(1, "lo")};
   host.links[30] = {plain(1, "lo")};
   Scanner scanner(resolver, host);
@@ -197,7 +224,7 @@ TEST(Scanner, AFailedProcWalkDoesNotMakeNamespacesLonely) {
   FakeClock clock;
   Resolver resolver({}, clock);
   FakeHost host;
-  host.tasks[10] = {1, "/proc/1/task/1/ns/net", {}};
+  host.tasks[10] = {1, "/proc/1/task/1/ns/net", {}, {}};
   host.links[10] = {plain(1, "lo")};
   Scanner scanner(resolver, host);
   scanner.scan();
@@ -212,7 +239,7 @@ TEST(Scanner, AFullCacheTakesNewMountsButDoesNotChurnOnRescans) {
   Resolver resolver(testing::resolver_config(2, std::chrono::seconds(30)), clock);
   FakeHost host;
   for (NetnsId id : {10, 20, 30}) {
-    host.tasks[id] = {1, "/proc/" + std::to_string(id) + "/task/1/ns/net", {}};
+    host.tasks[id] = {1, "/proc/" + std::to_string(id) + "/task/1/ns/net", {}, {}};
     host.links[id] = {plain(1, "lo")};
   }
   host.links[40] = {plain(1, "lo")};
@@ -234,9 +261,9 @@ TEST(Scanner, OwnersAreRecordedAndDecideWhoFits) {
   FakeClock clock;
   Resolver resolver(testing::resolver_config(2, 30s, 1), clock);
   FakeHost host;
-  host.tasks[1] = {50, "/proc/1/task/1/ns/net", {}};
-  host.tasks[100] = {1, "/proc/7/task/7/ns/net", {}};
-  host.tasks[101] = {1, "/proc/8/task/8/ns/net", {}};
+  host.tasks[1] = {50, "/proc/1/task/1/ns/net", {}, {}};
+  host.tasks[100] = {1, "/proc/7/task/7/ns/net", {}, {}};
+  host.tasks[101] = {1, "/proc/8/task/8/ns/net", {}, {}};
   for (NetnsId id : {1, 100, 101}) host.links[id] = {plain(1, "lo")};
   host.owners[100] = {900, 1000, false};
   host.owners[101] = {900, 1000, false};

@@ -35,7 +35,7 @@ NetnsEvent event(NetnsEventKind kind, std::uint32_t tid, NetnsId netns) {
 class TrackerTest : public ::testing::Test {
  protected:
   TrackerTest() {
-    host_.tasks[kHost] = {100, "/proc/1/task/1/ns/net", {}};
+    host_.tasks[kHost] = {100, "/proc/1/task/1/ns/net", {}, {}};
     host_.links[kHost] = {plain(1, "lo")};
     config_.resync_interval = 0ms;  // the tests say when
     config_.flush_period = 100ms;
@@ -54,7 +54,7 @@ class TrackerTest : public ::testing::Test {
   // A namespace with a task in it and only lo, on the host before start().
   void add_namespace(NetnsId netns, std::uint32_t pid) {
     auto hold = host_.lock();
-    host_.tasks[netns] = {1, "/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) + "/ns/net", {}};
+    host_.tasks[netns] = {1, "/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) + "/ns/net", {}, {}};
     host_.links[netns] = {plain(1, "lo")};
   }
   // Moves the clock, then lets the event thread run what fell due.
