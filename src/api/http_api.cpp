@@ -622,7 +622,7 @@ void HttpApi::Impl::events(const httplib::Request& req, httplib::Response& res) 
         const auto began = std::chrono::steady_clock::now();
         if (sink.write(out.data(), out.size())) return true;
         if (std::chrono::steady_clock::now() - began >= options_.event_stall_limit) {
-          spdlog::info("events: {} read nothing for {} ms: stream closed", who, options_.event_stall_limit.count());
+          spdlog::info("events: {} took nothing for {} ms: stream closed", who, options_.event_stall_limit.count());
         } else {
           spdlog::info("events: {} gone", who);
         }

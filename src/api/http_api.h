@@ -43,8 +43,9 @@ struct HttpApiOptions {
   // A quiet change stream says it is alive this often (and finds a client
   // that has gone).
   std::chrono::milliseconds event_heartbeat = defaults::kEventHeartbeat;
-  // A change stream whose reader takes nothing for this long is closed
-  // (until then, what it cannot take is counted as lost).
+  // A change stream whose writes make no progress for this long (its
+  // reader takes nothing) is closed; until then, what it cannot take is
+  // counted as lost.
   std::chrono::milliseconds event_stall_limit = defaults::kEventStallLimit;
 };
 

@@ -143,7 +143,11 @@ TEST_F(Whois, TheContainerBehindAHostVethIsNamedFromCgroupsAndRuntimeState) {
   ASSERT_TRUE(netnsd.ready());
   EventStream changes(netnsd.socket_path(), "?type=netns_changed");
   ASSERT_EQ(changes.status(), 200);
-  Background watch({NETNSCTL_BINARY, "--socket", netnsd.socket_path(), "watch", "--type", "netns_changed"});
+  auto subscribed = changes.wait_for([](const json& e) { return e["type"] == "subscribed"; }, 3s);
+  ASSERT_TRUE(subscribed);
+  // From the same point, however late netnsctl subscribes.
+  Background watch({NETNSCTL_BINARY, "--socket", netnsd.socket_path(), "watch", "--type", "netns_changed", "--since",
+                    std::to_string(subscribed->body["seq"].get<std::uint64_t>())});
   // Started after netnsd: found through eBPF, attributed by the presence
   // pass that follows.
   const std::string web_end = unique_name("wd"), pod_end = unique_name("wp"), spoof_end = unique_name("ws");
