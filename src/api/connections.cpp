@@ -149,6 +149,12 @@ bool sent_a_probe(int fd, ssize_t* peeked_out = nullptr) {
   return peeked > 0 && probe_prefix(std::string_view(start, static_cast<std::size_t>(peeked)));
 }
 
+// Whether `fd`'s client has sent anything yet (read, not taken).
+bool has_sent(int fd) {
+  char c;
+  return ::recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
+}
+
 }  // namespace
 
 void Connections::adopt(int fd) {
@@ -165,39 +171,50 @@ void Connections::adopt(int fd) {
     std::lock_guard lock(mutex_);
     if (stopping_) {
       dropped = fd;
+    } else if (probe) {
+      // Probes wait in a line of their own, taken up first; the oldest is
+      // dropped when it is full.
+      adopted_probes_.push_back(fd);
+      if (adopted_probes_.size() > limits_.max_pending) {
+        dropped = adopted_probes_.front();
+        adopted_probes_.pop_front();
+      }
     } else {
-      // Probes wait in a line of their own, taken up first; in each line
-      // the oldest is dropped when it is full.
-      std::deque<int>& line = probe ? adopted_probes_ : adopted_;
-      line.push_back(fd);
-      // A probe accepted before its request arrived waits in the other
-      // line: look again before dropping anyone, and move it to its own.
-      if (!probe && line.size() > limits_.max_pending) {
-        for (auto it = line.begin(); it != line.end();) {
-          if (*it != fd && adopted_probes_.size() < limits_.max_pending && sent_a_probe(*it)) {
-            adopted_probes_.push_back(*it);
-            it = line.erase(it);
+      const auto now = Clock::now();
+      adopted_.push_back({fd, now});
+      if (adopted_.size() > limits_.max_pending) {
+        // A probe accepted before its request arrived waits in this line:
+        // look again before dropping anyone, and move it to its own.
+        for (auto it = adopted_.begin(); it != adopted_.end();) {
+          if (it->fd != fd && adopted_probes_.size() < limits_.max_pending && sent_a_probe(it->fd)) {
+            adopted_probes_.push_back(it->fd);
+            it = adopted_.erase(it);
           } else {
             ++it;
           }
         }
       }
-      if (line.size() > limits_.max_pending) {
+      if (adopted_.size() > limits_.max_pending) {
         // The oldest that has sent something (not a probe: those moved
-        // above) goes first; one that has sent nothing yet may be a probe
-        // whose request is on its way, so it goes only if all are silent.
-        auto victim = line.begin();
-        if (!probe) {
-          for (auto it = line.begin(); it != line.end(); ++it) {
-            char c;
-            if (::recv(*it, &c, 1, MSG_PEEK | MSG_DONTWAIT) > 0) {
-              victim = it;
-              break;
-            }
-          }
+        // above) goes first, then the oldest that has been silent for the
+        // overflow wait. One silent for less may be a probe whose client
+        // has not been scheduled since it connected: the line takes up to
+        // twice its size of those before the oldest goes whatever it is.
+        // (Each is looked at again: a probe's request may have come since.)
+        auto victim = std::find_if(adopted_.begin(), adopted_.end(),
+                                   [](const Waiting& w) { return has_sent(w.fd) && !sent_a_probe(w.fd); });
+        if (victim == adopted_.end()) {
+          victim = std::find_if(adopted_.begin(), adopted_.end(), [&](const Waiting& w) {
+            return now - w.since >= limits_.overflow_wait && !has_sent(w.fd);
+          });
         }
-        dropped = *victim;
-        line.erase(victim);
+        if (victim == adopted_.end() && adopted_.size() > 2 * limits_.max_pending) {
+          victim = std::find_if(adopted_.begin(), adopted_.end(), [](const Waiting& w) { return !sent_a_probe(w.fd); });
+        }
+        if (victim != adopted_.end()) {
+          dropped = victim->fd;
+          adopted_.erase(victim);
+        }
       }
     }
   }
@@ -226,7 +243,7 @@ void Connections::stop() {
   workers_->shutdown();
   probe_workers_->shutdown();
   std::lock_guard lock(mutex_);
-  for (int fd : adopted_) ::close(fd);
+  for (const Waiting& w : adopted_) ::close(w.fd);
   for (int fd : adopted_probes_) ::close(fd);
   adopted_.clear();
   adopted_probes_.clear();
@@ -369,7 +386,7 @@ void Connections::accept_pending() {
   {
     std::lock_guard lock(mutex_);
     adopted.swap(adopted_probes_);
-    adopted.insert(adopted.end(), adopted_.begin(), adopted_.end());
+    for (const Waiting& w : adopted_) adopted.push_back(w.fd);
     adopted_.clear();
     returned.swap(returned_);
   }

@@ -52,7 +52,9 @@ struct ConnectionLimits {
   std::size_t max_connections = 192;
   std::size_t max_overflow = 32;  // connections past the cap being read to find probes
   // Accepted connections not yet taken up by the reader (a connect flood):
-  // past this, the oldest waiting one is dropped.
+  // past this, the oldest waiting one is dropped; one that has sent nothing
+  // for less than overflow_wait (a probe, perhaps, whose request is on its
+  // way) only past twice this. Probes wait in a line of the same size.
   std::size_t max_pending = 64;
   std::chrono::milliseconds overflow_wait{200};
   std::size_t workers = 16;
@@ -152,7 +154,11 @@ class Connections {
   std::unique_ptr<Lane> probe_workers_;
 
   std::mutex mutex_;  // guards the hand-over queues below
-  std::deque<int> adopted_;
+  struct Waiting {
+    int fd;
+    std::chrono::steady_clock::time_point since;  // accepted
+  };
+  std::deque<Waiting> adopted_;
   std::deque<int> adopted_probes_;                  // accepted with a probe's first bytes waiting
   std::vector<std::pair<ConnPtr, bool>> returned_;  // (connection, keep it open)
   bool stopping_ = false;

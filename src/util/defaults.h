@@ -28,7 +28,7 @@ inline constexpr std::size_t kOwnerShareDivisor = 4;
 // directory and two files each), /proc and mountinfo walks, the BPF
 // programs and maps, the event loop, exit watches, stdio.
 inline constexpr std::size_t kFdsPerNamespace = 3;
-inline constexpr std::size_t kFdReserve = 384;
+inline constexpr std::size_t kFdReserve = 448;
 
 // The tracker.
 inline constexpr std::chrono::milliseconds kResyncInterval{30000};  // 0: no periodic rescan

@@ -299,13 +299,8 @@ TEST_F(HostileClients, FiveHundredSlowConnectionsDoNotBlindHealthChecks) {
   Row r = end("500 slow connections for 30 s (1 byte / 2 s, reopened when closed)",
               "dump " + std::to_string(dump_status) + " after " + std::to_string(attempts) + " attempt(s), " +
                   std::to_string(dump_s).substr(0, 4) + " s; " + std::to_string(reconnects) + " reconnects");
-  // A probe whose client is descheduled between connect() and send() while
-  // the line of accepted connections is full of silent ones (the slow
-  // clients reconnecting) can be the one dropped (1 of ~600, in some runs):
-  // never two in a row, which is what would fail a health check
-  // (Kubernetes: failureThreshold 3).
-  EXPECT_LE(r.failures_in_a_row, 1);
-  EXPECT_LE(r.probe_failures * 200, static_cast<int>(r.probes)) << "more than 1 probe in 200 failed";
+  EXPECT_EQ(r.probe_failures, 0);
+  EXPECT_EQ(r.failures_in_a_row, 0);
   EXPECT_GE(r.probes, 400u);
   EXPECT_LE(r.p99, 50.0) << "/healthz p99 over 30 s";
   EXPECT_EQ(dump_status, 200);
@@ -331,7 +326,7 @@ TEST_F(HostileClients, AConnectAndCloseFloodIsAbsorbed) {
   // Four local clients outrun two cores: the backlog fills and some probes
   // wait out their 1 s. What must hold: descriptors stay bounded (no
   // EMFILE), and the service answers as soon as the flood stops.
-  EXPECT_LT(r.max_fds, 3032 + 256 + 64 + 32) << "connections waiting to be read are bounded";
+  EXPECT_LT(r.max_fds, 3032 + 256 + 2 * 64 + 32) << "connections waiting to be read are bounded";
   EXPECT_TRUE(testing::eventually([&] { return netnsd_->fd_count() < 3100; }, 5s)) << "connections are let go";
   for (int i = 0; i < 5; ++i) EXPECT_EQ(netnsd_->get("/healthz")->status, 200);
 }
