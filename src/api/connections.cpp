@@ -141,26 +141,23 @@ Status Connections::start() {
 
 namespace {
 
-// Whether what `fd`'s client has sent so far starts a probe (read, not taken).
-bool sent_a_probe(int fd, ssize_t* peeked_out = nullptr) {
+// What `fd`'s client has sent so far (read, not taken): nothing yet, its
+// end closed, the start of a probe, or something else.
+enum class Sent { nothing, closed, probe, other };
+Sent what_was_sent(int fd) {
   char start[16];
   const ssize_t peeked = ::recv(fd, start, sizeof start, MSG_PEEK | MSG_DONTWAIT);
-  if (peeked_out) *peeked_out = peeked;
-  return peeked > 0 && probe_prefix(std::string_view(start, static_cast<std::size_t>(peeked)));
-}
-
-// Whether `fd`'s client has sent anything yet (read, not taken).
-bool has_sent(int fd) {
-  char c;
-  return ::recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
+  if (peeked == 0) return Sent::closed;
+  if (peeked < 0) return Sent::nothing;
+  return probe_prefix(std::string_view(start, static_cast<std::size_t>(peeked))) ? Sent::probe : Sent::other;
 }
 
 }  // namespace
 
 void Connections::adopt(int fd) {
-  ssize_t peeked = 0;
-  const bool probe = sent_a_probe(fd, &peeked);
-  if (peeked == 0) {
+  const Sent first = what_was_sent(fd);
+  const bool probe = first == Sent::probe;
+  if (first == Sent::closed) {
     ::close(fd);  // connected and closed again: nothing to answer
     std::lock_guard lock(stats_mutex_);
     ++stats_.gone_at_accept;
@@ -186,7 +183,7 @@ void Connections::adopt(int fd) {
         // A probe accepted before its request arrived waits in this line:
         // look again before dropping anyone, and move it to its own.
         for (auto it = adopted_.begin(); it != adopted_.end();) {
-          if (it->fd != fd && adopted_probes_.size() < limits_.max_pending && sent_a_probe(it->fd)) {
+          if (it->fd != fd && adopted_probes_.size() < limits_.max_pending && what_was_sent(it->fd) == Sent::probe) {
             adopted_probes_.push_back(it->fd);
             it = adopted_.erase(it);
           } else {
@@ -202,14 +199,16 @@ void Connections::adopt(int fd) {
         // twice its size of those before the oldest goes whatever it is.
         // (Each is looked at again: a probe's request may have come since.)
         auto victim = std::find_if(adopted_.begin(), adopted_.end(),
-                                   [](const Waiting& w) { return has_sent(w.fd) && !sent_a_probe(w.fd); });
+                                   [](const Waiting& w) { return what_was_sent(w.fd) == Sent::other; });
         if (victim == adopted_.end()) {
           victim = std::find_if(adopted_.begin(), adopted_.end(), [&](const Waiting& w) {
-            return now - w.since >= limits_.overflow_wait && !has_sent(w.fd);
+            const Sent sent = what_was_sent(w.fd);
+            return now - w.since >= limits_.overflow_wait && (sent == Sent::nothing || sent == Sent::closed);
           });
         }
         if (victim == adopted_.end() && adopted_.size() > 2 * limits_.max_pending) {
-          victim = std::find_if(adopted_.begin(), adopted_.end(), [](const Waiting& w) { return !sent_a_probe(w.fd); });
+          victim = std::find_if(adopted_.begin(), adopted_.end(),
+                                [](const Waiting& w) { return what_was_sent(w.fd) != Sent::probe; });
         }
         if (victim != adopted_.end()) {
           dropped = victim->fd;
@@ -360,7 +359,7 @@ bool Connections::evict_one(Clock::time_point now, bool overflow) {
     // is on its way (or waiting unread): it is given the time an overflow
     // connection gets before it may be pushed out. A newcomer that finds
     // no one else to replace is read as an overflow connection instead.
-    if (rank == 3 && (now - conn->activity < limits_.overflow_wait || sent_a_probe(fd))) continue;
+    if (rank == 3 && (now - conn->activity < limits_.overflow_wait || what_was_sent(fd) == Sent::probe)) continue;
     if (!victim || rank < victim_rank || (rank == victim_rank && conn->activity < victim->activity)) {
       victim = conn;
       victim_rank = rank;
