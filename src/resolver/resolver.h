@@ -220,7 +220,7 @@ class Resolver {
   void note_device_locked(NetnsId netns, const Device* before, const Device* after);
   // One address_added, _changed or _removed on `device`.
   void note_address_locked(ChangeKind kind, NetnsId netns, const Device& device, const Address& address);
-  // A namespace's names or lonely state changed: one netns_changed.
+  // A namespace's names, containers or lonely state changed: one netns_changed.
   void note_netns_locked(NetnsId netns, const Entry& entry, std::vector<std::string> changed);
 
   // What leaves the cache under the lock: handles to close and ids to
