@@ -154,12 +154,9 @@ int Daemon::settled_fd_count() const {
 namespace {
 
 long status_kib(pid_t pid, const std::string& field) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind(field + ":", 0) == 0) return std::stol(line.substr(field.size() + 1));
-  }
-  return -1;
+  const auto fields = proc_status(pid);
+  const auto it = fields.find(field);
+  return it == fields.end() ? -1 : std::stol(it->second);
 }
 
 }  // namespace

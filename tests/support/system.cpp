@@ -337,4 +337,16 @@ void ManyNamespaces::batch(const std::string& verb) {
   run({"ip", "-force", "-batch", path});
 }
 
+std::map<std::string, std::string> proc_status(pid_t pid) {
+  std::map<std::string, std::string> fields;
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(in, line);) {
+    const auto colon = line.find(':');
+    if (colon == std::string::npos) continue;
+    const auto value = line.find_first_not_of(" \t", colon + 1);
+    fields[line.substr(0, colon)] = value == std::string::npos ? "" : line.substr(value);
+  }
+  return fields;
+}
+
 }  // namespace netnsd::testing

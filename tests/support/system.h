@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -198,6 +199,10 @@ class Background {
   int out_ = -1;
   std::string buffered_;
 };
+
+// The fields of /proc/PID/status by name ("VmRSS" -> "1234 kB", "Groups"
+// -> ""); empty when the process is gone.
+std::map<std::string, std::string> proc_status(pid_t pid);
 
 // Polls `condition` every 5 ms until it holds or `timeout` passes.
 bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout = std::chrono::seconds(3));

@@ -15,6 +15,7 @@
 
 #include "dump/dot_encoder.h"
 #include "fakes.h"
+#include "system.h"
 #include "util/sanitizers.h"
 
 namespace netnsd {
@@ -100,12 +101,7 @@ TEST(GraphRender, RendersTheDumpAsPng) {
 
 // This process's resident memory, in KiB.
 long rss_kib() {
-  std::ifstream status("/proc/self/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
-  }
-  return -1;
+  return std::stol(testing::proc_status(::getpid())["VmRSS"]);
 }
 
 TEST(GraphRender, RendersInAChildSoTheCallerKeepsNoneOfItsMemory) {
@@ -150,19 +146,6 @@ std::vector<pid_t> children() {
   return found;
 }
 
-// "Uid:", "CapEff:", ...: the lines of /proc/PID/status, by name.
-std::map<std::string, std::string> status_of(pid_t pid) {
-  std::map<std::string, std::string> fields;
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  for (std::string line; std::getline(in, line);) {
-    const auto colon = line.find(':');
-    if (colon == std::string::npos) continue;
-    const auto value = line.find_first_not_of(" \t", colon + 1);
-    fields[line.substr(0, colon)] = value == std::string::npos ? "" : line.substr(value);
-  }
-  return fields;
-}
-
 TEST(GraphRender, TheRendererGivesUpItsPrivilegesBeforeItReadsTheGraph) {
 #ifdef NETNSD_ASAN
   GTEST_SKIP() << "ASan builds render in the calling process (graph_render.cpp)";
@@ -185,7 +168,7 @@ TEST(GraphRender, TheRendererGivesUpItsPrivilegesBeforeItReadsTheGraph) {
   int readings = 0;
   while (!done) {
     for (pid_t child : children()) {
-      auto fields = status_of(child);
+      auto fields = testing::proc_status(child);
       if (fields.count("CapEff")) {
         last = std::move(fields);
         ++readings;
@@ -200,7 +183,7 @@ TEST(GraphRender, TheRendererGivesUpItsPrivilegesBeforeItReadsTheGraph) {
   EXPECT_EQ(last["NoNewPrivs"], "1");
   // With CAP_SETUID and CAP_SETGID (root here; not under the unit, where
   // the renderer stays root without a capability) it becomes nobody.
-  const std::uint64_t own = std::stoull(status_of(::getpid())["CapEff"], nullptr, 16);
+  const std::uint64_t own = std::stoull(testing::proc_status(::getpid())["CapEff"], nullptr, 16);
   const std::uint64_t change_user = (1ull << CAP_SETUID) | (1ull << CAP_SETGID);
   if ((own & change_user) == change_user) {
     EXPECT_EQ(last["Uid"], "65534\t65534\t65534\t65534");
