@@ -261,7 +261,9 @@ class HttpApi::Impl : public httplib::Server {
   // may pause (a terminal scrolled back, a script in a debugger): its
   // writes wait up to the stall limit, while its queue counts what it loses.
   bool serve(const RequestHead& head, const std::string& request, int fd, const Peer& peer, bool close_after) {
-    const bool stream_of_changes = head.method == "GET" && head.path == "/v1/events";
+    // Routed as httplib routes it: on the decoded path (`/v1/%65vents` too).
+    const bool stream_of_changes =
+        head.method == "GET" && httplib::detail::decode_url(head.path, false) == "/v1/events";
     RequestStream stream(request, fd, peer, connections_,
                          stream_of_changes ? options_.event_stall_limit : options_.connections.write_timeout);
     bool closed = false;

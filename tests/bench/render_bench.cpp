@@ -172,7 +172,8 @@ void measure(std::uint32_t n, int runs) {
   std::string dot = netnsd::dump_to_dot(container_host(n));
   auto guarded = netnsd::render_dot(dot, netnsd::ImageFormat::svg);
   double rss_first = status_mib("VmRSS");
-  std::fprintf(stderr, "N=%u: %s\n", n, guarded ? "rendered" : guarded.error().message().c_str());
+  // A refusal's context is the sentence the API answers with (422).
+  std::fprintf(stderr, "N=%u: %s\n", n, guarded ? "rendered" : guarded.error().context.c_str());
   // Set-up (fonts, the PNG renderer's plugin) is paid before the leak is measured.
   const std::string small = netnsd::dump_to_dot(container_host(2));
   if (!netnsd::render_dot(small, netnsd::ImageFormat::svg) || !netnsd::render_dot(small, netnsd::ImageFormat::png)) {

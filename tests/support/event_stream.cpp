@@ -4,8 +4,9 @@ namespace netnsd::testing {
 
 using nlohmann::json;
 
-EventStream::EventStream(const std::string& socket, const std::string& query) : client_(socket) {
-  client_.send("GET /v1/events" + query + " HTTP/1.1\r\nHost: netnsd\r\n\r\n");
+EventStream::EventStream(const std::string& socket, const std::string& query, const std::string& path)
+    : client_(socket) {
+  client_.send("GET " + path + query + " HTTP/1.1\r\nHost: netnsd\r\n\r\n");
 }
 
 int EventStream::status(std::chrono::milliseconds timeout) {

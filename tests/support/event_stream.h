@@ -22,8 +22,10 @@ class EventStream {
     Clock::time_point arrived;
   };
 
-  // Connects and asks for the stream (`query`: "?type=device" and the like).
-  explicit EventStream(const std::string& socket, const std::string& query = "");
+  // Connects and asks for the stream (`query`: "?type=device" and the like;
+  // `path`: the path as sent, which may be percent-encoded).
+  explicit EventStream(const std::string& socket, const std::string& query = "",
+                       const std::string& path = "/v1/events");
 
   // The status of the answer (its head read), or 0.
   int status(std::chrono::milliseconds timeout = std::chrono::seconds(3));

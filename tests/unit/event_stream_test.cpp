@@ -51,10 +51,14 @@ class EventStreamTest : public ::testing::Test {
   testing::LiveServiceOptions options_;
 };
 
-TEST_F(EventStreamTest, AReaderThatPausesLongerThanAWriteTimeoutKeepsItsStreamAndIsToldWhatItLost) {
+// Also when the path is percent-encoded: the stall limit goes with the
+// route httplib chooses, which is the decoded path.
+class PausedReader : public EventStreamTest, public ::testing::WithParamInterface<const char*> {};
+
+TEST_P(PausedReader, KeepsItsStreamPastAWriteTimeoutAndIsToldWhatItLost) {
   options_.http.event_stall_limit = 20s;
   LiveService service(host_, options_);
-  EventStream paused(service.socket_path());
+  EventStream paused(service.socket_path(), "", GetParam());
   ASSERT_EQ(paused.status(), 200);
   ASSERT_TRUE(paused.wait_for([](const json& e) { return e["type"] == "subscribed"; }, 2s));
 
@@ -83,6 +87,9 @@ TEST_F(EventStreamTest, AReaderThatPausesLongerThanAWriteTimeoutKeepsItsStreamAn
   EXPECT_TRUE(paused.wait_for(is_address, 2s)) << "the stream did not go on after the pause";
   EXPECT_FALSE(paused.ended());
 }
+
+INSTANTIATE_TEST_SUITE_P(EventStreamTest, PausedReader, ::testing::Values("/v1/events", "/v1/%65vents"),
+                         [](const auto& info) { return info.index == 0 ? "AsSent" : "PercentEncoded"; });
 
 TEST_F(EventStreamTest, AReaderThatReadsNothingForTheStallLimitIsLetGoAndItsPlaceFreed) {
   options_.http.event_stall_limit = 1s;
