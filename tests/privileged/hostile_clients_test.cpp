@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <atomic>
 #include <fstream>
+#include <map>
 #include <mutex>
 #include <thread>
 
@@ -139,10 +140,24 @@ class HostileClients : public ::testing::Test {
     ASSERT_TRUE(netnsd_->ready()) << netnsd_->log();
     ASSERT_TRUE(testing::eventually([&] { return netnsd_->cached().size() >= 1000; }, 20s));
   }
+  // netnsd_http_refused_total{server="api",reason="busy"} 4179, by reason.
+  std::map<std::string, long> refusals() {
+    std::map<std::string, long> by_reason;
+    auto metrics = netnsd_->get("/metrics");
+    if (!metrics) return by_reason;
+    for (std::string_view line : split_lines(metrics->body)) {
+      if (line.rfind("netnsd_http_refused_total{server=\"api\"", 0) != 0) continue;
+      std::string_view reason = line.substr(line.find("reason=\"") + 8);
+      reason = reason.substr(0, reason.find('"'));
+      by_reason[std::string(reason)] = std::atol(std::string(line.substr(line.rfind(' ') + 1)).c_str());
+    }
+    return by_reason;
+  }
   // Starts measuring: peak RSS from now, probes from now.
   void begin() {
     std::ofstream("/proc/" + std::to_string(netnsd_->pid()) + "/clear_refs") << "5";
     rss_at_start_ = netnsd_->rss_kib();
+    refused_at_start_ = refusals();
     prober_ = std::make_unique<Prober>(*netnsd_);
   }
   Row end(const std::string& scenario, const std::string& outcome) {
@@ -160,17 +175,15 @@ class HostileClients : public ::testing::Test {
       std::printf("probe failed during %s: %s\n", scenario.c_str(), why.c_str());
     r.outcome = outcome;
     rows_.push_back(r);
-    EXPECT_EQ(netnsd_->get("/healthz")->status, 200) << "netnsd survived " << scenario;
-    // How the server turned connections away, by reason.
-    if (auto metrics = netnsd_->get("/metrics")) {
-      std::string refused;
-      for (std::string_view line : split_lines(metrics->body)) {
-        if (line.rfind("netnsd_http_refused_total{server=\"api\"", 0) == 0 && line.substr(line.rfind(' ')) != " 0") {
-          refused += std::string(line.substr(line.find("reason=") + 7)) + " ";
-        }
-      }
-      std::printf("[ figures ] %s: refused %s\n", scenario.c_str(), refused.empty() ? "none" : refused.c_str());
+    auto health = netnsd_->get("/healthz");
+    EXPECT_TRUE(health && health->status == 200) << "netnsd did not survive " << scenario;
+    // How the server turned connections away during this scenario, by reason.
+    std::string refused;
+    for (const auto& [reason, count] : refusals()) {
+      const long during = count - refused_at_start_[reason];
+      if (during > 0) refused += (refused.empty() ? "" : ", ") + reason + " " + std::to_string(during);
     }
+    std::printf("[ figures ] %s: refused %s\n", scenario.c_str(), refused.empty() ? "none" : refused.c_str());
     return r;
   }
   // A bomb: `zeros` bytes of zeros through `compressor`.
@@ -183,6 +196,7 @@ class HostileClients : public ::testing::Test {
   std::unique_ptr<Daemon> netnsd_;
   std::unique_ptr<Prober> prober_;
   long rss_at_start_ = 0;
+  std::map<std::string, long> refused_at_start_;
 };
 testing::ManyNamespaces* HostileClients::many_ = nullptr;
 std::vector<Row> HostileClients::rows_;
