@@ -1,8 +1,10 @@
 #include "api/http_api.h"
 
 #include <httplib.h>
+#include <linux/sockios.h>
 #include <poll.h>
 #include <spdlog/spdlog.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -105,11 +107,22 @@ struct TrimHeapOnExit {
 // the Connections reader already holds (the whole request), and the
 // connection itself, each write making progress within `patience`. The peer's
 // credentials travel as the "remote address" (uid) and port (pid).
+//
+// A change stream's reader must also take something within `patience`: on
+// a quiet host its heartbeats (80 bytes every 15 s) would fit in the
+// socket's buffer for hours, so a stopped (or suspended) reader would hold
+// its place in the feed all that time without a write ever blocking.
+// SIOCOUTQ says how much of what was sent the reader has not taken yet.
 class RequestStream final : public httplib::Stream {
  public:
   RequestStream(const std::string& request, int fd, const Peer& peer, Connections& connections,
-                std::chrono::milliseconds patience)
-      : request_(request), fd_(fd), peer_(peer), connections_(connections), patience_(patience) {}
+                std::chrono::milliseconds patience, bool reader_must_progress = false)
+      : request_(request),
+        fd_(fd),
+        peer_(peer),
+        connections_(connections),
+        patience_(patience),
+        reader_must_progress_(reader_must_progress) {}
 
   bool is_readable() const override { return offset_ < request_.size(); }
   bool is_writable() const override {
@@ -124,7 +137,21 @@ class RequestStream final : public httplib::Stream {
   }
   // Never 0: cpp-httplib would retry a 0 forever.
   ssize_t write(const char* ptr, size_t size) override {
-    return connections_.write_all(fd_, ptr, size, patience_) ? static_cast<ssize_t>(size) : -1;
+    if (reader_must_progress_ && !reader_progressed()) {
+      spdlog::info("events: uid {} pid {} has read nothing for {} ms: stream closed", peer_.uid, peer_.pid,
+                   patience_.count());
+      return -1;
+    }
+    const auto began = std::chrono::steady_clock::now();
+    const bool written = connections_.write_all(fd_, ptr, size, patience_);
+    if (reader_must_progress_) {
+      if (!written && std::chrono::steady_clock::now() - began >= patience_) {
+        spdlog::info("events: uid {} pid {} took nothing for {} ms: stream closed", peer_.uid, peer_.pid,
+                     patience_.count());
+      }
+      queued_after_write_ = unread();
+    }
+    return written ? static_cast<ssize_t>(size) : -1;
   }
   void get_remote_ip_and_port(std::string& ip, int& port) const override {
     ip = "uid:" + std::to_string(peer_.uid);
@@ -137,12 +164,32 @@ class RequestStream final : public httplib::Stream {
   socket_t socket() const override { return fd_; }
 
  private:
+  // Bytes sent that the reader has not taken (-1: unknown).
+  int unread() const {
+    int n = 0;
+    return ::ioctl(fd_, SIOCOUTQ, &n) == 0 ? n : -1;
+  }
+  // Whether the reader took something (or everything) since the last write,
+  // or did within `patience`.
+  bool reader_progressed() {
+    const int now_unread = unread();
+    const auto now = std::chrono::steady_clock::now();
+    if (now_unread <= 0 || now_unread < queued_after_write_) {
+      reader_seen_ = now;
+      return true;
+    }
+    return now - reader_seen_ < patience_;
+  }
+
   const std::string& request_;
   std::size_t offset_ = 0;
   int fd_;
   Peer peer_;
   Connections& connections_;
-  std::chrono::milliseconds patience_;  // how long a write may make no progress
+  std::chrono::milliseconds patience_;  // how long a write, or a change stream's reader, may make no progress
+  bool reader_must_progress_;
+  int queued_after_write_ = 0;
+  std::chrono::steady_clock::time_point reader_seen_ = std::chrono::steady_clock::now();
 };
 
 // Connections hands a whole request to a worker of its own: cpp-httplib's
@@ -265,7 +312,8 @@ class HttpApi::Impl : public httplib::Server {
     const bool stream_of_changes =
         head.method == "GET" && httplib::detail::decode_url(head.path, false) == "/v1/events";
     RequestStream stream(request, fd, peer, connections_,
-                         stream_of_changes ? options_.event_stall_limit : options_.connections.write_timeout);
+                         stream_of_changes ? options_.event_stall_limit : options_.connections.write_timeout,
+                         stream_of_changes);
     bool closed = false;
     const bool written = process_request(stream, close_after, closed, nullptr);
     return written && !closed;
@@ -621,13 +669,8 @@ void HttpApi::Impl::events(const httplib::Request& req, httplib::Response& res) 
           out = marker_to_ndjson("heartbeat", deps_.feed->last_seq(), deps_.resolver.now());
         }
         *quiet = std::chrono::milliseconds(0);
-        const auto began = std::chrono::steady_clock::now();
         if (sink.write(out.data(), out.size())) return true;
-        if (std::chrono::steady_clock::now() - began >= options_.event_stall_limit) {
-          spdlog::info("events: {} took nothing for {} ms: stream closed", who, options_.event_stall_limit.count());
-        } else {
-          spdlog::info("events: {} gone", who);
-        }
+        spdlog::info("events: {} stream ended", who);  // gone, or let go (RequestStream says why)
         return false;
       });
 }

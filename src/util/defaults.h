@@ -58,9 +58,9 @@ inline constexpr const char* kRuntimeRoot = "/";
 // them it loses changes, counted), the history kept for ?since=, how many
 // may follow at once (each holds one of the API's workers while it does,
 // ConnectionLimits::workers: half of them at most), how long a quiet
-// stream waits before it says it is alive, and how long a stream's writes
-// may make no progress (its reader taking nothing while it loses changes,
-// counted) before it is closed.
+// stream waits before it says it is alive, and how long a stream's reader
+// may take nothing (while its writes wait, or its heartbeats pile up in the
+// socket, and it loses changes, counted) before the stream is closed.
 inline constexpr std::size_t kEventQueue = 1024;
 inline constexpr std::size_t kEventHistory = 1024;
 inline constexpr std::size_t kMaxEventSubscribers = 8;

@@ -1,7 +1,8 @@
 // GET /v1/events over a real Unix socket, with the in-process service over a
 // scripted host: a reader that pauses longer than an answer's write timeout
 // keeps its stream and is told what it lost; one that reads nothing for the
-// stall limit is let go, and its place with it. No privileges needed;
+// stall limit is let go, and its place with it, also on a quiet stream
+// where only heartbeats wait for it. No privileges needed;
 // tests/privileged/events_test.cpp follows real namespaces on the binary.
 #include "event_stream.h"
 
@@ -112,6 +113,47 @@ TEST_F(EventStreamTest, AReaderThatReadsNothingForTheStallLimitIsLetGoAndItsPlac
   stalled.reset();
   EventStream next(service.socket_path());
   EXPECT_EQ(next.status(), 200) << "the place is free again";
+}
+
+// On a quiet host only heartbeats flow, and they would fit in the socket's
+// buffer for hours: a reader that stopped (a suspended `netnsctl watch`)
+// is let go when it has taken nothing for the stall limit, while one that
+// reads its heartbeats keeps its stream.
+TEST_F(EventStreamTest, AReaderThatStopsReadingAQuietStreamIsLetGoAndOneThatReadsIsNot) {
+  options_.http.event_stall_limit = 1s;
+  options_.http.event_heartbeat = 200ms;
+  options_.feed.max_subscribers = 2;
+  LiveService service(host_, options_);
+  const auto subscribed = std::chrono::steady_clock::now();
+  EventStream silent(service.socket_path());
+  EventStream reading(service.socket_path());
+  ASSERT_EQ(silent.status(), 200);
+  ASSERT_EQ(reading.status(), 200);
+
+  int heartbeats = 0;
+  auto read_on = [&](std::chrono::milliseconds for_how_long) {
+    const auto until = std::chrono::steady_clock::now() + for_how_long;
+    while (std::chrono::steady_clock::now() < until) {
+      for (const json& e : reading.drain(100ms)) heartbeats += e["type"] == "heartbeat";
+    }
+  };
+  read_on(700ms);
+  EXPECT_EQ(service.feed().stats().subscribers, 2u) << "let go before the stall limit";
+  bool one_left = false;
+  const auto deadline = std::chrono::steady_clock::now() + 4s;
+  while (!one_left && std::chrono::steady_clock::now() < deadline) {
+    read_on(100ms);
+    one_left = service.feed().stats().subscribers == 1;
+  }
+  ASSERT_TRUE(one_left) << "a reader that takes nothing keeps its place";
+  const auto took = std::chrono::steady_clock::now() - subscribed;
+  EXPECT_GE(took, 950ms);
+  read_on(1500ms);  // longer than the stall limit again: still served
+  EXPECT_FALSE(reading.ended()) << "a reader that reads its heartbeats was let go";
+  EXPECT_EQ(service.feed().stats().subscribers, 1u);
+  EXPECT_GE(heartbeats, 8) << "heartbeats every 200 ms for some 3 s";
+  silent.drain(100ms);
+  EXPECT_TRUE(silent.ended()) << "the silent reader's stream was not ended";
 }
 
 TEST_F(EventStreamTest, StoppingTheServerDoesNotWaitForAStalledReader) {
