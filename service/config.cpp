@@ -91,6 +91,14 @@ Status apply(ServiceConfig& c, std::string key, const std::string& value) {
       return Error::logic("runtime-root: expected an absolute directory, got '" + value + "'");
     }
     c.runtime_root = value;
+  } else if (key == "host-pid") {
+    std::uint32_t n = 0;
+    auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+    // pid_max is at most 2^22.
+    if (value.empty() || ec != std::errc() || ptr != value.data() + value.size() || n == 0 || n > (1u << 22)) {
+      return Error::logic("host-pid: expected a process id, got '" + value + "'");
+    }
+    c.host_pid = n;
   } else if (key == "dump-min-free") {
     std::uint64_t n = 0;
     auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
@@ -232,6 +240,8 @@ std::string usage() {
       {"--metrics-address HOST:PORT", "also serve GET /metrics, /healthz, /readyz over TCP", "off"},
       {"--runtime-root DIR", "where container runtimes' state is read (names of containers and pods)",
        defaults::kRuntimeRoot},
+      {"--host-pid PID", "see cgroups and --runtime-root as process PID does (1 in a container with the host's pids)",
+       "off"},
       {"--no-ebpf", "do not load the BPF programs", ""},
       {"--log-level LEVEL", "trace|debug|info|warn|error|critical|off", defaults::kLogLevel},
       {"--config FILE", "read settings from FILE first", ""},

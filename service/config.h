@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -33,6 +34,9 @@ struct ServiceConfig {
   std::size_t event_queue = defaults::kEventQueue;               // changes held per stream
   std::optional<std::string> metrics_address;         // HOST:PORT for GET /metrics, /healthz, /readyz over TCP
   std::string runtime_root = defaults::kRuntimeRoot;  // where container runtimes keep their state
+  // See the host's cgroups and runtime state as this process does (its
+  // cgroup namespace, mounts and root; 1 in a DaemonSet); 0: as netnsd does.
+  std::uint32_t host_pid = 0;
   bool no_ebpf = false;
   std::string log_level = defaults::kLogLevel;
   std::optional<std::string> config_file;

@@ -78,9 +78,39 @@ std::string status_line(const Resolver& resolver) {
   return status;
 }
 
+// Where container runtimes' state and the cgroups of processes are read:
+// with --host-pid, as that process sees them (a DaemonSet's netnsd has the
+// host's pids, but a cgroup namespace and a root of its own).
+struct ContainerSources {
+  std::string runtime_root;
+  std::optional<CgroupView> cgroups;  // null: netnsd's own
+};
+
+// Before any thread starts: a joined cgroup namespace is the calling
+// thread's, and the threads started after it inherit it.
+ContainerSources container_sources(const ServiceConfig& config) {
+  ContainerSources out{config.runtime_root, std::nullopt};
+  if (config.host_pid == 0) return out;
+  const std::string root = "/proc/" + std::to_string(config.host_pid) + "/root";
+  out.runtime_root = root + (config.runtime_root == "/" ? "" : config.runtime_root);
+  auto view = join_cgroups_of(config.host_pid);
+  if (!view) {
+    spdlog::warn(
+        "--host-pid {}: {}: cgroups are read as netnsd sees them, and containers outside its cgroup "
+        "namespace are named by id only",
+        config.host_pid, view.error().message());
+    return out;
+  }
+  spdlog::info("cgroups and container runtimes' state as process {} sees them (runtime root {})", config.host_pid,
+               out.runtime_root);
+  out.cgroups = std::move(*view);
+  return out;
+}
+
 int run(const ServiceConfig& config) {
   tune_malloc();
   setup_logging(config.log_level);
+  const ContainerSources containers = container_sources(config);
   const FdBudget budget = plan_fd_budget(config.capacity, raise_fd_limit());
   if (!budget.limit.empty()) spdlog::warn("{}; /readyz reports degraded", budget.limit);
 
@@ -120,7 +150,8 @@ int run(const ServiceConfig& config) {
   resolver_config.max_devices = config.max_devices;
   Resolver resolver(resolver_config, clock);
   resolver.set_feed(&feed);
-  KernelHost host(&resolver.netlink_counters(), "/proc", "/proc/self/mountinfo", config.runtime_root);
+  KernelHost host(&resolver.netlink_counters(), "/proc", "/proc/self/mountinfo", containers.runtime_root,
+                  containers.cgroups);
   KernelSources sources(&resolver.netlink_counters());
   SystemdNotifier systemd;
   TrackerConfig tracker_config;

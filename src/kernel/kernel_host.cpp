@@ -23,12 +23,12 @@ NetnsId own_user_namespace() {
 }  // namespace
 
 KernelHost::KernelHost(NetlinkCounters* counters, std::string proc_root, std::string mountinfo,
-                       std::string runtime_root)
+                       std::string runtime_root, std::optional<CgroupView> cgroups)
     : counters_(counters ? *counters : own_counters_),
       proc_root_(std::move(proc_root)),
       mountinfo_(std::move(mountinfo)),
       own_userns_(own_user_namespace()),
-      processes_(proc_root_, std::move(runtime_root), mountinfo_) {}
+      processes_(proc_root_, std::move(runtime_root), cgroups ? std::move(*cgroups) : CgroupView{mountinfo_, ""}) {}
 
 std::optional<ProcessInfo> KernelHost::describe_process(std::uint32_t pid) {
   return processes_.describe(pid);

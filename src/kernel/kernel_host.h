@@ -1,6 +1,7 @@
 // KernelHost: HostView on the real kernel (procfs, mountinfo, nsfs, rtnetlink).
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include "kernel/processes.h"
@@ -16,10 +17,12 @@ class KernelHost final : public HostView {
  public:
   // Netlink messages its sockets refuse are counted in `counters` (the
   // resolver's, in the daemon), which must outlive it; by default in its own.
-  // Container names are read from the runtimes' state under `runtime_root`
-  // (see ProcessDescriber).
+  // Container names are read from the runtimes' state under `runtime_root`,
+  // for containers whose cgroups `cgroups` shows (by default the cgroup
+  // mounts of `mountinfo`; see ProcessDescriber).
   explicit KernelHost(NetlinkCounters* counters = nullptr, std::string proc_root = "/proc",
-                      std::string mountinfo = "/proc/self/mountinfo", std::string runtime_root = "/");
+                      std::string mountinfo = "/proc/self/mountinfo", std::string runtime_root = "/",
+                      std::optional<CgroupView> cgroups = std::nullopt);
 
   Result<TaskScan> scan_tasks() override;
   Result<std::vector<NetnsMount>> scan_mounts() override;

@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -64,10 +65,27 @@ nlohmann::json parse_json(const std::optional<std::string>& text) {
 
 }  // namespace
 
-ProcessDescriber::ProcessDescriber(std::string proc_root, std::string runtime_root, std::string mountinfo)
-    : proc_root_(std::move(proc_root)), runtime_root_(std::move(runtime_root)) {
+Result<CgroupView> join_cgroups_of(std::uint32_t pid, const std::string& proc_root) {
+  const std::string dir = proc_root + "/" + std::to_string(pid);
+  Fd ns(::open((dir + "/ns/cgroup").c_str(), O_RDONLY | O_CLOEXEC));
+  if (!ns) return Error::os("open " + dir + "/ns/cgroup");
+  struct stat theirs {
+  }, ours{};
+  if (::fstat(ns.get(), &theirs) != 0) return Error::os("stat " + dir + "/ns/cgroup");
+  const bool joined =
+      ::stat("/proc/thread-self/ns/cgroup", &ours) == 0 && ours.st_dev == theirs.st_dev && ours.st_ino == theirs.st_ino;
+  if (!joined && ::setns(ns.get(), CLONE_NEWCGROUP) != 0) {
+    return Error::os("join the cgroup namespace of process " + std::to_string(pid));
+  }
+  CgroupView view{dir + "/mountinfo", dir + "/root"};
+  if (::access(view.mountinfo.c_str(), R_OK) != 0) return Error::os("read " + view.mountinfo);
+  return view;
+}
+
+ProcessDescriber::ProcessDescriber(std::string proc_root, std::string runtime_root, CgroupView cgroups)
+    : proc_root_(std::move(proc_root)), runtime_root_(std::move(runtime_root)), cgroups_root_(std::move(cgroups.root)) {
   if (runtime_root_.empty() || runtime_root_.back() != '/') runtime_root_ += '/';
-  if (auto text = read_file(mountinfo, 4 * 1024 * 1024, false)) cgroups_ = parse_cgroup_mounts(*text);
+  if (auto text = read_file(cgroups.mountinfo, 4 * 1024 * 1024, false)) cgroups_ = parse_cgroup_mounts(*text);
 }
 
 std::optional<std::uint32_t> ProcessDescriber::cgroup_owner(const std::string& controllers,
@@ -81,7 +99,7 @@ std::optional<std::uint32_t> ProcessDescriber::cgroup_owner(const std::string& c
                                                          m.controllers.end();
     if (!same || m.root != "/") continue;
     struct stat st {};
-    if (::stat((m.mount_point + path).c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return std::nullopt;
+    if (::stat((cgroups_root_ + m.mount_point + path).c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return std::nullopt;
     return st.st_uid;
   }
   return std::nullopt;

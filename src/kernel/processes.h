@@ -17,6 +17,11 @@
 //   CRI-O       run/containers/storage/overlay-containers/<id>/userdata/config.json
 //               (io.kubernetes.* annotations)
 // Podman keeps its names in a database: its containers have ids only.
+//
+// In a container (a Kubernetes DaemonSet) with the host's pids but a cgroup
+// namespace and a root of its own, netnsd sees the host as one of the
+// host's processes does (--host-pid 1): join_cgroups_of() that process's
+// cgroup namespace, its cgroup mounts, and a runtime root under its root.
 #pragma once
 
 #include <sys/types.h>
@@ -31,14 +36,31 @@
 
 #include "kernel/mountinfo.h"
 #include "resolver/model.h"
+#include "util/result.h"
 
 namespace netnsd {
+
+// Where the cgroup hierarchies are seen from: the mountinfo that lists
+// their mounts, and the directory those mount points are under ("" for
+// our own root).
+struct CgroupView {
+  std::string mountinfo = "/proc/self/mountinfo";
+  std::string root;
+};
+
+// Joins the cgroup namespace of process `pid` (unless netnsd is in it
+// already), so that /proc/PID/cgroup names every process's cgroup by its
+// whole path rather than relative to a container's cgroup, and returns that
+// process's view of the cgroup mounts: its mountinfo, under its root. Needs
+// CAP_SYS_ADMIN, and access to the process as ptrace allows. Changes the
+// calling thread only: call it before any other thread starts (they
+// inherit it).
+Result<CgroupView> join_cgroups_of(std::uint32_t pid, const std::string& proc_root = "/proc");
 
 // Threading: describe() may be called from several threads at once.
 class ProcessDescriber {
  public:
-  explicit ProcessDescriber(std::string proc_root = "/proc", std::string runtime_root = "/",
-                            std::string mountinfo = "/proc/self/mountinfo");
+  explicit ProcessDescriber(std::string proc_root = "/proc", std::string runtime_root = "/", CgroupView cgroups = {});
 
   // The process, or nullopt when it is gone (or hidden from us).
   std::optional<ProcessInfo> describe(std::uint32_t pid);
@@ -57,6 +79,7 @@ class ProcessDescriber {
   std::string proc_root_;
   std::string runtime_root_;
   std::vector<CgroupMount> cgroups_;
+  std::string cgroups_root_;  // the directory the mount points of cgroups_ are under
   std::mutex mutex_;
   std::map<std::string, Names> names_;  // by container id; bounded
   struct StorageList {

@@ -89,6 +89,9 @@ def static_checks(manifest_text, ds, unit_text):
     check(sc.get("seccompProfile", {}).get("type") in ("RuntimeDefault", "Localhost"), "a seccomp profile")
 
     args = flags(c.get("args", []))
+    check(args.get("host-pid") == "1" and "runtime-root" not in args,
+          "--host-pid=1: containers named from the runtimes' state as the host's init sees it "
+          f"(host-pid {args.get('host-pid')!r}, runtime-root {args.get('runtime-root')!r})")
     metrics_address = args.get("metrics-address") or ""
     m = re.search(r":(\d+)$", metrics_address)
     check(m is not None, f"--metrics-address is set: {metrics_address!r}")
@@ -184,6 +187,8 @@ def run_as_the_pod(container, pod, probes, metrics_port, memory_request, netnsd,
         def localize(arg):
             arg = re.sub(r"\$\((\w+)\)", lambda m: env[m.group(1)], arg)
             arg = arg.replace(f":{metrics_port}", f":{port}")
+            # PID 1 is the host as the pod sees it; here the host is where this test runs.
+            arg = re.sub(r"^--host-pid=1$", f"--host-pid={os.getpid()}", arg)
             for mount, local in remap.items():
                 arg = re.sub(rf"(=){re.escape(mount)}(/|$)", rf"\g<1>{local}\2", arg)
             return arg
@@ -195,13 +200,14 @@ def run_as_the_pod(container, pod, probes, metrics_port, memory_request, netnsd,
 
         subprocess.run(["ip", "netns", "add", before], check=True)
         # A private mount namespace that still receives the host's mounts,
-        # like HostToContainer; the root file system read-only and only the
-        # writable volumes writable; then the container's capabilities.
+        # like HostToContainer, and a cgroup namespace of its own; the root
+        # file system read-only and only the writable volumes writable; then
+        # the container's capabilities.
         script = ('set -e; mount --bind "$VOLUMES" "$VOLUMES"; mount -o remount,bind,ro /; '
                   'exec setpriv --bounding-set "$BOUNDING" --inh-caps -all --no-new-privs -- "$NETNSD" "$@"')
         log = open(log_path, "w")
         proc = subprocess.Popen(
-            ["unshare", "--mount", "--propagation", "slave", "--", "sh", "-c", script, "sh", *args],
+            ["unshare", "--mount", "--cgroup", "--propagation", "slave", "--", "sh", "-c", script, "sh", *args],
             env={**os.environ, "VOLUMES": tmp, "BOUNDING": bounding, "NETNSD": netnsd},
             stdout=log, stderr=log, start_new_session=True)
 
@@ -234,6 +240,9 @@ def run_as_the_pod(container, pod, probes, metrics_port, memory_request, netnsd,
               f"eBPF events run with only {', '.join(caps)} (readyz reasons: {reasons})")
         status, body = http_get(port, "/metrics", 5)
         check(status == 200 and b"netnsd_namespaces" in body, "the scrape port serves /metrics")
+        with open(log_path) as f:
+            check(f"as process {os.getpid()} sees them" in f.read(),
+                  "--host-pid: netnsd joined the host's cgroup namespace with only the pod's capabilities")
         status, _ = http_get(port, "/v1/namespaces", 5)
         check(status == 404, f"the scrape port does not serve the cache ({status})")
 

@@ -240,5 +240,77 @@ TEST_F(Whois, TheContainerBehindAHostVethIsNamedFromCgroupsAndRuntimeState) {
   EXPECT_EQ(bad->status, 400) << bad->body;
 }
 
+// A DaemonSet's netnsd has the host's pids but, like every container,
+// a cgroup namespace rooted at its own cgroup and a root of its own: the
+// cgroups of other processes read as "/../../…", outside anything it has
+// mounted, and the runtimes' state is not in its root. Started that way
+// here (a cgroup of its own, `unshare --cgroup --mount`, the hierarchy
+// mounted again from inside, as a runtime does), it names containers by id
+// only; with --host-pid it sees them as that process (here: this test, on
+// the host) does, and names them.
+TEST_F(Whois, InItsOwnCgroupNamespaceAsInAPodHostPidStillNamesContainers) {
+  const std::string mount = cgroup2_mount();
+  ASSERT_FALSE(mount.empty()) << "no cgroup v2 hierarchy mounted";
+  const std::string top = unique_name("netnsd-test-");
+  const std::string docker_id = container_id("docker-pod");
+  TempDir state;
+  write_state(fs::path(state.path()) / "var/lib/docker/containers" / docker_id / "config.v2.json",
+              R"({"Name":"/web-2"})");
+  TestCgroup docker_cg(mount, top, "/system.slice/docker-" + docker_id + ".scope");
+  TestCgroup pod_cg(mount, top, "/kubepods.slice/netnsd");
+  const std::string web_end = unique_name("wk");
+  Contained web(docker_cg.leaf(), web_end);
+  ASSERT_TRUE(web.ready());
+
+  TempDir scripts;
+  const std::string launcher = scripts.path() + "/as-a-pod";
+  std::ofstream(launcher) << "#!/bin/sh\n"
+                          << "echo $$ >" << pod_cg.leaf() << "/cgroup.procs || exit 1\n"
+                          << "exec unshare --cgroup --mount --propagation slave sh -c 'umount -l " << mount
+                          << " && mount -t cgroup2 cgroup2 " << mount << " && exec \"$@\"' sh \"$@\"\n";
+  ASSERT_EQ(::chmod(launcher.c_str(), 0755), 0);
+
+  // The container behind the veth's far end, once netnsd has attributed it.
+  auto container_behind = [&](const Daemon& netnsd) {
+    json c;
+    eventually(
+        [&] {
+          json got = netnsd.get_json("/v1/devices/" + web_end);
+          if (!got.is_object() || got["matches"].size() != 1) return false;
+          const json& peer = got["matches"][0]["peer"];
+          if (!peer.is_object() || peer["containers"].empty()) return false;
+          c = peer["containers"][0];
+          return true;
+        },
+        5s);
+    return c;
+  };
+  const std::string own_cgroupns = fs::read_symlink("/proc/self/ns/cgroup");
+  {
+    Daemon netnsd({"--resync-interval", "0", "--runtime-root", state.path()}, {launcher});
+    ASSERT_TRUE(netnsd.ready()) << netnsd.log();
+    ASSERT_NE(fs::read_symlink("/proc/" + std::to_string(netnsd.pid()) + "/ns/cgroup"), own_cgroupns)
+        << "not started in a cgroup namespace of its own";
+    json c = container_behind(netnsd);
+    ASSERT_TRUE(c.is_object()) << netnsd.get_json("/v1/devices/" + web_end).dump(1);
+    EXPECT_EQ(c["id"], docker_id) << "the id is in the cgroup's name, seen from anywhere";
+    EXPECT_TRUE(c["name"].is_null()) << "named without seeing the host's cgroups: " << c.dump();
+  }
+  const std::string runtime_root = state.path();
+  Daemon netnsd({"--resync-interval", "0", "--runtime-root", runtime_root, "--host-pid", std::to_string(::getpid())},
+                {launcher});
+  ASSERT_TRUE(netnsd.ready()) << netnsd.log();
+  EXPECT_EQ(fs::read_symlink("/proc/" + std::to_string(netnsd.pid()) + "/ns/cgroup"), own_cgroupns)
+      << "netnsd did not join the cgroup namespace of --host-pid";
+  json c = container_behind(netnsd);
+  ASSERT_TRUE(c.is_object()) << netnsd.get_json("/v1/devices/" + web_end).dump(1);
+  EXPECT_EQ(c["runtime"], "docker");
+  EXPECT_EQ(c["id"], docker_id);
+  EXPECT_EQ(c["cgroup_owner"], 0);
+  EXPECT_EQ(c["name"], "web-2") << netnsd.log();
+  EXPECT_NE(netnsd.log().find("as process " + std::to_string(::getpid()) + " sees them"), std::string::npos)
+      << netnsd.log();
+}
+
 }  // namespace
 }  // namespace netnsd

@@ -32,12 +32,33 @@ TEST(Config, DefaultsMatchTheDesign) {
   EXPECT_EQ(c.max_devices, 4096u);
   EXPECT_FALSE(c.no_ebpf);
   EXPECT_FALSE(c.socket_group);
+  EXPECT_EQ(c.runtime_root, "/");
+  EXPECT_EQ(c.host_pid, 0u) << "netnsd's own view of cgroups";
 }
 
 TEST(Config, ReadsEveryFlag) {
-  auto cli = parse({"--socket", "/tmp/x.sock", "--socket-group=adm", "--dump-dir", "/tmp/d", "--resync-interval", "0",
-                    "--lonely-timeout", "1.5", "--flush-period", "0.2", "--capacity", "16", "--no-ebpf", "--log-level",
-                    "debug", "--max-per-owner", "3", "--max-devices=64"});
+  auto cli = parse({"--socket",
+                    "/tmp/x.sock",
+                    "--socket-group=adm",
+                    "--dump-dir",
+                    "/tmp/d",
+                    "--resync-interval",
+                    "0",
+                    "--lonely-timeout",
+                    "1.5",
+                    "--flush-period",
+                    "0.2",
+                    "--capacity",
+                    "16",
+                    "--no-ebpf",
+                    "--log-level",
+                    "debug",
+                    "--max-per-owner",
+                    "3",
+                    "--max-devices=64",
+                    "--runtime-root",
+                    "/srv/state",
+                    "--host-pid=1"});
   ASSERT_TRUE(cli) << cli.error().message();
   const ServiceConfig& c = cli->config;
   EXPECT_EQ(c.socket_path, "/tmp/x.sock");
@@ -51,6 +72,8 @@ TEST(Config, ReadsEveryFlag) {
   EXPECT_EQ(c.max_devices, 64u);
   EXPECT_TRUE(c.no_ebpf);
   EXPECT_EQ(c.log_level, "debug");
+  EXPECT_EQ(c.runtime_root, "/srv/state");
+  EXPECT_EQ(c.host_pid, 1u);
 }
 
 TEST(Config, RefusesBadValuesWithTheFlagName) {
@@ -66,6 +89,10 @@ TEST(Config, RefusesBadValuesWithTheFlagName) {
       {{"--lonely-timeout", "-1"}, "lonely-timeout"},
       {{"--socket", "relative.sock"}, "socket"},
       {{"--log-level", "loud"}, "log-level"},
+      {{"--host-pid", "0"}, "host-pid"},
+      {{"--host-pid", "init"}, "host-pid"},
+      {{"--host-pid", "99999999"}, "host-pid"},
+      {{"--runtime-root", "state"}, "runtime-root"},
       {{"--bogus", "1"}, "--bogus"},
       {{"--socket"}, "--socket"},
       {{"stray"}, "stray"},

@@ -58,7 +58,8 @@ class Processes : public ::testing::Test {
   }
 
   ProcessDescriber describer() {
-    return ProcessDescriber((root_ / "proc").string(), (root_ / "state").string(), (root_ / "mountinfo").string());
+    return ProcessDescriber((root_ / "proc").string(), (root_ / "state").string(),
+                            {(root_ / "mountinfo").string(), ""});
   }
 
   TempDir dir_;
@@ -161,6 +162,32 @@ TEST_F(Processes, NamesComeOnlyFromRootsCgroupsAndRootsFiles) {
 TEST_F(Processes, WithoutAMountOfTheHierarchyTheOwnerIsUnknownAndNoNameIsRead) {
   write(root_ / "mountinfo", "31 20 0:27 / /sys/fs/cgroup/pids rw - cgroup cgroup rw,pids\n");
   auto web = describer().describe(100);
+  ASSERT_TRUE(web && web->container);
+  EXPECT_FALSE(web->container->cgroup_owner);
+  EXPECT_EQ(web->container->name, "");
+}
+
+// --host-pid: the hierarchy as another process mounts it, under its root
+// (/proc/PID/root), here a directory standing for that root.
+TEST_F(Processes, TheHierarchyIsFoundUnderTheRootOfTheViewGiven) {
+  const fs::path host = root_ / "host";
+  // A mount point that is nowhere on a real host, so that read as our own
+  // it finds nothing.
+  fs::create_directories(host / "netnsd-test-host");
+  fs::rename(root_ / "cgroup", host / "netnsd-test-host/cgroup");
+  write(root_ / "host-mountinfo", "41 31 0:38 / /netnsd-test-host/cgroup rw,relatime - cgroup2 cgroup2 rw\n");
+  auto seen = [&](CgroupView view) {
+    ProcessDescriber d((root_ / "proc").string(), (root_ / "state").string(), std::move(view));
+    return d.describe(100);
+  };
+  auto web = seen({(root_ / "host-mountinfo").string(), host.string()});
+  ASSERT_TRUE(web && web->container);
+  EXPECT_EQ(web->container->cgroup_owner, ::geteuid());
+  if (::geteuid() == 0) {
+    EXPECT_EQ(web->container->name, "web-1");
+  }
+  // The same mount points read as our own: nothing there.
+  web = seen({(root_ / "host-mountinfo").string(), ""});
   ASSERT_TRUE(web && web->container);
   EXPECT_FALSE(web->container->cgroup_owner);
   EXPECT_EQ(web->container->name, "");
