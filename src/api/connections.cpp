@@ -254,6 +254,11 @@ ConnectionStats Connections::stats() const {
   return stats_;
 }
 
+void Connections::count_write_timeout() {
+  std::lock_guard lock(stats_mutex_);
+  ++stats_.write_timeouts;
+}
+
 bool Connections::write_all(int fd, const char* data, std::size_t size, std::chrono::milliseconds patience) {
   while (size > 0) {
     ssize_t n = ::send(fd, data, size, MSG_NOSIGNAL);

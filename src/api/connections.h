@@ -123,6 +123,10 @@ class Connections {
   // stream whose reader may pause. False on failure (counted when the
   // client stopped reading).
   bool write_all(int fd, const char* data, std::size_t size, std::chrono::milliseconds patience);
+  // Counts an answer abandoned because its client stopped reading, when
+  // the caller found it out (a change stream's reader took nothing while
+  // its writes still fitted in the socket).
+  void count_write_timeout();
 
  private:
   struct Conn;

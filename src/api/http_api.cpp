@@ -138,6 +138,7 @@ class RequestStream final : public httplib::Stream {
   // Never 0: cpp-httplib would retry a 0 forever.
   ssize_t write(const char* ptr, size_t size) override {
     if (reader_must_progress_ && !reader_progressed()) {
+      connections_.count_write_timeout();
       spdlog::info("events: uid {} pid {} has read nothing for {} ms: stream closed", peer_.uid, peer_.pid,
                    patience_.count());
       return -1;

@@ -154,6 +154,11 @@ TEST_F(EventStreamTest, AReaderThatStopsReadingAQuietStreamIsLetGoAndOneThatRead
   EXPECT_GE(heartbeats, 8) << "heartbeats every 200 ms for some 3 s";
   silent.drain(100ms);
   EXPECT_TRUE(silent.ended()) << "the silent reader's stream was not ended";
+  auto metrics = service.client().Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_NE(metrics->body.find("netnsd_http_refused_total{server=\"api\",reason=\"write_timeout\"} 1\n"),
+            std::string::npos)
+      << "the stream let go is counted";
 }
 
 TEST_F(EventStreamTest, StoppingTheServerDoesNotWaitForAStalledReader) {
