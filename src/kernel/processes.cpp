@@ -69,8 +69,8 @@ Result<CgroupView> join_cgroups_of(std::uint32_t pid, const std::string& proc_ro
   const std::string dir = proc_root + "/" + std::to_string(pid);
   Fd ns(::open((dir + "/ns/cgroup").c_str(), O_RDONLY | O_CLOEXEC));
   if (!ns) return Error::os("open " + dir + "/ns/cgroup");
-  struct stat theirs {
-  }, ours{};
+  struct stat theirs {};
+  struct stat ours {};
   if (::fstat(ns.get(), &theirs) != 0) return Error::os("stat " + dir + "/ns/cgroup");
   const bool joined =
       ::stat("/proc/thread-self/ns/cgroup", &ours) == 0 && ours.st_dev == theirs.st_dev && ours.st_ino == theirs.st_ino;

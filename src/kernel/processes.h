@@ -16,7 +16,8 @@
 //               (io.kubernetes.cri.* annotations; nerdctl/name)
 //   CRI-O       run/containers/storage/overlay-containers/<id>/userdata/config.json
 //               (io.kubernetes.* annotations)
-// Podman keeps its names in a database: its containers have ids only.
+//   Podman      var/lib/containers/storage/<driver>-containers/containers.json
+//               (containers/storage's list of every container: "names")
 //
 // In a container (a Kubernetes DaemonSet) with the host's pids but a cgroup
 // namespace and a root of its own, netnsd sees the host as one of the
