@@ -180,39 +180,46 @@ void Connections::adopt(int fd) {
       const auto now = Clock::now();
       adopted_.push_back({fd, now});
       if (adopted_.size() > limits_.max_pending) {
-        // A probe accepted before its request arrived waits in this line:
-        // look again before dropping anyone, and move it to its own.
-        for (auto it = adopted_.begin(); it != adopted_.end();) {
-          if (it->fd != fd && adopted_probes_.size() < limits_.max_pending && what_was_sent(it->fd) == Sent::probe) {
-            adopted_probes_.push_back(it->fd);
-            it = adopted_.erase(it);
+        // Each waiting connection is looked at once more: a probe accepted
+        // before its request arrived moves to its own line.
+        struct Looked {
+          Waiting waiting;
+          Sent sent;
+        };
+        std::vector<Looked> line;
+        line.reserve(adopted_.size());
+        for (const Waiting& w : adopted_) {
+          const Sent sent = w.fd == fd ? first : what_was_sent(w.fd);
+          if (sent == Sent::probe && adopted_probes_.size() < limits_.max_pending) {
+            adopted_probes_.push_back(w.fd);
           } else {
-            ++it;
+            line.push_back({w, sent});
           }
         }
-      }
-      if (adopted_.size() > limits_.max_pending) {
-        // The oldest that has sent something (not a probe: those moved
-        // above) goes first, then the oldest that has been silent for the
-        // overflow wait. One silent for less may be a probe whose client
-        // has not been scheduled since it connected: the line takes up to
-        // twice its size of those before the oldest goes whatever it is.
-        // (Each is looked at again: a probe's request may have come since.)
-        auto victim = std::find_if(adopted_.begin(), adopted_.end(),
-                                   [](const Waiting& w) { return what_was_sent(w.fd) == Sent::other; });
-        if (victim == adopted_.end()) {
-          victim = std::find_if(adopted_.begin(), adopted_.end(), [&](const Waiting& w) {
-            const Sent sent = what_was_sent(w.fd);
-            return now - w.since >= limits_.overflow_wait && (sent == Sent::nothing || sent == Sent::closed);
-          });
+        // Still too many: the oldest that has sent something (not a probe:
+        // those moved above) goes first, then the oldest that has been
+        // silent for the overflow wait. One silent for less may be a probe
+        // whose client has not been scheduled since it connected: the line
+        // takes up to twice its size of those before the oldest goes
+        // whatever it is.
+        auto victim = line.end();
+        if (line.size() > limits_.max_pending) {
+          auto oldest = [&](auto&& which) { return std::find_if(line.begin(), line.end(), which); };
+          victim = oldest([](const Looked& l) { return l.sent == Sent::other; });
+          if (victim == line.end()) {
+            victim = oldest([&](const Looked& l) {
+              return now - l.waiting.since >= limits_.overflow_wait &&
+                     (l.sent == Sent::nothing || l.sent == Sent::closed);
+            });
+          }
+          if (victim == line.end() && line.size() > 2 * limits_.max_pending) {
+            victim = oldest([](const Looked& l) { return l.sent != Sent::probe; });
+          }
+          if (victim != line.end()) dropped = victim->waiting.fd;
         }
-        if (victim == adopted_.end() && adopted_.size() > 2 * limits_.max_pending) {
-          victim = std::find_if(adopted_.begin(), adopted_.end(),
-                                [](const Waiting& w) { return what_was_sent(w.fd) != Sent::probe; });
-        }
-        if (victim != adopted_.end()) {
-          dropped = victim->fd;
-          adopted_.erase(victim);
+        adopted_.clear();
+        for (auto it = line.begin(); it != line.end(); ++it) {
+          if (it != victim) adopted_.push_back(it->waiting);
         }
       }
     }
