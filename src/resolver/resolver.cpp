@@ -59,14 +59,14 @@ void Resolver::note_locked(Change change) {
 }
 
 void Resolver::note_address_locked(ChangeKind kind, NetnsId netns, const Device& device, const Address& address) {
-  if (!feed_) return;
+  if (!feed_) return;  // no change built for nobody
   Change c;
   c.kind = kind;
   c.netns = netns;
   c.ifindex = device.ifindex;
   c.device_name = device.name;
   c.address = address;
-  changes_.push_back(std::move(c));
+  note_locked(std::move(c));
 }
 
 void Resolver::note_device_locked(NetnsId netns, const Device* before, const Device* after) {
