@@ -102,6 +102,16 @@ void write_state(const fs::path& path, const std::string& text) {
   std::ofstream(path) << text;
 }
 
+// The first container behind the far end of the one device called
+// `host_end`, as GET /v1/devices says (null until netnsd knows it).
+json container_behind(const Daemon& netnsd, const std::string& host_end) {
+  json got = netnsd.get_json("/v1/devices/" + host_end);
+  if (!got.is_object() || got["matches"].size() != 1) return json(nullptr);
+  const json& peer = got["matches"][0]["peer"];
+  if (!peer.is_object() || peer["containers"].empty()) return json(nullptr);
+  return peer["containers"][0];
+}
+
 class Whois : public ::testing::Test {
  protected:
   void SetUp() override { NETNSD_REQUIRE_ROOT(); }
@@ -156,15 +166,8 @@ TEST_F(Whois, TheContainerBehindAHostVethIsNamedFromCgroupsAndRuntimeState) {
   Contained spoof(spoof_cg.leaf(), spoof_end);
   ASSERT_TRUE(web.ready() && pod.ready() && spoof.ready());
 
-  auto peer_container = [&](const std::string& host_end) -> json {
-    json got = netnsd.get_json("/v1/devices/" + host_end);
-    if (!got.is_object() || got["matches"].size() != 1) return json(nullptr);
-    const json& peer = got["matches"][0]["peer"];
-    if (!peer.is_object() || peer["containers"].empty()) return json(nullptr);
-    return peer["containers"][0];
-  };
   json c;
-  ASSERT_TRUE(eventually([&] { return (c = peer_container(web_end)).is_object(); }, 5s))
+  ASSERT_TRUE(eventually([&] { return (c = container_behind(netnsd, web_end)).is_object(); }, 5s))
       << netnsd.get_json("/v1/devices/" + web_end).dump(1);
   EXPECT_EQ(c["runtime"], "docker");
   EXPECT_EQ(c["id"], docker_id);
@@ -177,14 +180,14 @@ TEST_F(Whois, TheContainerBehindAHostVethIsNamedFromCgroupsAndRuntimeState) {
   EXPECT_EQ(whole["peer"]["device"]["name"], "eth0");
   EXPECT_EQ(whole["peer"]["netns"], web.inode());
 
-  ASSERT_TRUE(eventually([&] { return (c = peer_container(pod_end)).is_object(); }, 5s));
+  ASSERT_TRUE(eventually([&] { return (c = container_behind(netnsd, pod_end)).is_object(); }, 5s));
   EXPECT_EQ(c["runtime"], "containerd");
   EXPECT_EQ(c["id"], pod_id);
   EXPECT_EQ(c["pod_uid"], pod_uid);
   EXPECT_EQ(c["pod_name"], "nginx-0");
   EXPECT_EQ(c["pod_namespace"], "default");
 
-  ASSERT_TRUE(eventually([&] { return (c = peer_container(spoof_end)).is_object(); }, 5s));
+  ASSERT_TRUE(eventually([&] { return (c = container_behind(netnsd, spoof_end)).is_object(); }, 5s));
   EXPECT_EQ(c["id"], spoof_id);
   EXPECT_EQ(c["cgroup_owner"], user.uid()) << "a user's cgroup is reported as the user's";
   EXPECT_TRUE(c["name"].is_null()) << "and its name is not taken from the container it imitates";
@@ -271,18 +274,9 @@ TEST_F(Whois, InItsOwnCgroupNamespaceAsInAPodHostPidStillNamesContainers) {
   ASSERT_EQ(::chmod(launcher.c_str(), 0755), 0);
 
   // The container behind the veth's far end, once netnsd has attributed it.
-  auto container_behind = [&](const Daemon& netnsd) {
+  auto attributed = [&](const Daemon& netnsd) {
     json c;
-    eventually(
-        [&] {
-          json got = netnsd.get_json("/v1/devices/" + web_end);
-          if (!got.is_object() || got["matches"].size() != 1) return false;
-          const json& peer = got["matches"][0]["peer"];
-          if (!peer.is_object() || peer["containers"].empty()) return false;
-          c = peer["containers"][0];
-          return true;
-        },
-        5s);
+    eventually([&] { return (c = container_behind(netnsd, web_end)).is_object(); }, 5s);
     return c;
   };
   const std::string own_cgroupns = fs::read_symlink("/proc/self/ns/cgroup");
@@ -291,7 +285,7 @@ TEST_F(Whois, InItsOwnCgroupNamespaceAsInAPodHostPidStillNamesContainers) {
     ASSERT_TRUE(netnsd.ready()) << netnsd.log();
     ASSERT_NE(fs::read_symlink("/proc/" + std::to_string(netnsd.pid()) + "/ns/cgroup"), own_cgroupns)
         << "not started in a cgroup namespace of its own";
-    json c = container_behind(netnsd);
+    json c = attributed(netnsd);
     ASSERT_TRUE(c.is_object()) << netnsd.get_json("/v1/devices/" + web_end).dump(1);
     EXPECT_EQ(c["id"], docker_id) << "the id is in the cgroup's name, seen from anywhere";
     EXPECT_TRUE(c["name"].is_null()) << "named without seeing the host's cgroups: " << c.dump();
@@ -302,7 +296,7 @@ TEST_F(Whois, InItsOwnCgroupNamespaceAsInAPodHostPidStillNamesContainers) {
   ASSERT_TRUE(netnsd.ready()) << netnsd.log();
   EXPECT_EQ(fs::read_symlink("/proc/" + std::to_string(netnsd.pid()) + "/ns/cgroup"), own_cgroupns)
       << "netnsd did not join the cgroup namespace of --host-pid";
-  json c = container_behind(netnsd);
+  json c = attributed(netnsd);
   ASSERT_TRUE(c.is_object()) << netnsd.get_json("/v1/devices/" + web_end).dump(1);
   EXPECT_EQ(c["runtime"], "docker");
   EXPECT_EQ(c["id"], docker_id);
