@@ -53,10 +53,13 @@ Status apply(ServiceConfig& c, std::string key, const std::string& value) {
     auto v = parse_seconds(key, value, true);
     if (!v) return v.error();
     c.lonely_timeout = *v;
-  } else if (key == "flush-period") {
+  } else if (std::chrono::milliseconds* period = key == "flush-period"      ? &c.flush_period
+                                                 : key == "dump-queue-wait" ? &c.dump_queue_wait
+                                                 : key == "read-grace"      ? &c.read_grace
+                                                                            : nullptr) {
     auto v = parse_seconds(key, value, false);
     if (!v) return v.error();
-    c.flush_period = *v;
+    *period = *v;
   } else if (std::size_t* count = key == "capacity"               ? &c.capacity
                                   : key == "max-per-owner"        ? &c.max_per_owner
                                   : key == "max-devices"          ? &c.max_devices
@@ -65,9 +68,12 @@ Status apply(ServiceConfig& c, std::string key, const std::string& value) {
                                   : key == "dump-queue"           ? &c.dump_queue
                                   : key == "max-subscribers"      ? &c.max_subscribers
                                   : key == "event-queue"          ? &c.event_queue
+                                  : key == "min-read-rate"        ? &c.min_read_rate_kib
                                                                   : nullptr) {
     // max-dumps and dump-queue may be 0 (keep every dump; no line for dumps).
-    const std::size_t least = key == "max-dumps" || key == "dump-queue" ? 0 : 1;
+    const std::size_t least = key == "max-dumps" || key == "dump-queue" ? 0
+                              : key == "min-read-rate"                  ? defaults::kMinReadRateFloor / 1024
+                                                                        : 1;
     std::size_t n = 0;
     auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
     if (value.empty() || ec != std::errc() || ptr != value.data() + value.size() || n < least || n > 1000000) {
@@ -76,7 +82,8 @@ Status apply(ServiceConfig& c, std::string key, const std::string& value) {
     }
     if (key == "max-subscribers" && n > defaults::kMaxEventSubscribers) {
       return Error::logic("max-subscribers: at most " + std::to_string(defaults::kMaxEventSubscribers) +
-                          " (each stream holds one of the API's workers), got '" + value + "'");
+                          " (each stream holds a thread of its own, and the unit's TasksMax counts them), got '" +
+                          value + "'");
     }
     *count = n;
   } else if (key == "metrics-address") {
@@ -234,6 +241,11 @@ std::string usage() {
        std::to_string(defaults::kDumpMinFreeBytes >> 20)},
       {"--max-concurrent-dumps N", "dumps built at once", std::to_string(defaults::kMaxConcurrentDumps)},
       {"--dump-queue N", "dumps waiting beyond those; more get 503", std::to_string(defaults::kDumpQueue)},
+      {"--dump-queue-wait SECONDS", "longest a dump waits in line, then 503", in_seconds(defaults::kDumpQueueWait)},
+      {"--min-read-rate KIB", "KiB/s a client must take an answer at once --read-grace is spent, or it is cut",
+       std::to_string(defaults::kMinReadRate / 1024)},
+      {"--read-grace SECONDS", "time an answer may take before --min-read-rate applies",
+       in_seconds(defaults::kReadGrace)},
       {"--max-subscribers N", "GET /v1/events streams at once", std::to_string(defaults::kMaxEventSubscribers)},
       {"--event-queue N", "changes held per stream for a slow reader; past them it loses changes (counted)",
        std::to_string(defaults::kEventQueue)},

@@ -30,6 +30,11 @@ struct ServiceConfig {
   std::uint64_t dump_min_free_mib = defaults::kDumpMinFreeBytes >> 20;
   std::size_t max_concurrent_dumps = defaults::kMaxConcurrentDumps;
   std::size_t dump_queue = defaults::kDumpQueue;
+  std::chrono::milliseconds dump_queue_wait = defaults::kDumpQueueWait;  // then 503 with Retry-After
+  // An answer must be taken within read_grace of its first byte plus its
+  // size at min_read_rate KiB/s, or it is cut.
+  std::size_t min_read_rate_kib = defaults::kMinReadRate / 1024;
+  std::chrono::milliseconds read_grace = defaults::kReadGrace;
   std::size_t max_subscribers = defaults::kMaxEventSubscribers;  // GET /v1/events streams at once
   std::size_t event_queue = defaults::kEventQueue;               // changes held per stream
   std::optional<std::string> metrics_address;         // HOST:PORT for GET /metrics, /healthz, /readyz over TCP

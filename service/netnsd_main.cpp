@@ -107,22 +107,52 @@ ContainerSources container_sources(const ServiceConfig& config) {
   return out;
 }
 
+// The API on the Unix socket, from the configuration.
+HttpApiOptions api_options(const ServiceConfig& config) {
+  HttpApiOptions options;
+  options.socket_path = config.socket_path;
+  options.max_concurrent_dumps = config.max_concurrent_dumps;
+  options.dump_queue = config.dump_queue;
+  options.dump_queue_wait = config.dump_queue_wait;
+  options.max_subscribers = config.max_subscribers;
+  options.min_read_rate = config.min_read_rate_kib * 1024;
+  options.read_grace = config.read_grace;
+  return options;
+}
+
+// The metrics endpoint: probes and scrapes only, a few connections, a few workers.
+HttpApiOptions metrics_options(const HttpApiOptions& api, const std::string& address) {
+  HttpApiOptions options = api;
+  options.tcp_address = address;
+  options.connections.max_connections = 32;
+  options.connections.max_overflow = 8;
+  options.connections.max_pending = 16;
+  options.api_workers = 1;
+  return options;
+}
+
 int run(const ServiceConfig& config) {
   tune_malloc();
   setup_logging(config.log_level);
   const ContainerSources containers = container_sources(config);
-  const FdBudget budget = plan_fd_budget(config.capacity, raise_fd_limit());
+  HttpApiOptions options = api_options(config);
+  std::optional<HttpApiOptions> metrics;
+  if (config.metrics_address) metrics = metrics_options(options, *config.metrics_address);
+  // What clients can hold comes out of the descriptors first.
+  const std::size_t reserve = defaults::kFdFixedReserve + options.connections.max_descriptors() +
+                              (metrics ? metrics->connections.max_descriptors() : 0);
+  const FdBudget budget = plan_fd_budget(config.capacity, raise_fd_limit(), reserve);
   if (!budget.limit.empty()) spdlog::warn("{}; /readyz reports degraded", budget.limit);
 
-  std::optional<gid_t> socket_group;
   if (config.socket_group) {
     auto gid = lookup_group(*config.socket_group);
     if (!gid) {
       spdlog::critical("--socket-group: {}", gid.error().message());
       return 1;
     }
-    socket_group = *gid;
+    options.socket_group = *gid;
   }
+  const std::optional<gid_t> socket_group = options.socket_group;
 
   // Signals are taken synchronously by sigwait() below, so every thread
   // started from here on inherits the block. SIGHUP asks for a rescan
@@ -186,22 +216,8 @@ int run(const ServiceConfig& config) {
                    [&tracker](std::chrono::milliseconds wait) { return tracker.wait_ready(wait); },
                    &telemetry,
                    &feed};
-  HttpApiOptions options;
-  options.socket_path = config.socket_path;
-  options.socket_group = socket_group;
-  options.max_concurrent_dumps = config.max_concurrent_dumps;
-  options.dump_queue = config.dump_queue;
   std::unique_ptr<HttpApi> metrics_api;
-  if (config.metrics_address) {
-    HttpApiOptions metrics_options;
-    metrics_options.tcp_address = *config.metrics_address;
-    // Probes and scrapes only: a few connections, a few workers.
-    metrics_options.connections.max_connections = 32;
-    metrics_options.connections.max_overflow = 8;
-    metrics_options.connections.workers = 1;
-    metrics_options.connections.probe_workers = 2;
-    metrics_api = std::make_unique<HttpApi>(deps, metrics_options);
-  }
+  if (metrics) metrics_api = std::make_unique<HttpApi>(deps, *metrics);
   HttpApi api(std::move(deps), options);
   if (Status st = api.start(); !st) {
     spdlog::critical("cannot start: {}", st.error().message());

@@ -17,18 +17,6 @@ using Clock = std::chrono::steady_clock;
 constexpr std::uint64_t kWakeId = 0;  // epoll data of the eventfd (fds are > 0)
 constexpr std::size_t kReadChunk = 16 * 1024;
 
-// Whether the first bytes of a request are a probe's (GET /healthz, /readyz,
-// /metrics): probes keep their place when connections are dropped to make room.
-bool probe_prefix(std::string_view bytes) {
-  for (std::string_view probe : {"GET /healthz", "GET /readyz", "GET /metrics", "HEAD /healthz", "HEAD /readyz"}) {
-    if (bytes.size() >= probe.size() ? bytes.substr(0, probe.size()) == probe
-                                     : !bytes.empty() && probe.substr(0, bytes.size()) == bytes) {
-      return true;
-    }
-  }
-  return false;
-}
-
 const char* reason_phrase(int status) {
   switch (status) {
     case 400:
@@ -52,7 +40,27 @@ const char* reason_phrase(int status) {
   }
 }
 
+constexpr std::string_view kProbePaths[] = {"/healthz", "/readyz", "/metrics"};
+
 }  // namespace
+
+bool is_probe_path(std::string_view path) {
+  return std::find(std::begin(kProbePaths), std::end(kProbePaths), path) != std::end(kProbePaths);
+}
+
+bool probe_prefix(std::string_view bytes) {
+  if (bytes.empty()) return false;
+  for (std::string_view method : {"GET ", "HEAD "}) {
+    for (std::string_view path : kProbePaths) {
+      const std::string probe = std::string(method) + std::string(path);
+      if (bytes.size() >= probe.size() ? bytes.substr(0, probe.size()) == probe
+                                       : std::string_view(probe).substr(0, bytes.size()) == bytes) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
 
 struct Connections::Conn {
   Fd fd;
@@ -68,23 +76,64 @@ struct Connections::Conn {
   std::string request;         // taken from the reader for the worker
   RequestHead head;            // the request's, as the reader parsed it
   bool close_after = false;
+  std::size_t lane = 0;      // which lane serves it
+  Clock::time_point queued;  // when it was handed to its lane
 
   Conn(int f, RequestLimits limits) : fd(f), reader(limits) {}
 };
 
-// A few threads taking jobs from a queue.
+// A lane: a few workers, and a line of bounded length where a request
+// waits for one, for a bounded time (the reader takes out those that waited
+// too long: expired()).
 class Connections::Lane {
  public:
-  explicit Lane(std::size_t threads) {
-    for (std::size_t i = 0; i < threads; ++i) threads_.emplace_back([this] { work(); });
+  Lane(LaneLimits limits, std::function<void(const ConnPtr&)> run) : limits_(std::move(limits)), run_(std::move(run)) {
+    for (std::size_t i = 0; i < limits_.workers; ++i) threads_.emplace_back([this] { work(); });
   }
   ~Lane() { shutdown(); }
-  void push(std::function<void()> job) {
+  const LaneLimits& limits() const { return limits_; }
+
+  // Hands `conn` to a worker, or puts it in line; false (and counted) when
+  // every worker is busy and the line is full.
+  bool offer(const ConnPtr& conn) {
     {
       std::lock_guard lock(mutex_);
-      jobs_.push_back(std::move(job));
+      if (busy_ + line_.size() >= limits_.workers + limits_.queue) {
+        ++stats_.refused_full;
+        return false;
+      }
+      line_.push_back(conn);
     }
     cv_.notify_one();
+    return true;
+  }
+  // Takes out of the line what waited longer than queue_wait (counted); the
+  // caller answers them.
+  std::vector<ConnPtr> expired(Clock::time_point now) {
+    std::vector<ConnPtr> out;
+    if (limits_.queue_wait.count() <= 0) return out;
+    std::lock_guard lock(mutex_);
+    while (!line_.empty() && now - line_.front()->queued >= limits_.queue_wait) {
+      out.push_back(std::move(line_.front()));
+      line_.pop_front();
+      ++stats_.refused_waited;
+    }
+    return out;
+  }
+  // When the first in line will have waited its time (max() when no one waits).
+  Clock::time_point next_expiry() const {
+    std::lock_guard lock(mutex_);
+    if (line_.empty() || limits_.queue_wait.count() <= 0) return Clock::time_point::max();
+    return line_.front()->queued + limits_.queue_wait;
+  }
+  LaneStats stats() const {
+    std::lock_guard lock(mutex_);
+    LaneStats s = stats_;
+    s.name = limits_.name;
+    s.workers = limits_.workers;
+    s.busy = busy_;
+    s.queued = line_.size() > limits_.workers - busy_ ? line_.size() - (limits_.workers - busy_) : 0;
+    return s;
   }
   void shutdown() {
     {
@@ -99,26 +148,40 @@ class Connections::Lane {
  private:
   void work() {
     for (;;) {
-      std::function<void()> job;
+      ConnPtr conn;
       {
         std::unique_lock lock(mutex_);
-        cv_.wait(lock, [this] { return stop_ || !jobs_.empty(); });
-        if (jobs_.empty()) return;  // stopping, and nothing left
-        job = std::move(jobs_.front());
-        jobs_.pop_front();
+        cv_.wait(lock, [this] { return stop_ || !line_.empty(); });
+        if (line_.empty()) return;  // stopping, and nothing left
+        conn = std::move(line_.front());
+        line_.pop_front();
+        ++busy_;
       }
-      job();
+      run_(conn);
+      std::lock_guard lock(mutex_);
+      --busy_;
+      ++stats_.served;
     }
   }
-  std::mutex mutex_;
+
+  const LaneLimits limits_;
+  const std::function<void(const ConnPtr&)> run_;
+  mutable std::mutex mutex_;
   std::condition_variable cv_;
-  std::deque<std::function<void()>> jobs_;
+  std::deque<ConnPtr> line_;
+  std::size_t busy_ = 0;
+  LaneStats stats_;
   bool stop_ = false;
   std::vector<std::thread> threads_;
 };
 
-Connections::Connections(ConnectionLimits limits, Serve serve, RenderError render, IsProbe is_probe)
-    : limits_(limits), serve_(std::move(serve)), render_(std::move(render)), is_probe_(std::move(is_probe)) {}
+Connections::Connections(ConnectionLimits limits, std::vector<LaneLimits> lanes, Serve serve, RenderError render,
+                         Classify classify)
+    : limits_(limits),
+      lane_limits_(std::move(lanes)),
+      serve_(std::move(serve)),
+      render_(std::move(render)),
+      classify_(std::move(classify)) {}
 
 Connections::~Connections() {
   stop();
@@ -133,8 +196,10 @@ Status Connections::start() {
   ev.events = EPOLLIN;
   ev.data.u64 = kWakeId;
   if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, wake_.get(), &ev) != 0) return Error::os("epoll_ctl eventfd");
-  workers_ = std::make_unique<Lane>(limits_.workers);
-  probe_workers_ = std::make_unique<Lane>(limits_.probe_workers);
+  for (std::size_t i = 0; i < lane_limits_.size(); ++i) {
+    lanes_.push_back(
+        std::make_unique<Lane>(lane_limits_[i], [this, i](const ConnPtr& conn) { serve_on_worker(conn, i); }));
+  }
   reader_ = std::thread([this] { run(); });
   return {};
 }
@@ -246,8 +311,7 @@ void Connections::stop() {
   std::uint64_t one = 1;
   [[maybe_unused]] ssize_t n = ::write(wake_.get(), &one, sizeof one);
   reader_.join();
-  workers_->shutdown();
-  probe_workers_->shutdown();
+  for (auto& lane : lanes_) lane->shutdown();
   std::lock_guard lock(mutex_);
   for (const Waiting& w : adopted_) ::close(w.fd);
   for (int fd : adopted_probes_) ::close(fd);
@@ -261,35 +325,47 @@ ConnectionStats Connections::stats() const {
   return stats_;
 }
 
+std::vector<LaneStats> Connections::lane_stats() const {
+  std::vector<LaneStats> out;
+  for (const auto& lane : lanes_) out.push_back(lane->stats());
+  return out;
+}
+
 void Connections::count_write_timeout() {
   std::lock_guard lock(stats_mutex_);
   ++stats_.write_timeouts;
 }
 
-bool Connections::write_all(int fd, const char* data, std::size_t size, std::chrono::milliseconds patience) {
+void Connections::count_slow_reader() {
+  std::lock_guard lock(stats_mutex_);
+  ++stats_.slow_readers;
+}
+
+Connections::Written Connections::write_all(int fd, const char* data, std::size_t size,
+                                            std::chrono::milliseconds patience, Clock::time_point deadline) {
   while (size > 0) {
-    ssize_t n = ::send(fd, data, size, MSG_NOSIGNAL);
+    ssize_t n = ::send(fd, data, size, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n > 0) {
       data += n;
       size -= static_cast<std::size_t>(n);
       continue;
     }
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) return false;
+    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) return Written::failed;
+    const auto now = Clock::now();
+    if (now >= deadline) return Written::timed_out;
+    const auto wait = std::min<Clock::duration>(patience, deadline - now);
     pollfd p{fd, POLLOUT, 0};
-    int ready = ::poll(&p, 1, static_cast<int>(patience.count()));
+    int ready = ::poll(&p, 1, static_cast<int>(std::chrono::ceil<std::chrono::milliseconds>(wait).count()));
     if (ready < 0 && errno == EINTR) continue;
-    if (ready == 0) {
-      std::lock_guard lock(stats_mutex_);
-      ++stats_.write_timeouts;
-    }
-    if (ready <= 0) return false;
+    if (ready == 0) return Written::timed_out;
+    if (ready < 0) return Written::failed;
     if (p.revents & (POLLERR | POLLHUP | POLLNVAL)) {
       errno = EPIPE;
-      return false;
+      return Written::failed;
     }
   }
-  return true;
+  return Written::all;
 }
 
 void Connections::watch(const ConnPtr& conn) {
@@ -312,12 +388,12 @@ void Connections::close_conn(const ConnPtr& connection) {
   ::shutdown(conn->fd.get(), SHUT_RDWR);
 }
 
-void Connections::answer_and_close(const ConnPtr& conn, const ApiError& error) {
+void Connections::answer_and_close(const ConnPtr& conn, const ApiError& error, int retry_after_s) {
   const std::string body = render_(error);
   std::string response = "HTTP/1.1 " + std::to_string(error.status) + " " + reason_phrase(error.status) +
                          "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
                          "\r\nConnection: close\r\n";
-  if (error.status == 503) response += "Retry-After: 1\r\n";
+  if (error.status == 503) response += "Retry-After: " + std::to_string(retry_after_s) + "\r\n";
   response += "\r\n" + body;
   // Best effort and never blocking the reader: these answers are small.
   [[maybe_unused]] ssize_t n = ::send(conn->fd.get(), response.data(), response.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -461,7 +537,7 @@ void Connections::on_readable(const ConnPtr& conn) {
       answer_and_close(conn, conn->reader.refusal());
       return;
     case RequestReader::State::complete:
-      if (conn->overflow && !is_probe_(*conn->reader.head())) {
+      if (conn->overflow && !lane_limits_[classify_(*conn->reader.head())].probe) {
         {
           std::lock_guard lock(stats_mutex_);
           ++stats_.refused_busy;
@@ -487,29 +563,43 @@ void Connections::on_readable(const ConnPtr& conn) {
 }
 
 void Connections::dispatch(const ConnPtr& conn) {
-  const bool probe = is_probe_(*conn->reader.head());
+  const std::size_t lane = classify_(*conn->reader.head());
+  conn->lane = lane;
+  conn->queued = Clock::now();
   conn->dispatched = true;
   conn->close_after =
       conn->overflow || !conn->reader.head()->keep_alive || conn->served + 1 >= limits_.max_requests_per_connection;
   conn->head = *conn->reader.head();
   conn->request = conn->reader.take();
   ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, conn->fd.get(), nullptr);
-  {
+  if (lanes_[lane]->offer(conn)) {
     std::lock_guard lock(stats_mutex_);
     ++stats_.requests;
+    return;
   }
-  auto job = [this, conn] {
-    const bool keep =
-        serve_(conn->head, conn->request, conn->fd.get(), conn->peer, conn->close_after) && !conn->close_after;
-    {
-      std::lock_guard lock(mutex_);
-      if (stopping_) return;
-      returned_.emplace_back(conn, keep);
-    }
-    std::uint64_t one = 1;
-    [[maybe_unused]] ssize_t n = ::write(wake_.get(), &one, sizeof one);
-  };
-  (probe ? probe_workers_ : workers_)->push(std::move(job));
+  refuse_in_lane(conn);
+}
+
+// A request its lane could not take (full), or did not take in time: the
+// lane's 503, from the reader, and the connection closes.
+void Connections::refuse_in_lane(const ConnPtr& conn) {
+  conn->dispatched = false;
+  conn->request.clear();
+  watch(conn);
+  const LaneLimits& lane = lane_limits_[conn->lane];
+  answer_and_close(conn, lane.refusal, lane.retry_after_s);
+}
+
+void Connections::serve_on_worker(const ConnPtr& conn, std::size_t lane) {
+  const bool keep =
+      serve_(conn->head, conn->request, conn->fd.get(), conn->peer, conn->close_after, lane) && !conn->close_after;
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_) return;
+    returned_.emplace_back(conn, keep);
+  }
+  std::uint64_t one = 1;
+  [[maybe_unused]] ssize_t n = ::write(wake_.get(), &one, sizeof one);
 }
 
 void Connections::finished(const ConnPtr& conn, bool keep) {
@@ -547,6 +637,9 @@ void Connections::expire(Clock::time_point now) {
     }
   }
   for (const ConnPtr& conn : idle) close_conn(conn);
+  for (const auto& lane : lanes_) {
+    for (const ConnPtr& conn : lane->expired(now)) refuse_in_lane(conn);
+  }
   for (const ConnPtr& conn : late) {
     {
       std::lock_guard lock(stats_mutex_);
@@ -569,6 +662,7 @@ int Connections::next_timeout_ms(Clock::time_point now) const {
                                                      : conn->activity + limits_.idle_timeout;
     next = std::min(next, due);
   }
+  for (const auto& lane : lanes_) next = std::min(next, lane->next_expiry());
   auto ms = std::chrono::ceil<std::chrono::milliseconds>(next - now).count();
   return static_cast<int>(std::max<std::int64_t>(ms, 0));
 }

@@ -87,17 +87,6 @@ void serve_dump(ApiContext& api, const httplib::Request& req, httplib::Response&
                           {"code", "not_ready"},
                           {"reasons", reasons}});
   }
-  auto entered = api.admission.enter();
-  if (!entered) {
-    audit(503, "too many dumps");
-    res.set_header("Retry-After", "1");
-    return send_error(
-        res, ApiError{503, "too_many_dumps",
-                      "too many dumps are building or waiting (" + std::to_string(options.max_concurrent_dumps) +
-                          " at once, " + std::to_string(options.dump_queue) + " in line); retry shortly"});
-  }
-  // Held until the answer is sent: a streamed dump's text counts too.
-  auto ticket = std::make_shared<Admission::Ticket>(std::move(*entered));
   BatchPriority batch;
 
   const auto started = std::chrono::steady_clock::now();
@@ -128,7 +117,7 @@ void serve_dump(ApiContext& api, const httplib::Request& req, httplib::Response&
     audit(200, "streamed " + std::to_string(text->size()) + " bytes");
     res.status = 200;
     res.set_chunked_content_provider(format_info(params->format).content_type,
-                                     [text, ticket](std::size_t offset, httplib::DataSink& sink) {
+                                     [text](std::size_t offset, httplib::DataSink& sink) {
                                        std::size_t n = std::min(kStreamChunk, text->size() - offset);
                                        if (n > 0 && !sink.write(text->data() + offset, n)) return false;
                                        if (offset + n >= text->size()) {

@@ -1,6 +1,6 @@
 // The API's handlers, one file per resource, and what they share: how an
 // answer is written (JSON bodies, JSON errors) and what a handler may use
-// (the service's parts, the server's options and its dump admission).
+// (the service's parts and the server's options).
 //
 // Internal to the api layer: it includes cpp-httplib, which http_api.h keeps
 // out of its users' sight. Routing, lanes and the connection handling are in
@@ -20,7 +20,6 @@
 #include <string>
 #include <string_view>
 
-#include "api/admission.h"
 #include "api/api_error.h"
 #include "api/dump_params.h"
 #include "api/http_api.h"
@@ -29,11 +28,12 @@
 namespace netnsd {
 
 // What every handler may use; owned by the server, which outlives them.
+// Handlers run on the worker of their lane (http_api.cpp): a dump handler
+// holds one of the dump lane's workers, its slot, until its answer is sent.
 struct ApiContext {
   HttpApiDeps& deps;
   const HttpApiOptions& options;
   Telemetry& telemetry;
-  Admission& admission;
   const std::atomic<bool>& stopping;  // the server is stopping: streams end
 };
 

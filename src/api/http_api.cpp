@@ -11,7 +11,7 @@
 #include <regex>
 #include <thread>
 
-#include "api/admission.h"
+#include "api/event_params.h"
 #include "api/handlers.h"
 #include "api/request_stream.h"
 #include "api/unix_socket.h"
@@ -59,9 +59,45 @@ class InlineQueue final : public httplib::TaskQueue {
   void shutdown() override {}
 };
 
-bool is_probe(const RequestHead& head) {
-  return (head.method == "GET" || head.method == "HEAD") &&
-         (head.path == "/healthz" || head.path == "/readyz" || head.path == "/metrics");
+// The lanes (connections.h), in the order of LaneId: which requests each
+// serves is classify()'s to say.
+enum LaneId : std::size_t { kProbeLane, kMetricsLane, kDumpLane, kEventsLane, kApiLane };
+
+// The metrics endpoint (probes only) has no dumps and no change streams:
+// those lanes have no workers there.
+std::vector<LaneLimits> lanes_for(const HttpApiOptions& o, bool probes_only) {
+  using namespace std::chrono_literals;
+  const std::string line = std::to_string(o.max_concurrent_dumps) + " at once, " + std::to_string(o.dump_queue) +
+                           " waiting up to " + std::to_string(o.dump_queue_wait.count() / 1000) + " s";
+  return {
+      {"probe", o.probe_workers, defaults::kProbeQueue, defaults::kProbeQueueWait, true},
+      {"metrics", o.metrics_workers, defaults::kMetricsQueue, defaults::kMetricsQueueWait, true},
+      {"dump", probes_only ? 0 : o.max_concurrent_dumps, probes_only ? 0 : o.dump_queue, o.dump_queue_wait, false,
+       ApiError{503, "too_many_dumps", "too many dumps are building or waiting (" + line + "); retry shortly"}},
+      {"events", probes_only ? 0 : o.max_subscribers, 0, 0ms, false,
+       ApiError{503, "too_many_subscribers", "the change stream has as many subscribers as it takes; retry later"}, 5},
+      {"api", o.api_workers, 0, 0ms, false,
+       ApiError{503, "busy", "every worker of netnsd's API is busy; retry shortly"}},
+  };
+}
+
+// Which lane serves a request: routed as httplib routes it, on the decoded
+// path (`/v1/%65vents` is a change stream too).
+std::size_t classify(const RequestHead& head, bool probes_only) {
+  const std::string path = httplib::detail::decode_url(head.path, false);
+  const bool get = head.method == "GET" || head.method == "HEAD";
+  if (get && is_probe_path(path)) return path == "/metrics" ? kMetricsLane : kProbeLane;
+  if (probes_only) return kApiLane;  // a 404
+  if (head.method == "POST" && (path == "/dump" || path == "/v1/dump")) return kDumpLane;
+  if (head.method == "GET" && path == "/v1/events") {
+    // A stream holds its worker for as long as it lasts; a bad query is a
+    // quick 400 that must not wait for one: the api lane answers it.
+    const auto q = head.target.find('?');
+    const bool valid =
+        q == std::string::npos || parse_event_params(parse_form(std::string_view(head.target).substr(q + 1)));
+    return valid ? kEventsLane : kApiLane;
+  }
+  return kApiLane;
 }
 
 }  // namespace
@@ -86,16 +122,16 @@ class HttpApi::Impl : public httplib::Server {
         probes_only_(!options.tcp_address.empty()),
         telemetry_(telemetry),
         connections_(
-            options.connections,
-            [this](const RequestHead& head, const std::string& request, int fd, const Peer& peer, bool close_after) {
-              return serve(head, request, fd, peer, close_after);
-            },
+            options.connections, lanes_for(options, !options.tcp_address.empty()),
+            [this](const RequestHead&, const std::string& request, int fd, const Peer& peer, bool close_after,
+                   std::size_t lane) { return serve(request, fd, peer, close_after, lane); },
             [](const ApiError& e) {
               return to_text(json{{"error", e.message}, {"code", e.code}});
             },
-            is_probe),
-        admission_(options.max_concurrent_dumps, options.dump_queue),
-        context_{deps, options, telemetry, admission_, stopping} {
+            [probes_only = !options.tcp_address.empty()](const RequestHead& head) {
+              return classify(head, probes_only);
+            }),
+        context_{deps, options, telemetry, stopping} {
     new_task_queue = [] { return new InlineQueue; };
     if (!probes_only_) set_address_family(AF_UNIX);
     set_payload_max_length(options.connections.request.max_body);
@@ -111,7 +147,7 @@ class HttpApi::Impl : public httplib::Server {
       }
     });
     install_routes();
-    // This server's connections and dump admission, in every /metrics answer.
+    // This server's connections and lanes, in every /metrics answer.
     telemetry_.add_source([this](MetricsWriter& out) { write_connection_metrics(out); });
   }
 
@@ -150,16 +186,15 @@ class HttpApi::Impl : public httplib::Server {
     connections_.adopt(sock);
     return true;
   }
-  // One whole request, on a Connections worker. A change stream's reader
+  // One whole request, on a worker of its lane. A change stream's reader
   // may pause (a terminal scrolled back, a script in a debugger): its
-  // writes wait up to the stall limit, while its queue counts what it loses.
-  bool serve(const RequestHead& head, const std::string& request, int fd, const Peer& peer, bool close_after) {
-    // Routed as httplib routes it: on the decoded path (`/v1/%65vents` too).
-    const bool stream_of_changes =
-        head.method == "GET" && httplib::detail::decode_url(head.path, false) == "/v1/events";
-    RequestStream stream(request, fd, peer, connections_,
-                         stream_of_changes ? options_.event_stall_limit : options_.connections.write_timeout,
-                         stream_of_changes);
+  // writes wait up to the stall limit, while its queue counts what it
+  // loses. Any other answer has a budget (RequestStream).
+  bool serve(const std::string& request, int fd, const Peer& peer, bool close_after, std::size_t lane) {
+    RequestStream stream = lane == kEventsLane
+                               ? RequestStream(request, fd, peer, connections_, options_.event_stall_limit)
+                               : RequestStream(request, fd, peer, connections_, options_.connections.write_timeout,
+                                               ReadBudget{options_.read_grace, options_.min_read_rate});
     bool closed = false;
     const bool written = process_request(stream, close_after, closed, nullptr);
     return written && !closed;
@@ -170,7 +205,6 @@ class HttpApi::Impl : public httplib::Server {
   const bool probes_only_;  // the TCP metrics endpoint
   Telemetry& telemetry_;
   Connections connections_;
-  Admission admission_;
   ApiContext context_;  // what handlers use
 };
 
@@ -301,21 +335,43 @@ void HttpApi::Impl::write_connection_metrics(MetricsWriter& out) const {
   const char* refused_help =
       "Connections or requests refused, by reason: busy (503 at the connection cap), evicted (idle or slow at the "
       "cap), timeout (408: not whole within the deadline), request (4xx: over a limit, encoded, chunked), "
-      "write_timeout (the client stopped reading), flood (dropped while waiting to be read), gone (closed by the "
-      "client before it was read).";
+      "write_timeout (the client stopped reading), slow_reader (an answer not taken within its budget), flood "
+      "(dropped while waiting to be read), gone (closed by the client before it was read).";
   const std::pair<const char*, std::uint64_t> refused[] = {
       {"busy", c.refused_busy},       {"evicted", c.evicted_slow},         {"timeout", c.timed_out},
-      {"request", c.refused_request}, {"write_timeout", c.write_timeouts}, {"flood", c.dropped_pending},
-      {"gone", c.gone_at_accept}};
+      {"request", c.refused_request}, {"write_timeout", c.write_timeouts}, {"slow_reader", c.slow_readers},
+      {"flood", c.dropped_pending},   {"gone", c.gone_at_accept}};
   for (const auto& [reason, n] : refused) {
     out.sample("netnsd_http_refused_total", server + ",reason=\"" + reason + "\"}", "counter", refused_help, count(n));
   }
+  const std::vector<LaneStats> lanes = connections_.lane_stats();
+  auto per_lane = [&](const char* name, const char* type, const char* help, auto&& value) {
+    for (const LaneStats& l : lanes) {
+      out.sample(name, server + ",lane=\"" + l.name + "\"}", type, help, count(value(l)));
+    }
+  };
+  per_lane("netnsd_http_lane_workers", "gauge", "Workers of each lane (see defaults.h).",
+           [](const LaneStats& l) { return l.workers; });
+  per_lane("netnsd_http_lane_busy", "gauge", "Workers of each lane serving a request now.",
+           [](const LaneStats& l) { return l.busy; });
+  per_lane("netnsd_http_lane_queued", "gauge", "Requests waiting in each lane's line.",
+           [](const LaneStats& l) { return l.queued; });
+  out.family("netnsd_http_lane_refused_total", "counter",
+             "Requests answered 503 by their lane: full (every worker busy, the line full) or waited (longer than the "
+             "line's wait).");
+  for (const LaneStats& l : lanes) {
+    out.value("netnsd_http_lane_refused_total", server + ",lane=\"" + l.name + "\",reason=\"full\"}",
+              count(l.refused_full));
+    out.value("netnsd_http_lane_refused_total", server + ",lane=\"" + l.name + "\",reason=\"waited\"}",
+              count(l.refused_waited));
+  }
   if (probes_only_) return;
-  const Admission::Counts a = admission_.counts();
-  out.sample("netnsd_dumps_running", "", "gauge", "Dumps being built now.", count(a.running));
-  out.sample("netnsd_dumps_waiting", "", "gauge", "Dumps waiting for their turn.", count(a.waiting));
-  out.sample("netnsd_dumps_refused_total", "", "counter", "Dumps refused with 503: too many building or waiting.",
-             count(a.refused));
+  const LaneStats& dumps = lanes[kDumpLane];
+  out.sample("netnsd_dumps_running", "", "gauge", "Dumps being built or sent now.", count(dumps.busy));
+  out.sample("netnsd_dumps_waiting", "", "gauge", "Dumps waiting for their turn.", count(dumps.queued));
+  out.sample("netnsd_dumps_refused_total", "", "counter",
+             "Dumps refused with 503: too many building or waiting, or waited too long.",
+             count(dumps.refused_full + dumps.refused_waited));
   if (!deps_.feed) return;
   const FeedStats f = deps_.feed->stats();
   out.sample("netnsd_event_subscribers", "", "gauge", "GET /v1/events streams open.", count(f.subscribers));
@@ -324,7 +380,8 @@ void HttpApi::Impl::write_connection_metrics(MetricsWriter& out) const {
   out.sample("netnsd_events_lost_total", "", "counter",
              "Changes slow subscribers did not get (their queue was full), summed.", count(f.lost));
   out.sample("netnsd_event_subscriptions_refused_total", "", "counter",
-             "GET /v1/events refused with 503: as many subscribers as --max-subscribers.", count(f.refused));
+             "GET /v1/events refused with 503: as many subscribers as --max-subscribers.",
+             count(f.refused + lanes[kEventsLane].refused_full));
 }
 
 HttpApi::HttpApi(HttpApiDeps deps, HttpApiOptions options)

@@ -37,8 +37,20 @@ struct HttpApiOptions {
   std::optional<gid_t> socket_group;
   // Connections, request limits (a body larger than connections.request.max_body gets 413).
   ConnectionLimits connections;
+  // The lanes' workers and lines (defaults.h has the table): dumps build
+  // max_concurrent_dumps at once, dump_queue more wait at most
+  // dump_queue_wait, then 503 with Retry-After.
   std::size_t max_concurrent_dumps = defaults::kMaxConcurrentDumps;
-  std::size_t dump_queue = defaults::kDumpQueue;  // beyond it: 503 with Retry-After
+  std::size_t dump_queue = defaults::kDumpQueue;
+  std::chrono::milliseconds dump_queue_wait = defaults::kDumpQueueWait;
+  std::size_t max_subscribers = defaults::kMaxEventSubscribers;  // change streams, each on a worker of its lane
+  std::size_t api_workers = defaults::kApiWorkers;
+  std::size_t probe_workers = defaults::kProbeWorkers;
+  std::size_t metrics_workers = defaults::kMetricsWorkers;
+  // An answer must be taken within read_grace of its first byte plus its
+  // size at min_read_rate bytes per second, or it is cut.
+  std::size_t min_read_rate = defaults::kMinReadRate;
+  std::chrono::milliseconds read_grace = defaults::kReadGrace;
   std::chrono::milliseconds ready_wait = defaults::kReadyWait;
   // A quiet change stream says it is alive this often (and finds a client
   // that has gone).

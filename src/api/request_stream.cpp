@@ -29,16 +29,38 @@ ssize_t RequestStream::write(const char* ptr, size_t size) {
                  patience_.count());
     return -1;
   }
-  const auto began = std::chrono::steady_clock::now();
-  const bool written = connections_.write_all(fd_, ptr, size, patience_);
-  if (reader_must_progress_) {
-    if (!written && std::chrono::steady_clock::now() - began >= patience_) {
-      spdlog::info("events: uid {} pid {} took nothing for {} ms: stream closed", peer_.uid, peer_.pid,
-                   patience_.count());
-    }
-    queued_after_write_ = unread();
+  const auto now = std::chrono::steady_clock::now();
+  if (!first_write_) first_write_ = now;
+  const auto deadline = budget_ ? due(written_ + size) : std::chrono::steady_clock::time_point::max();
+  const Connections::Written result = connections_.write_all(fd_, ptr, size, patience_, deadline);
+  if (result == Connections::Written::all) {
+    written_ += size;
+    if (reader_must_progress_) queued_after_write_ = unread();
+    return static_cast<ssize_t>(size);
   }
-  return written ? static_cast<ssize_t>(size) : -1;
+  if (result == Connections::Written::timed_out) {
+    const auto waited =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - *first_write_);
+    if (std::chrono::steady_clock::now() >= deadline) {
+      connections_.count_slow_reader();
+      spdlog::info("uid {} pid {} took {} bytes of an answer in {} ms, slower than {} B/s after {} ms: cut", peer_.uid,
+                   peer_.pid, written_, waited.count(), budget_->min_rate, budget_->grace.count());
+    } else {
+      connections_.count_write_timeout();
+      spdlog::info("uid {} pid {} took nothing for {} ms{}: {} closed", peer_.uid, peer_.pid, patience_.count(),
+                   written_ ? " after " + std::to_string(written_) + " bytes" : "",
+                   reader_must_progress_ ? "stream" : "answer");
+    }
+  }
+  return -1;
+}
+
+std::chrono::steady_clock::time_point RequestStream::due(std::size_t offset) const {
+  const auto rate = std::max<std::size_t>(budget_->min_rate, 1);
+  const auto at_rate =
+      std::chrono::microseconds(static_cast<std::int64_t>(offset / rate) * 1000000 +
+                                static_cast<std::int64_t>(offset % rate) * 1000000 / static_cast<std::int64_t>(rate));
+  return *first_write_ + budget_->grace + at_rate;
 }
 
 void RequestStream::get_remote_ip_and_port(std::string& ip, int& port) const {

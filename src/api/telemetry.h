@@ -2,7 +2,7 @@
 //
 // Requests by route and status, how long dumps take (a histogram), the
 // process (memory, descriptors, CPU), the build, and whatever the servers
-// add (their connections and dump admission). Shared by the Unix-socket API
+// add (their connections and lanes). Shared by the Unix-socket API
 // and the TCP metrics endpoint, so both say the same.
 #pragma once
 

@@ -48,7 +48,7 @@ struct FdBudget {
   std::size_t capacity = 0;
   std::string limit;  // empty when capacity is what was asked for
 };
-FdBudget plan_fd_budget(std::size_t capacity, std::uint64_t fd_limit, std::size_t reserve = defaults::kFdReserve);
+FdBudget plan_fd_budget(std::size_t capacity, std::uint64_t fd_limit, std::size_t reserve);
 
 // What a full scan saw of one namespace.
 struct Presence {

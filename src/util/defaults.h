@@ -23,12 +23,15 @@ inline constexpr std::size_t kMaxDevices = 4096;  // devices kept per namespace
 inline constexpr std::size_t kOwnerShareDivisor = 4;
 
 // Descriptors: each cached namespace holds 3 (its handle, its link monitor,
-// its request socket); the rest of the process needs a reserve: the HTTP
-// server (connections, listener, workers' transient ones), dumps (a
-// directory and two files each), /proc and mountinfo walks, the BPF
-// programs and maps, the event loop, exit watches, stdio.
+// its request socket). The rest of the process needs a reserve: what the
+// HTTP servers' clients can hold (ConnectionLimits::max_descriptors(), all
+// connections and the lines of accepted ones, for each server), plus this
+// much for everything else: the listeners and the servers' epoll and
+// eventfd, dumps (a directory and two files each), the render child's
+// pipes, /proc and mountinfo walks, the BPF programs, maps and links, the
+// event loop, exit watches, stdio and the journal.
 inline constexpr std::size_t kFdsPerNamespace = 3;
-inline constexpr std::size_t kFdReserve = 448;
+inline constexpr std::size_t kFdFixedReserve = 64;
 
 // The tracker.
 inline constexpr std::chrono::milliseconds kResyncInterval{30000};  // 0: no periodic rescan
@@ -56,8 +59,8 @@ inline constexpr const char* kRuntimeRoot = "/";
 
 // The change stream (GET /v1/events): changes held per subscriber (past
 // them it loses changes, counted), the history kept for ?since=, how many
-// may follow at once (each holds one of the API's workers while it does,
-// ConnectionLimits::workers: half of them at most), how long a quiet
+// may follow at once (each holds a worker of the events lane while it does,
+// never one another request needs), how long a quiet
 // stream waits before it says it is alive, and how long a stream's reader
 // may take nothing (while its writes wait, or its heartbeats pile up in the
 // socket, and it loses changes, counted) before the stream is closed.
@@ -67,7 +70,44 @@ inline constexpr std::size_t kMaxEventSubscribers = 8;
 inline constexpr std::chrono::milliseconds kEventHeartbeat{15000};
 inline constexpr std::chrono::milliseconds kEventStallLimit{300000};
 
-// The HTTP layer.
+// The HTTP layer: every wait bounded. What a client can hold, and for how
+// long (connections.h has the mechanism, HttpApi the lane table):
+//
+//   connections   kMaxConnections within the cap; kMaxOverflowConnections past
+//                 it, read only to find probes (200 ms); accepted ones waiting
+//                 for the reader: 3 x kMaxPendingConnections at most
+//   a request     head 16 KiB, body kMaxRequestBody, whole within 5 s of its
+//                 first byte (408); a kept-alive connection idles 2 s
+//   lanes         workers of their own per kind of request; a full lane
+//                 answers 503 with Retry-After at once:
+//     probe       GET|HEAD /healthz, /readyz   kProbeWorkers, a line of
+//                 kProbeQueue waiting at most kProbeQueueWait
+//     metrics     GET|HEAD /metrics            kMetricsWorkers, a line of
+//                 kMetricsQueue waiting at most kMetricsQueueWait
+//     dump        POST /dump, /v1/dump         kMaxConcurrentDumps, a line of
+//                 kDumpQueue waiting at most kDumpQueueWait (503 too_many_dumps)
+//     events      GET /v1/events               kMaxEventSubscribers, no line
+//                 (503 too_many_subscribers)
+//     api         everything else              kApiWorkers, no line (503 busy)
+//   an answer     each write must make progress within kWriteTimeout, and the
+//                 whole answer be taken within kReadGrace + size / kMinReadRate
+//                 (cut, counted as slow_reader); a change stream instead may
+//                 take nothing for at most kEventStallLimit
 inline constexpr std::size_t kMaxRequestBody = 64 * 1024;  // larger bodies get 413
+inline constexpr std::size_t kMaxConnections = 192;
+inline constexpr std::size_t kMaxOverflowConnections = 32;
+inline constexpr std::size_t kMaxPendingConnections = 64;
+inline constexpr std::chrono::milliseconds kWriteTimeout{10000};
+inline constexpr std::size_t kMinReadRate = 256 * 1024;  // bytes per second, after the grace
+inline constexpr std::size_t kMinReadRateFloor = 1024;   // the lowest that may be configured
+inline constexpr std::chrono::milliseconds kReadGrace{10000};
+inline constexpr std::chrono::milliseconds kDumpQueueWait{10000};
+inline constexpr std::size_t kProbeWorkers = 2;
+inline constexpr std::size_t kProbeQueue = 64;
+inline constexpr std::chrono::milliseconds kProbeQueueWait{1000};
+inline constexpr std::size_t kMetricsWorkers = 1;
+inline constexpr std::size_t kMetricsQueue = 8;
+inline constexpr std::chrono::milliseconds kMetricsQueueWait{5000};
+inline constexpr std::size_t kApiWorkers = 8;
 
 }  // namespace netnsd::defaults

@@ -373,6 +373,75 @@ TEST_F(Api, DumpsBeyondTheRunningAndWaitingOnesGet503WithRetryAfter) {
   host_.before_listing = nullptr;
 }
 
+TEST_F(Api, AQueuedDumpWaitsAtMostItsTimeThenGets503WithRetryAfter) {
+  testing::LiveServiceOptions options;
+  options.http.max_concurrent_dumps = 1;
+  options.http.dump_queue = 2;
+  options.http.dump_queue_wait = 300ms;
+  std::atomic<bool> go{false};
+  LiveService service(host_, options);
+  host_.before_listing = [&](NetnsId) {
+    while (!go) std::this_thread::sleep_for(5ms);
+  };
+  const std::string body = "{\"snapshot_interfaces\": true}";
+  const std::string snapshot =
+      "POST /dump HTTP/1.1\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+  testing::RawClient running(service.socket_path()), queued(service.socket_path());
+  ASSERT_TRUE(running.send(snapshot));
+  std::this_thread::sleep_for(100ms);
+  const auto asked = std::chrono::steady_clock::now();
+  ASSERT_TRUE(queued.send(snapshot));
+  const std::string answer = queued.read_answer(3s);
+  const auto waited = std::chrono::steady_clock::now() - asked;
+  EXPECT_EQ(testing::status_of(answer), 503) << answer;
+  EXPECT_NE(answer.find("too_many_dumps"), std::string::npos) << answer;
+  EXPECT_NE(answer.find("Retry-After: 1"), std::string::npos) << answer;
+  EXPECT_GE(waited, 250ms) << "it waited in line";
+  EXPECT_LT(waited, 1500ms) << "no longer than the queue's wait (and a reader's tick)";
+  go = true;
+  EXPECT_EQ(testing::status_of(running.read_answer(5s)), 200);
+  host_.before_listing = nullptr;
+  auto metrics = service.client().Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_NE(metrics->body.find("netnsd_http_lane_refused_total{server=\"api\",lane=\"dump\",reason=\"waited\"} 1"),
+            std::string::npos)
+      << metrics->body;
+}
+
+// The API's lane is full: the next request gets 503 at once, while probes,
+// dumps and change streams keep their own workers.
+TEST_F(Api, WhenEveryApiWorkerIsBusyTheNextGets503AtOnceAndOtherLanesServe) {
+  testing::LiveServiceOptions options;
+  options.http.api_workers = 2;
+  std::atomic<bool> go{false};
+  LiveService service(host_, options);
+  // GET /v1/namespaces/{netns} reads counters through a listing: hold it there.
+  host_.before_listing = [&](NetnsId) {
+    while (!go) std::this_thread::sleep_for(5ms);
+  };
+  std::vector<std::unique_ptr<testing::RawClient>> busy;
+  for (int i = 0; i < 2; ++i) {
+    busy.push_back(std::make_unique<testing::RawClient>(service.socket_path()));
+    ASSERT_TRUE(busy.back()->send("GET /v1/namespaces/blue HTTP/1.1\r\n\r\n"));
+  }
+  std::this_thread::sleep_for(100ms);
+  testing::RawClient third(service.socket_path());
+  const auto asked = std::chrono::steady_clock::now();
+  ASSERT_TRUE(third.send("GET /v1/namespaces HTTP/1.1\r\n\r\n"));
+  const std::string answer = third.read_until_closed(2s);
+  EXPECT_EQ(testing::status_of(answer), 503) << answer;
+  EXPECT_NE(answer.find("\"busy\""), std::string::npos) << answer;
+  EXPECT_NE(answer.find("Retry-After"), std::string::npos) << answer;
+  EXPECT_LT(std::chrono::steady_clock::now() - asked, 500ms) << "at once, not after a wait";
+  EXPECT_EQ(service.client().Get("/healthz")->status, 200);
+  auto dump = service.client().Post("/dump", "{\"output\": \"stream\"}", "application/json");
+  ASSERT_TRUE(dump);
+  EXPECT_EQ(dump->status, 200) << "dumps have workers of their own";
+  go = true;
+  for (auto& c : busy) EXPECT_EQ(testing::status_of(c->read_answer(5s)), 200);
+  host_.before_listing = nullptr;
+}
+
 TEST_F(Api, ADumpBeforeTheInitialScanWaitsThenGets503NotAPartialCache) {
   testing::LiveServiceOptions options;
   options.wait_ready = [](std::chrono::milliseconds) { return false; };

@@ -602,7 +602,7 @@ TEST(Resolver, TheDeviceCapBoundsEachNamespaceAndIsReported) {
 }
 
 TEST(Resolver, TheDescriptorBudgetShrinksTheCapacityAndSaysWhy) {
-  FdBudget ample = plan_fd_budget(4096, 1 << 20);
+  FdBudget ample = plan_fd_budget(4096, 1 << 20, 480);
   EXPECT_EQ(ample.capacity, 4096u);
   EXPECT_TRUE(ample.limit.empty());
   FdBudget tight = plan_fd_budget(4096, 1024, 384);
