@@ -14,6 +14,8 @@ packages=(
   iproute2 util-linux curl graphviz python3 python3-yaml python3-jsonschema systemd groff-base
   # hostile-client tests: real compression bombs
   gzip brotli python3-prometheus-client
+  # /metrics is checked with promtool, Debian's prometheus package's
+  prometheus
 )
 
 missing=()
@@ -28,5 +30,18 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # Packages are installed, not started: Debian's prometheus would start a
+  # server on :9090 under systemd, and the tests start their own Prometheus
+  # on loopback when they need one. policy-rc.d is how Debian says so (101:
+  # action not allowed); one the machine already has is left alone.
+  own_policy=
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+    chmod 0755 /usr/sbin/policy-rc.d
+    own_policy=1
+  fi
+  status=0
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || status=$?
+  [ -n "$own_policy" ] && rm -f /usr/sbin/policy-rc.d
+  exit $status
 fi

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <sstream>
 
 #include "util/version.h"
 
@@ -85,13 +86,31 @@ void MetricsWriter::sample(std::string_view name, std::string_view labels, std::
 }
 
 void MetricsWriter::family(std::string_view family, std::string_view type, std::string_view help) {
-  if (family == current_) return;
-  out_ << "# HELP " << family << ' ' << help << "\n# TYPE " << family << ' ' << type << '\n';
-  current_ = std::string(family);
+  if (auto it = index_.find(family); it != index_.end()) {
+    current_ = it->second;
+    return;
+  }
+  current_ = families_.size();
+  index_.emplace(std::string(family), current_);
+  families_.push_back({std::string(family), std::string(type), std::string(help), {}});
 }
 
 void MetricsWriter::value(std::string_view sample, std::string_view labels, double value) {
-  out_ << sample << labels << ' ' << format_value(value) << '\n';
+  if (families_.empty()) return;  // no family named: nothing to say it under
+  std::string& out = families_[current_].samples;
+  out.append(sample).append(labels).append(" ").append(format_value(value)).append("\n");
+}
+
+std::string MetricsWriter::take() {
+  std::string out;
+  for (const Family& f : families_) {
+    out.append("# HELP ").append(f.name).append(" ").append(f.help).append("\n");
+    out.append("# TYPE ").append(f.name).append(" ").append(f.type).append("\n");
+    out.append(f.samples);
+  }
+  families_.clear();
+  index_.clear();
+  return out;
 }
 
 Telemetry::Telemetry() : start_time_s_(process_start_time_s()) {}

@@ -11,7 +11,6 @@
 #include <functional>
 #include <map>
 #include <mutex>
-#include <sstream>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -19,23 +18,30 @@
 
 namespace netnsd {
 
-// Prometheus text exposition (format 0.0.4): HELP and TYPE once per metric,
-// its samples after them.
+// Prometheus text exposition (format 0.0.4): each family once, its HELP and
+// TYPE first and every sample of it (whatever its labels) after them, even
+// when its samples are added at different times (the API's and the metrics
+// endpoint's connections are one family with a `server` label). Families
+// come out in the order they were first named.
 class MetricsWriter {
  public:
-  // One sample of a counter or gauge; `labels` is '{a="b"}' or empty. A new
-  // name starts its HELP/TYPE.
+  // One sample of a counter or gauge; `labels` is '{a="b"}' or empty.
   void sample(std::string_view name, std::string_view labels, std::string_view type, std::string_view help,
               double value);
-  // A histogram's samples (name_bucket, name_sum, name_count) come under one
-  // HELP/TYPE for `family`.
+  // Names the family the next value()s belong to (a histogram's
+  // name_bucket, name_sum and name_count samples come under `family`).
   void family(std::string_view family, std::string_view type, std::string_view help);
   void value(std::string_view sample, std::string_view labels, double value);
-  std::string take() { return out_.str(); }
+  std::string take();
 
  private:
-  std::ostringstream out_;
-  std::string current_;
+  struct Family {
+    std::string name, type, help;
+    std::string samples;  // lines
+  };
+  std::vector<Family> families_;
+  std::map<std::string, std::size_t, std::less<>> index_;  // name -> families_
+  std::size_t current_ = 0;
 };
 
 // Threading: every method from any thread.

@@ -16,19 +16,20 @@ Then it drives the manifest's probes with their own timeouts, fetches a dump
 the way the README tells an operator to (netnsctl dump --stream), and
 measures peak memory against the manifest's request. Needs root.
 """
-import http.client
 import json
 import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 
 import yaml
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from netnsd_testing import free_port, http_get, skip_without_root  # noqa: E402
 
 failures = []
 
@@ -146,24 +147,6 @@ def static_checks(manifest_text, ds, unit_text):
         check(quantity(limit) == quantity(unit_max), f"the memory limit {limit} is the unit's MemoryMax {unit_max}")
     check(re.search(r"Measured by tests/bench", manifest_text) is not None, "the memory figures cite their measurement")
     return c, pod, probes, metrics_port, quantity(request) if request else None
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def http_get(port, path, timeout):
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    try:
-        conn.request("GET", path)
-        res = conn.getresponse()
-        return res.status, res.read()
-    finally:
-        conn.close()
 
 
 def run_as_the_pod(container, pod, probes, metrics_port, memory_request, netnsd, netnsctl):
@@ -311,12 +294,9 @@ def main():
         return 1
     container, pod, probes, metrics_port, memory_request = static_checks(manifest_text, ds, unit_text)
     if len(sys.argv) == 5 and not failures:
-        if os.geteuid() != 0:
-            if os.environ.get("CI") == "true":
-                print("FAIL: needs root, and CI=true forbids skipping", file=sys.stderr)
-                return 1
-            print("SKIP: running netnsd as the pod needs root")
-            return 77
+        skip = skip_without_root("running netnsd as the pod")
+        if skip is not None:
+            return skip
         run_as_the_pod(container, pod, probes, metrics_port, memory_request, sys.argv[3], sys.argv[4])
     print(f"{len(failures)} failure(s)" if failures else "all checks pass")
     return 1 if failures else 0

@@ -21,41 +21,76 @@ import time
 
 from prometheus_client.parser import text_string_to_metric_families
 
-
-class UnixConnection(http.client.HTTPConnection):
-    def __init__(self, path):
-        super().__init__("localhost", timeout=30)
-        self.path = path
-
-    def connect(self):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.connect(self.path)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from netnsd_testing import UnixConnection, free_port, promtool_check_metrics, request, skip_without_root  # noqa: E402
 
 
 def get(conn, method, path, body=None):
-    conn.request(method, path, body=body, headers={"Content-Type": "application/json"} if body else {})
-    res = conn.getresponse()
-    return res.status, res.getheader("Content-Type", ""), res.read()
+    return request(conn, method, path, body)
+
+
+def raw(sock_path, data):
+    """Sends raw bytes on a new connection and reads until the server closes (or 5 s)."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(5)
+    s.connect(sock_path)
+    try:
+        s.sendall(data)
+        out = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            out += chunk
+    except OSError:
+        pass
+    finally:
+        s.close()
+    return out[:12]
+
+
+def every_kind_of_request(sock, port):
+    """Each route, each dump output, format and schema, each refusal the reader makes, once."""
+    unix = lambda: UnixConnection(sock)
+    for body in ("{}", '{"snapshot_interfaces": true}', '{"schema": "datadog"}'):
+        get(unix(), "POST", "/v1/dump", body)
+    for fmt in ("json", "dot", "svg", "png"):
+        get(unix(), "POST", f"/v1/dump?output=stream&format={fmt}")
+    get(unix(), "POST", "/dump?output=stream&schema=datadog")
+    get(unix(), "POST", "/dump", '{"output": "nope"}')
+    get(unix(), "POST", "/dump", '{"output":"stream","output":"files"}')
+    for path in ("/v1/namespaces", "/v1/namespaces/1", "/v1/namespaces/nope", "/v1/devices/lo",
+                 "/v1/devices/nope0", "/v1/events?type=bogus", "/openapi.yaml", "/healthz", "/readyz", "/nope"):
+        get(unix(), "GET", path)
+    get(unix(), "HEAD", "/healthz")
+    get(unix(), "DELETE", "/v1/dump")
+    # A change stream, briefly.
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(5)
+    s.connect(sock)
+    s.sendall(b"GET /v1/events HTTP/1.1\r\nHost: x\r\n\r\n")
+    s.recv(4096)
+    s.close()
+    # What the reader refuses itself.
+    for data in (b"garbage\r\n\r\n",
+                 b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\n\r\n",
+                 b"GET /healthz HTTP/1.1\r\nX: " + b"h" * 9000 + b"\r\n\r\n",
+                 b"POST /dump HTTP/1.1\r\nContent-Length: 100000\r\n\r\n",
+                 b"POST /dump HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n",
+                 b"POST /dump HTTP/1.1\r\nContent-Encoding: gzip\r\nContent-Length: 1\r\n\r\nx",
+                 b"GET /healthz HTTP/1.1\r\nHost : x\r\n\r\n"):
+        raw(sock, data)
+    for path in ("/healthz", "/readyz", "/metrics", "/v1/namespaces"):
+        get(http.client.HTTPConnection("127.0.0.1", port, timeout=10), "GET", path)
 
 
 def main():
     if len(sys.argv) != 2:
         print(__doc__, file=sys.stderr)
         return 2
-    if os.geteuid() != 0:
-        if os.environ.get("CI") == "true":
-            print("FAIL: needs root, and CI=true forbids skipping", file=sys.stderr)
-            return 1
-        print("SKIP: needs root")
-        return 77
+    skip = skip_without_root("netnsd (it opens every namespace)")
+    if skip is not None:
+        return skip
     tmp = tempfile.mkdtemp(prefix="netnsd-metrics-")
     sock = os.path.join(tmp, "netnsd.sock")
     port = free_port()
@@ -76,6 +111,7 @@ def main():
         status, _, _ = get(UnixConnection(sock), "POST", "/v1/dump", "{}")
         if status != 200:
             failures.append(f"a dump on the socket answered {status}")
+        every_kind_of_request(sock, port)
 
         for where, conn in (("tcp", lambda: http.client.HTTPConnection("127.0.0.1", port, timeout=10)),
                             ("unix", lambda: UnixConnection(sock))):
@@ -102,6 +138,11 @@ def main():
             if not dumps or dumps[0].value < 1:
                 failures.append(f"{where}: the dump was not counted in netnsd_dump_duration_seconds")
             print(f"ok: {where} /metrics parses: {len(families)} families")
+            clean, said = promtool_check_metrics(body.decode())
+            if not clean:
+                failures.append(f"promtool check metrics on the {where} scrape: {said}")
+            else:
+                print(f"ok: promtool check metrics is clean on the {where} scrape ({len(body)} bytes)")
 
         tcp = lambda: http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         for path in ("/healthz", "/readyz"):

@@ -11,13 +11,11 @@ usage: openapi_conformance.py NETNSD_BINARY OPENAPI_YAML
 """
 
 import copy
-import http.client
 import json
 import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -27,18 +25,10 @@ import uuid
 import jsonschema
 import yaml
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from netnsd_testing import UnixConnection, skip_without_root  # noqa: E402
+
 DATE_TIME = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$"
-
-
-class UnixConnection(http.client.HTTPConnection):
-    def __init__(self, path, timeout=30):
-        super().__init__("localhost", timeout=timeout)
-        self.unix_path = path
-
-    def connect(self):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(self.timeout)
-        self.sock.connect(self.unix_path)
 
 
 def to_json_schema(node):
@@ -333,12 +323,9 @@ def main():
     if len(sys.argv) != 3:
         print(__doc__, file=sys.stderr)
         return 2
-    if os.geteuid() != 0:
-        if os.environ.get("CI") == "true":
-            print("FAIL: needs root, and CI=true forbids skipping", file=sys.stderr)
-            return 1
-        print("SKIP: needs root (netnsd opens every namespace)")
-        return 77
+    skip = skip_without_root("netnsd (it opens every namespace)")
+    if skip is not None:
+        return skip
     c = Conformance(sys.argv[1], sys.argv[2])
     try:
         c.run()
