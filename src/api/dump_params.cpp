@@ -6,6 +6,7 @@
 #include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 
 #include "util/text.h"
@@ -156,7 +157,26 @@ Result<DumpParams, ApiError> parse_dump_params(std::string_view body, std::strin
     auto added = add_text_params(raw, parse_form(trimmed));
     if (!added) return added.error();
   } else if (!trimmed.empty()) {
-    json doc = json::parse(trimmed, nullptr, /*allow_exceptions=*/false);
+    // A key given twice is refused, not resolved: nlohmann keeps the last,
+    // and a proxy that checks the first would be fooled.
+    std::vector<std::set<std::string>> open_objects;  // the keys of each object being read
+    std::optional<std::string> duplicate;
+    auto track_keys = [&](int, json::parse_event_t event, json& parsed) {
+      if (event == json::parse_event_t::object_start) {
+        open_objects.emplace_back();
+      } else if (event == json::parse_event_t::object_end && !open_objects.empty()) {
+        open_objects.pop_back();
+      } else if (event == json::parse_event_t::key && !open_objects.empty() && !duplicate &&
+                 !open_objects.back().insert(parsed.get<std::string>()).second) {
+        duplicate = parsed.get<std::string>();
+      }
+      return true;
+    };
+    json doc = json::parse(trimmed, track_keys, /*allow_exceptions=*/false);
+    if (!doc.is_discarded() && duplicate) {
+      return ApiError::bad_request("duplicate_parameter",
+                                   "the JSON body has the key '" + sanitize_utf8(*duplicate) + "' more than once");
+    }
     if (doc.is_discarded()) {
       // Parse again with exceptions for the position of the error.
       std::string detail;

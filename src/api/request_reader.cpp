@@ -1,7 +1,6 @@
 #include "api/request_reader.h"
 
 #include <algorithm>
-#include <cctype>
 #include <charconv>
 
 #include "util/text.h"
@@ -9,16 +8,48 @@
 namespace netnsd {
 namespace {
 
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return std::tolower(x) == std::tolower(y); });
+// ASCII only: header names and schemes are ASCII, and a byte past 0x7f is
+// never a letter here (std::tolower on such a char is undefined).
+char ascii_lower(char c) {
+  return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
 }
 
-// "Name: value" -> name, value (trimmed); nullopt without a colon.
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() &&
+         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return ascii_lower(x) == ascii_lower(y); });
+}
+
+// RFC 9110 5.6.2: the characters of a token (a method, a header's name).
+bool token_char(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+         std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+}
+
+// "Name: value" -> name, value (trimmed); nullopt when the line is not a
+// field line: no colon, an empty name, or a name that is not a token
+// (whitespace before the colon is one: RFC 9112 5.1, where a server must
+// answer 400, since a proxy may read such a header differently).
 std::optional<std::pair<std::string_view, std::string>> split_header(std::string_view line) {
   const std::size_t colon = line.find(':');
   if (colon == std::string_view::npos || colon == 0) return std::nullopt;
-  return std::make_pair(line.substr(0, colon), trim(line.substr(colon + 1)));
+  const std::string_view name = line.substr(0, colon);
+  if (!std::all_of(name.begin(), name.end(), token_char)) return std::nullopt;
+  return std::make_pair(name, trim(line.substr(colon + 1)));
+}
+
+// "http://host:80/path?q" -> "/path?q" (RFC 9112 3.2.2: a server must
+// accept the absolute form, which clients send to proxies); nullopt when
+// `target` is not in absolute form.
+std::optional<std::string> origin_form(std::string_view target) {
+  for (std::string_view scheme : {"http://", "https://"}) {
+    if (target.size() < scheme.size() || !iequals(target.substr(0, scheme.size()), scheme)) continue;
+    const std::string_view rest = target.substr(scheme.size());
+    const std::size_t path = rest.find_first_of("/?");
+    if (path == std::string_view::npos) return std::string("/");
+    if (rest[path] == '?') return "/" + std::string(rest.substr(path));
+    return std::string(rest.substr(path));
+  }
+  return std::nullopt;
 }
 
 }  // namespace
@@ -79,11 +110,10 @@ RequestReader::State RequestReader::scan() {
 
 bool RequestReader::parse_head(std::string_view head) {
   RequestHead h;
-  std::size_t pos = head.find('\n');
-  std::string_view request_line = head.substr(0, pos);
-  while (!request_line.empty() && (request_line.front() == '\r' || request_line.front() == '\n')) {
-    request_line.remove_prefix(1);
-  }
+  // Blank lines before the request line are tolerated (RFC 9112 2.2).
+  const std::size_t start = std::min(head.find_first_not_of("\r\n"), head.size());
+  std::size_t pos = head.find('\n', start);
+  std::string_view request_line = head.substr(start, pos - start);
   if (!request_line.empty() && request_line.back() == '\r') request_line.remove_suffix(1);
   const std::size_t sp1 = request_line.find(' ');
   const std::size_t sp2 = sp1 == std::string_view::npos ? sp1 : request_line.find(' ', sp1 + 1);
@@ -93,8 +123,18 @@ bool RequestReader::parse_head(std::string_view head) {
   }
   h.method = std::string(request_line.substr(0, sp1));
   h.target = std::string(request_line.substr(sp1 + 1, sp2 - sp1 - 1));
-  h.path = h.target.substr(0, h.target.find('?'));
   const std::string_view version = request_line.substr(sp2 + 1);
+  if (h.method.empty() || !std::all_of(h.method.begin(), h.method.end(), token_char)) {
+    refuse(ApiError{400, "bad_request", "the request's method is not a token (RFC 9110 9.1)"});
+    return false;
+  }
+  rewritten_line_.reset();
+  if (auto origin = origin_form(h.target)) {
+    // cpp-httplib routes on the origin form: the request line it reads is rewritten (take()).
+    h.target = std::move(*origin);
+    rewritten_line_ = h.method + " " + h.target + " " + std::string(version);
+  }
+  h.path = h.target.substr(0, h.target.find('?'));
   h.keep_alive = version == "HTTP/1.1";
 
   bool has_length = false;
@@ -103,8 +143,17 @@ bool RequestReader::parse_head(std::string_view head) {
     std::string_view line = head.substr(pos + 1, next == std::string_view::npos ? next : next - pos - 1);
     pos = next;
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.empty()) continue;  // the blank line that ends the head
     auto header = split_header(line);
-    if (!header) continue;  // cpp-httplib skips such lines too
+    if (!header) {
+      // Not a field line: whitespace before the colon, a folded line
+      // (obsolete since RFC 7230), no colon at all. A proxy in front may
+      // read it differently from netnsd, so it is refused, not skipped.
+      refuse(ApiError{400, "bad_request",
+                      "a header line is not 'name: value' (RFC 9112 5.1: no whitespace before the colon, no "
+                      "folded lines)"});
+      return false;
+    }
     const auto& [name, value] = *header;
     if (iequals(name, "Content-Length")) {
       std::size_t n = 0;
@@ -162,6 +211,15 @@ std::string RequestReader::take() {
       }
       at = begin;
     }
+  }
+  if (rewritten_line_) {
+    // The request line as cpp-httplib must read it (origin form); blank
+    // lines before it go too.
+    const std::size_t first = request.find_first_not_of("\r\n");
+    const std::size_t eol = request.find('\n', first);
+    const bool crlf = eol > 0 && request[eol - 1] == '\r';
+    request.replace(0, eol + 1, *rewritten_line_ + (crlf ? "\r\n" : "\n"));
+    rewritten_line_.reset();
   }
   buffer_.erase(0, total);
   head_.reset();

@@ -35,7 +35,7 @@ struct RequestLimits {
 // What netnsd needs to know of a request before handing it on.
 struct RequestHead {
   std::string method;
-  std::string target;  // as sent: path and query
+  std::string target;  // path and query (an absolute-form target in origin form)
   std::string path;    // target up to '?'
   bool keep_alive = true;
   bool expect_continue = false;
@@ -88,6 +88,7 @@ class RequestReader {
   std::size_t lines_ = 0;
   std::size_t head_size_ = 0;  // once the head is complete
   std::optional<RequestHead> head_;
+  std::optional<std::string> rewritten_line_;  // an absolute-form request line, in origin form
   bool continue_sent_ = false;
   ApiError refusal_;
 };

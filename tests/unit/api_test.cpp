@@ -373,6 +373,33 @@ TEST_F(Api, DumpsBeyondTheRunningAndWaitingOnesGet503WithRetryAfter) {
   host_.before_listing = nullptr;
 }
 
+TEST_F(Api, HttpEdgeCasesAreAnsweredAsTheRfcsSay) {
+  LiveService service(host_);
+  {
+    testing::RawClient absolute(service.socket_path());
+    ASSERT_TRUE(absolute.send("GET http://localhost/healthz HTTP/1.1\r\nHost: localhost\r\n\r\n"));
+    const std::string answer = absolute.read_answer(2s);
+    EXPECT_EQ(testing::status_of(answer), 200) << answer;
+    EXPECT_NE(answer.find("{\"status\":\"ok\"}"), std::string::npos) << answer;
+  }
+  {
+    testing::RawClient absolute_dump(service.socket_path());
+    ASSERT_TRUE(
+        absolute_dump.send("POST http://localhost/v1/dump?output=stream HTTP/1.1\r\nContent-Length: 0\r\n\r\n"));
+    EXPECT_EQ(testing::status_of(absolute_dump.read_answer(5s)), 200);
+  }
+  {
+    testing::RawClient spaced(service.socket_path());
+    ASSERT_TRUE(spaced.send("GET /healthz HTTP/1.1\r\nHost : x\r\n\r\n"));
+    const std::string answer = spaced.read_until_closed(2s);
+    EXPECT_EQ(testing::status_of(answer), 400) << answer;
+    EXPECT_NE(answer.find("\"code\":\"bad_request\""), std::string::npos) << answer;
+  }
+  auto twice = service.client().Post("/dump", R"({"output":"stream","output":"files"})", "application/json");
+  expect_error(twice, 400, "duplicate_parameter");
+  expect_still_serving(service);
+}
+
 TEST_F(Api, AQueuedDumpWaitsAtMostItsTimeThenGets503WithRetryAfter) {
   testing::LiveServiceOptions options;
   options.http.max_concurrent_dumps = 1;

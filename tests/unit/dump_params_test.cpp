@@ -135,6 +135,18 @@ TEST(DumpParams, RefusesAParameterGivenTwice) {
   EXPECT_EQ(code_of(parse("", {{"schema", "netnsd"}, {"schema", "datadog"}})), "duplicate_parameter");
 }
 
+// nlohmann would keep the last of two keys, a proxy might check the first.
+TEST(DumpParams, RefusesAJsonKeyGivenTwice) {
+  auto twice = parse(R"({"output":"stream","output":"files"})");
+  ASSERT_FALSE(twice);
+  EXPECT_EQ(twice.error().code, "duplicate_parameter");
+  EXPECT_NE(twice.error().message.find("'output'"), std::string::npos) << twice.error().message;
+  EXPECT_EQ(code_of(parse(R"({"netns": [1], "schema": "netnsd", "netns": [2]})")), "duplicate_parameter");
+  EXPECT_EQ(code_of(parse(R"({"output": "stream", "schema": "netnsd"})")), "ok") << "distinct keys are fine";
+  EXPECT_EQ(code_of(parse(R"({"output":"stream","output":"stream"})")), "duplicate_parameter")
+      << "even with the same value";
+}
+
 TEST(DumpParams, ParseFormDecodesPercentAndPlus) {
   auto list = parse_form("a=x%20y&b=1+2&c&=e&%zz=1");
   ASSERT_EQ(list.size(), 5u);

@@ -133,6 +133,52 @@ TEST(RequestReader, ConnectionsAskedToCloseAreNotKept) {
   EXPECT_TRUE(old_kept.head()->keep_alive);
 }
 
+// RFC 9112 5.1: whitespace between a field's name and its colon must be
+// answered 400, as must anything else that is not a field line: a proxy in
+// front may read it differently (request smuggling).
+TEST(RequestReader, AHeaderLineThatIsNotNameColonValueIsABadRequest) {
+  for (const char* line : {"Host : x", "Host\t: x", " Host: x", "\tfolded", "NoColonHere", ": empty name",
+                           "Con tent-Length: 0", "X\xc4\xb0: dotted capital I"}) {
+    RequestReader r;
+    EXPECT_EQ(r.feed(std::string("GET /healthz HTTP/1.1\r\n") + line + "\r\n\r\n"), State::refused) << line;
+    EXPECT_EQ(r.refusal().status, 400) << line;
+    EXPECT_EQ(r.refusal().code, "bad_request") << line;
+  }
+  RequestReader fine;
+  EXPECT_EQ(fine.feed("GET /healthz HTTP/1.1\r\nHost:x\r\nX-A_b.c~!: 1 \r\n\r\n"), State::complete);
+}
+
+TEST(RequestReader, HeaderNamesCompareAsAsciiWhateverTheBytes) {
+  RequestReader r;
+  // Bytes past 0x7f are not letters: this is no Content-Length.
+  EXPECT_EQ(r.feed("POST /dump HTTP/1.1\r\nCONTENT-LENGTH: 2\r\n\r\n{}"), State::complete);
+  EXPECT_EQ(r.head()->content_length, 2u);
+  RequestReader high;
+  EXPECT_EQ(high.feed("GET / HTTP/1.1\r\nContent-Lengt\xe8: 5\r\n\r\n"), State::refused);
+}
+
+// RFC 9112 3.2.2: a server must accept a target in absolute form; cpp-httplib
+// is handed the origin form it routes on.
+TEST(RequestReader, AnAbsoluteFormTargetIsReadInOriginForm) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"http://localhost/healthz", "/healthz"},
+      {"HTTP://localhost:80/v1/namespaces?x=1", "/v1/namespaces?x=1"},
+      {"https://h/v1/dump?output=stream", "/v1/dump?output=stream"},
+      {"http://localhost", "/"},
+      {"http://localhost?x=1", "/?x=1"},
+  };
+  for (const auto& [target, origin] : cases) {
+    RequestReader r;
+    ASSERT_EQ(r.feed(std::string("GET ") + target + " HTTP/1.1\r\nHost: localhost\r\n\r\n"), State::complete) << target;
+    EXPECT_EQ(r.head()->target, origin);
+    EXPECT_EQ(r.head()->path, std::string(origin).substr(0, std::string(origin).find('?')));
+    EXPECT_EQ(r.take(), std::string("GET ") + origin + " HTTP/1.1\r\nHost: localhost\r\n\r\n");
+  }
+  RequestReader with_body;
+  ASSERT_EQ(with_body.feed("\r\nPOST http://x/dump HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}"), State::complete);
+  EXPECT_EQ(with_body.take(), "POST /dump HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}");
+}
+
 TEST(RequestReader, AMalformedRequestLineIsABadRequest) {
   RequestReader r;
   EXPECT_EQ(r.feed("THIS_IS_NOT_HTTP\r\n\r\n"), State::refused);
