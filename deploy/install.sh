@@ -2,9 +2,10 @@
 # Installs, builds and starts netnsd on its defaults, from a fresh Debian 12
 # machine, as root:
 #   - Debian packages (deploy/deps.sh), a release build, binaries into
-#     /usr/local (netnsd in sbin, netnsctl in bin, man pages, bash
-#     completion), /etc/netnsd/netnsd.conf and the systemd unit with its
-#     drop-in examples;
+#     /usr/local (netnsd in sbin, netnsctl in bin, netnsd-render in libexec,
+#     man pages, bash completion), /etc/netnsd/netnsd.conf and the systemd
+#     units (netnsd, and netnsd-render's socket and service) with drop-in
+#     examples;
 #   - then (re)starts the service: through systemd when it runs, otherwise as
 #     a background daemon (pid in /run/netnsd.pid, log in /var/log/netnsd.log);
 #   - and waits until it answers on /run/netnsd/netnsd.sock.
@@ -47,7 +48,7 @@ fi
 ./deploy/deps.sh
 BUILD=${BUILD:-build-release}
 cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DNETNSD_BUILD_TESTS=OFF >/dev/null
-cmake --build "$BUILD" -j"$(nproc)" --target netnsd netnsctl
+cmake --build "$BUILD" -j"$(nproc)" --target netnsd netnsctl netnsd-render
 cmake --install "$BUILD" --prefix "$PREFIX" >/dev/null
 
 install -d -m 0755 /etc/netnsd
@@ -55,7 +56,9 @@ install -d -m 0755 /etc/netnsd
 install -d -m 0755 "$PREFIX/share/doc/netnsd"
 install -m 0644 README.md openapi/openapi.yaml "$PREFIX/share/doc/netnsd/"
 if [ -d /etc/systemd/system ]; then
-  sed "s|/usr/local|$PREFIX|g" deploy/systemd/netnsd.service >/etc/systemd/system/netnsd.service
+  for unit in netnsd.service netnsd-render.socket netnsd-render@.service; do
+    sed "s|/usr/local|$PREFIX|g" "deploy/systemd/$unit" >"/etc/systemd/system/$unit"
+  done
   # Examples only: systemd reads *.conf, so they change nothing until renamed.
   install -d -m 0755 /etc/systemd/system/netnsd.service.d
   install -m 0644 deploy/systemd/netnsd.service.d/*.conf.example /etc/systemd/system/netnsd.service.d/
@@ -65,6 +68,7 @@ command -v mandb >/dev/null && mandb -q "$PREFIX/share/man" 2>/dev/null || true
 stop_daemon
 if have_systemd; then
   systemctl daemon-reload
+  systemctl enable --now netnsd-render.socket
   systemctl enable --now netnsd
 else
   setsid "$PREFIX/sbin/netnsd" --config /etc/netnsd/netnsd.conf >>"$LOG" 2>&1 </dev/null &

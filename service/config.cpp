@@ -93,6 +93,11 @@ Status apply(ServiceConfig& c, std::string key, const std::string& value) {
                           "'");
     }
     c.metrics_address = value;
+  } else if (key == "render-socket") {
+    if (!value.empty() && value.front() != '/') {
+      return Error::logic("render-socket: expected an absolute path, got '" + value + "'");
+    }
+    c.render_socket = value;
   } else if (key == "runtime-root") {
     if (value.empty() || value.front() != '/') {
       return Error::logic("runtime-root: expected an absolute directory, got '" + value + "'");
@@ -250,6 +255,8 @@ std::string usage() {
       {"--event-queue N", "changes held per stream for a slow reader; past them it loses changes (counted)",
        std::to_string(defaults::kEventQueue)},
       {"--metrics-address HOST:PORT", "also serve GET /metrics, /healthz, /readyz over TCP", "off"},
+      {"--render-socket PATH", "render SVG and PNG through netnsd-render listening there (under systemd)",
+       "a forked renderer"},
       {"--runtime-root DIR", "where container runtimes' state is read (names of containers and pods)",
        defaults::kRuntimeRoot},
       {"--host-pid PID", "see cgroups and --runtime-root as process PID does (1 in a container with the host's pids)",

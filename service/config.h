@@ -38,6 +38,7 @@ struct ServiceConfig {
   std::size_t max_subscribers = defaults::kMaxEventSubscribers;  // GET /v1/events streams at once
   std::size_t event_queue = defaults::kEventQueue;               // changes held per stream
   std::optional<std::string> metrics_address;         // HOST:PORT for GET /metrics, /healthz, /readyz over TCP
+  std::string render_socket;                          // netnsd-render's socket; empty: a forked renderer
   std::string runtime_root = defaults::kRuntimeRoot;  // where container runtimes keep their state
   // See the host's cgroups and runtime state as this process does (its
   // cgroup namespace, mounts and root; 1 in a DaemonSet); 0: as netnsd does.

@@ -117,6 +117,7 @@ HttpApiOptions api_options(const ServiceConfig& config) {
   options.max_subscribers = config.max_subscribers;
   options.min_read_rate = config.min_read_rate_kib * 1024;
   options.read_grace = config.read_grace;
+  options.render_socket = config.render_socket;
   return options;
 }
 

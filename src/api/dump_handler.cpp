@@ -99,7 +99,9 @@ void serve_dump(ApiContext& api, const httplib::Request& req, httplib::Response&
   if (params->stream) {
     auto text = std::make_shared<std::string>(deps.dumper.encode(doc, params->schema, params->format));
     if (params->format == DumpFormat::svg || params->format == DumpFormat::png) {
-      auto image = render_dot(*text, params->format == DumpFormat::svg ? ImageFormat::svg : ImageFormat::png);
+      const ImageFormat image_format = params->format == DumpFormat::svg ? ImageFormat::svg : ImageFormat::png;
+      auto image = options.render_socket.empty() ? render_dot(*text, image_format)
+                                                 : render_dot_by(options.render_socket, *text, image_format);
       if (!image) {
         const ApiError error = render_error(image.error());
         spdlog::warn("render failed: {}", image.error().message());

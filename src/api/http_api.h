@@ -52,6 +52,9 @@ struct HttpApiOptions {
   std::size_t min_read_rate = defaults::kMinReadRate;
   std::chrono::milliseconds read_grace = defaults::kReadGrace;
   std::chrono::milliseconds ready_wait = defaults::kReadyWait;
+  // Where a renderer of its own listens (netnsd-render under systemd);
+  // empty: each render runs in a child forked for it.
+  std::string render_socket;
   // A quiet change stream says it is alive this often (and finds a client
   // that has gone).
   std::chrono::milliseconds event_heartbeat = defaults::kEventHeartbeat;

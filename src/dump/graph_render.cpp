@@ -9,13 +9,16 @@
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <memory>
 #include <mutex>
 #include <utility>
@@ -99,18 +102,24 @@ Result<std::string> render_data(Graphviz& gv, Agraph_t* graph, const char* forma
   return std::string(data, length);
 }
 
-// A render's bounds: its time (the child is killed past it; dot at the node
-// limit takes a few seconds), its CPU time, and the size of its image.
-constexpr std::chrono::milliseconds kRenderTimeout{30000};
-constexpr rlim_t kRenderCpuSeconds = 60;
-constexpr std::size_t kMaxRenderedBytes = 256u << 20;
+// A render's bounds (defaults.h).
+using defaults::kMaxRenderedBytes;
+using defaults::kMaxRenderInput;
+using defaults::kRenderTimeout;
+constexpr rlim_t kRenderCpuSeconds = defaults::kRenderCpuSeconds;
+
+Error timed_out() {
+  return Error::os("rendering took longer than " + std::to_string(kRenderTimeout.count() / 1000) +
+                       " s: ask for format=dot and render it offline",
+                   ETIMEDOUT);
+}
 
 // A PNG is drawn on one bitmap of 4 bytes a pixel, as large as the drawing:
 // 100 containers make a 1023 x 25493 drawing, 100 MiB of bitmap. Past these
 // bounds it is drawn at a lower resolution instead (the dpi the layout
 // recorded; text stays legible down to about half of Graphviz's 96). cairo
 // would itself shrink a side over 32767 pixels, but says so on stderr.
-constexpr double kMaxPngPixels = 8e6;  // 32 MiB of bitmap
+using defaults::kMaxPngPixels;
 constexpr double kMaxPngSide = 32000;
 constexpr double kDefaultDpi = 96;  // Graphviz's for bitmaps
 constexpr double kPadPoints = 4;    // Graphviz's default pad, each side
@@ -178,12 +187,12 @@ constexpr char kImage = '+';
 constexpr char kTooLarge = 'L';
 constexpr char kFailed = '-';
 
-// In the child, before Graphviz reads a byte of the text (whose names come
-// from every namespace's owner): the user nobody when netnsd may change
-// its user (not under the unit, which does not grant CAP_SETUID: there the
-// child stays root, which can still signal root's processes and change the
-// files root may write, but no more), and in any case no capabilities, no
-// way to gain any (no_new_privs) and a file-size limit of 0. (Not
+// In the renderer, before Graphviz reads a byte of the text (whose names
+// come from every namespace's owner): the user nobody when it may change
+// its user (a forked child of netnsd run as root; under systemd the
+// renderer is netnsd-render, a dynamic user already), and in any case no
+// capabilities, no way to gain any (no_new_privs) and a file-size limit
+// of 0. (Not
 // RLIMIT_NPROC: GLib, under pango, starts a thread and traps when it
 // cannot.) False when a step that must hold did not. System calls
 // directly: as little library code as may be runs in the child of a
@@ -196,12 +205,81 @@ bool give_up_privileges() {
   }
   __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
   __user_cap_data_struct none[2]{};
-  if (::syscall(SYS_capset, &header, none) != 0) return false;
+  if (::syscall(SYS_capset, &header, none) != 0) {
+    // A system-call filter may refuse capset itself (netnsd-render's unit
+    // refuses @privileged): fine when there is nothing left to give up.
+    __user_cap_header_struct ask{_LINUX_CAPABILITY_VERSION_3, 0};
+    __user_cap_data_struct held[2]{};
+    if (::syscall(SYS_capget, &ask, held) != 0) return false;
+    for (const auto& d : held) {
+      if (d.effective || d.permitted || d.inheritable) return false;
+    }
+  }
   if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return false;
   const rlimit zero{0, 0};
   if (::setrlimit(RLIMIT_FSIZE, &zero) != 0) return false;
   ::signal(SIGXFSZ, SIG_IGN);  // a write then fails with EFBIG instead of killing
   return true;
+}
+
+// One render, as the answer a renderer writes: the status byte, then the
+// image or the sentence.
+std::string render_answer(const std::string& dot, ImageFormat format, std::size_t max_nodes) {
+  Graphviz& gv = graphviz();
+  std::lock_guard lock(gv.mutex);
+  auto image = render_locked(gv, dot, format, max_nodes);
+  if (image) return kImage + std::move(image).value();
+  const Error& e = image.error();
+  return e.code == E2BIG ? kTooLarge + e.context : kFailed + e.message();
+}
+
+// What a renderer answered, as render_dot returns it.
+Result<std::string> from_answer(const std::string& answer) {
+  const std::string body = answer.substr(1);
+  if (answer[0] == kImage) return body;
+  if (answer[0] == kTooLarge) return Error{E2BIG, body};
+  return Error::logic(body);
+}
+
+bool write_all(int fd, const std::string& bytes) {
+  std::size_t done = 0;
+  while (done < bytes.size()) {
+    ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    done += static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
+// Reads `fd` to its end within `deadline` and `max` bytes; false past either.
+bool read_all(int fd, std::string& into, std::chrono::steady_clock::time_point deadline, std::size_t max) {
+  char buf[65536];
+  for (;;) {
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    pollfd p{fd, POLLIN, 0};
+    const int ready = left.count() > 0 ? ::poll(&p, 1, static_cast<int>(left.count())) : 0;
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready <= 0) return false;
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return false;
+    if (n == 0) return true;
+    into.append(buf, static_cast<std::size_t>(n));
+    if (into.size() > max) return false;
+  }
+}
+
+// A render's limits, in whatever process renders: its CPU time, its
+// address space (Graphviz at the node limit, PNG through cairo, peaks well
+// below it: tests/bench/render_bench.cpp) and, with give_up_privileges, no
+// file written.
+void limit_render() {
+  const rlimit cpu{kRenderCpuSeconds, kRenderCpuSeconds};
+  ::setrlimit(RLIMIT_CPU, &cpu);
+  const rlimit memory{defaults::kRenderMemoryBytes, defaults::kRenderMemoryBytes};
+  ::setrlimit(RLIMIT_AS, &memory);
 }
 
 // In the child: renders, writes the answer, exits without running
@@ -214,34 +292,13 @@ bool give_up_privileges() {
   if (quiet >= 0) ::dup2(quiet, STDERR_FILENO);
   ::dup2(out, 3);
   ::syscall(SYS_close_range, 4u, ~0u, 0u);
-  const rlimit cpu{kRenderCpuSeconds, kRenderCpuSeconds};
-  ::setrlimit(RLIMIT_CPU, &cpu);
+  limit_render();
   if (!give_up_privileges()) ::_exit(1);
   // After the change of user, which clears it: killed with netnsd, and
   // gone already if netnsd went before this line.
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (::getppid() != parent) ::_exit(1);
-
-  Graphviz& gv = graphviz();
-  std::string answer;
-  {
-    std::lock_guard lock(gv.mutex);
-    auto image = render_locked(gv, dot, format, max_nodes);
-    if (image) {
-      answer = kImage + std::move(image).value();
-    } else {
-      const Error& e = image.error();
-      answer = e.code == E2BIG ? kTooLarge + e.context : kFailed + e.message();
-    }
-  }
-  std::size_t done = 0;
-  while (done < answer.size()) {
-    ssize_t n = ::write(3, answer.data() + done, answer.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) ::_exit(1);
-    done += static_cast<std::size_t>(n);
-  }
-  ::_exit(0);
+  ::_exit(write_all(3, render_answer(dot, format, max_nodes)) ? 0 : 1);
 }
 
 }  // namespace
@@ -286,43 +343,69 @@ Result<std::string> render_dot(std::string_view dot, ImageFormat format, std::si
   out.reset();
 
   std::string answer;
-  bool timed_out = false;
   const auto deadline = std::chrono::steady_clock::now() + kRenderTimeout;
-  char buf[65536];
-  for (;;) {
-    const auto left =
-        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-    pollfd p{in.get(), POLLIN, 0};
-    const int ready = left.count() > 0 ? ::poll(&p, 1, static_cast<int>(left.count())) : 0;
-    if (ready < 0 && errno == EINTR) continue;
-    if (ready <= 0 || answer.size() > kMaxRenderedBytes) {
-      timed_out = ready == 0;
-      ::kill(child, SIGKILL);
-      break;
-    }
-    const ssize_t n = ::read(in.get(), buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    answer.append(buf, static_cast<std::size_t>(n));
-  }
+  const bool whole = read_all(in.get(), answer, deadline, kMaxRenderedBytes);
+  if (!whole) ::kill(child, SIGKILL);
   int status = 0;
   while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
   }
-  if (timed_out) {
-    return Error::os("rendering took longer than " + std::to_string(kRenderTimeout.count() / 1000) +
-                         " s: ask for format=dot and render it offline",
-                     ETIMEDOUT);
-  }
-  if (answer.empty() || answer.size() > kMaxRenderedBytes || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+  if (!whole && std::chrono::steady_clock::now() >= deadline) return timed_out();
+  if (!whole || answer.empty() || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
     if (WIFSIGNALED(status)) {
       return Error::logic("the renderer died of signal " + std::to_string(WTERMSIG(status)));
     }
     return Error::logic("the renderer failed without an answer");
   }
-  const std::string body = answer.substr(1);
-  if (answer[0] == kImage) return body;
-  if (answer[0] == kTooLarge) return Error{E2BIG, body};
-  return Error::logic(body);
+  return from_answer(answer);
+}
+
+Result<std::string> render_dot_by(const std::string& socket_path, std::string_view dot, ImageFormat format) {
+  if (socket_path.size() >= sizeof(sockaddr_un::sun_path)) return Error::logic("renderer socket path too long");
+  Fd sock(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!sock) return Error::os("socket for the renderer");
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path, socket_path.data(), socket_path.size());
+  if (::connect(sock.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
+    return Error::os("connect to the renderer at " + socket_path);
+  }
+  const auto deadline = std::chrono::steady_clock::now() + kRenderTimeout;
+  // The request is small next to the socket's buffer and the renderer reads
+  // it whole before it renders: a blocking write, bounded by SO_SNDTIMEO.
+  const timeval send_timeout{static_cast<time_t>(kRenderTimeout.count() / 1000), 0};
+  ::setsockopt(sock.get(), SOL_SOCKET, SO_SNDTIMEO, &send_timeout, sizeof send_timeout);
+  std::string request = format == ImageFormat::svg ? "svg\n" : "png\n";
+  request.append(dot);
+  if (!write_all(sock.get(), request)) return Error::os("send the graph to the renderer at " + socket_path);
+  ::shutdown(sock.get(), SHUT_WR);
+  std::string answer;
+  if (!read_all(sock.get(), answer, deadline, kMaxRenderedBytes)) {
+    if (std::chrono::steady_clock::now() >= deadline) return timed_out();
+    return Error::logic("the renderer at " + socket_path + " answered more than " +
+                        std::to_string(kMaxRenderedBytes >> 20) + " MiB");
+  }
+  if (answer.empty()) return Error::logic("the renderer at " + socket_path + " closed without an answer");
+  return from_answer(answer);
+}
+
+int serve_render_request(int in, int out) {
+  std::string request;
+  const auto deadline = std::chrono::steady_clock::now() + kRenderTimeout;
+  const bool whole = read_all(in, request, deadline, kMaxRenderInput);
+  const std::size_t eol = request.find('\n');
+  const std::string kind = eol == std::string::npos ? "" : request.substr(0, eol);
+  if (!whole || (kind != "svg" && kind != "png")) {
+    write_all(out,
+              std::string(1, kFailed) + (whole ? "expected 'svg' or 'png', a newline, then the DOT text"
+                                               : "the request is larger than " + std::to_string(kMaxRenderInput >> 20) +
+                                                     " MiB or was not whole in time"));
+    return 1;
+  }
+  limit_render();
+  if (!give_up_privileges()) return 1;
+  const std::string answer = render_answer(request.substr(eol + 1), kind == "svg" ? ImageFormat::svg : ImageFormat::png,
+                                           defaults::kMaxRenderedNodes);
+  return write_all(out, answer) ? 0 : 1;
 }
 
 }  // namespace netnsd

@@ -16,7 +16,8 @@
 // Graphviz's messages are captured, never written to stderr.
 //
 // Cost (tests/bench/render_bench.cpp): a render of 1000 nodes takes about a
-// second and peaks at some 50 MiB (SVG) or 125 MiB (PNG), in the child.
+// second and peaks at some 50 MiB (SVG) or 125 MiB (PNG), in the child,
+// whose address space is limited (defaults::kRenderMemoryBytes).
 #pragma once
 
 #include <cstddef>
@@ -38,5 +39,21 @@ enum class ImageFormat { svg, png };
 // faster than the graph; the bench is the only caller that passes a limit.
 Result<std::string> render_dot(std::string_view dot, ImageFormat format,
                                std::size_t max_nodes = defaults::kMaxRenderedNodes);
+
+// The same, by a renderer of its own listening on `socket_path`
+// (netnsd-render, which systemd starts for each connection to its socket as
+// a dynamic user without capabilities: deploy/systemd/netnsd-render.socket).
+// The protocol: the client writes "svg\n" or "png\n" and the DOT text, and
+// shuts its side down; the renderer answers one status byte ('+' the image
+// follows, 'L' the graph has too many nodes, '-' an error's sentence
+// follows) and closes. Same errors as render_dot, and an OS error when the
+// renderer cannot be reached.
+Result<std::string> render_dot_by(const std::string& socket_path, std::string_view dot, ImageFormat format);
+
+// The renderer's side of that protocol: reads one request from `in` (at
+// most 64 MiB, within the render's time), gives up its privileges and sets
+// its limits as the forked renderer does, renders and answers on `out`.
+// The process exit status: 0 once an image or a refusal was answered.
+int serve_render_request(int in, int out);
 
 }  // namespace netnsd

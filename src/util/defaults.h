@@ -36,6 +36,23 @@ inline constexpr std::size_t kFdFixedReserve = 64;
 // The tracker.
 inline constexpr std::chrono::milliseconds kResyncInterval{30000};  // 0: no periodic rescan
 inline constexpr std::chrono::milliseconds kFlushPeriod{10000};
+// How long presence-check requests are gathered before one pass runs, and
+// the least time between two passes (each walks all of /proc).
+inline constexpr std::chrono::milliseconds kPresenceDelay{20};
+inline constexpr std::chrono::milliseconds kPresenceMinInterval{250};
+// Receive buffer of each namespace's link monitor: a burst past it is an
+// overflow, answered by listing that namespace again.
+inline constexpr int kLinkReceiveBuffer = 1 << 20;
+// Exits waited for at once (a descriptor each); past that, an exit is left
+// to a presence pass this long after it.
+inline constexpr std::size_t kMaxExitWatches = 64;
+inline constexpr std::chrono::milliseconds kExitFallbackDelay{1000};
+
+// Netlink requests (rtnl.cpp): what one read takes at most (a dump's
+// messages come in several), and how often a dump interrupted by a change
+// (NLM_F_DUMP_INTR) is tried before its partial answer is refused.
+inline constexpr std::size_t kNetlinkReadBuffer = 64 * 1024;
+inline constexpr int kNetlinkDumpAttempts = 5;
 
 // Dumps on disk.
 inline constexpr std::size_t kMaxDumps = 100;  // pairs kept, newest first
@@ -50,6 +67,22 @@ inline constexpr std::chrono::milliseconds kReadyWait{10000};  // a dump asked f
 // 17 to 24 s and 300 MiB (tests/bench/render_bench.cpp). Larger graphs are
 // for format=dot, rendered offline.
 inline constexpr std::size_t kMaxRenderedNodes = 2000;
+// A render's other bounds: its time (the renderer is killed past it; dot at
+// the node limit takes a few seconds), its CPU time, the size of its image,
+// what a renderer of its own reads (the DOT of the largest graph rendered
+// is a few MiB), and a PNG's bitmap (4 bytes a pixel: past it, the drawing
+// is made at a lower resolution).
+inline constexpr std::chrono::milliseconds kRenderTimeout{30000};
+inline constexpr std::uint64_t kRenderCpuSeconds = 60;
+inline constexpr std::size_t kMaxRenderedBytes = 256u << 20;
+inline constexpr std::size_t kMaxRenderInput = 64u << 20;
+inline constexpr double kMaxPngPixels = 8e6;  // 32 MiB of bitmap
+// A renderer's address space (RLIMIT_AS, in the forked child and in
+// netnsd-render): at the node limit (1980 nodes: 990 namespaces, each with
+// lo) a render takes 5.5 s and peaks at 410 MiB of address space (SVG) or
+// 420 MiB (PNG, cairo and pango mapped), 250 MiB resident. A layout that
+// runs away is stopped here rather than by the OOM killer.
+inline constexpr std::uint64_t kRenderMemoryBytes = 768ull << 20;
 
 // Who lives in a namespace: the processes listed per namespace (the lowest
 // pids; the count covers them all), and where the container runtimes keep
@@ -94,6 +127,18 @@ inline constexpr std::chrono::milliseconds kEventStallLimit{300000};
 //                 (cut, counted as slow_reader); a change stream instead may
 //                 take nothing for at most kEventStallLimit
 inline constexpr std::size_t kMaxRequestBody = 64 * 1024;  // larger bodies get 413
+inline constexpr std::size_t kMaxRequestLine = 8 * 1024;   // the request line, and each header line (414, 431)
+inline constexpr std::size_t kMaxRequestHead = 16 * 1024;  // request line and headers (431)
+inline constexpr std::size_t kMaxRequestHeaders = 100;
+inline constexpr std::chrono::milliseconds kRequestDeadline{5000};  // from a request's first byte to its last (408)
+inline constexpr std::chrono::milliseconds kIdleTimeout{2000};      // between requests on a kept-alive connection
+inline constexpr std::chrono::milliseconds kSlowAfter{500};         // a request still incomplete after this is slow
+inline constexpr std::chrono::milliseconds kOverflowWait{200};      // a connection past the cap is read this long
+inline constexpr std::size_t kMaxRequestsPerConnection = 1000;
+// After an error answered by the reader, what the client still sends is
+// read and dropped for a while, so that the answer is not lost to a reset.
+inline constexpr std::chrono::milliseconds kLinger{500};
+inline constexpr std::size_t kLingerBytes = 1 << 20;
 inline constexpr std::size_t kMaxConnections = 192;
 inline constexpr std::size_t kMaxOverflowConnections = 32;
 inline constexpr std::size_t kMaxPendingConnections = 64;

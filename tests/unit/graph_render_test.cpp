@@ -13,42 +13,15 @@
 #include <string>
 #include <thread>
 
+#include "documents.h"
 #include "dump/dot_encoder.h"
-#include "fakes.h"
 #include "system.h"
 #include "util/sanitizers.h"
 
 namespace netnsd {
 namespace {
 
-// A container host in small: the host's namespace with a bridge and one
-// veth end per container on it, two containers with the other ends.
-DumpDocument container_host() {
-  DumpDocument doc;
-  doc.host = {"box", "6.1", 100};
-  NamespaceView host;
-  host.netns = 100;
-  Device bridge = testing::plain(3, "br0", "bridge");
-  host.devices = {testing::plain(1, "lo"), testing::plain(2, "eth0"), bridge};
-  std::vector<NamespaceView> containers;
-  for (std::uint32_t i = 0; i < 2; ++i) {
-    NetnsId netns = 200 + i;
-    Device host_end = testing::veth(10 + i, "veth-c" + std::to_string(i), 2, static_cast<std::int32_t>(i));
-    host_end.master = 3;
-    host_end.peer->netns = netns;
-    host.devices.push_back(host_end);
-    NamespaceView c;
-    c.netns = netns;
-    c.names = {"c" + std::to_string(i)};
-    Device eth = testing::veth(2, "eth0", 10 + i, 0);
-    eth.peer->netns = 100;
-    c.devices = {testing::plain(1, "lo"), eth};
-    containers.push_back(c);
-  }
-  doc.namespaces = {host};
-  doc.namespaces.insert(doc.namespaces.end(), containers.begin(), containers.end());
-  return doc;
-}
+using testing::container_host;
 
 bool ends_with(const std::string& text, const std::string& tail) {
   return text.size() >= tail.size() && text.compare(text.size() - tail.size(), tail.size(), tail) == 0;
@@ -126,72 +99,6 @@ TEST(GraphRender, RendersInAChildSoTheCallerKeepsNoneOfItsMemory) {
   int status = 0;
   EXPECT_EQ(::waitpid(-1, &status, WNOHANG), -1) << "every renderer is reaped";
   std::printf("[ figures ] caller's RSS after 10 renders of 100 namespaces: %+ld KiB\n", grew);
-}
-
-// The children of this process, by their /proc/PID/stat.
-std::vector<pid_t> children() {
-  std::vector<pid_t> found;
-  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
-    const std::string name = entry.path().filename();
-    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::ifstream in(entry.path() / "stat");
-    std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    const auto close = stat.rfind(')');
-    if (close == std::string::npos) continue;
-    std::istringstream rest(stat.substr(close + 1));
-    std::string state;
-    long ppid = 0;
-    if (rest >> state >> ppid && ppid == ::getpid()) found.push_back(std::stoi(name));
-  }
-  return found;
-}
-
-TEST(GraphRender, TheRendererGivesUpItsPrivilegesBeforeItReadsTheGraph) {
-#ifdef NETNSD_ASAN
-  GTEST_SKIP() << "ASan builds render in the calling process (graph_render.cpp)";
-#endif
-  if (::geteuid() != 0) GTEST_SKIP() << "needs root: a caller without privileges has none to give up";
-  // Some 400 nodes as a PNG: over half a second in the child, watched here.
-  DumpDocument doc = container_host();
-  for (std::uint32_t i = 2; i < 100; ++i) {
-    NamespaceView c = doc.namespaces.back();
-    c.netns = 200 + i;
-    doc.namespaces.push_back(c);
-  }
-  const std::string dot = dump_to_dot(doc);
-  std::atomic<bool> done{false};
-  std::thread render([&] {
-    EXPECT_TRUE(render_dot(dot, ImageFormat::png).ok());
-    done = true;
-  });
-  std::map<std::string, std::string> last;  // the renderer's, as last seen
-  int readings = 0;
-  while (!done) {
-    for (pid_t child : children()) {
-      auto fields = testing::proc_status(child);
-      if (fields.count("CapEff")) {
-        last = std::move(fields);
-        ++readings;
-      }
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  }
-  render.join();
-  ASSERT_GT(readings, 0) << "the renderer was never seen";
-  EXPECT_EQ(last["CapEff"], "0000000000000000");
-  EXPECT_EQ(last["CapPrm"], "0000000000000000");
-  EXPECT_EQ(last["NoNewPrivs"], "1");
-  // With CAP_SETUID and CAP_SETGID (root here; not under the unit, where
-  // the renderer stays root without a capability) it becomes nobody.
-  const std::uint64_t own = std::stoull(testing::proc_status(::getpid())["CapEff"], nullptr, 16);
-  const std::uint64_t change_user = (1ull << CAP_SETUID) | (1ull << CAP_SETGID);
-  if ((own & change_user) == change_user) {
-    EXPECT_EQ(last["Uid"], "65534\t65534\t65534\t65534");
-    EXPECT_EQ(last["Gid"], "65534\t65534\t65534\t65534");
-    EXPECT_EQ(last["Groups"], "");
-  }
-  std::printf("[ figures ] renderer seen %d times: Uid %s, CapEff %s, NoNewPrivs %s\n", readings, last["Uid"].c_str(),
-              last["CapEff"].c_str(), last["NoNewPrivs"].c_str());
 }
 
 TEST(GraphRender, LargePngsAreDrawnAtALowerResolution) {
