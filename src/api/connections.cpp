@@ -42,6 +42,10 @@ const char* reason_phrase(int status) {
 
 constexpr std::string_view kProbePaths[] = {"/healthz", "/readyz", "/metrics"};
 
+ApiError too_many_connections() {
+  return ApiError{503, "busy", "netnsd has too many connections open; retry shortly"};
+}
+
 }  // namespace
 
 bool is_probe_path(std::string_view path) {
@@ -388,13 +392,17 @@ void Connections::close_conn(const ConnPtr& connection) {
   ::shutdown(conn->fd.get(), SHUT_RDWR);
 }
 
-void Connections::answer_and_close(const ConnPtr& conn, const ApiError& error, int retry_after_s) {
+std::string Connections::error_answer(const ApiError& error, int retry_after_s) const {
   const std::string body = render_(error);
   std::string response = "HTTP/1.1 " + std::to_string(error.status) + " " + reason_phrase(error.status) +
                          "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
                          "\r\nConnection: close\r\n";
   if (error.status == 503) response += "Retry-After: " + std::to_string(retry_after_s) + "\r\n";
-  response += "\r\n" + body;
+  return response + "\r\n" + body;
+}
+
+void Connections::answer_and_close(const ConnPtr& conn, const ApiError& error, int retry_after_s) {
+  const std::string response = error_answer(error, retry_after_s);
   // Best effort and never blocking the reader: these answers are small.
   [[maybe_unused]] ssize_t n = ::send(conn->fd.get(), response.data(), response.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
   // A close with unread bytes would reset the connection and the client
@@ -429,11 +437,20 @@ void Connections::drain(const ConnPtr& conn) {
 // that has not sent anything yet (it may be a probe whose client has not
 // been scheduled since it connected); the least recently active first
 // within each. Overflow connections give way to newer overflow ones.
-bool Connections::evict_one(Clock::time_point now, bool overflow) {
+// `any_age` (when the bound on connections must hold and nothing else gave
+// way): the least recently active one goes, whatever it has sent. A probe
+// sends its request in one piece and is handed to a worker the moment it is
+// read, so the one that has waited longest is the least likely to be one.
+bool Connections::evict_one(Clock::time_point now, bool overflow, bool any_age) {
   ConnPtr victim;
   int victim_rank = 0;
   for (const auto& [fd, conn] : conns_) {
     if (conn->dispatched || conn->overflow != overflow) continue;
+    if (any_age) {
+      if (!victim || conn->lingering || conn->activity < victim->activity) victim = conn;
+      if (conn->lingering) break;
+      continue;
+    }
     if (overflow && probe_prefix(conn->reader.pending())) continue;  // about to be answered
     if (conn->lingering) {
       victim = conn;
@@ -459,7 +476,7 @@ bool Connections::evict_one(Clock::time_point now, bool overflow) {
     ++stats_.evicted_slow;
   }
   if (overflow && !victim->lingering) {
-    answer_and_close(victim, ApiError{503, "busy", "netnsd has too many connections open; retry shortly"});
+    answer_and_close(victim, too_many_connections());
     if (conns_.count(victim->fd.get())) close_conn(victim);  // no lingering when making room
   } else {
     close_conn(victim);
@@ -493,9 +510,21 @@ void Connections::accept_pending() {
     }
     if (normal_ >= limits_.max_connections && !evict_one(now, false)) {
       // Every connection is busy with a request: this one is only read
-      // briefly, so that a probe is still answered.
+      // briefly, so that a probe is still answered. When those are all
+      // taken too and none may give way, the newcomer is turned away: the
+      // bound on what clients hold is kept, whatever arrives.
       conn->overflow = true;
-      if (overflow_ >= limits_.max_overflow) evict_one(now, true);
+      // The least recently active one, even a young one, gives way before
+      // the newcomer is refused (see evict_one).
+      if (overflow_ >= limits_.max_overflow && !evict_one(now, true) && !evict_one(now, true, true)) {
+        {
+          std::lock_guard lock(stats_mutex_);
+          ++stats_.refused_busy;
+        }
+        const std::string response = error_answer(too_many_connections());
+        [[maybe_unused]] ssize_t n = ::send(fd, response.data(), response.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+        continue;  // conn's Fd closes here
+      }
     }
     (conn->overflow ? overflow_ : normal_)++;
     conns_.emplace(fd, conn);
@@ -542,7 +571,7 @@ void Connections::on_readable(const ConnPtr& conn) {
           std::lock_guard lock(stats_mutex_);
           ++stats_.refused_busy;
         }
-        answer_and_close(conn, ApiError{503, "busy", "netnsd has too many connections open; retry shortly"});
+        answer_and_close(conn, too_many_connections());
         return;
       }
       dispatch(conn);
@@ -645,7 +674,7 @@ void Connections::expire(Clock::time_point now) {
       std::lock_guard lock(stats_mutex_);
       ++(conn->overflow ? stats_.refused_busy : stats_.timed_out);
     }
-    answer_and_close(conn, conn->overflow ? ApiError{503, "busy", "netnsd has too many connections open; retry shortly"}
+    answer_and_close(conn, conn->overflow ? too_many_connections()
                                           : ApiError{408, "request_timeout",
                                                      "the request did not arrive whole within " +
                                                          std::to_string(limits_.request_deadline.count()) + " ms"});

@@ -50,6 +50,7 @@
 
 #include "api/api_error.h"
 #include "api/request_reader.h"
+#include "util/defaults.h"
 #include "util/fd.h"
 #include "util/result.h"
 
@@ -57,9 +58,9 @@ namespace netnsd {
 
 struct ConnectionLimits {
   RequestLimits request;
-  std::chrono::milliseconds request_deadline{5000};                   // from a request's first byte to its last
-  std::chrono::milliseconds idle_timeout{2000};                       // between requests on a kept-alive connection
-  std::chrono::milliseconds slow_after{500};                          // a request still incomplete after this is slow
+  std::chrono::milliseconds request_deadline = defaults::kRequestDeadline;  // from a request's first byte to its last
+  std::chrono::milliseconds idle_timeout = defaults::kIdleTimeout;    // between requests on a kept-alive connection
+  std::chrono::milliseconds slow_after = defaults::kSlowAfter;        // a request still incomplete after this is slow
   std::chrono::milliseconds write_timeout = defaults::kWriteTimeout;  // a write that makes no progress this long fails
   std::size_t max_connections = defaults::kMaxConnections;
   std::size_t max_overflow = defaults::kMaxOverflowConnections;  // past the cap, read to find probes
@@ -68,12 +69,10 @@ struct ConnectionLimits {
   // for less than overflow_wait (a probe, perhaps, whose request is on its
   // way) only past twice this. Probes wait in a line of the same size.
   std::size_t max_pending = defaults::kMaxPendingConnections;
-  std::chrono::milliseconds overflow_wait{200};
-  std::size_t max_requests_per_connection = 1000;
-  // After an error answered by the reader, what the client still sends is
-  // read and dropped for a while, so that the answer is not lost to a reset.
-  std::chrono::milliseconds linger{500};
-  std::size_t linger_bytes = 1 << 20;
+  std::chrono::milliseconds overflow_wait = defaults::kOverflowWait;
+  std::size_t max_requests_per_connection = defaults::kMaxRequestsPerConnection;
+  std::chrono::milliseconds linger = defaults::kLinger;
+  std::size_t linger_bytes = defaults::kLingerBytes;
 
   // The most descriptors clients can hold at once: connections within the
   // cap, past it, and the two lines of accepted ones waiting for the reader
@@ -193,10 +192,12 @@ class Connections {
   void refuse_in_lane(const ConnPtr& conn);
   void finished(const ConnPtr& conn, bool keep);
   void answer_and_close(const ConnPtr& conn, const ApiError& error, int retry_after_s = 1);
+  // An error's whole answer, as the reader sends it (a 503 with Retry-After).
+  std::string error_answer(const ApiError& error, int retry_after_s = 1) const;
   void drain(const ConnPtr& conn);
   void close_conn(const ConnPtr& conn);
   void expire(std::chrono::steady_clock::time_point now);
-  bool evict_one(std::chrono::steady_clock::time_point now, bool overflow);
+  bool evict_one(std::chrono::steady_clock::time_point now, bool overflow, bool any_age = false);
   void watch(const ConnPtr& conn);
   int next_timeout_ms(std::chrono::steady_clock::time_point now) const;
 

@@ -26,9 +26,9 @@
 namespace netnsd {
 
 struct RequestLimits {
-  std::size_t max_line = 8 * 1024;   // the request line, and each header line, CRLF included
-  std::size_t max_head = 16 * 1024;  // request line and headers, the blank line included
-  std::size_t max_headers = 100;
+  std::size_t max_line = defaults::kMaxRequestLine;  // the request line, and each header line, CRLF included
+  std::size_t max_head = defaults::kMaxRequestHead;  // request line and headers, the blank line included
+  std::size_t max_headers = defaults::kMaxRequestHeaders;
   std::size_t max_body = defaults::kMaxRequestBody;
 };
 

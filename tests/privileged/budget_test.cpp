@@ -31,18 +31,6 @@ double seconds(Clock::duration d) {
   return std::chrono::duration<double>(d).count();
 }
 
-// A counter or gauge from /metrics, by its whole series name; -1 when absent.
-long metric(const Daemon& d, const std::string& series) {
-  auto res = d.get("/metrics");
-  if (!res) return -1;
-  for (std::string_view line : split_lines(res->body)) {
-    if (line.size() > series.size() && line.substr(0, series.size()) == series && line[series.size()] == ' ') {
-      return std::atol(std::string(line.substr(series.size() + 1)).c_str());
-    }
-  }
-  return -1;
-}
-
 // GET /healthz and GET /v1/namespaces on fresh connections every 200 ms,
 // until stopped: the slowest answer of each, and how many failed.
 class Watch {
@@ -138,7 +126,7 @@ TEST_F(Budgets, SlowReadersOfAStreamedSvgAreCutWithinTheBudgetAndGiveTheirSlotsB
   ASSERT_EQ(whole->status, 200) << whole->body.substr(0, 300);
   const std::size_t size = whole->body.size();
   const std::string slow_series = "netnsd_http_refused_total{server=\"api\",reason=\"slow_reader\"}";
-  const long slow_before = metric(netnsd, slow_series);
+  const long slow_before = netnsd.metric(slow_series);
   ASSERT_GE(slow_before, 0);
 
   Watch watch(netnsd);
@@ -149,7 +137,7 @@ TEST_F(Budgets, SlowReadersOfAStreamedSvgAreCutWithinTheBudgetAndGiveTheirSlotsB
   std::thread counting([&] {
     long seen = slow_before;
     while (!readers_done) {
-      const long now = metric(netnsd, slow_series);
+      const long now = netnsd.metric(slow_series);
       for (; seen < now; ++seen) cuts.push_back(Clock::now());
       std::this_thread::sleep_for(50ms);
     }
@@ -159,7 +147,7 @@ TEST_F(Budgets, SlowReadersOfAStreamedSvgAreCutWithinTheBudgetAndGiveTheirSlotsB
   std::thread tb([&] { b.run(post(svg_target)); });
   // Both hold the dump slots now (rendering or sending): a third asks.
   ASSERT_TRUE(testing::eventually(
-      [&] { return metric(netnsd, "netnsd_dumps_running") == static_cast<long>(defaults::kMaxConcurrentDumps); }, 10s));
+      [&] { return netnsd.metric("netnsd_dumps_running") == static_cast<long>(defaults::kMaxConcurrentDumps); }, 10s));
   RawClient third(netnsd.socket_path());
   const auto third_asked = Clock::now();
   ASSERT_TRUE(third.send(post("/v1/dump?output=stream")));
@@ -230,9 +218,9 @@ TEST_F(Budgets, SilentSubscribersAndSilentDumpsLeaveTheApiAnswering) {
   const auto asked = Clock::now();
   ASSERT_TRUE(testing::eventually(
       [&] {
-        return metric(netnsd, "netnsd_event_subscribers") == static_cast<long>(defaults::kMaxEventSubscribers) &&
-               metric(netnsd, "netnsd_dumps_running") == static_cast<long>(defaults::kMaxConcurrentDumps) &&
-               metric(netnsd, "netnsd_dumps_waiting") == static_cast<long>(defaults::kDumpQueue);
+        return netnsd.metric("netnsd_event_subscribers") == static_cast<long>(defaults::kMaxEventSubscribers) &&
+               netnsd.metric("netnsd_dumps_running") == static_cast<long>(defaults::kMaxConcurrentDumps) &&
+               netnsd.metric("netnsd_dumps_waiting") == static_cast<long>(defaults::kDumpQueue);
       },
       5s))
       << "every stream and every dump is in its place";
@@ -263,7 +251,7 @@ TEST_F(Budgets, SilentSubscribersAndSilentDumpsLeaveTheApiAnswering) {
 
   // The waiting dumps are told to come back once they have waited their time.
   ASSERT_TRUE(
-      testing::eventually([&] { return metric(netnsd, "netnsd_dumps_waiting") == 0; }, defaults::kDumpQueueWait + 3s));
+      testing::eventually([&] { return netnsd.metric("netnsd_dumps_waiting") == 0; }, defaults::kDumpQueueWait + 3s));
   const double waited = seconds(Clock::now() - asked);
   EXPECT_LT(waited, seconds(defaults::kDumpQueueWait) + 2.0);
   std::size_t told = 0;

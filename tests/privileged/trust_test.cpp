@@ -11,9 +11,12 @@
 #include <set>
 #include <thread>
 
+#include "api/connections.h"
+#include "api_checks.h"
 #include "daemon.h"
 #include "privileged.h"
 #include "system.h"
+#include "util/defaults.h"
 
 namespace netnsd {
 namespace {
@@ -30,18 +33,6 @@ class Trust : public ::testing::Test {
  protected:
   void SetUp() override { NETNSD_REQUIRE_ROOT(); }
 };
-
-// The value of one sample of /metrics ("name{labels}"), or -1.
-double metric(const Daemon& d, const std::string& sample) {
-  auto res = d.get("/metrics");
-  if (!res || res->status != 200) return -1;
-  std::istringstream in(res->body);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind(sample + " ", 0) == 0) return std::stod(line.substr(sample.size() + 1));
-  }
-  return -1;
-}
 
 std::set<std::string> device_names(const json& ns) {
   std::set<std::string> out;
@@ -76,7 +67,7 @@ TEST_F(Trust, ForgedLinkMessagesFromAnUnprivilegedUserNeverReachTheCache) {
   // Nothing forged got in, and it all was counted.
   std::this_thread::sleep_for(300ms);
   EXPECT_EQ(device_names(netnsd.find_netns(netns)), real);
-  const double foreign = metric(netnsd, "netnsd_netlink_rejected_total{reason=\"foreign\"}");
+  const double foreign = netnsd.metric("netnsd_netlink_rejected_total{reason=\"foreign\"}");
   EXPECT_GE(foreign, 1000) << forged << " forged datagrams sent";
   const long rss_after = netnsd.rss_kib();
   std::printf("forged %d datagrams; %.0f rejected as foreign; netnsd RSS %ld -> %ld KiB (peak %ld)\n", forged, foreign,
@@ -118,7 +109,7 @@ TEST_F(Trust, AnUnprivilegedFloodLeavesEveryHostNamespaceCached) {
         for (std::uint64_t id : host_owned) {
           if (!netnsd.find_netns(id).is_object()) return false;
         }
-        return metric(netnsd, "netnsd_evictions_total{reason=\"owner_share\"}") >= 30;
+        return netnsd.metric("netnsd_evictions_total{reason=\"owner_share\"}") >= 30;
       },
       10s))
       << netnsd.get("/v1/namespaces")->body;
@@ -134,8 +125,8 @@ TEST_F(Trust, AnUnprivilegedFloodLeavesEveryHostNamespaceCached) {
   EXPECT_EQ(list["resolver"]["unprivileged_namespaces"], theirs);
   for (std::uint64_t id : host_owned) EXPECT_TRUE(netnsd.find_netns(id).is_object()) << "evicted: " << id;
   std::printf("40 unprivileged namespaces: %d cached, %.0f evicted for the owner's share, %.0f for capacity\n", theirs,
-              metric(netnsd, "netnsd_evictions_total{reason=\"owner_share\"}"),
-              metric(netnsd, "netnsd_evictions_total{reason=\"capacity\"}"));
+              netnsd.metric("netnsd_evictions_total{reason=\"owner_share\"}"),
+              netnsd.metric("netnsd_evictions_total{reason=\"capacity\"}"));
 }
 
 TEST_F(Trust, UnderAShortDescriptorLimitTheCacheShrinksAndSaysSo) {
@@ -174,9 +165,32 @@ TEST_F(Trust, UnderAShortDescriptorLimitTheCacheShrinksAndSaysSo) {
       }
     }
   }
+  // The reserve is what clients can hold plus a fixed part, and the cache
+  // takes the rest: exactly that many namespaces, 3 descriptors each.
+  const std::size_t reserve = defaults::kFdFixedReserve + ConnectionLimits{}.max_descriptors();
+  auto resolver = netnsd.get_json("/v1/namespaces")["resolver"];
+  EXPECT_EQ(resolver["capacity"], (1024 - reserve) / defaults::kFdsPerNamespace) << resolver;
   const int fds = netnsd.settled_fd_count();
-  std::printf("RLIMIT_NOFILE 1024, 401 namespaces: %d descriptors in use\n", fds);
-  EXPECT_LT(fds, 1024 - 256) << "the reserve is kept";
+  std::printf("RLIMIT_NOFILE 1024, 401 namespaces: %d descriptors in use, reserve %zu\n", fds, reserve);
+  EXPECT_LE(static_cast<std::size_t>(fds), 1024 - reserve + defaults::kFdFixedReserve) << "the reserve is kept";
+
+  // And the reserve holds: every connection clients may keep open, and
+  // more, while the cache is full; no descriptor runs out, probes answer.
+  std::vector<std::unique_ptr<testing::RawClient>> flood;
+  int most = 0;
+  for (std::size_t i = 0; i < ConnectionLimits{}.max_descriptors() + 100; ++i) {
+    flood.push_back(std::make_unique<testing::RawClient>(netnsd.socket_path()));
+    if (i % 50 == 0) most = std::max(most, netnsd.fd_count());
+  }
+  std::this_thread::sleep_for(300ms);
+  most = std::max(most, netnsd.fd_count());
+  auto health = netnsd.get("/healthz");
+  EXPECT_TRUE(health && health->status == 200);
+  flood.clear();
+  std::printf("with %zu connections opened: at most %d descriptors in use\n",
+              ConnectionLimits{}.max_descriptors() + 100, most);
+  EXPECT_LT(most, 1024);
+  EXPECT_EQ(netnsd.log().find("Too many open files"), std::string::npos) << netnsd.log();
   EXPECT_EQ(netnsd.get("/healthz")->status, 200);
 }
 

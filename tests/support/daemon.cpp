@@ -100,6 +100,16 @@ httplib::Result Daemon::get(const std::string& path) const {
   return cli.Get(path);
 }
 
+double Daemon::metric(const std::string& series) const {
+  auto res = get("/metrics");
+  if (!res || res->status != 200) return -1;
+  std::istringstream in(res->body);
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind(series + " ", 0) == 0) return std::stod(line.substr(series.size() + 1));
+  }
+  return -1;
+}
+
 httplib::Result Daemon::post(const std::string& path, const std::string& body) const {
   httplib::Client cli(socket_);
   cli.set_address_family(AF_UNIX);

@@ -45,6 +45,10 @@ class Daemon {
   nlohmann::json find_netns(std::uint64_t inode) const;
   // Inodes of every cached namespace.
   std::vector<std::uint64_t> cached() const;
+  // One sample of GET /metrics by its whole series name
+  // ("netnsd_dumps_running", "netnsd_evictions_total{reason=\"capacity\"}");
+  // -1 when absent or unanswered.
+  double metric(const std::string& series) const;
 
   // Open descriptors of the netnsd process.
   int fd_count() const;
