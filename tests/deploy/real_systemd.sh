@@ -38,12 +38,21 @@ trap cleanup EXIT
 start=$SECONDS
 step() { echo "[$((SECONDS - start)) s] $*"; }
 
-# Debian's own packages; the host's apt cache saves downloading them again.
-step "debootstrap bookworm"
+# Debian's own packages, from the mirror this machine's apt already uses
+# (its sources, read through apt itself, whatever their format); the host's
+# apt cache saves downloading them again.
+release=bookworm
+mirror=$(apt-get indextargets --format '$(SITE) $(RELEASE) $(COMPONENT)' 'Created-By: Packages' 2>/dev/null |
+  awk -v r="$release" '$2 == r && $3 == "main" { print $1; exit }')
+if [ -z "$mirror" ]; then
+  echo "FAIL: apt has no source for $release main (apt-get indextargets); cannot make a $release tree" >&2
+  exit 1
+fi
+step "debootstrap $release from $mirror"
 cache=()
 [ -d /var/cache/apt/archives ] && cache=(--cache-dir=/var/cache/apt/archives)
 debootstrap --variant=minbase "${cache[@]}" --include=systemd,systemd-sysv,dbus,ca-certificates \
-  bookworm "$root" http://deb.debian.org/debian >"$work/debootstrap.log" 2>&1 ||
+  "$release" "$root" "$mirror" >"$work/debootstrap.log" 2>&1 ||
   { tail -n 20 "$work/debootstrap.log"; exit 1; }
 : >"$root/etc/machine-id"
 
@@ -81,7 +90,7 @@ step "powered off"
 cat "$work/check/log" 2>/dev/null || { echo "FAIL: the checks did not run"; tail -n 40 "$work/boot.log"; exit 1; }
 status=$(cat "$work/check/status" 2>/dev/null || echo "no status")
 if [ "$status" != 0 ]; then
-  echo "FAIL: $status check(s) failed under systemd"
+  echo "FAIL: under systemd, failures: $status"
   [ -f "$work/check/install.log" ] && tail -n 20 "$work/check/install.log"
   exit 1
 fi
