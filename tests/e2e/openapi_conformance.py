@@ -138,6 +138,16 @@ class Conformance:
             self.check(method, target, status, ctype, payload, allow)
         return status, ctype, payload
 
+    def expect(self, expected, answer):
+        """`answer` (request()'s) has exactly this status and error code."""
+        status, _, payload = answer
+        try:
+            code = json.loads(payload).get("code")
+        except ValueError:
+            code = None
+        if (status, code) != expected:
+            self.failures.append(f"expected {expected[0]} {expected[1]}, got {status} {code} ({payload[:120]!r})")
+
     def fail(self, method, target, message):
         self.failures.append(f"{method} {target}: {message}")
 
@@ -280,16 +290,22 @@ class Conformance:
             r("POST", path, json.dumps({"format": "dot"}), "application/json")
             r("POST", path, json.dumps({"netns": [0]}), "application/json")
             r("POST", path, json.dumps({"verbose": 1}), "application/json")
-            r("POST", path, "x" * (70 * 1024), "application/json")
-            # A chunked body (http.client chunks an iterable): 411.
-            r("POST", path, iter([b'{"output":', b' "stream"}']), "application/json")
-            # An encoded body: 415, nothing of it read.
-            r("POST", path, b"\x1f\x8b\x08\x00", "application/json", raw_headers={"Content-Encoding": "gzip"})
+            r("POST", path, '{"output":"stream","output":"files"}', "application/json")
+            # What the reader refuses before any handler: each the status and
+            # the code the spec says, not merely a documented one.
+            for body, headers, expected in (
+                    ("x" * (70 * 1024), None, (413, "payload_too_large")),
+                    # A chunked body (http.client chunks an iterable).
+                    (iter([b'{"output":', b' "stream"}']), None, (411, "length_required")),
+                    # An encoded body, nothing of it read.
+                    (b"\x1f\x8b\x08\x00", {"Content-Encoding": "gzip"}, (415, "encoded_body_refused"))):
+                self.expect(expected, r("POST", path, body, "application/json", raw_headers=headers))
 
         # Over the request caps: 414 and 431 on any path.
-        r("GET", "/v1/namespaces/" + "x" * 9000)
-        r("GET", "/healthz", raw_headers={"X-Long": "h" * 9000})
-        r("POST", "/dump", "{}", "application/json", raw_headers={"X-Long": "h" * 9000})
+        self.expect((414, "uri_too_long"), r("GET", "/v1/namespaces/" + "x" * 9000))
+        self.expect((431, "header_too_large"), r("GET", "/healthz", raw_headers={"X-Long": "h" * 9000}))
+        self.expect((431, "header_too_large"),
+                    r("POST", "/dump", "{}", "application/json", raw_headers={"X-Long": "h" * 9000}))
 
         # Wrong methods and unknown paths.
         r("GET", "/dump")

@@ -3,13 +3,16 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <gtest/gtest.h>
+#include <linux/sockios.h>
 #include <poll.h>
 #include <pwd.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -347,6 +350,54 @@ std::map<std::string, std::string> proc_status(pid_t pid) {
     fields[line.substr(0, colon)] = value == std::string::npos ? "" : line.substr(value);
   }
   return fields;
+}
+
+std::set<std::uint64_t> pinned_namespaces(pid_t pid) {
+  std::set<std::uint64_t> found;
+  const std::string proc = "/proc/" + std::to_string(pid);
+  const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(proc + "/fd", ec)) {
+    const std::string link = std::filesystem::read_symlink(entry.path(), ec).string();
+    if (ec) continue;
+    if (link.rfind("net:[", 0) == 0) {
+      found.insert(std::stoull(link.substr(5)));
+    } else if (link.rfind("socket:[", 0) == 0 && pidfd >= 0) {
+      const int target = std::atoi(entry.path().filename().c_str());
+      const int copy = static_cast<int>(::syscall(SYS_pidfd_getfd, pidfd, target, 0));
+      if (copy < 0) continue;
+      const int netns = ::ioctl(copy, SIOCGSKNS);
+      struct stat st {};
+      if (netns >= 0 && ::fstat(netns, &st) == 0) found.insert(st.st_ino);
+      if (netns >= 0) ::close(netns);
+      ::close(copy);
+    }
+  }
+  for (const auto& task : std::filesystem::directory_iterator(proc + "/task", ec)) {
+    struct stat st {};
+    if (::stat((task.path() / "ns" / "net").c_str(), &st) == 0) found.insert(st.st_ino);
+  }
+  if (pidfd >= 0) ::close(pidfd);
+  return found;
+}
+
+std::map<std::uint64_t, std::vector<std::string>> pinned_by(const std::set<std::uint64_t>& namespaces) {
+  std::map<std::uint64_t, std::vector<std::string>> holders;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
+    const std::string name = entry.path().filename();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    const pid_t pid = std::stoi(name);
+    if (pid == ::getpid()) continue;
+    for (std::uint64_t netns : pinned_namespaces(pid)) {
+      if (!namespaces.count(netns)) continue;
+      std::ifstream comm(entry.path() / "comm");
+      std::string command;
+      std::getline(comm, command);
+      holders[netns].push_back(name + " (" + command + ")");
+    }
+  }
+  return holders;
 }
 
 }  // namespace netnsd::testing

@@ -10,6 +10,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -203,6 +204,16 @@ class Background {
 // The fields of /proc/PID/status by name ("VmRSS" -> "1234 kB", "Groups"
 // -> ""); empty when the process is gone.
 std::map<std::string, std::string> proc_status(pid_t pid);
+
+// The network namespaces process `pid` keeps alive, by inode: those its
+// descriptors open (nsfs handles), those of its sockets (SIOCGSKNS on a
+// copy taken with pidfd_getfd), and its threads'. Needs root (ptrace
+// access); empty when the process is gone.
+std::set<std::uint64_t> pinned_namespaces(pid_t pid);
+
+// For each of `namespaces`, every process that keeps it alive
+// (pinned_namespaces), with its command: "1234 (netnsd)". One walk of /proc.
+std::map<std::uint64_t, std::vector<std::string>> pinned_by(const std::set<std::uint64_t>& namespaces);
 
 // Polls `condition` every 5 ms until it holds or `timeout` passes.
 bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout = std::chrono::seconds(3));

@@ -333,11 +333,23 @@ TEST_F(ResolverChanges, ContainersComingAndGoingAreNamespaceChanges) {
   EXPECT_TRUE(last_.back()->containers.empty());
 }
 
+// Changes are built only for a feed: none are held for one that may come.
+// A feed attached later sees what changes after it, never what came before.
 TEST_F(ResolverChanges, WithoutAFeedNothingIsKept) {
   Resolver quiet({}, clock_);
   quiet.capture(1, NamespaceHandle{dummy_fd(), "/run/netns/q"}, Source::bind_mount);
   quiet.set_devices(1, {plain(1, "lo")});
-  EXPECT_EQ(feed_.last_seq(), 0u);
+  ChangeFeed later;
+  auto subscriber = later.subscribe({});
+  quiet.set_feed(&later);
+  quiet.set_devices(1, {plain(1, "lo"), plain(2, "eth0")});
+  const std::vector<FeedItem> items = subscriber->next(0ms);
+  ASSERT_EQ(items.size(), 1u) << "only the change made with the feed there";
+  ASSERT_TRUE(items[0].change);
+  EXPECT_EQ(items[0].change->kind, ChangeKind::device_added);
+  EXPECT_EQ(items[0].change->device->name, "eth0");
+  EXPECT_EQ(later.last_seq(), 1u);
+  quiet.set_feed(nullptr);
 }
 
 }  // namespace
