@@ -100,6 +100,166 @@ Bytes attributes_after(Bytes payload, std::size_t fixed) {
 
 }  // namespace
 
+namespace {
+
+// The kind inside IFLA_LINKINFO ("veth", "macvlan", ...): a short word, given once.
+bool read_link_kind(Bytes linkinfo, std::string& kind, std::string& why) {
+  bool seen = false;
+  const bool ok = for_each_attribute(linkinfo, [&](std::uint16_t type, Bytes b) {
+    if (type != IFLA_INFO_KIND) return true;
+    if (seen) {
+      why = "IFLA_INFO_KIND given twice";
+      return false;
+    }
+    seen = true;
+    auto text = string_attribute(b, kMaxKind);
+    if (!text || text->empty()) {
+      why = "a link kind that is not a short string";
+      return false;
+    }
+    for (char c : *text) {
+      if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.')) {
+        why = "a link kind with unexpected characters";
+        return false;
+      }
+    }
+    kind = std::string(*text);
+    return true;
+  });
+  if (!ok && why.empty()) why = "a malformed IFLA_LINKINFO";
+  return ok;
+}
+
+// The link attributes that name other devices, read as they come and made
+// into LinkRefs once all are known (link_refs).
+struct RawLinks {
+  std::optional<std::uint32_t> link, link_netnsid, new_netnsid, new_ifindex;
+};
+
+// One attribute of a link message into `d` (or `raw`); false, with `why`,
+// when it breaks the attribute policy.
+bool read_link_attribute(std::uint16_t type, Bytes b, bool with_stats, Once& once, Device& d, RawLinks& raw,
+                         std::string& why) {
+  auto u32 = [&](const char* name, std::uint32_t& into) {
+    if (b.size() != 4) {
+      why = std::string(name) + " is " + std::to_string(b.size()) + " bytes, not 4";
+      return false;
+    }
+    into = read_u32(b);
+    return true;
+  };
+  auto optional_u32 = [&](int bit, const char* name, std::optional<std::uint32_t>& into) {
+    std::uint32_t v = 0;
+    if (!once(bit, name) || !u32(name, v)) return false;
+    into = v;
+    return true;
+  };
+  auto byte = [&](int bit, const char* name, std::uint8_t& into) {
+    if (!once(bit, name)) return false;
+    if (b.size() != 1) {
+      why = std::string(name) + " is " + std::to_string(b.size()) + " bytes, not 1";
+      return false;
+    }
+    into = b[0];
+    return true;
+  };
+  switch (type) {
+    case IFLA_IFNAME: {
+      if (!once(0, "IFLA_IFNAME")) return false;
+      auto name = string_attribute(b, IFNAMSIZ - 1);
+      if (!name || !valid_interface_name(*name)) {
+        why = "an interface name the kernel would refuse";
+        return false;
+      }
+      d.name = std::string(*name);
+      return true;
+    }
+    case IFLA_ADDRESS:
+      if (!once(1, "IFLA_ADDRESS")) return false;
+      if (b.size() > kMaxAddress) {
+        why = "a link-layer address of " + std::to_string(b.size()) + " bytes";
+        return false;
+      }
+      d.mac = format_mac(b);
+      return true;
+    case IFLA_MTU:
+      return once(2, "IFLA_MTU") && u32("IFLA_MTU", d.mtu);
+    case IFLA_MASTER: {
+      std::uint32_t master = 0;
+      if (!once(3, "IFLA_MASTER") || !u32("IFLA_MASTER", master)) return false;
+      if (master != 0) d.master = master;
+      return true;
+    }
+    case IFLA_LINK:
+      return optional_u32(4, "IFLA_LINK", raw.link);
+    case IFLA_LINK_NETNSID:
+      return optional_u32(5, "IFLA_LINK_NETNSID", raw.link_netnsid);
+    case IFLA_NEW_NETNSID:
+      return optional_u32(10, "IFLA_NEW_NETNSID", raw.new_netnsid);
+    case IFLA_NEW_IFINDEX:
+      return optional_u32(11, "IFLA_NEW_IFINDEX", raw.new_ifindex);
+    case IFLA_OPERSTATE: {
+      std::uint8_t v = 0;
+      if (!byte(7, "IFLA_OPERSTATE", v)) return false;
+      // IF_OPER_UNKNOWN .. IF_OPER_UP; anything else is unknown.
+      d.operstate = v <= IF_OPER_UP ? static_cast<OperState>(v) : OperState::unknown;
+      return true;
+    }
+    case IFLA_CARRIER: {
+      std::uint8_t v = 0;
+      if (!byte(8, "IFLA_CARRIER", v)) return false;
+      d.carrier = v != 0;
+      return true;
+    }
+    case IFLA_STATS64: {
+      if (!once(9, "IFLA_STATS64")) return false;
+      // rtnl_link_stats64 grows with the kernel; its first eight
+      // counters have not moved since it was introduced.
+      if (b.size() < 8 * sizeof(std::uint64_t) || b.size() % sizeof(std::uint64_t) != 0) {
+        why = "IFLA_STATS64 of " + std::to_string(b.size()) + " bytes";
+        return false;
+      }
+      if (with_stats) {
+        std::uint64_t v[8];
+        std::memcpy(v, b.data(), sizeof v);
+        d.stats = LinkStats{v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]};
+      }
+      return true;
+    }
+    case IFLA_LINKINFO:
+      return once(6, "IFLA_LINKINFO") && read_link_kind(b, d.kind, why);
+    default:
+      return true;  // attributes netnsd does not read (the kernel adds new ones)
+  }
+}
+
+// IFLA_LINK is, for a veth, the peer's ifindex in the peer's namespace, and
+// for a stacked device (macvlan, vlan, vxlan, tunnels) the lower device's;
+// IFLA_LINK_NETNSID is present exactly when that namespace is another one.
+// A device naming itself (some drivers do) has no lower link. A deleted
+// device with IFLA_NEW_NETNSID moved to that namespace.
+void link_refs(const RawLinks& raw, std::optional<NetnsId> self, LinkMessage& out) {
+  Device& d = out.device;
+  if (raw.link && *raw.link != 0 && (*raw.link != d.ifindex || raw.link_netnsid)) {
+    LinkRef ref;
+    ref.ifindex = *raw.link;
+    if (raw.link_netnsid) {
+      ref.nsid = static_cast<std::int32_t>(*raw.link_netnsid);
+    } else {
+      ref.netns = self;
+    }
+    (d.kind == "veth" ? d.peer : d.lower) = ref;
+  }
+  if (out.deleted && raw.new_netnsid) {
+    LinkRef to;
+    to.nsid = static_cast<std::int32_t>(*raw.new_netnsid);
+    to.ifindex = raw.new_ifindex.value_or(0);
+    out.moved_to = to;
+  }
+}
+
+}  // namespace
+
 LinkMessage parse_link_message(const nlmsghdr& message, std::optional<NetnsId> self, bool with_stats) {
   if (message.nlmsg_type != RTM_NEWLINK && message.nlmsg_type != RTM_DELLINK) return {};
   if (message.nlmsg_len < NLMSG_LENGTH(sizeof(ifinfomsg))) return refuse("link message shorter than its header");
@@ -121,154 +281,13 @@ LinkMessage parse_link_message(const nlmsghdr& message, std::optional<NetnsId> s
 
   std::string why;
   Once once(why);
-  std::optional<std::uint32_t> link, link_netnsid, new_netnsid, new_ifindex;
-  auto u32 = [&](Bytes b, const char* name, std::uint32_t& into) {
-    if (b.size() != 4) {
-      why = std::string(name) + " is " + std::to_string(b.size()) + " bytes, not 4";
-      return false;
-    }
-    into = read_u32(b);
-    return true;
-  };
+  RawLinks raw;
   const bool ok = for_each_attribute(attributes_after(payload, sizeof(ifinfomsg)), [&](std::uint16_t type, Bytes b) {
-    switch (type) {
-      case IFLA_IFNAME: {
-        if (!once(0, "IFLA_IFNAME")) return false;
-        auto name = string_attribute(b, IFNAMSIZ - 1);
-        if (!name || !valid_interface_name(*name)) {
-          why = "an interface name the kernel would refuse";
-          return false;
-        }
-        d.name = std::string(*name);
-        return true;
-      }
-      case IFLA_ADDRESS:
-        if (!once(1, "IFLA_ADDRESS")) return false;
-        if (b.size() > kMaxAddress) {
-          why = "a link-layer address of " + std::to_string(b.size()) + " bytes";
-          return false;
-        }
-        d.mac = format_mac(b);
-        return true;
-      case IFLA_MTU:
-        return once(2, "IFLA_MTU") && u32(b, "IFLA_MTU", d.mtu);
-      case IFLA_MASTER: {
-        std::uint32_t master = 0;
-        if (!once(3, "IFLA_MASTER") || !u32(b, "IFLA_MASTER", master)) return false;
-        if (master != 0) d.master = master;
-        return true;
-      }
-      case IFLA_LINK: {
-        std::uint32_t v = 0;
-        if (!once(4, "IFLA_LINK") || !u32(b, "IFLA_LINK", v)) return false;
-        link = v;
-        return true;
-      }
-      case IFLA_LINK_NETNSID: {
-        std::uint32_t v = 0;
-        if (!once(5, "IFLA_LINK_NETNSID") || !u32(b, "IFLA_LINK_NETNSID", v)) return false;
-        link_netnsid = v;
-        return true;
-      }
-      case IFLA_NEW_NETNSID: {
-        std::uint32_t v = 0;
-        if (!once(10, "IFLA_NEW_NETNSID") || !u32(b, "IFLA_NEW_NETNSID", v)) return false;
-        new_netnsid = v;
-        return true;
-      }
-      case IFLA_NEW_IFINDEX: {
-        std::uint32_t v = 0;
-        if (!once(11, "IFLA_NEW_IFINDEX") || !u32(b, "IFLA_NEW_IFINDEX", v)) return false;
-        new_ifindex = v;
-        return true;
-      }
-      case IFLA_OPERSTATE: {
-        if (!once(7, "IFLA_OPERSTATE")) return false;
-        if (b.size() != 1) {
-          why = "IFLA_OPERSTATE is " + std::to_string(b.size()) + " bytes, not 1";
-          return false;
-        }
-        // IF_OPER_UNKNOWN .. IF_OPER_UP; anything else is unknown.
-        d.operstate = b[0] <= IF_OPER_UP ? static_cast<OperState>(b[0]) : OperState::unknown;
-        return true;
-      }
-      case IFLA_CARRIER:
-        if (!once(8, "IFLA_CARRIER")) return false;
-        if (b.size() != 1) {
-          why = "IFLA_CARRIER is " + std::to_string(b.size()) + " bytes, not 1";
-          return false;
-        }
-        d.carrier = b[0] != 0;
-        return true;
-      case IFLA_STATS64: {
-        if (!once(9, "IFLA_STATS64")) return false;
-        // rtnl_link_stats64 grows with the kernel; its first eight
-        // counters have not moved since it was introduced.
-        if (b.size() < 8 * sizeof(std::uint64_t) || b.size() % sizeof(std::uint64_t) != 0) {
-          why = "IFLA_STATS64 of " + std::to_string(b.size()) + " bytes";
-          return false;
-        }
-        if (with_stats) {
-          std::uint64_t v[8];
-          std::memcpy(v, b.data(), sizeof v);
-          d.stats = LinkStats{v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]};
-        }
-        return true;
-      }
-      case IFLA_LINKINFO: {
-        if (!once(6, "IFLA_LINKINFO")) return false;
-        bool kind_seen = false;
-        const bool nested_ok = for_each_attribute(b, [&](std::uint16_t info_type, Bytes ib) {
-          if (info_type != IFLA_INFO_KIND) return true;
-          if (kind_seen) {
-            why = "IFLA_INFO_KIND given twice";
-            return false;
-          }
-          kind_seen = true;
-          auto kind = string_attribute(ib, kMaxKind);
-          if (!kind || kind->empty()) {
-            why = "a link kind that is not a short string";
-            return false;
-          }
-          for (char c : *kind) {
-            if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.')) {
-              why = "a link kind with unexpected characters";
-              return false;
-            }
-          }
-          d.kind = std::string(*kind);
-          return true;
-        });
-        if (!nested_ok && why.empty()) why = "a malformed IFLA_LINKINFO";
-        return nested_ok;
-      }
-      default:
-        return true;  // attributes netnsd does not read (the kernel adds new ones)
-    }
+    return read_link_attribute(type, b, with_stats, once, d, raw, why);
   });
   if (!ok) return refuse(why.empty() ? "a malformed attribute" : why);
   if (!out.deleted && d.name.empty()) return refuse("a new link without a name");
-
-  // IFLA_LINK is, for a veth, the peer's ifindex in the peer's namespace,
-  // and for a stacked device (macvlan, vlan, vxlan, tunnels) the lower
-  // device's; IFLA_LINK_NETNSID is present exactly when that namespace is
-  // another one. A device naming itself (some drivers do) has no lower link.
-  if (link && *link != 0 && (*link != d.ifindex || link_netnsid)) {
-    LinkRef ref;
-    ref.ifindex = *link;
-    if (link_netnsid) {
-      ref.nsid = static_cast<std::int32_t>(*link_netnsid);
-    } else {
-      ref.netns = self;
-    }
-    (d.kind == "veth" ? d.peer : d.lower) = ref;
-  }
-  if (out.deleted && new_netnsid) {
-    LinkRef to;
-    to.nsid = static_cast<std::int32_t>(*new_netnsid);
-    to.ifindex = new_ifindex.value_or(0);
-    out.moved_to = to;
-  }
+  link_refs(raw, self, out);
   return out;
 }
 
