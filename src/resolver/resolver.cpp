@@ -195,7 +195,7 @@ bool Resolver::make_room_locked(NetnsId added, Graveyard& graveyard) {
     if (victim == none) victim = oldest_locked(added, same_owner);
     if (victim != none) {
       erase_locked(victim, graveyard, "evicted");
-      ++evictions_owner_share_;
+      ++counted_.evictions_owner_share;
     }
   }
   while (entries_.size() > config_.capacity) {
@@ -209,7 +209,7 @@ bool Resolver::make_room_locked(NetnsId added, Graveyard& graveyard) {
     }
     if (victim == none) return false;
     erase_locked(victim, graveyard, "evicted");
-    ++evictions_capacity_;
+    ++counted_.evictions_capacity;
   }
   return true;
 }
@@ -250,7 +250,7 @@ bool Resolver::capture(NetnsId netns, NamespaceHandle handle, Source source) {
         lru_.erase(entry.lru);
         graveyard.handles.push_back(std::move(entry.handle));
         entries_.erase(it);
-        ++refusals_capacity_;
+        ++counted_.refusals_capacity;
       } else if (feed_) {
         Change c;
         c.kind = ChangeKind::netns_added;
@@ -289,7 +289,7 @@ std::vector<Device> Resolver::set_devices(NetnsId netns, std::vector<Device> dev
   }
   it->second.devices_over_cap = fresh.size() > config_.max_devices;
   if (it->second.devices_over_cap) {
-    devices_refused_ += fresh.size() - config_.max_devices;
+    counted_.devices_refused += fresh.size() - config_.max_devices;
     fresh.erase(std::next(fresh.begin(), static_cast<std::ptrdiff_t>(config_.max_devices)), fresh.end());
   }
   for (const auto& [ifindex, device] : it->second.devices) index_remove_locked(netns, device);
@@ -316,7 +316,7 @@ bool Resolver::upsert_device(NetnsId netns, Device device) {
   if (it == entries_.end()) return false;
   auto old = it->second.devices.find(device.ifindex);
   if (old == it->second.devices.end() && it->second.devices.size() >= config_.max_devices) {
-    ++devices_refused_;
+    ++counted_.devices_refused;
     it->second.devices_over_cap = true;
     return false;
   }
@@ -518,7 +518,7 @@ std::size_t Resolver::release_lonely() {
       if (entry.lonely_since && now - *entry.lonely_since >= config_.lonely_timeout) expired.push_back(netns);
     }
     for (NetnsId netns : expired) erase_locked(entries_.find(netns), graveyard, "released");
-    lonely_releases_ += graveyard.gone.size();
+    counted_.lonely_releases += graveyard.gone.size();
   }
   const std::size_t released = graveyard.gone.size();
   bury(graveyard);
@@ -654,12 +654,12 @@ void Resolver::set_degraded(std::string reason) {
 
 void Resolver::count_resync() {
   std::lock_guard lock(mutex_);
-  ++resyncs_;
+  ++counted_.resyncs;
 }
 
 void Resolver::count_capture_failure() {
   std::lock_guard lock(mutex_);
-  ++capture_failures_;
+  ++counted_.handle_capture_failures;
 }
 
 void Resolver::set_not_cached(std::size_t count) {
@@ -693,14 +693,8 @@ ResolverStats Resolver::stats_locked() const {
     if (entry.devices_over_cap) ++s.namespaces_over_device_cap;
   }
   s.not_cached = not_cached_;
-  s.evictions_capacity = evictions_capacity_;
-  s.evictions_owner_share = evictions_owner_share_;
-  s.evictions = evictions_capacity_ + evictions_owner_share_;
-  s.refusals_capacity = refusals_capacity_;
-  s.devices_refused = devices_refused_;
-  s.lonely_releases = lonely_releases_;
-  s.resyncs = resyncs_;
-  s.handle_capture_failures = capture_failures_;
+  static_cast<CacheCounters&>(s) = counted_;
+  s.evictions = counted_.evictions_capacity + counted_.evictions_owner_share;
   s.netlink_rejected_foreign = netlink_.foreign;
   s.netlink_rejected_sequence = netlink_.sequence;
   s.netlink_rejected_policy = netlink_.policy;

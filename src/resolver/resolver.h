@@ -263,14 +263,8 @@ class Resolver {
   ResolverListener* listener_ = nullptr;
   ChangeFeed* feed_ = nullptr;
   std::vector<Change> changes_;  // noted, not yet published (see Mutation)
-  std::uint64_t evictions_capacity_ = 0;
-  std::uint64_t evictions_owner_share_ = 0;
-  std::uint64_t refusals_capacity_ = 0;
-  std::uint64_t devices_refused_ = 0;
+  CacheCounters counted_;
   std::size_t not_cached_ = 0;
-  std::uint64_t lonely_releases_ = 0;
-  std::uint64_t resyncs_ = 0;
-  std::uint64_t capture_failures_ = 0;
 };
 
 }  // namespace netnsd

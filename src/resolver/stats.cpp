@@ -71,6 +71,13 @@ constexpr std::array kFields = {
     StatField{"exit_watch_fallbacks", "netnsd_exit_watch_fallbacks_total", "", "counter",
               "Process exits left to a timed presence pass: too many were being watched.",
               [](S s) -> std::uint64_t { return s.live.exit_watch_fallbacks; }},
+    StatField{"loop_netlink_calls", "netnsd_event_thread_netlink_total", "", "counter",
+              "Netlink requests the event thread made itself: a new namespace's first listing, a new veth end's "
+              "peer.",
+              [](S s) -> std::uint64_t { return s.live.loop_netlink_calls; }},
+    StatField{"loop_netlink_us", "netnsd_event_thread_netlink_seconds_total", "", "counter",
+              "Time the event thread spent in those requests.",
+              [](S s) -> std::uint64_t { return s.live.loop_netlink_us; }, 1e-6},
 };
 
 }  // namespace

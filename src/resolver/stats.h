@@ -22,6 +22,11 @@ struct LiveCounters {
   std::uint64_t link_events = 0;           // rtnetlink link messages applied
   std::uint64_t netlink_resyncs = 0;       // namespaces re-dumped after ENOBUFS
   std::uint64_t exit_watch_fallbacks = 0;  // exits left to a timed presence pass (too many watched)
+  // Netlink requests the event thread makes itself, beside applying
+  // changes: a new namespace's first listing and its peers' nsids, the
+  // listing that finds a new veth end's peer. How many, and the time spent.
+  std::uint64_t loop_netlink_calls = 0;
+  std::uint64_t loop_netlink_us = 0;
 };
 
 // Netlink messages refused, counted by the kernel adapters that refuse them
@@ -32,7 +37,19 @@ struct NetlinkCounters {
   std::atomic<std::uint64_t> policy{0};    // messages that broke an attribute policy, dropped whole
 };
 
-struct ResolverStats {
+// What the resolver counts itself, held as it counts them and reported as
+// they are (ResolverStats is one).
+struct CacheCounters {
+  std::uint64_t evictions_capacity = 0;
+  std::uint64_t evictions_owner_share = 0;
+  std::uint64_t refusals_capacity = 0;
+  std::uint64_t devices_refused = 0;
+  std::uint64_t lonely_releases = 0;
+  std::uint64_t resyncs = 0;
+  std::uint64_t handle_capture_failures = 0;
+};
+
+struct ResolverStats : CacheCounters {
   bool ready = false;           // the initial scan has completed
   bool degraded = false;        // running without eBPF events
   std::string degraded_reason;  // why, when degraded
@@ -49,13 +66,6 @@ struct ResolverStats {
   std::size_t not_cached = 0;               // seen by the last scan, not in the cache
   std::size_t namespaces_over_device_cap = 0;
   std::uint64_t evictions = 0;  // all reasons
-  std::uint64_t evictions_capacity = 0;
-  std::uint64_t evictions_owner_share = 0;
-  std::uint64_t refusals_capacity = 0;
-  std::uint64_t devices_refused = 0;
-  std::uint64_t lonely_releases = 0;
-  std::uint64_t resyncs = 0;
-  std::uint64_t handle_capture_failures = 0;
   std::uint64_t netlink_rejected_foreign = 0;
   std::uint64_t netlink_rejected_sequence = 0;
   std::uint64_t netlink_rejected_policy = 0;
@@ -72,6 +82,7 @@ struct StatField {
   std::string_view type;    // "gauge" or "counter"
   std::string_view help;
   std::uint64_t (*read)(const ResolverStats&);
+  double metric_scale = 1;  // the metric's unit per the JSON's (1e-6: microseconds as seconds)
 };
 
 // Every numeric field, in the order the dump writes them.
