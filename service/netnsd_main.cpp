@@ -132,6 +132,101 @@ HttpApiOptions metrics_options(const HttpApiOptions& api, const std::string& add
   return options;
 }
 
+// Signals are taken synchronously by sigwait(), so every thread started
+// after this inherits the block. SIGHUP asks for a rescan (there is nothing
+// to reload: the configuration is read once).
+sigset_t block_signals() {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+  return signals;
+}
+
+ResolverConfig resolver_config(const ServiceConfig& config, const FdBudget& budget) {
+  ResolverConfig out;
+  out.capacity = budget.capacity;
+  out.configured_capacity = config.capacity;
+  out.capacity_limit = budget.limit;
+  out.lonely_timeout = config.lonely_timeout;
+  out.max_per_owner = config.max_per_owner;
+  out.max_devices = config.max_devices;
+  return out;
+}
+
+// The watchdog is fed from the event loop itself: if it stalls, systemd
+// stops hearing from it and restarts netnsd.
+TrackerConfig tracker_config(const ServiceConfig& config, const SystemdNotifier& systemd, const Resolver& resolver) {
+  TrackerConfig out;
+  out.resync_interval = config.resync_interval;
+  out.flush_period = config.flush_period;
+  out.use_ebpf = !config.no_ebpf;
+  if (auto interval = systemd.watchdog_interval()) {
+    out.heartbeat_interval = *interval;
+    out.heartbeat = [&systemd, &resolver] { systemd.watchdog(status_line(resolver)); };
+  }
+  return out;
+}
+
+DumpFileOptions dump_file_options(const ServiceConfig& config, std::optional<gid_t> group) {
+  DumpFileOptions out;
+  out.group = group;
+  out.max_dumps = config.max_dumps;
+  out.min_free_bytes = config.dump_min_free_mib << 20;
+  return out;
+}
+
+// What a crash left in the dump directory (temporaries, a graph without its
+// dump) goes, and the directory gets its mode and group.
+void sweep_dumps(const std::string& dir, const DumpFileOptions& options) {
+  if (auto swept = sweep_dump_dir(dir, options); !swept) {
+    spdlog::warn("dump directory not usable yet: {}", swept.error().message());
+  } else if (swept->temporaries || swept->unpaired || swept->pruned) {
+    spdlog::info(
+        "dump directory swept: {} temporaries and {} unpaired files left by a crash removed, {} old pairs pruned",
+        swept->temporaries, swept->unpaired, swept->pruned);
+  }
+}
+
+// The API, then the event sources, then the metrics endpoint; false (said)
+// when one cannot start.
+bool start_serving(HttpApi& api, Tracker& tracker, HttpApi* metrics_api, const ServiceConfig& config) {
+  auto started = [](const Status& st) {
+    if (!st) spdlog::critical("cannot start: {}", st.error().message());
+    return static_cast<bool>(st);
+  };
+  if (!started(api.start()) || !started(tracker.start()) || (metrics_api && !started(metrics_api->start()))) {
+    return false;
+  }
+  if (metrics_api) spdlog::info("metrics, /healthz and /readyz over TCP on {}", *config.metrics_address);
+  spdlog::info("netnsd {} serving on {} (dumps in {})", kVersion, config.socket_path, config.dump_dir);
+  return true;
+}
+
+// Says READY=1 once the initial scan is done and the event sources run;
+// rescans on SIGHUP; returns on SIGTERM or SIGINT.
+void serve_until_stopped(const sigset_t& signals, Tracker& tracker, const SystemdNotifier& systemd,
+                         const Resolver& resolver) {
+  std::atomic<bool> stopping{false};
+  std::thread readiness([&] {
+    while (!stopping && !tracker.wait_ready(std::chrono::milliseconds(100))) {
+    }
+    if (!stopping) systemd.ready(status_line(resolver));
+  });
+  int signal_number = 0;
+  while (sigwait(&signals, &signal_number) == 0 && signal_number == SIGHUP) {
+    spdlog::info("SIGHUP: rescanning the host");
+    tracker.request_resync();
+  }
+  spdlog::info("stopping on {}", strsignal(signal_number));
+  systemd.stopping();
+  stopping = true;
+  readiness.join();
+}
+
 int run(const ServiceConfig& config) {
   tune_malloc();
   setup_logging(config.log_level);
@@ -144,7 +239,6 @@ int run(const ServiceConfig& config) {
                               (metrics ? metrics->connections.max_descriptors() : 0);
   const FdBudget budget = plan_fd_budget(config.capacity, raise_fd_limit(), reserve);
   if (!budget.limit.empty()) spdlog::warn("{}; /readyz reports degraded", budget.limit);
-
   if (config.socket_group) {
     auto gid = lookup_group(*config.socket_group);
     if (!gid) {
@@ -153,63 +247,21 @@ int run(const ServiceConfig& config) {
     }
     options.socket_group = *gid;
   }
-  const std::optional<gid_t> socket_group = options.socket_group;
-
-  // Signals are taken synchronously by sigwait() below, so every thread
-  // started from here on inherits the block. SIGHUP asks for a rescan
-  // (there is nothing to reload: the configuration is read once).
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGHUP);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  ::signal(SIGPIPE, SIG_IGN);
+  const sigset_t signals = block_signals();
 
   SystemClock clock;
   // Every change the cache applies, for GET /v1/events; outlives the resolver.
-  FeedOptions feed_options;
-  feed_options.max_subscribers = config.max_subscribers;
-  feed_options.queue = config.event_queue;
-  ChangeFeed feed(feed_options);
-  ResolverConfig resolver_config;
-  resolver_config.capacity = budget.capacity;
-  resolver_config.configured_capacity = config.capacity;
-  resolver_config.capacity_limit = budget.limit;
-  resolver_config.lonely_timeout = config.lonely_timeout;
-  resolver_config.max_per_owner = config.max_per_owner;
-  resolver_config.max_devices = config.max_devices;
-  Resolver resolver(resolver_config, clock);
+  ChangeFeed feed(FeedOptions{.queue = config.event_queue, .max_subscribers = config.max_subscribers});
+  Resolver resolver(resolver_config(config, budget), clock);
   resolver.set_feed(&feed);
   KernelHost host(&resolver.netlink_counters(), "/proc", "/proc/self/mountinfo", containers.runtime_root,
                   containers.cgroups);
   KernelSources sources(&resolver.netlink_counters());
   SystemdNotifier systemd;
-  TrackerConfig tracker_config;
-  tracker_config.resync_interval = config.resync_interval;
-  tracker_config.flush_period = config.flush_period;
-  tracker_config.use_ebpf = !config.no_ebpf;
-  // The watchdog is fed from the event loop itself: if it stalls, systemd
-  // stops hearing from it and restarts netnsd.
-  if (auto interval = systemd.watchdog_interval()) {
-    tracker_config.heartbeat_interval = *interval;
-    tracker_config.heartbeat = [&systemd, &resolver] { systemd.watchdog(status_line(resolver)); };
-  }
-  Tracker tracker(resolver, host, sources, clock, tracker_config);
-  DumpFileOptions file_options;
-  file_options.group = socket_group;
-  file_options.max_dumps = config.max_dumps;
-  file_options.min_free_bytes = config.dump_min_free_mib << 20;
+  Tracker tracker(resolver, host, sources, clock, tracker_config(config, systemd, resolver));
+  const DumpFileOptions file_options = dump_file_options(config, options.socket_group);
   Dumper dumper(resolver, host, clock, config.dump_dir, file_options);
-  // What a crash left (temporaries, a graph without its dump) goes, and the
-  // directory gets its mode and group.
-  if (auto swept = sweep_dump_dir(config.dump_dir, file_options); !swept) {
-    spdlog::warn("dump directory not usable yet: {}", swept.error().message());
-  } else if (swept->temporaries || swept->unpaired || swept->pruned) {
-    spdlog::info(
-        "dump directory swept: {} temporaries and {} unpaired files left by a crash removed, {} old pairs pruned",
-        swept->temporaries, swept->unpaired, swept->pruned);
-  }
+  sweep_dumps(config.dump_dir, file_options);
   Telemetry telemetry;
   HttpApiDeps deps{resolver,
                    dumper,
@@ -220,39 +272,8 @@ int run(const ServiceConfig& config) {
   std::unique_ptr<HttpApi> metrics_api;
   if (metrics) metrics_api = std::make_unique<HttpApi>(deps, *metrics);
   HttpApi api(std::move(deps), options);
-  if (Status st = api.start(); !st) {
-    spdlog::critical("cannot start: {}", st.error().message());
-    return 1;
-  }
-  if (Status st = tracker.start(); !st) {
-    spdlog::critical("cannot start: {}", st.error().message());
-    return 1;
-  }
-  if (metrics_api) {
-    if (Status st = metrics_api->start(); !st) {
-      spdlog::critical("cannot start: {}", st.error().message());
-      return 1;
-    }
-    spdlog::info("metrics, /healthz and /readyz over TCP on {}", *config.metrics_address);
-  }
-  spdlog::info("netnsd {} serving on {} (dumps in {})", kVersion, config.socket_path, config.dump_dir);
-  // READY=1 once the initial scan is done and the event sources run.
-  std::atomic<bool> stopping{false};
-  std::thread readiness([&] {
-    while (!stopping && !tracker.wait_ready(std::chrono::milliseconds(100))) {
-    }
-    if (!stopping) systemd.ready(status_line(resolver));
-  });
-
-  int signal_number = 0;
-  while (sigwait(&signals, &signal_number) == 0 && signal_number == SIGHUP) {
-    spdlog::info("SIGHUP: rescanning the host");
-    tracker.request_resync();
-  }
-  spdlog::info("stopping on {}", strsignal(signal_number));
-  systemd.stopping();
-  stopping = true;
-  readiness.join();
+  if (!start_serving(api, tracker, metrics_api.get(), config)) return 1;
+  serve_until_stopped(signals, tracker, systemd, resolver);
   if (metrics_api) metrics_api->stop();
   api.stop();
   tracker.stop();

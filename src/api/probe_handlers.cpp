@@ -37,7 +37,9 @@ void serve_metrics(ApiContext& api, const httplib::Request&, httplib::Response& 
   out.sample("netnsd_degraded", "", "gauge", "1 when running without eBPF events or under a limit (see /readyz).",
              s.degraded || !s.limits.empty() ? 1 : 0);
   for (const StatField& f : stat_fields()) {
-    if (!f.metric.empty()) out.sample(f.metric, f.labels, f.type, f.help, static_cast<double>(f.read(s)));
+    if (!f.metric.empty()) {
+      out.sample(f.metric, f.labels, f.type, f.help, static_cast<double>(f.read(s)) * f.metric_scale);
+    }
   }
   api.telemetry.write(out);
   res.set_content(out.take(), "text/plain; version=0.0.4");

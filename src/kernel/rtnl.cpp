@@ -18,6 +18,7 @@
 
 #include "kernel/netns.h"
 #include "kernel/rtnl_parse.h"
+#include "util/defaults.h"
 #include "util/log_limiter.h"
 
 namespace netnsd {
@@ -28,8 +29,8 @@ struct MsgFree {
 };
 using MsgPtr = std::unique_ptr<nl_msg, MsgFree>;
 
-constexpr std::size_t kReceiveBuffer = 64 * 1024;
-constexpr int kDumpAttempts = 5;
+constexpr std::size_t kReceiveBuffer = defaults::kNetlinkReadBuffer;
+constexpr int kDumpAttempts = defaults::kNetlinkDumpAttempts;
 
 // Refusals are logged once per namespace per minute; the rest only counted.
 LogLimiter& refusal_log() {

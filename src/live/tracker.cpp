@@ -196,6 +196,30 @@ void Tracker::on_task_exit(const NetnsEvent& event) {
   exiting_.emplace(fd, ExitWatch{std::move(watch.value()), *id});
 }
 
+namespace {
+
+// Times netlink requests the event thread makes itself (LiveCounters).
+class LoopNetlink {
+ public:
+  // `before`: time spent already in requests of the same call (a scan's
+  // listings, say), counted with what follows.
+  explicit LoopNetlink(LiveCounters& counters, std::chrono::microseconds before = {})
+      : counters_(counters), began_(std::chrono::steady_clock::now() - before) {}
+  ~LoopNetlink() {
+    ++counters_.loop_netlink_calls;
+    counters_.loop_netlink_us += static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - began_).count());
+  }
+  LoopNetlink(const LoopNetlink&) = delete;
+  LoopNetlink& operator=(const LoopNetlink&) = delete;
+
+ private:
+  LiveCounters& counters_;
+  std::chrono::steady_clock::time_point began_;
+};
+
+}  // namespace
+
 void Tracker::capture_from_event(const NetnsEvent& event) {
   if (resolver_.has_handle(event.netns)) {
     resolver_.mark_present(event.netns);
@@ -224,8 +248,11 @@ void Tracker::capture_from_event(const NetnsEvent& event) {
     request_presence_pass(clock_.now());
     return;  // cached already, or no room for its owner
   }
-  relist(event.netns);
-  resolve_cached_peers(resolver_, host_, event.netns);
+  {
+    LoopNetlink timed(counters_);
+    relist(event.netns);
+    resolve_cached_peers(resolver_, host_, event.netns);
+  }
   request_presence_pass(clock_.now());  // pids and names
 }
 
@@ -324,12 +351,15 @@ void Tracker::on_links_readable(NetnsId netns) {
     // thread has the rest of the burst (and other namespaces) to apply.
     request_relist(netns);
   }
-  if (relist_self) relist(netns);
-  for (NetnsId other : relist_peers) {
-    relist(other);
-    resolve_cached_peers(resolver_, host_, other);
+  if (relist_self || !relist_peers.empty() || peers_pending) {
+    LoopNetlink timed(counters_);
+    if (relist_self) relist(netns);
+    for (NetnsId other : relist_peers) {
+      relist(other);
+      resolve_cached_peers(resolver_, host_, other);
+    }
+    if (peers_pending || relist_self) resolve_cached_peers(resolver_, host_, netns);
   }
-  if (peers_pending || relist_self) resolve_cached_peers(resolver_, host_, netns);
   publish_counters();
 }
 
@@ -453,7 +483,10 @@ void Tracker::apply_gathered(Gathered gathered) {
     std::vector<NetnsId> mounted_before;
     if (mode == ScanMode::mounts) mounted_before = scanner_.mounted();
     ScanReport report = scanner_.apply(std::move(*gathered.scan), gathered.as_of, fresh);
-    for (NetnsId netns : report.captured_ids) resolve_cached_peers(resolver_, host_, netns);
+    if (report.captured || report.netlink_took.count() > 0) {
+      LoopNetlink timed(counters_, report.netlink_took);
+      for (NetnsId netns : report.captured_ids) resolve_cached_peers(resolver_, host_, netns);
+    }
     if (mode == ScanMode::mounts) {
       const std::vector<NetnsId> now = scanner_.mounted();
       if (!std::includes(now.begin(), now.end(), mounted_before.begin(), mounted_before.end())) {
@@ -478,6 +511,7 @@ void Tracker::apply_gathered(Gathered gathered) {
       continue;
     }
     for (NetnsId other : apply_listing(netns, std::move(links.value()))) request_relist(other);
+    LoopNetlink timed(counters_);
     resolve_cached_peers(resolver_, host_, netns);
   }
   publish_counters();

@@ -49,17 +49,12 @@ struct TrackerConfig {
   std::chrono::milliseconds resync_interval = defaults::kResyncInterval;  // 0: no periodic rescan
   std::chrono::milliseconds flush_period = defaults::kFlushPeriod;
   bool use_ebpf = true;
-  // How long presence-check requests are gathered before one pass runs, and
-  // the least time between two passes (each walks all of /proc).
-  std::chrono::milliseconds presence_delay{20};
-  std::chrono::milliseconds presence_min_interval{250};
-  // Receive buffer of each namespace's link monitor: a burst past it is an
-  // overflow, answered by listing that namespace again.
-  int link_rcvbuf = 1 << 20;
-  // Exits waited for at once (a descriptor each); past that, an exit is left
-  // to a presence pass this long after it.
-  std::size_t max_exit_watches = 64;
-  std::chrono::milliseconds exit_fallback_delay{1000};
+  // See defaults.h.
+  std::chrono::milliseconds presence_delay = defaults::kPresenceDelay;
+  std::chrono::milliseconds presence_min_interval = defaults::kPresenceMinInterval;
+  int link_rcvbuf = defaults::kLinkReceiveBuffer;
+  std::size_t max_exit_watches = defaults::kMaxExitWatches;
+  std::chrono::milliseconds exit_fallback_delay = defaults::kExitFallbackDelay;
   // Called on the event thread every heartbeat_interval (0: never): a loop
   // that stalls stops calling it (systemd's watchdog listens for it).
   std::chrono::milliseconds heartbeat_interval{0};

@@ -107,10 +107,7 @@ ScanReport Scanner::scan(ScanMode mode, std::optional<WallTime> as_of) {
 }
 
 ScanReport Scanner::apply(ScanInput input, std::optional<WallTime> as_of, const ListingFilter& fresh) {
-  const ScanMode mode = input.mode;
-  const auto started = input.started;
   ScanReport report;
-
   TaskScan tasks;
   if (input.tasks) {
     tasks = std::move(input.tasks.value());
@@ -118,13 +115,40 @@ ScanReport Scanner::apply(ScanInput input, std::optional<WallTime> as_of, const 
     report.tasks_ok = false;
     spdlog::warn("cannot walk /proc: {}", input.tasks.error().message());
   }
-  auto& mounts = input.mounts;
-  if (!mounts) {
+  if (!input.mounts) {
     report.mounts_ok = false;
-    spdlog::warn("cannot read bind mounts: {}", mounts.error().message());
+    spdlog::warn("cannot read bind mounts: {}", input.mounts.error().message());
   }
   const std::vector<NetnsId> mounted_before = mounted();
+  PresenceMap presence = presence_of(tasks, input);
+  report.namespaces = presence.size();
+  const std::set<NetnsId> captured = capture_new(presence, tasks, mounted_before, report);
+  if (report.mounts_ok && report.tasks_ok) {
+    if (input.mode != ScanMode::mounts) {
+      std::size_t missing = 0;
+      for (const auto& [netns, seen] : presence) missing += !resolver_.contains(netns);
+      resolver_.set_not_cached(missing);
+    }
+    if (input.mode == ScanMode::mounts) {
+      std::map<NetnsId, std::set<std::string>> names;
+      for (auto& [netns, seen] : presence) names.emplace(netns, std::move(seen.names));
+      resolver_.apply_names(names);
+    } else {
+      resolver_.apply_presence(presence, as_of, input.gathered_at);
+    }
+  }
+  const auto listing_began = std::chrono::steady_clock::now();
+  list_devices(captured, input, fresh, report);
+  report.netlink_took =
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - listing_began);
 
+  if (input.mode == ScanMode::full) resolver_.count_resync();
+  scanned_once_ = true;
+  report.took = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - input.started);
+  return report;
+}
+
+PresenceMap Scanner::presence_of(const TaskScan& tasks, ScanInput& input) {
   PresenceMap presence;
   for (const auto& [netns, task] : tasks) {
     Presence& p = presence[netns];
@@ -136,16 +160,19 @@ ScanReport Scanner::apply(ScanInput input, std::optional<WallTime> as_of, const 
       p.containers = std::move(found->second);
     }
   }
-  if (mounts) {
-    mounts_ = std::move(mounts.value());
+  if (input.mounts) {
+    mounts_ = std::move(input.mounts.value());
     std::sort(mounts_.begin(), mounts_.end(),
               [](const NetnsMount& a, const NetnsMount& b) { return a.netns < b.netns; });
     mounts_.shrink_to_fit();
     for (const NetnsMount& m : mounts_) presence[m.netns].names.insert(mount_name(m.mount_point));
   }
-  report.namespaces = presence.size();
+  return presence;
+}
 
-  std::set<NetnsId> held, captured_ids;
+std::set<NetnsId> Scanner::capture_new(const PresenceMap& presence, const TaskScan& tasks,
+                                       const std::vector<NetnsId>& mounted_before, ScanReport& report) {
+  std::set<NetnsId> held, captured;
   for (const auto& [netns, handle] : resolver_.handles()) held.insert(netns);
   for (const auto& [netns, seen] : presence) {
     if (held.count(netns)) continue;
@@ -185,34 +212,24 @@ ScanReport Scanner::apply(ScanInput input, std::optional<WallTime> as_of, const 
     }
     if (resolver_.capture(netns, std::move(*handle), source)) {
       ++report.captured;
-      captured_ids.insert(netns);
+      captured.insert(netns);
       report.captured_ids.push_back(netns);
     } else {
       ++report.capacity_skips;
     }
   }
+  return captured;
+}
 
-  if (report.mounts_ok && report.tasks_ok) {
-    if (mode != ScanMode::mounts) {
-      std::size_t missing = 0;
-      for (const auto& [netns, seen] : presence) missing += !resolver_.contains(netns);
-      resolver_.set_not_cached(missing);
-    }
-    if (mode == ScanMode::mounts) {
-      std::map<NetnsId, std::set<std::string>> names;
-      for (auto& [netns, seen] : presence) names.emplace(netns, std::move(seen.names));
-      resolver_.apply_names(names);
-    } else {
-      resolver_.apply_presence(presence, as_of, input.gathered_at);
-    }
-  }
-
+void Scanner::list_devices(const std::set<NetnsId>& captured, ScanInput& input, const ListingFilter& fresh,
+                           ScanReport& report) {
+  const ScanMode mode = input.mode;
   std::map<NetnsId, HandlePtr> handles;
   for (auto& [netns, handle] : resolver_.handles()) handles.emplace(netns, std::move(handle));
   Listings listings;
   for (const auto& [netns, handle] : handles) {
     Result<std::vector<Device>> links = Error::logic("not listed");
-    if (captured_ids.count(netns)) {
+    if (captured.count(netns)) {
       links = host_.list_links(*handle, netns);
     } else if (mode != ScanMode::full) {
       continue;
@@ -240,11 +257,6 @@ ScanReport Scanner::apply(ScanInput input, std::optional<WallTime> as_of, const 
     if (has_unresolved_peers(listings)) resolve_peers(listings, listings, handles, host_);
   }
   for (auto& [netns, devices] : listings) resolver_.set_devices(netns, std::move(devices));
-
-  if (mode == ScanMode::full) resolver_.count_resync();
-  scanned_once_ = true;
-  report.took = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started);
-  return report;
 }
 
 }  // namespace netnsd

@@ -7,6 +7,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -27,6 +28,9 @@ struct ScanReport {
   std::size_t stale_listings = 0;    // gathered listings not applied: events had changed the namespace
   std::vector<NetnsId> captured_ids;
   std::chrono::microseconds took{0};
+  // Of which: listing the devices of what it captured (and, for a full
+  // scan, resolving veth peers), netlink requests made by the applying thread.
+  std::chrono::microseconds netlink_took{0};
 };
 
 enum class ScanMode {
@@ -92,6 +96,15 @@ class Scanner {
   // input.containers), reusing what earlier scans learnt of the same
   // process in the same namespace.
   void describe(const TaskScan& tasks, ScanInput& input) const;
+  // apply(), step by step: who is present (tasks and bind mounts; the
+  // mounts are kept), a handle for each new namespace with room for it
+  // (their ids), and the devices of those and, for a full scan, of every
+  // namespace whose gathered listing is still fresh.
+  PresenceMap presence_of(const TaskScan& tasks, ScanInput& input);
+  std::set<NetnsId> capture_new(const PresenceMap& presence, const TaskScan& tasks,
+                                const std::vector<NetnsId>& mounted_before, ScanReport& report);
+  void list_devices(const std::set<NetnsId>& captured, ScanInput& input, const ListingFilter& fresh,
+                    ScanReport& report);
 
   Resolver& resolver_;
   HostView& host_;

@@ -193,6 +193,13 @@ std::size_t cached_count() {
   return json::parse(res->body)["namespaces"].size();
 }
 
+// The resolver's own numbers (the dump's "resolver" section), by JSON key.
+double resolver_stat(const std::string& key) {
+  auto res = client().Get("/v1/namespaces");
+  if (!res || res->status != 200) return -1;
+  return json::parse(res->body)["resolver"].value(key, -1.0);
+}
+
 long rss_kib(pid_t pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/status");
   std::string line;
@@ -699,7 +706,12 @@ int main(int argc, char** argv) {
 
     std::fprintf(stderr, "== N=%d: freshness, %d samples each\n", n, o.fresh);
     Samples fresh;
+    const double loop_calls0 = resolver_stat("loop_netlink_calls"), loop_us0 = resolver_stat("loop_netlink_us");
     freshness(o, n, fresh);
+    // What the event thread spent in netlink requests of its own (a new
+    // namespace's first listing, a new veth end's peer) while they ran.
+    const double loop_calls = resolver_stat("loop_netlink_calls") - loop_calls0;
+    const double loop_us = resolver_stat("loop_netlink_us") - loop_us0;
     std::fprintf(stderr, "== N=%d: /healthz from %d keep-alive clients during dumps\n", n, o.clients);
     Samples load;
     int dumps_done = 0;
@@ -749,6 +761,12 @@ int main(int argc, char** argv) {
           << fresh_rss << " KiB (" << fmt(cache_kib) << " KiB per namespace) |\n";
     prev_rss = rss;
     prev_cached = cached;
+    table << "\n| the event thread's own netlink requests during the freshness runs | value |\n|---|---|\n";
+    table << "| requests (first listings of new namespaces, peers of new veth ends) | " << fmt(loop_calls) << " |\n";
+    table << "| time in them, mean per request | " << fmt(loop_calls > 0 ? loop_us / loop_calls / 1000 : 0)
+          << " ms |\n";
+    table << "| time in them, per freshness sample | "
+          << fmt(loop_us / 1000 / static_cast<double>(std::max(1, o.fresh) * 5)) << " ms |\n";
     const auto& h = load["healthz"];
     table << "\n| GET /healthz, " << o.clients << " keep-alive clients, " << dumps_done
           << " snapshot dumps running alongside | p50 | p99 | requests |\n|---|---|---|---|\n";

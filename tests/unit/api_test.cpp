@@ -335,6 +335,13 @@ TEST_F(Api, WhenEveryConnectionIsBusyProbesAreAnsweredAndOthersGet503) {
     EXPECT_EQ(res->status, 200) << probe;
     EXPECT_LT(std::chrono::steady_clock::now() - started, 500ms) << probe;
   }
+  // HEAD is a probe too, whichever probe it asks for.
+  for (const char* probe : {"/healthz", "/readyz", "/metrics"}) {
+    testing::RawClient head(service.socket_path());
+    ASSERT_TRUE(head.send(std::string("HEAD ") + probe + " HTTP/1.1\r\n\r\n"));
+    const std::string answer = head.read_until_closed(2s);
+    EXPECT_EQ(testing::status_of(answer), 200) << "HEAD " << probe << ": " << answer;
+  }
   testing::RawClient other(service.socket_path());
   ASSERT_TRUE(other.send("GET /v1/namespaces HTTP/1.1\r\n\r\n"));
   std::string answer = other.read_until_closed(2s);
