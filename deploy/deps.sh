@@ -1,22 +1,31 @@
 #!/bin/bash
-# Installs what netnsd needs to build, run and be tested, from Debian 12's
-# own packages. Idempotent; only runs apt-get when something is missing.
+# Installs what netnsd needs, from Debian 12's own packages. Idempotent; only
+# runs apt-get when something is missing.
+#   deploy/deps.sh            what the test suite needs: build, run and test
+#   deploy/deps.sh --install  what deploy/install.sh needs: build and run
 set -euo pipefail
 
-packages=(
+install=(
   # build
   build-essential cmake pkg-config clang bpftool
   libbpf-dev libcpp-httplib-dev nlohmann-json3-dev libnl-3-dev libnl-route-3-dev libspdlog-dev
-  libgtest-dev libgmock-dev libsystemd-dev libgraphviz-dev
+  libsystemd-dev libgraphviz-dev
+  # run and render; curl for the README's examples, groff for the man pages
+  iproute2 util-linux curl graphviz systemd groff-base
+)
+tests=(
+  libgtest-dev libgmock-dev
   # checks: formatting, fuzzing and sanitizers (clang 14's runtimes)
   clang-format-14 libclang-rt-14-dev
-  # run, render and test
-  iproute2 util-linux curl graphviz python3 python3-yaml python3-jsonschema systemd groff-base
+  # test scripts
+  python3 python3-yaml python3-jsonschema
   # hostile-client tests: real compression bombs
   gzip brotli python3-prometheus-client
   # /metrics is checked with promtool, Debian's prometheus package's
   prometheus
 )
+packages=("${install[@]}")
+[ "${1:-}" = --install ] || packages+=("${tests[@]}")
 
 missing=()
 for p in "${packages[@]}"; do

@@ -1,7 +1,7 @@
 #!/bin/bash
 # Installs, builds and starts netnsd on its defaults, from a fresh Debian 12
 # machine, as root:
-#   - Debian packages (deploy/deps.sh), a release build, binaries into
+#   - Debian packages (deploy/deps.sh --install), a release build, binaries into
 #     /usr/local (netnsd in sbin, netnsctl in bin, netnsd-render in libexec,
 #     man pages, bash completion), /etc/netnsd/netnsd.conf and the systemd
 #     units (netnsd, and netnsd-render's socket and service) with drop-in
@@ -45,7 +45,7 @@ if [ "$(id -u)" != 0 ]; then
   exit 1
 fi
 
-./deploy/deps.sh
+./deploy/deps.sh --install
 BUILD=${BUILD:-build-release}
 cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DNETNSD_BUILD_TESTS=OFF >/dev/null
 cmake --build "$BUILD" -j"$(nproc)" --target netnsd netnsctl netnsd-render

@@ -2,7 +2,7 @@
 # netnsd's unit under a real systemd, in one command, as root:
 #   tests/deploy/real_systemd.sh
 # Makes a minimal Debian 12 tree with debootstrap (Debian's packages only),
-# installs the build packages into it (deploy/deps.sh), boots it with
+# installs what deploy/install.sh needs into it (deploy/deps.sh --install), boots it with
 # systemd-nspawn in a network namespace of its own, and there runs
 # tests/deploy/systemd_inside.sh: deploy/install.sh, then start (ready only
 # after the scan), a dump, a watchdog restart after kill -STOP, a deleted
@@ -61,10 +61,12 @@ mkdir "$root/src"
 tar -C "$src" --exclude='./build*' --exclude=./.git -cf - . | tar -C "$root/src" -xf -
 
 # Packages need the network: installed before the boot, sharing the host's.
-step "deploy/deps.sh in the tree"
+step "deploy/deps.sh --install in the tree"
 nspawn=(systemd-nspawn -D "$root" --register=no --keep-unit --quiet)
-"${nspawn[@]}" --bind=/var/cache/apt/archives /src/deploy/deps.sh >"$work/deps.log" 2>&1 ||
-  { tail -n 20 "$work/deps.log"; exit 1; }
+# What deploy/install.sh needs, and python3 for the checks themselves.
+"${nspawn[@]}" --bind=/var/cache/apt/archives /bin/sh -c \
+  '/src/deploy/deps.sh --install && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3' \
+  >"$work/deps.log" 2>&1 || { tail -n 20 "$work/deps.log"; exit 1; }
 
 # The check runs as a unit of the booted systemd and powers off at the end.
 cat >"$root/etc/systemd/system/netnsd-check.service" <<'UNIT'

@@ -146,7 +146,13 @@ gone() { ! ip link show vhost >/dev/null 2>&1; }
 if eventually 20 gone; then
   ok "ip netns add a; restart; ip netns del a: the namespace was freed (its veth is gone)"
 else
-  fail "namespace a is still alive: $(grep -c nsfs /proc/"$(systemctl show -p MainPID --value netnsd)"/mountinfo) nsfs mounts in netnsd's mount namespace"
+  main=$(systemctl show -p MainPID --value netnsd)
+  holders=$(for p in /proc/[0-9]*; do
+    { readlink "$p"/fd/* "$p"/task/*/ns/net 2>/dev/null | grep -q "net:\[$inode\]"; } && echo "${p#/proc/} ($(cat "$p"/comm))"
+  done | tr '\n' ' ')
+  fail "namespace a is still alive: $(grep -c nsfs /proc/"$main"/mountinfo) nsfs mounts in netnsd's mount namespace;" \
+    "held by: ${holders:-no descriptor or thread of any process}; netnsd (pid $main) said:" \
+    "$(journalctl -u netnsd -o cat --no-pager | grep -iE 'lonely|releas|mount' | tail -n 5 | tr '\n' ' ')"
   ip link del vhost 2>/dev/null
 fi
 
