@@ -128,11 +128,21 @@ bool RequestReader::parse_head(std::string_view head) {
     refuse(ApiError{400, "bad_request", "the request's method is not a token (RFC 9110 9.1)"});
     return false;
   }
+  if (version != "HTTP/1.1" && version != "HTTP/1.0") {
+    refuse(ApiError{400, "bad_request", "the request line is not 'METHOD TARGET HTTP/1.x'"});
+    return false;
+  }
   rewritten_line_.reset();
   if (auto origin = origin_form(h.target)) {
     // cpp-httplib routes on the origin form: the request line it reads is rewritten (take()).
     h.target = std::move(*origin);
     rewritten_line_ = h.method + " " + h.target + " " + std::string(version);
+  }
+  // Origin form (or absolute, made so above): netnsd serves no other
+  // (RFC 9112 3.2: the authority form is CONNECT's, the asterisk OPTIONS').
+  if (h.target.empty() || h.target.front() != '/' || h.target.find_first_of(" \t\r") != std::string::npos) {
+    refuse(ApiError{400, "bad_request", "the request target is not a path ('/...')"});
+    return false;
   }
   h.path = h.target.substr(0, h.target.find('?'));
   h.keep_alive = version == "HTTP/1.1";
@@ -199,15 +209,18 @@ std::string RequestReader::take() {
   const std::size_t total = head_size_ + head_->content_length;
   request = buffer_.substr(0, total);
   if (head_->expect_continue) {
-    // Remove the Expect line: cpp-httplib would answer it a second time.
-    for (std::size_t at = 0; (at = request.find('\n', at)) != std::string::npos && at + 1 < head_size_;) {
+    // Remove the Expect lines that asked for 100 Continue: cpp-httplib
+    // would answer them a second time.
+    std::size_t head_end = head_size_;
+    for (std::size_t at = 0; (at = request.find('\n', at)) != std::string::npos && at + 1 < head_end;) {
       const std::size_t begin = at + 1;
       const std::size_t end = request.find('\n', begin);
       if (end == std::string::npos) break;
       auto header = split_header(std::string_view(request).substr(begin, end - begin));
-      if (header && iequals(header->first, "Expect")) {
+      if (header && iequals(header->first, "Expect") && iequals(header->second, "100-continue")) {
         request.erase(begin, end + 1 - begin);
-        break;
+        head_end -= end + 1 - begin;
+        continue;  // the next line starts where this one did
       }
       at = begin;
     }

@@ -10,7 +10,7 @@ cd "$(dirname "$0")/../.."
 seconds=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(rtnl_fuzz mountinfo_fuzz dump_params_fuzz config_fuzz)
+[ ${#targets[@]} -gt 0 ] || targets=(rtnl_fuzz mountinfo_fuzz dump_params_fuzz config_fuzz request_reader_fuzz)
 
 BUILD=${FUZZ_BUILD:-build-fuzz}
 CC=clang-14 CXX=clang++-14 cmake -S . -B "$BUILD" -DNETNSD_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
