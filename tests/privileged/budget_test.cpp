@@ -8,12 +8,12 @@
 
 #include <algorithm>
 #include <atomic>
-#include <mutex>
 #include <thread>
 
 #include "api_checks.h"
 #include "daemon.h"
 #include "privileged.h"
+#include "prober.h"
 #include "system.h"
 #include "util/defaults.h"
 #include "util/text.h"
@@ -32,37 +32,14 @@ double seconds(Clock::duration d) {
 }
 
 // GET /healthz and GET /v1/namespaces on fresh connections every 200 ms,
-// until stopped: the slowest answer of each, and how many failed.
-class Watch {
- public:
-  explicit Watch(const Daemon& d) : d_(d), thread_([this] { run(); }) {}
-  ~Watch() { finish(); }
+// until stopped.
+struct Watch {
+  explicit Watch(const Daemon& d) : health(d, "/healthz", 200ms), namespaces(d, "/v1/namespaces", 200ms) {}
   void finish() {
-    stop_ = true;
-    if (thread_.joinable()) thread_.join();
+    health.finish();
+    namespaces.finish();
   }
-  double slowest_health_s = 0, slowest_namespaces_s = 0;
-  int asked = 0, failed = 0;
-
- private:
-  void run() {
-    while (!stop_) {
-      const auto started = Clock::now();
-      for (const char* path : {"/healthz", "/v1/namespaces"}) {
-        const auto t0 = Clock::now();
-        auto res = d_.get(path);
-        const double took = seconds(Clock::now() - t0);
-        ++asked;
-        if (!res || res->status != 200) ++failed;
-        double& slowest = std::string_view(path) == "/healthz" ? slowest_health_s : slowest_namespaces_s;
-        slowest = std::max(slowest, took);
-      }
-      std::this_thread::sleep_until(started + 200ms);
-    }
-  }
-  const Daemon& d_;
-  std::atomic<bool> stop_{false};
-  std::thread thread_;
+  testing::Prober health, namespaces;
 };
 
 std::string post(const std::string& target, const std::string& body = "") {
@@ -183,19 +160,23 @@ TEST_F(Budgets, SlowReadersOfAStreamedSvgAreCutWithinTheBudgetAndGiveTheirSlotsB
     EXPECT_GE(cut_after, budget_s - 1.0);
     EXPECT_LE(cut_after, budget_s + 1.0);
   }
+  const double slowest_health_s = watch.health.percentile(1.0) / 1000;
+  const double slowest_namespaces_s = watch.namespaces.percentile(1.0) / 1000;
+  const int asked = static_cast<int>(watch.health.probes() + watch.namespaces.probes());
+  const int failed = watch.health.failures() + watch.namespaces.failures();
   std::printf(
       "[ figures ] third dump: %d after %.2f s; /healthz slowest %.3f s, /v1/namespaces slowest %.3f s (%d "
       "asked, %d failed)\n",
-      third_status, third_s, watch.slowest_health_s, watch.slowest_namespaces_s, watch.asked, watch.failed);
+      third_status, third_s, slowest_health_s, slowest_namespaces_s, asked, failed);
   EXPECT_TRUE(third_status == 200 || (third_status == 503 && third_answer.find("Retry-After") != std::string::npos))
       << third_answer.substr(0, 300);
   EXPECT_LE(third_s, seconds(defaults::kDumpQueueWait) + 0.5);
   ASSERT_TRUE(after);
   EXPECT_EQ(after->status, 200) << after->body;
-  EXPECT_EQ(watch.failed, 0);
-  EXPECT_GT(watch.asked, 20);
-  EXPECT_LT(watch.slowest_health_s, 1.0);
-  EXPECT_LT(watch.slowest_namespaces_s, 1.0);
+  EXPECT_EQ(failed, 0);
+  EXPECT_GT(asked, 20);
+  EXPECT_LT(slowest_health_s, 1.0);
+  EXPECT_LT(slowest_namespaces_s, 1.0);
 }
 
 TEST_F(Budgets, SilentSubscribersAndSilentDumpsLeaveTheApiAnswering) {

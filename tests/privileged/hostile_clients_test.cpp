@@ -22,6 +22,7 @@
 #include "api_checks.h"
 #include "daemon.h"
 #include "privileged.h"
+#include "prober.h"
 #include "system.h"
 #include "util/defaults.h"
 #include "util/text.h"
@@ -33,78 +34,9 @@ using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 using nlohmann::json;
 using testing::Daemon;
+using testing::Prober;
 using testing::RawClient;
 using testing::status_of;
-
-// Probes /healthz every 50 ms on a fresh connection, and samples netnsd's
-// descriptors, until stopped.
-class Prober {
- public:
-  explicit Prober(const Daemon& d) : d_(d), thread_([this] { run(); }) {}
-  ~Prober() { finish(); }
-  void finish() {
-    stop_ = true;
-    if (thread_.joinable()) thread_.join();
-  }
-  double percentile(double p) {
-    std::lock_guard lock(mutex_);
-    if (latencies_ms_.empty()) return -1;
-    std::vector<double> v = latencies_ms_;
-    std::sort(v.begin(), v.end());
-    return v[std::min(v.size() - 1, static_cast<std::size_t>(p * static_cast<double>(v.size())))];
-  }
-  int failures() const { return failures_; }
-  std::size_t probes() {
-    std::lock_guard lock(mutex_);
-    return latencies_ms_.size() + static_cast<std::size_t>(failures_);
-  }
-  int max_fds() const { return max_fds_; }
-  std::vector<std::string> reasons() {
-    std::lock_guard lock(mutex_);
-    return reasons_;
-  }
-
- private:
-  void run() {
-    while (!stop_) {
-      const auto started = Clock::now();
-      RawClient c(d_.socket_path());
-      std::string why;
-      std::string answer;
-      if (!c.connected()) {
-        why = "connect failed";
-      } else if (!c.send("GET /healthz HTTP/1.1\r\nHost: probe\r\n\r\n", 1s)) {
-        why = "send failed";
-      } else if (status_of(answer = c.read_answer(1s)) != 200) {
-        why = "answer: " + answer.substr(0, 400) + (c.closed_by_server() ? " (closed)" : " (no answer in 1 s)");
-      }
-      const bool ok = why.empty();
-      if (!ok) {
-        std::lock_guard lock(mutex_);
-        reasons_.push_back(why);
-      }
-      const double ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
-      {
-        std::lock_guard lock(mutex_);
-        if (ok) {
-          latencies_ms_.push_back(ms);
-        } else {
-          ++failures_;
-        }
-      }
-      max_fds_ = std::max(max_fds_.load(), d_.fd_count());
-      std::this_thread::sleep_until(started + 50ms);
-    }
-  }
-  const Daemon& d_;
-  std::atomic<bool> stop_{false};
-  std::mutex mutex_;
-  std::vector<double> latencies_ms_;
-  std::vector<std::string> reasons_;  // why each failed probe failed
-  std::atomic<int> failures_{0};
-  std::atomic<int> max_fds_{0};
-  std::thread thread_;
-};
 
 struct Row {
   std::string scenario;
