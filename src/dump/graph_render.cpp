@@ -278,8 +278,11 @@ bool read_all(int fd, std::string& into, std::chrono::steady_clock::time_point d
 void limit_render() {
   const rlimit cpu{kRenderCpuSeconds, kRenderCpuSeconds};
   ::setrlimit(RLIMIT_CPU, &cpu);
+#ifndef NETNSD_ASAN
+  // (ASan reserves terabytes of address space for its shadow memory.)
   const rlimit memory{defaults::kRenderMemoryBytes, defaults::kRenderMemoryBytes};
   ::setrlimit(RLIMIT_AS, &memory);
+#endif
 }
 
 // In the child: renders, writes the answer, exits without running

@@ -157,7 +157,12 @@ TEST_F(Budgets, SlowReadersOfAStreamedSvgAreCutWithinTheBudgetAndGiveTheirSlotsB
         "end %.1f s later\n",
         r.got, size, cut_after, budget_s, seconds(r.closed_at - cuts[i]));
     EXPECT_LT(r.got, size) << "it was cut, not served whole";
-    EXPECT_GE(cut_after, budget_s - 1.0);
+    // Never before what was sent was due (the reader took all of it, up to
+    // the cut): the grace, then the minimum rate. (0.3 s: the client saw its
+    // first byte a little after netnsd sent it.)
+    const double sent_due_s =
+        seconds(defaults::kReadGrace) + static_cast<double>(r.got) / static_cast<double>(defaults::kMinReadRate);
+    EXPECT_GE(cut_after, sent_due_s - 0.3);
     EXPECT_LE(cut_after, budget_s + 1.0);
   }
   const double slowest_health_s = watch.health.percentile(1.0) / 1000;
