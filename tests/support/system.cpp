@@ -27,6 +27,18 @@ extern char** environ;
 namespace netnsd::testing {
 namespace {
 
+// A test that kills netnsd while its client writes (kill -9 in the middle of a
+// request) must see EPIPE, not die of SIGPIPE: Debian's cpp-httplib sends with
+// no MSG_NOSIGNAL. A handler, not SIG_IGN, so what the tests exec starts with
+// SIGPIPE at its default again.
+void ignore_sigpipe(int) {}
+[[maybe_unused]] const bool kSigpipeCaught = [] {
+  struct sigaction action {};
+  action.sa_handler = ignore_sigpipe;
+  ::sigemptyset(&action.sa_mask);
+  return ::sigaction(SIGPIPE, &action, nullptr) == 0;
+}();
+
 std::string base36(std::uint64_t v) {
   static constexpr char digits[] = "0123456789abcdefghijklmnopqrstuvwxyz";
   std::string out;
