@@ -95,6 +95,13 @@ auto with_socket(const NamespaceHandle& ns, NetlinkCounters& counters, F fn)
 
 }  // namespace
 
+std::uint64_t KernelHost::cookie_of(const NamespaceHandle& ns) {
+  // The request socket the relist after a capture opens anyway: asking it
+  // costs one getsockopt.
+  auto cookie = with_socket(ns, counters_, [](RtnlSocket& sock) { return sock.netns_cookie(); });
+  return cookie ? *cookie : 0;
+}
+
 Result<std::vector<Device>> KernelHost::list_links(const NamespaceHandle& ns, NetnsId self, bool with_stats) {
   return with_socket(ns, counters_, [=](RtnlSocket& sock) { return sock.list_devices(self, with_stats); });
 }

@@ -28,6 +28,7 @@ class KernelHost final : public HostView {
   Result<std::vector<NetnsMount>> scan_mounts() override;
   Result<Fd> open_netns(const std::string& path, NetnsId expected) override;
   NamespaceOwner owner_of(int netns_fd) override;
+  std::uint64_t cookie_of(const NamespaceHandle& ns) override;
   Result<std::vector<Device>> list_links(const NamespaceHandle& ns, NetnsId self, bool with_stats = false) override;
   Result<std::vector<std::int32_t>> nsids(const NamespaceHandle& in,
                                           const std::vector<const NamespaceHandle*>& targets) override;

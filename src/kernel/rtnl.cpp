@@ -327,6 +327,18 @@ Status RtnlSocket::read_link_events(const std::function<void(const LinkEvent&)>&
   return {};
 }
 
+Result<std::uint64_t> RtnlSocket::netns_cookie() const {
+#ifndef SO_NETNS_COOKIE
+  constexpr int SO_NETNS_COOKIE = 71;  // asm-generic/socket.h, Linux 5.14
+#endif
+  std::uint64_t cookie = 0;
+  socklen_t size = sizeof cookie;
+  if (::getsockopt(fd_.get(), SOL_SOCKET, SO_NETNS_COOKIE, &cookie, &size) != 0) {
+    return Error::os("getsockopt SO_NETNS_COOKIE");
+  }
+  return cookie;
+}
+
 Result<std::int32_t> RtnlSocket::nsid_of(int netns_fd) {
   MsgPtr msg(nlmsg_alloc_simple(RTM_GETNSID, NLM_F_REQUEST));
   if (!msg) return Error::os("allocate netlink message", ENOMEM);

@@ -71,6 +71,9 @@ class RtnlSocket {
   // or -1 when it has none (RTM_GETNSID with NETNSA_FD).
   Result<std::int32_t> nsid_of(int netns_fd);
 
+  // The cookie of the socket's namespace (SO_NETNS_COOKIE, Linux 5.14).
+  Result<std::uint64_t> netns_cookie() const;
+
   // Turns this socket into a monitor of devices and addresses: joins
   // RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR and RTNLGRP_IPV6_IFADDR, asks for a
   // receive buffer of `rcvbuf` bytes and makes it non-blocking. Use it for

@@ -244,7 +244,9 @@ void Tracker::capture_from_event(const NetnsEvent& event) {
     return;
   }
   const NamespaceOwner owner = host_.owner_of(fd->get());
-  if (!resolver_.capture(event.netns, {std::move(fd.value()), path, owner}, Source::ebpf)) {  // subscribes
+  NamespaceHandle handle(std::move(fd.value()), path, owner);
+  handle.cookie = host_.cookie_of(handle);
+  if (!resolver_.capture(event.netns, std::move(handle), Source::ebpf)) {  // subscribes
     request_presence_pass(clock_.now());
     return;  // cached already, or no room for its owner
   }

@@ -62,18 +62,20 @@ bool ChangeFilter::accepts(const Change& change) const {
 
 struct ChangeFeed::Subscription::State {
   ChangeFilter filter;
+  std::size_t queue_cap = 0;
+  bool internal = false;
   std::deque<FeedItem> queue;
   std::uint64_t dropped = 0;  // changes not queued since the last gap was reported
   std::condition_variable wake;
 };
 
 struct ChangeFeed::Core {
-  explicit Core(FeedOptions o) : options(o) {}
+  explicit Core(FeedOptions o) : options(o), seq(o.after_seq) {}
   const FeedOptions options;
   mutable std::mutex mutex;
   std::deque<ChangePtr> history;
   std::vector<std::shared_ptr<Subscription::State>> subscribers;
-  std::uint64_t seq = 0;
+  std::uint64_t seq;
   bool closed = false;
   FeedStats stats;
 
@@ -81,7 +83,7 @@ struct ChangeFeed::Core {
   // reported where it is: before the first change queued after it.
   void offer(Subscription::State& s, const ChangePtr& change) {
     if (!s.filter.accepts(*change)) return;
-    if (s.queue.size() >= options.queue) {
+    if (s.queue.size() >= s.queue_cap) {
       ++s.dropped;
       ++stats.lost;
       return;
@@ -122,12 +124,13 @@ void ChangeFeed::publish(std::vector<Change> changes, WallTime at) {
 std::unique_ptr<ChangeFeed::Subscription> ChangeFeed::subscribe(ChangeFilter filter,
                                                                 std::optional<std::uint64_t> since) {
   std::lock_guard lock(core_->mutex);
-  if (core_->closed || core_->subscribers.size() >= core_->options.max_subscribers) {
+  if (core_->closed || core_->stats.subscribers >= core_->options.max_subscribers) {
     ++core_->stats.refused;
     return nullptr;
   }
   auto state = std::make_shared<Subscription::State>();
   state->filter = std::move(filter);
+  state->queue_cap = core_->options.queue;
   if (since && *since < core_->seq) {
     // The history holds seq - history.size() + 1 .. seq.
     const std::uint64_t oldest = core_->seq - core_->history.size() + 1;
@@ -137,7 +140,16 @@ std::unique_ptr<ChangeFeed::Subscription> ChangeFeed::subscribe(ChangeFilter fil
     }
   }
   core_->subscribers.push_back(state);
-  core_->stats.subscribers = core_->subscribers.size();
+  ++core_->stats.subscribers;
+  return std::unique_ptr<Subscription>(new Subscription(core_, std::move(state)));
+}
+
+std::unique_ptr<ChangeFeed::Subscription> ChangeFeed::subscribe_internal(std::size_t queue) {
+  std::lock_guard lock(core_->mutex);
+  auto state = std::make_shared<Subscription::State>();
+  state->queue_cap = queue;
+  state->internal = true;
+  core_->subscribers.push_back(state);
   return std::unique_ptr<Subscription>(new Subscription(core_, std::move(state)));
 }
 
@@ -164,7 +176,7 @@ ChangeFeed::Subscription::~Subscription() {
   std::lock_guard lock(core_->mutex);
   auto& list = core_->subscribers;
   list.erase(std::remove(list.begin(), list.end(), state_), list.end());
-  core_->stats.subscribers = list.size();
+  if (!state_->internal) --core_->stats.subscribers;
 }
 
 std::vector<FeedItem> ChangeFeed::Subscription::next(std::chrono::milliseconds timeout) {

@@ -56,6 +56,10 @@ struct Change {
   std::optional<WallTime> lonely_since;
   std::vector<ContainerRef> containers;
   std::string reason;
+  // netns_added: who owns it and its cookie (NamespaceHandle), what the
+  // history keys it by.
+  NamespaceOwner owner;
+  std::uint64_t cookie = 0;
   // device_*: the device as it now is (added, changed) or last was
   // (removed); device_changed: as it was, and the names of the fields that
   // differ; device_removed: where the kernel said it went (nsid as seen
@@ -92,6 +96,9 @@ struct FeedItem {
 };
 
 struct FeedOptions {
+  // Sequence numbers continue after this one (the journal's last: they never
+  // start again at 1 on a restart).
+  std::uint64_t after_seq = 0;
   std::size_t queue = defaults::kEventQueue;  // changes held per subscriber
   std::size_t history = defaults::kEventHistory;
   std::size_t max_subscribers = defaults::kMaxEventSubscribers;
@@ -140,6 +147,9 @@ class ChangeFeed {
   // changes after that sequence number still in the history (a `lost` item
   // first when some have left it).
   std::unique_ptr<Subscription> subscribe(ChangeFilter filter, std::optional<std::uint64_t> since = std::nullopt);
+  // netnsd's own subscriber (the journal): every change, a queue of its own
+  // size, and not counted against max_subscribers.
+  std::unique_ptr<Subscription> subscribe_internal(std::size_t queue);
   // Ends every subscription (next() returns at once, closed() is true).
   void close();
   // The last sequence number handed out (0 before the first change).

@@ -66,6 +66,9 @@ class HostView {
   // say, the owner is reported as not the host's (host = false): unknown
   // owners compete for the unprivileged share of the cache.
   virtual NamespaceOwner owner_of(int netns_fd) = 0;
+  // The cookie of the namespace behind `ns` (NamespaceHandle::cookie), 0 when
+  // unknown. May attach what later calls with `ns` use.
+  virtual std::uint64_t cookie_of(const NamespaceHandle& ns) = 0;
   // The devices of the namespace behind `ns`, whose inode is `self`, with
   // their addresses; with `with_stats`, their counters too.
   virtual Result<std::vector<Device>> list_links(const NamespaceHandle& ns, NetnsId self, bool with_stats = false) = 0;

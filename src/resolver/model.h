@@ -157,11 +157,15 @@ struct NamespaceHandle {
       : fd(std::move(other.fd)),
         path(std::move(other.path)),
         owner(other.owner),
+        cookie(other.cookie),
         attachment(std::move(other.attachment)) {}
 
   Fd fd;
   std::string path;
   NamespaceOwner owner;
+  // The namespace's cookie (SO_NETNS_COOKIE): unlike the inode, never reused
+  // while the machine is up. 0 when the kernel would not say.
+  std::uint64_t cookie = 0;
   // Guarded by attachment_mutex: users of the attachment take it too.
   mutable std::mutex attachment_mutex;
   mutable std::unique_ptr<HandleAttachment> attachment;

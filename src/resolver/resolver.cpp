@@ -256,6 +256,8 @@ bool Resolver::capture(NetnsId netns, NamespaceHandle handle, Source source) {
         c.kind = ChangeKind::netns_added;
         c.netns = netns;
         c.source = source;
+        c.owner = entry.handle->owner;
+        c.cookie = entry.handle->cookie;
         note_locked(std::move(c));
       }
     }

@@ -210,6 +210,7 @@ std::set<NetnsId> Scanner::capture_new(const PresenceMap& presence, const TaskSc
       ++report.capacity_skips;  // found again after an eviction: no churn on rescans
       continue;
     }
+    handle->cookie = host_.cookie_of(*handle);
     if (resolver_.capture(netns, std::move(*handle), source)) {
       ++report.captured;
       captured.insert(netns);

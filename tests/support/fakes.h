@@ -68,6 +68,7 @@ class FakeHost final : public HostView {
   std::map<std::pair<NetnsId, NetnsId>, std::int32_t> nsid_table;
   std::vector<std::string> opened;  // paths opened, in order
   int nsid_queries = 0;
+  std::uint64_t cookies_handed_out = 0;
 
   HostInfo info{"fakehost", "6.1.0-fake", 1, 2};
   std::map<NetnsId, NamespaceOwner> owners;  // owner_of(); the host's when not listed
@@ -131,6 +132,13 @@ class FakeHost final : public HostView {
     auto hold = lock();
     auto it = owners.find(inode_of_fd_.at(netns_fd));
     return it == owners.end() ? NamespaceOwner{2, 0, true} : it->second;
+  }
+
+  // Never 0, and new for every capture, as the kernel's are for every
+  // namespace: a reused inode gets a new one.
+  std::uint64_t cookie_of(const NamespaceHandle&) override {
+    auto hold = lock();
+    return (std::uint64_t{1} << 40) + ++cookies_handed_out;
   }
 
   HostInfo host_info() override {
