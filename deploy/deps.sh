@@ -9,7 +9,7 @@ install=(
   # build
   build-essential cmake pkg-config clang bpftool
   libbpf-dev libcpp-httplib-dev nlohmann-json3-dev libnl-3-dev libnl-route-3-dev libspdlog-dev
-  libsystemd-dev libgraphviz-dev
+  libsystemd-dev libgraphviz-dev libsqlite3-dev
   # run and render; curl for the README's examples, groff for the man pages
   iproute2 util-linux curl graphviz systemd groff-base
 )
@@ -17,7 +17,8 @@ tests=(
   libgtest-dev libgmock-dev
   # checks: formatting, fuzzing and sanitizers (clang 14's runtimes)
   clang-format-14 libclang-rt-14-dev
-  # test scripts
+  # test scripts; sqlite3 checks the journal with its own integrity check
+  sqlite3
   python3 python3-yaml python3-jsonschema
   # hostile-client tests: real compression bombs
   gzip brotli python3-prometheus-client

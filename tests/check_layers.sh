@@ -1,7 +1,7 @@
 #!/bin/bash
 # Fails on an #include that goes up or sideways between the layers of src/:
 #
-#   util < resolver < kernel < live      resolver < dump < api
+#   util < resolver < kernel < live      resolver < dump < history < api
 #
 # The build already refuses such includes (each layer sees only the headers
 # of the layers it uses: cmake/layers.cmake); this says which line broke the
@@ -15,7 +15,8 @@ declare -A may=(
   [kernel]="kernel resolver util"
   [live]="live kernel resolver util"
   [dump]="dump resolver util"
-  [api]="api dump resolver util"
+  [history]="history dump resolver util"
+  [api]="api history dump resolver util"
 )
 bad=0
 for layer in "${!may[@]}"; do

@@ -54,6 +54,28 @@ inline constexpr std::chrono::milliseconds kExitFallbackDelay{1000};
 inline constexpr std::size_t kNetlinkReadBuffer = 64 * 1024;
 inline constexpr int kNetlinkDumpAttempts = 5;
 
+// The history journal (src/history): where it is, what it keeps, how it
+// writes. Changes reach it through a queue of its own; a batch is written
+// when the queue goes quiet for the flush period or holds a batch, and at
+// least every heartbeat (which bounds what a crash can hide).
+inline constexpr const char* kJournalPath = "/var/lib/netnsd/journal.db";
+inline constexpr std::chrono::hours kJournalMaxAge{7 * 24};
+inline constexpr std::uint64_t kJournalMaxBytes = 256ull << 20;  // database, WAL and shared memory together
+inline constexpr std::size_t kJournalQueue = 1 << 16;            // changes waiting for the writer
+inline constexpr std::size_t kJournalBatch = 4096;               // changes per transaction
+inline constexpr std::chrono::milliseconds kJournalFlushPeriod{200};
+inline constexpr std::chrono::milliseconds kJournalHeartbeat{1000};
+inline constexpr std::chrono::milliseconds kJournalRetry{5000};  // an unwritable journal is tried again
+inline constexpr std::chrono::milliseconds kJournalBusyWait{2000};
+// A flapping device: at most this many versions recorded per device and
+// minute; the others are counted, and the last one is written when the
+// minute allows.
+inline constexpr int kJournalDeviceChangesPerMinute = 60;
+// Readers: what one read transaction takes at most, so that a slow client
+// never holds a snapshot that stops checkpoints.
+inline constexpr std::size_t kHistoryPage = 512;
+inline constexpr std::size_t kHistoryReaders = 4;  // connections kept open for queries
+
 // Dumps on disk.
 inline constexpr std::size_t kMaxDumps = 100;  // pairs kept, newest first
 inline constexpr std::uint64_t kDumpMinFreeBytes = 64ull << 20;
