@@ -42,6 +42,24 @@ Status apply(ServiceConfig& c, std::string key, const std::string& value) {
   } else if (key == "socket-group") {
     if (value.empty()) return Error::logic("socket-group: expected a group name or id");
     c.socket_group = value;
+  } else if (key == "journal") {
+    if (value.empty() || value.front() != '/') return Error::logic("journal: expected an absolute path");
+    c.journal_path = value;
+  } else if (key == "no-journal") {
+    auto v = parse_bool(key, value);
+    if (!v) return v.error();
+    c.no_journal = *v;
+  } else if (key == "journal-max-age") {
+    auto v = parse_seconds(key, value, false);
+    if (!v) return v.error();
+    c.journal_max_age = *v;
+  } else if (key == "journal-max-size") {
+    std::uint64_t n = 0;
+    auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+    if (value.empty() || ec != std::errc() || ptr != value.data() + value.size() || n < 1 || n > (1u << 20)) {
+      return Error::logic("journal-max-size: expected a number of MiB from 1 to 1048576, got '" + value + "'");
+    }
+    c.journal_max_size_mib = n;
   } else if (key == "dump-dir") {
     if (value.empty() || value.front() != '/') return Error::logic("dump-dir: expected an absolute path");
     c.dump_dir = value;
@@ -177,7 +195,7 @@ Result<CommandLine> parse_command_line(int argc, const char* const* argv) {
     if (auto eq = key.find('='); eq != std::string::npos) {
       value = key.substr(eq + 1);
       key = key.substr(0, eq);
-    } else if (key == "no-ebpf") {
+    } else if (key == "no-ebpf" || key == "no-journal") {
       value = "true";
     } else {
       if (i + 1 >= argc) return Error::logic("--" + key + " needs a value");
@@ -261,6 +279,14 @@ std::string usage() {
        defaults::kRuntimeRoot},
       {"--host-pid PID", "see cgroups and --runtime-root as process PID does (1 in a container with the host's pids)",
        "off"},
+      {"--journal PATH", "the history journal (SQLite): every change, for ?at=, /v1/whois and /v1/history",
+       defaults::kJournalPath},
+      {"--journal-max-age SECONDS", "history older than this goes",
+       std::to_string(std::chrono::duration_cast<std::chrono::seconds>(defaults::kJournalMaxAge).count()) +
+           " (7 days)"},
+      {"--journal-max-size MIB", "the journal's files together stay under this; the oldest history goes first",
+       std::to_string(defaults::kJournalMaxBytes >> 20)},
+      {"--no-journal", "keep no history", ""},
       {"--no-ebpf", "do not load the BPF programs", ""},
       {"--log-level LEVEL", "trace|debug|info|warn|error|critical|off", defaults::kLogLevel},
       {"--config FILE", "read settings from FILE first", ""},

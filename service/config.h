@@ -44,6 +44,11 @@ struct ServiceConfig {
   // cgroup namespace, mounts and root; 1 in a DaemonSet); 0: as netnsd does.
   std::uint32_t host_pid = 0;
   bool no_ebpf = false;
+  // The history journal (src/history/journal.h); off with no_journal.
+  std::string journal_path = defaults::kJournalPath;
+  bool no_journal = false;
+  std::chrono::milliseconds journal_max_age = defaults::kJournalMaxAge;
+  std::uint64_t journal_max_size_mib = defaults::kJournalMaxBytes >> 20;
   std::string log_level = defaults::kLogLevel;
   std::optional<std::string> config_file;
 };

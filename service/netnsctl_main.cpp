@@ -1,4 +1,5 @@
 // netnsctl: the command-line client of netnsd's Unix-socket API.
+#include <arpa/inet.h>
 #include <httplib.h>
 #include <unistd.h>
 
@@ -7,6 +8,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -28,10 +30,17 @@ Commands:
   health            check that netnsd answers
   ls                list cached namespaces
   get NETNS         show one namespace (inode or bind-mount name) as JSON
-  whois NAME        every device called NAME: its namespace, its veth peer and the containers behind them
+  whois WHAT [--at TIME]
+        every device called WHAT, or holding the address or MAC WHAT: its namespace, its veth peer and the
+        containers behind them; with --at, those that did then, and for how long (from the history journal)
+  history [--netns ID | --device NAME | --address ADDR | --mac MAC | --container ID] [--from TIME] [--to TIME] [--json]
+        every change recorded to one subject (or to everything), oldest first
   watch [--json] [--netns ID]... [--type TYPE]... [--since SEQ]
         follow the changes the cache applies, one line each (raw JSON lines with --json), until Ctrl-C;
         TYPE is netns, device, address or one type such as device_added
+
+TIME is RFC 3339 (2026-12-06T02:14:00Z), a clock time today in the local zone (02:14, 02:14:30), a time
+ago (-15m, -2h) or a change's sequence number.
 
 The socket defaults to $NETNSD_SOCKET, else )") +
                            netnsd::defaults::kSocketPath + ".\n";
@@ -207,8 +216,59 @@ std::string first_address(const json& device) {
 // One line per device called NAME:
 //   veth1a2b ifindex 7 netns 4026531840 (host) <-> eth0 ifindex 2 netns 4026532500 10.0.0.5/24: docker 3f2a1b0c9d8e
 //   web-1
-int cmd_whois(httplib::Client& client, const std::string& socket, const std::string& name) {
-  auto res = client.Get("/v1/devices/" + encode_segment(name));
+// "02:14" or "02:14:30": that clock time in the local zone, the last time it
+// was (today, or yesterday when it is still to come), as RFC 3339; anything
+// else goes to netnsd as it is.
+std::string instant_text(const std::string& text) {
+  int h = 0, m = 0, s = 0;
+  char tail = 0;
+  const int n = std::sscanf(text.c_str(), "%2d:%2d:%2d%c", &h, &m, &s, &tail);
+  const bool clock = (n == 2 && text.size() == 5) || (n == 3 && text.size() == 8);
+  if (!clock || h > 23 || m > 59 || s > 59) return text;
+  std::time_t now = std::time(nullptr);
+  std::tm local{};
+  ::localtime_r(&now, &local);
+  local.tm_hour = h;
+  local.tm_min = m;
+  local.tm_sec = s;
+  local.tm_isdst = -1;
+  std::time_t at = std::mktime(&local);
+  if (at > now) at -= 86400;
+  std::tm utc{};
+  ::gmtime_r(&at, &utc);
+  char out[32];
+  std::strftime(out, sizeof out, "%Y-%m-%dT%H:%M:%SZ", &utc);
+  return out;
+}
+
+// What WHAT names: an address, a MAC, else a device.
+std::string whois_key(const std::string& what) {
+  unsigned char bytes[16];
+  if (::inet_pton(AF_INET, what.c_str(), bytes) == 1 || ::inet_pton(AF_INET6, what.c_str(), bytes) == 1) {
+    return "address";
+  }
+  int colons = 0;
+  for (char c : what) colons += c == ':';
+  if (what.size() == 17 && colons == 5) return "mac";
+  return "device";
+}
+
+int cmd_whois(httplib::Client& client, const std::string& socket, const std::vector<std::string>& args) {
+  std::string what, at;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--at") {
+      if (i + 1 >= args.size()) return usage_error("--at needs a TIME");
+      at = instant_text(args[++i]);
+    } else if (what.empty()) {
+      what = args[i];
+    } else {
+      return usage_error("whois takes one WHAT");
+    }
+  }
+  if (what.empty()) return usage_error("whois needs a WHAT (a device name, an address or a MAC)");
+  std::string path = "/v1/whois?" + whois_key(what) + "=" + encode_segment(what);
+  if (!at.empty()) path += "&at=" + encode_segment(at);
+  auto res = client.Get(path);
   if (!res || res->status != 200) return report_failure(res, socket);
   json doc = json::parse(res->body, nullptr, false);
   if (!doc.is_object() || !doc["matches"].is_array()) {
@@ -235,6 +295,11 @@ int cmd_whois(httplib::Client& client, const std::string& socket, const std::str
       line += " on " + lower["device"].value("name", std::string("?")) + " " + describe_netns(lower);
     }
     if (!who.empty()) line += ": " + who;
+    if (m["held_from"].is_string()) {
+      line += " (from " + m["held_from"].get<std::string>() + " until " +
+              (m["held_until"].is_string() ? m["held_until"].get<std::string>() : std::string("now")) +
+              (m.value("end_observed", true) ? "" : ", its end not seen") + ")";
+    }
     std::cout << line << '\n';
   }
   return 0;
@@ -256,10 +321,11 @@ std::string field_text(const json& device, const std::string& field) {
 
 // One change as a readable line: time, sequence number, type, namespace,
 // then what is particular to the type.
-std::string describe_event(const json& e) {
+std::string describe_event(const json& e, bool with_day = false) {
   const std::string type = e.value("type", std::string("?"));
   std::string time = e.value("time", std::string());
-  if (auto t = time.find('T'); t != std::string::npos) time = time.substr(t + 1);  // the day is in the log's context
+  if (auto t = time.find('T'); t != std::string::npos && !with_day)
+    time = time.substr(t + 1);  // a watch's day is today
   if (!time.empty() && time.back() == 'Z') time.pop_back();
   if (type == "lost") return time + " lost " + std::to_string(e.value("count", 0ull)) + " changes (reading too slowly)";
   char head[96];
@@ -389,6 +455,64 @@ int cmd_watch(httplib::Client& client, const std::string& socket, const std::vec
   return 1;
 }
 
+int cmd_history(httplib::Client& client, const std::string& socket, const std::vector<std::string>& args) {
+  bool raw = false;
+  std::string query;
+  auto add = [&](const std::string& key, const std::string& value) {
+    query += (query.empty() ? "?" : "&") + key + "=" + encode_segment(value);
+  };
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "--json") {
+      raw = true;
+    } else if (a == "--netns" || a == "--device" || a == "--address" || a == "--mac" || a == "--container" ||
+               a == "--from" || a == "--to") {
+      if (i + 1 >= args.size()) return usage_error(a + " needs a value");
+      const std::string& value = args[++i];
+      add(a.substr(2), a == "--from" || a == "--to" ? instant_text(value) : value);
+    } else {
+      return usage_error("unknown history option '" + a + "'");
+    }
+  }
+  int status = 0;
+  std::string pending, error_body;
+  auto res = client.Get(
+      "/v1/history" + query,
+      [&](const httplib::Response& r) {
+        status = r.status;
+        return true;
+      },
+      [&](const char* data, std::size_t size) {
+        if (status != 200) {
+          error_body.append(data, std::min<std::size_t>(size, 4096));
+          return true;
+        }
+        pending.append(data, size);
+        for (auto nl = pending.find('\n'); nl != std::string::npos; nl = pending.find('\n')) {
+          const std::string text = pending.substr(0, nl);
+          pending.erase(0, nl + 1);
+          if (raw) {
+            write_line(text);
+            continue;
+          }
+          json e = json::parse(text, nullptr, false);
+          if (!e.is_object()) continue;
+          if (e["type"] == "gap") {
+            write_line("-- nothing observed from " + e.value("from", std::string("?")) + " to " +
+                       e.value("to", std::string("?")) + " (" + e.value("reason", std::string("?")) + ")");
+          } else {
+            write_line(describe_event(e, /*with_day=*/true));
+          }
+        }
+        return true;
+      });
+  if (!res || status != 200) {
+    if (res) res->body = error_body;
+    return report_failure(res, socket);
+  }
+  return 0;
+}
+
 int run(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   std::string socket = std::getenv("NETNSD_SOCKET") ? std::getenv("NETNSD_SOCKET") : netnsd::defaults::kSocketPath;
@@ -420,13 +544,11 @@ int run(int argc, char** argv) {
 
   if (command == "dump") return cmd_dump(client, socket, rest);
   if (command == "watch") return cmd_watch(client, socket, rest);
-  if (!rest.empty() && command != "get" && command != "whois") {
+  if (!rest.empty() && command != "get" && command != "whois" && command != "history") {
     return usage_error("'" + command + "' takes no arguments");
   }
-  if (command == "whois") {
-    if (rest.size() != 1) return usage_error("whois needs exactly one NAME");
-    return cmd_whois(client, socket, rest[0]);
-  }
+  if (command == "whois") return cmd_whois(client, socket, rest);
+  if (command == "history") return cmd_history(client, socket, rest);
   if (command == "health") return cmd_health(client, socket);
   if (command == "ls") return cmd_ls(client, socket);
   if (command == "get") {

@@ -17,6 +17,8 @@
 #include "config.h"
 #include "dump/dump_files.h"
 #include "dump/dumper.h"
+#include "history/history_reader.h"
+#include "history/journal.h"
 #include "kernel/kernel_host.h"
 #include "live/kernel_sources.h"
 #include "live/tracker.h"
@@ -171,6 +173,15 @@ TrackerConfig tracker_config(const ServiceConfig& config, const SystemdNotifier&
   return out;
 }
 
+history::JournalOptions journal_options(const ServiceConfig& config) {
+  history::JournalOptions o;
+  o.path = config.journal_path;
+  o.max_age = std::chrono::duration_cast<std::chrono::seconds>(config.journal_max_age);
+  o.max_bytes = config.journal_max_size_mib << 20;
+  o.version = kVersion;
+  return o;
+}
+
 DumpFileOptions dump_file_options(const ServiceConfig& config, std::optional<gid_t> group) {
   DumpFileOptions out;
   out.group = group;
@@ -250,8 +261,18 @@ int run(const ServiceConfig& config) {
   const sigset_t signals = block_signals();
 
   SystemClock clock;
-  // Every change the cache applies, for GET /v1/events; outlives the resolver.
-  ChangeFeed feed(FeedOptions{.queue = config.event_queue, .max_subscribers = config.max_subscribers});
+  // The journal first: the feed's sequence numbers go on from its last.
+  std::unique_ptr<history::Journal> journal;
+  std::unique_ptr<history::HistoryReader> history;
+  if (!config.no_journal) {
+    journal = std::make_unique<history::Journal>(journal_options(config), clock);
+    history = std::make_unique<history::HistoryReader>(config.journal_path);
+  }
+  // Every change the cache applies, for GET /v1/events and the journal;
+  // outlives the resolver.
+  ChangeFeed feed(FeedOptions{.after_seq = journal ? journal->last_seq() : 0,
+                              .queue = config.event_queue,
+                              .max_subscribers = config.max_subscribers});
   Resolver resolver(resolver_config(config, budget), clock);
   resolver.set_feed(&feed);
   KernelHost host(&resolver.netlink_counters(), "/proc", "/proc/self/mountinfo", containers.runtime_root,
@@ -268,7 +289,10 @@ int run(const ServiceConfig& config) {
                    [&tracker] { return tracker.not_ready_reasons(); },
                    [&tracker](std::chrono::milliseconds wait) { return tracker.wait_ready(wait); },
                    &telemetry,
-                   &feed};
+                   &feed,
+                   journal.get(),
+                   history.get()};
+  if (journal) journal->start(feed, [&resolver] { return resolver.snapshot(); });
   std::unique_ptr<HttpApi> metrics_api;
   if (metrics) metrics_api = std::make_unique<HttpApi>(deps, *metrics);
   HttpApi api(std::move(deps), options);
@@ -277,6 +301,7 @@ int run(const ServiceConfig& config) {
   if (metrics_api) metrics_api->stop();
   api.stop();
   tracker.stop();
+  if (journal) journal->stop();  // what is queued, then the clean stop
   return 0;
 }
 

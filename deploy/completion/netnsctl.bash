@@ -40,7 +40,7 @@ _netnsctl() {
   fi
   case $command in
     "")
-      COMPREPLY=($(compgen -W "dump health ls get whois watch --socket --help --version" -- "$cur")) ;;
+      COMPREPLY=($(compgen -W "dump health ls get whois history watch --socket --help --version" -- "$cur")) ;;
     dump)
       case $prev in
         --format) COMPREPLY=($(compgen -W "json dot svg png" -- "$cur")) ;;
@@ -61,7 +61,18 @@ _netnsctl() {
       esac ;;
     whois)
       # Interface names on this host: those of its own namespace.
-      [ "$prev" = whois ] && COMPREPLY=($(compgen -W "$(ls /sys/class/net 2>/dev/null)" -- "$cur")) ;;
+      case $prev in
+        whois) COMPREPLY=($(compgen -W "$(ls /sys/class/net 2>/dev/null)" -- "$cur")) ;;
+        --at) ;;
+        *) COMPREPLY=($(compgen -W "--at" -- "$cur")) ;;
+      esac ;;
+    history)
+      case $prev in
+        --netns) COMPREPLY=($(compgen -W "$(_netnsctl_namespaces)" -- "$cur")) ;;
+        --device) COMPREPLY=($(compgen -W "$(ls /sys/class/net 2>/dev/null)" -- "$cur")) ;;
+        --address|--mac|--container|--from|--to) ;;
+        *) COMPREPLY=($(compgen -W "--netns --device --address --mac --container --from --to --json" -- "$cur")) ;;
+      esac ;;
   esac
 }
 

@@ -8,7 +8,8 @@
 
 namespace netnsd {
 
-void serve_namespaces(ApiContext& api, const httplib::Request&, httplib::Response& res) {
+void serve_namespaces(ApiContext& api, const httplib::Request& req, httplib::Response& res) {
+  if (serve_namespaces_at(api, req, res)) return;
   TrimHeapOnExit trim;
   auto [views, stats] = api.deps.resolver.snapshot_with_stats();
   res.status = 200;
@@ -33,6 +34,7 @@ void serve_one_namespace(ApiContext& api, const httplib::Request& req, httplib::
     }
     if (found.size() == 1) id = found.front();
   }
+  if (serve_one_namespace_at(api, req, res, key, parse_inode(key))) return;
   std::optional<NamespaceView> view;
   if (id) view = api.deps.resolver.find(*id);
   if (!view) {
@@ -54,6 +56,7 @@ void serve_device(ApiContext& api, const httplib::Request& req, httplib::Respons
                                                      "' is not an interface name the kernel "
                                                      "would accept (1 to 15 bytes, no '/', ':' or whitespace)"));
   }
+  if (serve_device_at(api, req, res, name)) return;
   auto found = api.deps.dumper.whois(name);
   if (!found)
     return send_error(res, ApiError{404, "device_not_found", "no cached namespace has a device '" + name + "'"});

@@ -10,7 +10,9 @@ void send_json(httplib::Response& res, int status, const nlohmann::ordered_json&
 }
 
 void send_error(httplib::Response& res, const ApiError& error) {
-  send_json(res, error.status, nlohmann::ordered_json{{"error", error.message}, {"code", error.code}});
+  nlohmann::ordered_json body{{"error", error.message}, {"code", error.code}};
+  if (!error.oldest.empty()) body["oldest"] = error.oldest;
+  send_json(res, error.status, body);
 }
 
 std::string peer_of(const httplib::Request& req) {

@@ -9,6 +9,7 @@
 //
 //   probe_handlers.cpp   GET /healthz, /readyz, /metrics, /openapi.yaml
 //   cache_handlers.cpp   GET /v1/namespaces[/{netns}], /v1/devices/{name}
+//   history_handlers.cpp ?at= on those, GET /v1/whois, /v1/history (the journal)
 //   event_handler.cpp    GET /v1/events (a change stream)
 //   dump_handler.cpp     POST /dump, /v1/dump (files, or a streamed document or image)
 #pragma once
@@ -64,6 +65,15 @@ void serve_openapi(ApiContext& api, const httplib::Request& req, httplib::Respon
 void serve_namespaces(ApiContext& api, const httplib::Request& req, httplib::Response& res);
 void serve_one_namespace(ApiContext& api, const httplib::Request& req, httplib::Response& res);
 void serve_device(ApiContext& api, const httplib::Request& req, httplib::Response& res);
+
+// history_handlers.cpp: the cache's resources with ?at= (true when the
+// request asked for the past and was answered), and the history's own.
+bool serve_namespaces_at(ApiContext& api, const httplib::Request& req, httplib::Response& res);
+bool serve_one_namespace_at(ApiContext& api, const httplib::Request& req, httplib::Response& res,
+                            const std::string& key, std::optional<NetnsId> id);
+bool serve_device_at(ApiContext& api, const httplib::Request& req, httplib::Response& res, const std::string& name);
+void serve_whois(ApiContext& api, const httplib::Request& req, httplib::Response& res);
+void serve_history(ApiContext& api, const httplib::Request& req, httplib::Response& res);
 
 // event_handler.cpp
 void serve_events(ApiContext& api, const httplib::Request& req, httplib::Response& res);

@@ -217,6 +217,8 @@ const HttpApi::Impl::Route HttpApi::Impl::kRoutes[] = {
     {"GET", R"(/v1/namespaces/([^/]+))", "/v1/namespaces/{netns}", serve_one_namespace},
     {"GET", R"(/v1/devices/([^/]+))", "/v1/devices/{name}", serve_device},
     {"GET", "/v1/events", "/v1/events", serve_events},
+    {"GET", "/v1/whois", "/v1/whois", serve_whois},
+    {"GET", "/v1/history", "/v1/history", serve_history},
     {"POST", "/dump", "/dump", &Impl::dump_with_body},
     {"POST", "/v1/dump", "/v1/dump", &Impl::dump_with_body},
 };

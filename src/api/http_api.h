@@ -18,6 +18,8 @@
 #include "api/connections.h"
 #include "api/telemetry.h"
 #include "dump/dumper.h"
+#include "history/history_reader.h"
+#include "history/journal.h"
 #include "resolver/changes.h"
 #include "resolver/resolver.h"
 #include "util/defaults.h"
@@ -77,6 +79,10 @@ struct HttpApiDeps {
   Telemetry* telemetry = nullptr;
   // What GET /v1/events streams (null: the endpoint answers 503).
   ChangeFeed* feed = nullptr;
+  // The journal (its state for /readyz and /metrics) and what answers the
+  // past (?at=, /v1/whois?at=, /v1/history); null: no history (503).
+  history::Journal* journal = nullptr;
+  history::HistoryReader* history = nullptr;
 };
 
 // Threading: start() and stop() from one controlling thread; requests are

@@ -4,6 +4,7 @@
 #include "api/handlers.h"
 #include "api/openapi_spec.h"
 #include "api/telemetry.h"
+#include "history/journal.h"
 #include "resolver/stats.h"
 
 namespace netnsd {
@@ -22,6 +23,9 @@ void serve_readyz(ApiContext& api, const httplib::Request&, httplib::Response& r
     // or not the whole host: a limit is in force.
     ResolverStats s = api.deps.resolver.stats();
     if (s.degraded) s.limits.insert(s.limits.begin(), s.degraded_reason);
+    if (api.deps.journal) {
+      if (auto reason = api.deps.journal->stats().degraded) s.limits.push_back("history journal: " + *reason);
+    }
     if (!s.limits.empty()) return send_json(res, 200, json{{"status", "degraded"}, {"reasons", s.limits}});
     return send_json(res, 200, json{{"status", "ready"}});
   }
@@ -30,12 +34,43 @@ void serve_readyz(ApiContext& api, const httplib::Request&, httplib::Response& r
   send_json(res, 503, json{{"error", sentence}, {"code", "not_ready"}, {"reasons", reasons}});
 }
 
+namespace {
+
+void write_journal_metrics(MetricsWriter& out, const history::JournalStats& j) {
+  out.sample("netnsd_journal_degraded", "", "gauge", "1 when the history journal cannot be written (see /readyz).",
+             j.degraded ? 1 : 0);
+  out.sample("netnsd_journal_changes_total", "", "counter", "Changes recorded in the history journal.",
+             static_cast<double>(j.written));
+  out.sample("netnsd_journal_changes_rate_limited_total", "", "counter",
+             "Versions of flapping devices not recorded (each device's last version is).",
+             static_cast<double>(j.rate_limited));
+  out.sample("netnsd_journal_changes_lost_total", "", "counter",
+             "Changes not recorded: the journal's queue overflowed or it could not write (a gap says when).",
+             static_cast<double>(j.lost));
+  out.sample("netnsd_journal_write_errors_total", "", "counter", "Journal transactions that failed.",
+             static_cast<double>(j.write_errors));
+  out.sample("netnsd_journal_batches_total", "", "counter", "Journal transactions committed.",
+             static_cast<double>(j.batches));
+  out.sample("netnsd_journal_write_seconds_total", "", "counter", "Time spent writing the journal.", j.write_seconds);
+  out.sample("netnsd_journal_retention_runs_total", "", "counter", "Times the oldest history was removed.",
+             static_cast<double>(j.retention_runs));
+  out.sample("netnsd_journal_bytes", "", "gauge", "The journal's database, WAL and shared memory on disk.",
+             static_cast<double>(j.bytes));
+  out.sample("netnsd_journal_last_seq", "", "gauge", "The sequence number of the last change recorded.",
+             static_cast<double>(j.last_seq));
+}
+
+}  // namespace
+
 void serve_metrics(ApiContext& api, const httplib::Request&, httplib::Response& res) {
   const ResolverStats s = api.deps.resolver.stats();
+  const std::optional<history::JournalStats> js =
+      api.deps.journal ? std::optional(api.deps.journal->stats()) : std::nullopt;
   MetricsWriter out;
   out.sample("netnsd_ready", "", "gauge", "1 once the initial scan has completed.", s.ready ? 1 : 0);
   out.sample("netnsd_degraded", "", "gauge", "1 when running without eBPF events or under a limit (see /readyz).",
-             s.degraded || !s.limits.empty() ? 1 : 0);
+             s.degraded || !s.limits.empty() || (js && js->degraded) ? 1 : 0);
+  if (js) write_journal_metrics(out, *js);
   for (const StatField& f : stat_fields()) {
     if (!f.metric.empty()) {
       out.sample(f.metric, f.labels, f.type, f.help, static_cast<double>(f.read(s)) * f.metric_scale);

@@ -1,5 +1,6 @@
 #include "dump/dumper.h"
 
+#include <map>
 #include <set>
 
 #include "dump/dot_encoder.h"
@@ -39,33 +40,31 @@ const Device* device_at(const NamespaceView& ns, std::uint32_t ifindex) {
 
 }  // namespace
 
-std::optional<std::string> Dumper::whois(const std::string& name) const {
-  const auto found = resolver_.find_devices(name);
-  if (found.empty()) return std::nullopt;
-  JsonWriter out(/*pretty=*/false);
-  out.begin_object().field("name", name).key("matches").begin_array();
-  for (const auto& [netns, ifindex] : found) {
-    auto view = resolver_.find(netns);
-    if (!view) continue;  // released since
-    const Device* d = device_at(*view, ifindex);
-    if (!d) continue;
+void write_whois_matches(JsonWriter& out, const std::vector<std::pair<NetnsId, std::uint32_t>>& matches,
+                         const std::function<const NamespaceView*(NetnsId)>& find, NetnsId host,
+                         const std::function<void(JsonWriter&, std::size_t)>& extra) {
+  out.begin_array();
+  for (std::size_t i = 0; i < matches.size(); ++i) {
+    const auto& [netns, ifindex] = matches[i];
+    const NamespaceView* view = find(netns);
+    const Device* d = view ? device_at(*view, ifindex) : nullptr;
+    if (!d) continue;  // released since
     out.begin_object();
-    write_whereabouts(out, *view, info_.netns);
+    write_whereabouts(out, *view, host);
     out.key("device");
     write_device(out, *d);
     // The device a link points at, where it lives and who lives there, or
-    // null when it is not cached.
+    // null when it is not known.
     auto write_end = [&](const char* key, const std::optional<LinkRef>& ref, bool whole_device) {
       out.key(key);
-      std::optional<NamespaceView> ns;
-      if (ref && ref->netns) ns = *ref->netns == netns ? view : resolver_.find(*ref->netns);
+      const NamespaceView* ns = ref && ref->netns ? find(*ref->netns) : nullptr;
       const Device* end = ns ? device_at(*ns, ref->ifindex) : nullptr;
       if (!end) {
         out.null();
         return;
       }
       out.begin_object();
-      write_whereabouts(out, *ns, info_.netns);
+      write_whereabouts(out, *ns, host);
       out.key("device");
       if (whole_device) {
         write_device(out, *end);
@@ -77,9 +76,25 @@ std::optional<std::string> Dumper::whois(const std::string& name) const {
     // The peer in full: what "which container owns vethXYZ?" asks.
     write_end("peer", d->peer, /*whole_device=*/true);
     write_end("lower", d->lower, /*whole_device=*/false);
+    if (extra) extra(out, i);
     out.end_object();
   }
-  out.end_array().end_object();
+  out.end_array();
+}
+
+std::optional<std::string> Dumper::whois(const std::string& name) const {
+  const auto found = resolver_.find_devices(name);
+  if (found.empty()) return std::nullopt;
+  std::map<NetnsId, std::optional<NamespaceView>> seen;
+  auto find = [&](NetnsId netns) -> const NamespaceView* {
+    auto it = seen.find(netns);
+    if (it == seen.end()) it = seen.emplace(netns, resolver_.find(netns)).first;
+    return it->second ? &*it->second : nullptr;
+  };
+  JsonWriter out(/*pretty=*/false);
+  out.begin_object().field("name", name).key("matches");
+  write_whois_matches(out, found, find, info_.netns, nullptr);
+  out.end_object();
   return out.take();
 }
 

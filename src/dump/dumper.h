@@ -1,6 +1,7 @@
 // Dumper: what POST /dump does, without HTTP.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -9,6 +10,7 @@
 #include "dump/dump_files.h"
 #include "resolver/host.h"
 #include "resolver/resolver.h"
+#include "util/json_writer.h"
 
 namespace netnsd {
 
@@ -21,6 +23,13 @@ struct DumpRequest {
   bool snapshot_interfaces = false;
   std::optional<std::vector<NetnsId>> netns;  // restrict to these inodes
 };
+
+// The matches of a whois, as an array: each device (netns, ifindex) with its
+// namespace (`find` by inode; null: unknown), its peer and lower device;
+// `extra` adds fields to match i. For the cache and for the history alike.
+void write_whois_matches(JsonWriter& out, const std::vector<std::pair<NetnsId, std::uint32_t>>& matches,
+                         const std::function<const NamespaceView*(NetnsId)>& find, NetnsId host,
+                         const std::function<void(JsonWriter&, std::size_t)>& extra);
 
 // Threading: every method may run concurrently with the resolver's writers;
 // collect() copies the cache under its lock, then does all I/O unlocked.
@@ -38,6 +47,9 @@ class Dumper {
   // namespace, containers) and lower device, as JSON; nullopt when there is
   // none.
   std::optional<std::string> whois(const std::string& name) const;
+
+  // The host's own namespace.
+  NetnsId host_netns() const { return info_.netns; }
 
   // Fills each cached device of `ns` with its counters, read now.
   Status read_counters(NamespaceView& ns) const;

@@ -107,7 +107,7 @@ void write_indexes(JsonWriter& out, const std::vector<std::uint32_t>& indexes) {
 void write_namespace(JsonWriter& out, const NamespaceView& ns, const InterfaceSnapshot* snapshot,
                      const std::optional<std::string>& counters_error) {
   out.begin_object().field("netns", ns.netns).key("handle");
-  if (ns.handle) {
+  if (ns.handle && !ns.handle->path.empty()) {  // one from the history has no path, no descriptor
     out.begin_object().field("fd", ns.handle->fd.get()).field("path", ns.handle->path).end_object();
   } else {
     out.null();

@@ -4,7 +4,9 @@
 #pragma once
 
 #include <chrono>
+#include <optional>
 #include <string>
+#include <string_view>
 
 namespace netnsd {
 
@@ -34,5 +36,10 @@ std::string format_rfc3339_ms(WallTime t);
 // only as precise as needed (trailing zeros dropped), "0001-01-01T00:00:00Z"
 // for the zero value (pass std::nullopt-like WallTime{} via the unset flag).
 std::string format_rfc3339_go(WallTime t, bool unset);
+
+// "2026-12-06T02:14:00Z", "2026-12-06t02:14:00.250+01:00", "2026-12-06 02:14:00Z":
+// RFC 3339's date-time (section 5.6), fractions to the nanosecond; nullopt
+// for anything else, a leap second included.
+std::optional<WallTime> parse_rfc3339(std::string_view text);
 
 }  // namespace netnsd

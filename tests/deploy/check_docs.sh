@@ -67,7 +67,9 @@ expect() {
   [ "$got" = "$want" ] && ok "$* <TAB> -> '$got'" || fail "$* <TAB> gave '$got', not '$want'"
 }
 expect "dump" netnsctl d
-expect "health" netnsctl --socket /run/x.sock h
+expect "health" netnsctl --socket /run/x.sock he
+expect "history" netnsctl hi
+expect "--at" netnsctl whois eth0 --
 expect "--format" netnsctl dump --stream --f
 expect "json dot svg png" netnsctl dump --stream --format ""
 expect "datadog" netnsctl dump --schema d
