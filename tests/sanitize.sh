@@ -9,11 +9,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${SANITIZE_BUILD:-build-asan}
 # -O1: sanitizer builds compile twice as fast as at -O2 and still run the
-# suite in about a minute. No benchmarks here.
-cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS=-O1 -DNETNSD_SANITIZE=ON -DNETNSD_BUILD_BENCH=OFF \
-  >/dev/null
+# suite in a few minutes; -g1: line tables only (reports keep file:line, the
+# build skips the full debug information). No benchmarks here.
+cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g1" -DNETNSD_SANITIZE=ON \
+  -DNETNSD_BUILD_BENCH=OFF >/dev/null
 cmake --build "$BUILD" -j"$(nproc)"
 # Leaks are reported at exit; UB stops the process with a report.
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1:detect_stack_use_after_return=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-exec tests/ctest.sh "$BUILD" "$@"
+# The history churn (1000 namespaces made and removed through ip(8), a minute)
+# runs in tests/run.sh only: its journal code runs here in the unit tests
+# and the kill -9 test.
+exec tests/ctest.sh "$BUILD" -E '^History\.TheCacheAtAnInstantInsideAChurn' "$@"

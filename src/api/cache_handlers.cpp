@@ -19,13 +19,16 @@ void serve_namespaces(ApiContext& api, const httplib::Request& req, httplib::Res
 void serve_one_namespace(ApiContext& api, const httplib::Request& req, httplib::Response& res) {
   const std::string key = req.matches[1];
   std::optional<NetnsId> id;
-  if (std::all_of(key.begin(), key.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+  const bool numeric = std::all_of(key.begin(), key.end(), [](char c) { return c >= '0' && c <= '9'; });
+  if (numeric) {
     id = parse_inode(key);
     if (!id) {
       return send_error(
           res, ApiError::bad_request("invalid_netns", "'" + key + "' is not a namespace inode (1 to 4294967295)"));
     }
-  } else {
+  }
+  if (serve_one_namespace_at(api, req, res, key, id)) return;
+  if (!numeric) {
     // Not a number: a bind-mount name such as an `ip netns` name.
     auto found = api.deps.resolver.find_by_name(key);
     if (found.size() > 1) {
@@ -34,7 +37,6 @@ void serve_one_namespace(ApiContext& api, const httplib::Request& req, httplib::
     }
     if (found.size() == 1) id = found.front();
   }
-  if (serve_one_namespace_at(api, req, res, key, parse_inode(key))) return;
   std::optional<NamespaceView> view;
   if (id) view = api.deps.resolver.find(*id);
   if (!view) {

@@ -335,7 +335,9 @@ void serve_history(ApiContext& api, const httplib::Request& req, httplib::Respon
               .field("to", format_rfc3339_ms(g.to))
               .field("reason", g.reason)
               .end_object();
-          return w.take() + "\n";
+          std::string line = w.take();
+          if (line.empty() || line.back() != '\n') line += '\n';
+          return line;
         };
         if (cursor->done || api.stopping) {
           sink.done();

@@ -248,19 +248,29 @@ Result<std::vector<Holding>> HistoryReader::holders_at(const Subject& subject, W
           " JOIN namespaces n ON n.id = a.ns WHERE a.address = ?1 AND a.to_us > ?2 AND a.from_us <= ?2";
       break;
     case SubjectKind::device:
-    case SubjectKind::mac:
+    case SubjectKind::mac: {
       // A device's versions each have a row: the holding is the run of
-      // versions with this name (or MAC) around t.
-      sql = std::string(
-                "SELECT d.ns, d.ifindex, (SELECT min(e.from_us) FROM devices e WHERE e.ns = d.ns AND e.ifindex"
-                " = d.ifindex AND e.") +
-            (subject.kind == SubjectKind::device ? "name" : "mac") +
-            " = ?1 AND e.from_us <= d.from_us AND NOT EXISTS (SELECT 1 FROM devices g WHERE g.ns = d.ns AND"
-            " g.ifindex = d.ifindex AND g.from_us > e.from_us AND g.from_us <= d.from_us AND g." +
-            (subject.kind == SubjectKind::device ? "name" : "mac") +
-            " != ?1)), d.to_us, n.inode, n.end_observed FROM devices d JOIN namespaces n ON n.id = d.ns WHERE d." +
-            (subject.kind == SubjectKind::device ? "name" : "mac") + " = ?1 AND d.to_us > ?2 AND d.from_us <= ?2";
+      // versions with this name (or MAC) around t, from the first of them
+      // to the first version after it that has another (or to the device's end).
+      const std::string col = subject.kind == SubjectKind::device ? "name" : "mac";
+      sql =
+          "SELECT d.ns, d.ifindex,"
+          " (SELECT min(e.from_us) FROM devices e WHERE e.ns = d.ns AND e.ifindex = d.ifindex AND e." +
+          col +
+          " = ?1 AND e.from_us <= d.from_us AND NOT EXISTS (SELECT 1 FROM devices g WHERE g.ns = d.ns AND"
+          " g.ifindex = d.ifindex AND g.from_us > e.from_us AND g.from_us <= d.from_us AND g." +
+          col +
+          " != ?1)),"
+          " coalesce((SELECT min(g.from_us) FROM devices g WHERE g.ns = d.ns AND g.ifindex = d.ifindex AND"
+          " g.from_us > d.from_us AND g." +
+          col +
+          " != ?1),"
+          " (SELECT max(e.to_us) FROM devices e WHERE e.ns = d.ns AND e.ifindex = d.ifindex AND e.from_us >= "
+          "d.from_us)),"
+          " n.inode, n.end_observed, n.to_us FROM devices d JOIN namespaces n ON n.id = d.ns WHERE d." +
+          col + " = ?1 AND d.to_us > ?2 AND d.from_us <= ?2 ORDER BY n.inode, d.ifindex";
       break;
+    }
     default:
       return Error::logic("whois asks by address, device or mac");
   }
@@ -282,7 +292,8 @@ Result<std::vector<Holding>> HistoryReader::holders_at(const Subject& subject, W
     h.from = from_micros(q->integer(2));
     if (q->integer(3) != kOpen) h.to = from_micros(q->integer(3));
     h.netns = static_cast<NetnsId>(q->integer(4));
-    h.end_observed = q->integer(5) != 0 || !h.to;
+    // Unobserved only when it ended with its namespace, and that end was not seen.
+    h.end_observed = !h.to || q->integer(3) != q->integer(6) || q->integer(5) != 0;
     out.push_back(h);
   }
   return out;

@@ -98,6 +98,10 @@ std::optional<WallTime> parse_rfc3339(std::string_view t) {
       (month == 2 && day == 29 && !leap) || hour > 23 || minute > 59 || second > 59) {
     return std::nullopt;
   }
+  // Nanoseconds since 1970 in 64 bits end in 2262: a time past 2200 is
+  // "later than anything", one before 1970 "earlier".
+  if (year > 2200) return WallTime::max();
+  if (year < 1970) return WallTime{};
   std::tm tm{};
   tm.tm_year = year - 1900;
   tm.tm_mon = month - 1;

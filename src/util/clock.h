@@ -39,7 +39,8 @@ std::string format_rfc3339_go(WallTime t, bool unset);
 
 // "2026-12-06T02:14:00Z", "2026-12-06t02:14:00.250+01:00", "2026-12-06 02:14:00Z":
 // RFC 3339's date-time (section 5.6), fractions to the nanosecond; nullopt
-// for anything else, a leap second included.
+// for anything else, a leap second included. Before 1970 reads as the epoch,
+// after 2200 as WallTime::max().
 std::optional<WallTime> parse_rfc3339(std::string_view text);
 
 }  // namespace netnsd

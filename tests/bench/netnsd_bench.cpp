@@ -537,7 +537,8 @@ void healthz_under_load(const Options& o, Samples& s, int* dumps_done) {
 
 // Starts netnsd on `socket` and waits until it is ready; returns its pid.
 pid_t start_netnsd(const Options& o, const std::string& socket, std::vector<std::string> extra) {
-  std::vector<std::string> args = {o.netnsd, "--socket", socket, "--dump-dir", g_dir + "/dumps"};
+  std::vector<std::string> args = {
+      o.netnsd, "--socket", socket, "--dump-dir", g_dir + "/dumps", "--journal", socket + ".state/journal.db"};
   args.insert(args.end(), extra.begin(), extra.end());
   std::vector<char*> raw;
   for (auto& a : args) raw.push_back(a.data());

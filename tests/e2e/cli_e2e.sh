@@ -36,7 +36,7 @@ pass() { echo "ok: $*"; }
 # Starts netnsd with extra args; sets $started_pid. Logs to $tmp/netnsd.N.log.
 start_netnsd() {
   local log=$tmp/netnsd.${#pids[@]}.log
-  "$NETNSD" --log-level debug "$@" >"$log" 2>&1 &
+  "$NETNSD" --log-level debug --journal "$tmp/state.${#pids[@]}/journal.db" "$@" >"$log" 2>&1 &
   started_pid=$!
   pids+=("$started_pid")
   started_log=$log

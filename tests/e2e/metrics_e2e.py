@@ -96,6 +96,7 @@ def main():
     port = free_port()
     log = open(os.path.join(tmp, "netnsd.log"), "w")
     proc = subprocess.Popen([sys.argv[1], "--socket", sock, "--dump-dir", os.path.join(tmp, "dumps"),
+                             "--journal", os.path.join(tmp, "state", "journal.db"),
                              "--metrics-address", f"127.0.0.1:{port}"], stdout=log, stderr=log)
     failures = []
     try:

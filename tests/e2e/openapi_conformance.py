@@ -11,6 +11,7 @@ usage: openapi_conformance.py NETNSD_BINARY OPENAPI_YAML
 """
 
 import copy
+import datetime
 import json
 import os
 import re
@@ -85,11 +86,17 @@ class Conformance:
         self.sock = os.path.join(self.tmp, "netnsd.sock")
         self.dumps = os.path.join(self.tmp, "dumps")
         self.log = open(os.path.join(self.tmp, "netnsd.log"), "w+")
-        self.proc = subprocess.Popen(
-            [netnsd, "--socket", self.sock, "--dump-dir", self.dumps, "--log-level", "debug"],
-            stdout=self.log, stderr=subprocess.STDOUT)
+        self.netnsd = netnsd
         self.failures = []
         self.checked = 0
+        self.start()
+
+    def start(self):
+        """Runs netnsd (on the same socket and journal each time) until ready."""
+        self.proc = subprocess.Popen(
+            [self.netnsd, "--socket", self.sock, "--dump-dir", self.dumps, "--log-level", "debug",
+             "--journal", os.path.join(self.tmp, "state", "journal.db")],
+            stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.time() + 10
         while time.time() < deadline:
             if os.path.exists(self.sock):
@@ -103,13 +110,16 @@ class Conformance:
             time.sleep(0.05)
         else:
             raise SystemExit("netnsd did not become ready:\n" + self.log_text())
+        # The journal answers from the instant netnsd opened it, a little
+        # before it was ready: `at=-1s` is answerable a second after this.
+        self.ready_at = time.time()
 
     def log_text(self):
         self.log.flush()
         self.log.seek(0)
         return self.log.read()
 
-    def close(self):
+    def stop(self):
         self.proc.send_signal(signal.SIGTERM)
         try:
             self.proc.wait(timeout=10)
@@ -118,6 +128,9 @@ class Conformance:
             self.proc.wait()
         if os.path.exists(self.sock):
             self.failures.append("the socket was not removed on SIGTERM")
+
+    def close(self):
+        self.stop()
         subprocess.run(["umount", "-l", self.dumps], stderr=subprocess.DEVNULL)
         shutil.rmtree(self.tmp, ignore_errors=True)
 
@@ -235,6 +248,106 @@ class Conformance:
         self.request("GET", "/v1/events?type=bogus")
         self.request("GET", "/v1/events?since=-1")
 
+    def json_of(self, answer):
+        """The JSON body of request()'s answer, or None (the check said why)."""
+        try:
+            return json.loads(answer[2])
+        except ValueError:
+            return None
+
+    def exercise_history(self, name):
+        """The past: ?at= on the cache's resources, GET /v1/whois, GET /v1/history."""
+        r = self.request
+        # Far enough from the journal's first instant for `at=-1s`, and from
+        # the veth's creation for the journal (which writes ~200 ms late).
+        time.sleep(max(0.0, self.ready_at + 2 - time.time()))
+
+        past = self.json_of(r("GET", "/v1/namespaces?at=-1s"))
+        if past is not None and not any(ns["netns"] == int(os.stat("/proc/self/ns/net").st_ino)
+                                        for ns in past.get("namespaces", [])):
+            self.failures.append("GET /v1/namespaces?at=-1s: the host's namespace is not in the past")
+        host = str(os.stat("/proc/self/ns/net").st_ino)
+        r("GET", "/v1/namespaces/" + host + "?at=-1s")
+        r("GET", "/v1/devices/lo?at=-1s")
+        answer = r("GET", "/v1/namespaces?at=2001-01-01T00:00:00Z")
+        self.expect((404, "history_not_retained"), answer)
+        if answer[0] == 404 and "oldest" not in (self.json_of(answer) or {}):
+            self.failures.append("GET /v1/namespaces?at=2001-01-01T00:00:00Z: history_not_retained without oldest")
+        self.expect((400, "invalid_at"), r("GET", "/v1/namespaces?at=garbage"))
+        self.expect((400, "invalid_at"), r("GET", "/v1/namespaces?at=-1s&at=-2s"))
+        self.expect((400, "at_in_future"), r("GET", "/v1/namespaces?at=2200-01-01T00:00:00Z"))
+        # Past 2262 a time no longer fits in nanoseconds since 1970.
+        self.expect((400, "at_in_future"), r("GET", "/v1/namespaces?at=2999-01-01T00:00:00Z"))
+
+        now = self.json_of(r("GET", "/v1/whois?device=lo"))
+        if now is not None and (not now.get("matches") or any("held_from" in m for m in now["matches"])):
+            self.failures.append(f"GET /v1/whois?device=lo: expected matches without held_*, got {now!r:.200}")
+        then = self.json_of(r("GET", "/v1/whois?address=127.0.0.1&at=-1s"))
+        if then is not None and (not then.get("matches") or any("held_from" not in m for m in then["matches"])):
+            self.failures.append(f"GET /v1/whois?address=127.0.0.1&at=-1s: expected matches with held_*, "
+                                 f"got {then!r:.200}")
+        r("GET", "/v1/whois?address=192.0.2.9")
+        self.expect((400, "missing_subject"), r("GET", "/v1/whois"))
+        self.expect((400, "too_many_subjects"), r("GET", "/v1/whois?device=lo&mac=00:00:00:00:00:00"))
+        self.expect((400, "invalid_mac"), r("GET", "/v1/whois?mac=lo"))
+        self.expect((400, "unknown_parameter"), r("GET", "/v1/whois?name=lo"))
+
+        lines = self.history("/v1/history")
+        if lines and lines[0].get("seq") != 1:
+            self.failures.append(f"GET /v1/history does not start at the first change: {lines[0]!r:.200}")
+        last = max((e["seq"] for e in lines if "seq" in e), default=0)
+        lines = self.history("/v1/history?device=" + name + "a")
+        if not any(e.get("type") == "device_added" for e in lines):
+            self.failures.append(f"GET /v1/history?device={name}a: no device_added among {len(lines)} lines")
+        if any(e.get("device", {}).get("name") != name + "a" for e in lines if e.get("type") != "gap"):
+            self.failures.append(f"GET /v1/history?device={name}a: a line about another device")
+        self.expect((400, "reversed_interval"), r("GET", "/v1/history?from=-1s&to=-2s"))
+        self.expect((400, "invalid_after"), r("GET", "/v1/history?after=x"))
+        self.expect((400, "unknown_parameter"), r("GET", "/v1/history?at=-1s"))
+        self.expect((404, "history_not_retained"), r("GET", "/v1/history?to=2001-01-01T00:00:00Z"))
+
+        # A restart leaves a gap in the journal: a line of its own in the
+        # history, and the past inside it is the last known, not observed.
+        self.stop()
+        time.sleep(1)
+        self.start()
+        gaps = [e for e in self.history(f"/v1/history?from={last}") if e.get("type") == "gap"]
+        if [g.get("reason") for g in gaps] != ["stopped"]:
+            self.failures.append(f"GET /v1/history after a restart: expected one gap (stopped), got {gaps!r}")
+        else:
+            start = datetime.datetime.fromisoformat(gaps[0]["from"].replace("Z", "+00:00"))
+            at = (start + datetime.timedelta(milliseconds=500)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+            inside = self.json_of(r("GET", "/v1/namespaces?at=" + at))
+            gap = {k: v for k, v in gaps[0].items() if k != "type"}
+            if inside is not None and (inside.get("observed") is not False or inside.get("gap") != gap):
+                self.failures.append(f"GET /v1/namespaces?at= in the gap {gaps[0]!r}: observed "
+                                     f"{inside.get('observed')!r}, gap {inside.get('gap')!r}")
+
+    def history(self, target):
+        """GET /v1/history: an answer that ends, each line an Event or a gap."""
+        status, ctype, payload = self.request("GET", target)
+        if status != 200 or not ctype.startswith("application/x-ndjson"):
+            return []
+        schema = self.spec.doc["paths"]["/v1/history"]["get"]["responses"]["200"]["content"]
+        schema = schema["application/x-ndjson"]["schema"]
+        lines = []
+        for line in payload.splitlines():
+            try:
+                entry = json.loads(line)
+            except ValueError as e:
+                self.fail("GET", target, f"line {line[:120]!r} is not JSON: {e}")
+                continue
+            lines.append(entry)
+            self.checked += 1
+            try:
+                self.spec.validate(schema, entry, target)
+            except jsonschema.ValidationError as e:
+                self.fail("GET", target, f"line {line[:200]!r} is neither an Event nor a gap: {e.message}")
+        seqs = [e["seq"] for e in lines if "seq" in e]
+        if seqs != sorted(seqs):
+            self.fail("GET", target, "the changes are not oldest first")
+        return lines
+
     def run(self):
         name = "oa" + uuid.uuid4().hex[:8]
         subprocess.run(["ip", "netns", "add", name], check=True)
@@ -273,6 +386,7 @@ class Conformance:
         r("GET", "/v1/devices/no-such-" + name[:4])
         r("GET", "/v1/devices/with%20space")
         self.exercise_events(name)
+        self.exercise_history(name)
 
         for path in ("/dump", "/v1/dump"):
             r("POST", path)

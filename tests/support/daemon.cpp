@@ -29,7 +29,8 @@ Daemon::Daemon(std::vector<std::string> args, std::vector<std::string> launcher,
   log_path_ = dir_.path() + "/netnsd.log";
   std::vector<std::string> argv = std::move(launcher);
   for (std::string a : {std::string(NETNSD_BINARY), std::string("--socket"), socket_, std::string("--dump-dir"),
-                        dir_.path() + "/dumps", std::string("--log-level"), std::string("debug")}) {
+                        dir_.path() + "/dumps", std::string("--journal"), dir_.path() + "/state/journal.db",
+                        std::string("--log-level"), std::string("debug")}) {
     argv.push_back(std::move(a));
   }
   argv.insert(argv.end(), args.begin(), args.end());

@@ -23,7 +23,7 @@ const nlohmann::json* device_in(const nlohmann::json& ns, const std::string& nam
 
 class Daemon {
  public:
-  // Starts `<launcher...> NETNSD_BINARY --socket ... --dump-dir ... <args>`
+  // Starts `<launcher...> NETNSD_BINARY --socket ... --dump-dir ... --journal ... <args>`
   // and waits for GET /readyz to answer 200. The launcher (`prlimit
   // --nofile=1024:1024 --`, say) must exec netnsd in its own process.
   explicit Daemon(std::vector<std::string> args, std::vector<std::string> launcher = {}, bool wait_ready = true);
