@@ -47,6 +47,22 @@ class Churn {
     std::string batch;
     for (const auto& [name, made] : alive_) batch += "netns del " + name + "\nlink del " + made.host_end + "\n";
     if (!batch.empty()) testing::sh("ip -force -batch - >/dev/null 2>&1 <<'EOF'\n" + batch + "EOF");
+    settle();
+  }
+
+  // The kernel tears namespaces down on a work queue, under the rtnl lock:
+  // after hundreds, the next test's `ip link add` would wait seconds for it.
+  // Waits (up to 30 s) until a device is made in a fresh namespace quickly.
+  void settle() const {
+    const std::string probe = tag_ + "s";
+    const auto until = std::chrono::steady_clock::now() + 30s;
+    int quick = 0;
+    while (quick < 2 && std::chrono::steady_clock::now() < until) {
+      const auto start = std::chrono::steady_clock::now();
+      testing::sh("ip netns add " + probe + " && ip -n " + probe + " link add d0 type dummy; ip netns del " + probe);
+      quick = std::chrono::steady_clock::now() - start < 100ms ? quick + 1 : 0;
+      if (!quick) std::this_thread::sleep_for(200ms);
+    }
   }
 
   // Adds `n` namespaces; true when every command worked.
