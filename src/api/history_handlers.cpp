@@ -175,9 +175,26 @@ void answer_whois_at(ApiContext& api, httplib::Response& res, const history::Sub
   if (!holders) return send_error(res, journal_error(holders.error()));
   std::vector<NetnsId> wanted;
   for (const history::Holding& h : *holders) wanted.push_back(h.netns);
-  // The ends: the namespaces the matches' peers and lower devices are in.
-  auto state = state_or_error(api, res, at);
+  // The holders' namespaces, then those their peers and lower devices are
+  // in: only those are read from the journal.
+  auto state = state_or_error(api, res, at, wanted);
   if (!state) return;
+  std::vector<NetnsId> ends;
+  for (const NamespaceView& ns : state->namespaces) {
+    for (const Device& d : ns.devices) {
+      for (const auto* link : {&d.peer, &d.lower}) {
+        if (*link && (*link)->netns && std::find(wanted.begin(), wanted.end(), *(*link)->netns) == wanted.end() &&
+            std::find(ends.begin(), ends.end(), *(*link)->netns) == ends.end()) {
+          ends.push_back(*(*link)->netns);
+        }
+      }
+    }
+  }
+  if (!ends.empty()) {
+    auto more = state_or_error(api, res, at, ends);
+    if (!more) return;
+    for (NamespaceView& ns : more->namespaces) state->namespaces.push_back(std::move(ns));
+  }
   std::map<NetnsId, const NamespaceView*> by_inode;
   for (const NamespaceView& ns : state->namespaces) by_inode[ns.netns] = &ns;
   std::vector<std::pair<NetnsId, std::uint32_t>> matches;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <mutex>
+#include <unordered_map>
 
 #include "history/records.h"
 #include "history/schema.h"
@@ -82,12 +83,49 @@ struct HistoryReader::Impl {
     return std::optional<Gap>(Gap{from_micros(q->integer(0)), from_micros(q->integer(1)), q->text(2)});
   }
 
+  // Columns from `first` on: names, containers, lonely_since_us.
+  static void attribute(NamespaceView& v, sql::Statement& r, int first) {
+    v.names = names_from_record(r.text(first));
+    v.containers = containers_from_record(r.text(first + 1));
+    if (auto lonely = r.maybe_integer(first + 2)) v.lonely_since = from_micros(*lonely);
+  }
+  // Column `first`: a device's record.
+  static void add_device(NamespaceView& v, sql::Statement& r, int first) {
+    if (auto device = device_from_record(r.text(first))) v.devices.push_back(std::move(*device));
+  }
+  // Columns from `first` on: ifindex, an address's record.
+  static void add_address(NamespaceView& v, sql::Statement& r, int first) {
+    const auto ifindex = static_cast<std::uint32_t>(r.integer(first));
+    auto address = address_from_record(r.text(first + 1));
+    auto dev = std::find_if(v.devices.begin(), v.devices.end(), [&](const Device& d) { return d.ifindex == ifindex; });
+    if (address && dev != v.devices.end()) dev->addresses.push_back(std::move(*address));
+  }
+  // Runs `q` (bound: ?1 a namespace row, ?2 the instant) and hands each row to `fn`.
+  template <class F>
+  static Status rows_of(sql::Statement& q, std::int64_t id, std::int64_t t, F fn) {
+    q.bind(1, id).bind(2, t);
+    for (;;) {
+      auto row = q.step();
+      if (!row) {
+        q.reset();
+        return row.error();
+      }
+      if (!*row) break;
+      fn(q);
+    }
+    q.reset();
+    return {};
+  }
+
   // The namespaces open at t, each with its attribution, devices and addresses.
   static Result<std::vector<NamespaceView>> views_at(sql::Connection& db, std::int64_t t,
                                                      const std::optional<std::vector<NetnsId>>& only) {
-    auto ns = db.prepare(
-        "SELECT id, cookie, inode, owner_uid, owner_userns, owner_host, source, from_us FROM namespaces"
-        " WHERE to_us > ?1 AND from_us <= ?1 ORDER BY inode");
+    // A few by inode (the inode index), or all of them (the to_us index).
+    auto ns = db.prepare(only ? "SELECT id, cookie, inode, owner_uid, owner_userns, owner_host, source, from_us FROM"
+                                " namespaces WHERE inode IN (SELECT value FROM json_each(?2)) AND to_us > ?1 AND"
+                                " from_us <= ?1 ORDER BY inode"
+                              : "SELECT id, cookie, inode, owner_uid, owner_userns, owner_host, source, from_us FROM"
+                                " namespaces WHERE to_us > ?1 AND from_us <= ?1 ORDER BY inode");
     auto attribution = db.prepare(
         "SELECT names, containers, lonely_since_us FROM attributions WHERE ns = ?1 AND to_us > ?2 AND from_us <= ?2"
         " ORDER BY from_us DESC LIMIT 1");
@@ -99,13 +137,18 @@ struct HistoryReader::Impl {
     if (!devices) return devices.error();
     if (!addresses) return addresses.error();
     std::vector<NamespaceView> out;
+    std::vector<std::int64_t> ids;  // each one's row
     ns->bind(1, t);
+    if (only) {
+      std::string list = "[";
+      for (NetnsId inode : *only) list += (list.size() > 1 ? "," : "") + std::to_string(inode);
+      ns->bind(2, list + "]");
+    }
     for (;;) {
       auto row = ns->step();
       if (!row) return row.error();
       if (!*row) break;
       const auto inode = static_cast<NetnsId>(ns->integer(2));
-      if (only && std::find(only->begin(), only->end(), inode) == only->end()) continue;
       const std::int64_t id = ns->integer(0);
       NamespaceOwner owner;
       owner.uid = static_cast<std::uint32_t>(ns->maybe_integer(3).value_or(0));
@@ -119,39 +162,53 @@ struct HistoryReader::Impl {
       v.discovered_by = source_from_text(ns->text(6)).value_or(Source::procfs);
       v.first_seen = from_micros(ns->integer(7));
 
-      attribution->bind(1, id).bind(2, t);
-      auto a = attribution->step();
-      if (!a) return a.error();
-      if (*a) {
-        v.names = names_from_record(attribution->text(0));
-        v.containers = containers_from_record(attribution->text(1));
-        if (auto lonely = attribution->maybe_integer(2)) v.lonely_since = from_micros(*lonely);
-      }
-      attribution->reset();
-
-      devices->bind(1, id).bind(2, t);
-      for (;;) {
-        auto d = devices->step();
-        if (!d) return d.error();
-        if (!*d) break;
-        if (auto device = device_from_record(devices->text(0))) v.devices.push_back(std::move(*device));
-      }
-      devices->reset();
-
-      addresses->bind(1, id).bind(2, t);
-      for (;;) {
-        auto r = addresses->step();
-        if (!r) return r.error();
-        if (!*r) break;
-        const auto ifindex = static_cast<std::uint32_t>(addresses->integer(0));
-        auto address = address_from_record(addresses->text(1));
-        auto dev =
-            std::find_if(v.devices.begin(), v.devices.end(), [&](const Device& d) { return d.ifindex == ifindex; });
-        if (address && dev != v.devices.end()) dev->addresses.push_back(std::move(*address));
-      }
-      addresses->reset();
-      for (Device& d : v.devices) std::sort(d.addresses.begin(), d.addresses.end(), address_order);
+      ids.push_back(id);
       out.push_back(std::move(v));
+    }
+    if (only) {
+      // A few namespaces: their rows by namespace.
+      for (std::size_t i = 0; i < out.size(); ++i) {
+        if (Status s = rows_of(*attribution, ids[i], t, [&](sql::Statement& r) { attribute(out[i], r, 0); }); !s) {
+          return s.error();
+        }
+        if (Status s = rows_of(*devices, ids[i], t, [&](sql::Statement& r) { add_device(out[i], r, 0); }); !s) {
+          return s.error();
+        }
+        if (Status s = rows_of(*addresses, ids[i], t, [&](sql::Statement& r) { add_address(out[i], r, 0); }); !s) {
+          return s.error();
+        }
+      }
+    } else {
+      // All of them: each table once, every row true at t (the to_us index).
+      std::unordered_map<std::int64_t, std::size_t> index;
+      for (std::size_t i = 0; i < ids.size(); ++i) index.emplace(ids[i], i);
+      auto each = [&](const char* sql, auto fn) -> Status {
+        auto q = db.prepare(sql);
+        if (!q) return q.error();
+        q->bind(1, t);
+        for (;;) {
+          auto row = q->step();
+          if (!row) return row.error();
+          if (!*row) return {};
+          auto it = index.find(q->integer(0));
+          if (it != index.end()) fn(out[it->second], *q);
+        }
+      };
+      Status s =
+          each("SELECT ns, names, containers, lonely_since_us FROM attributions WHERE to_us > ?1 AND from_us <= ?1",
+               [](NamespaceView& v, sql::Statement& r) { attribute(v, r, 1); });
+      if (s) {
+        s = each("SELECT ns, body FROM devices WHERE to_us > ?1 AND from_us <= ?1 ORDER BY ns, ifindex",
+                 [](NamespaceView& v, sql::Statement& r) { add_device(v, r, 1); });
+      }
+      if (s) {
+        s = each("SELECT ns, ifindex, body FROM addresses WHERE to_us > ?1 AND from_us <= ?1",
+                 [](NamespaceView& v, sql::Statement& r) { add_address(v, r, 1); });
+      }
+      if (!s) return s.error();
+    }
+    for (NamespaceView& v : out) {
+      for (Device& d : v.devices) std::sort(d.addresses.begin(), d.addresses.end(), address_order);
     }
     return out;
   }

@@ -35,6 +35,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <fstream>
 #include <map>
 #include <mutex>
@@ -500,6 +501,54 @@ void freshness(const Options& o, int n, Samples& s) {
   }
 }
 
+// One sample of GET /metrics by its series name; -1 when absent.
+double metric(const std::string& series) {
+  auto res = client().Get("/metrics");
+  if (!res || res->status != 200) return -1;
+  std::istringstream lines(res->body);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.rfind(series + " ", 0) == 0) return std::atof(line.c_str() + series.size() + 1);
+  }
+  return -1;
+}
+
+// Questions to the history journal about an instant that has passed: an
+// address that existed then (on a veth made for it in the first namespace,
+// removed since) asked by whois, and the whole cache at that instant.
+void history(const Options& o, Samples& s) {
+  const std::string ns = ns_name(0), dev = "hq" + base36(static_cast<unsigned long>(getpid()) % 46656);
+  run({"ip", "-n", ns, "link", "add", dev, "type", "veth", "peer", "name", dev + "p"});
+  run({"ip", "-n", ns, "addr", "add", "10.251.0.1/32", "dev", dev});
+  std::this_thread::sleep_for(std::chrono::milliseconds(700));
+  const auto then = std::chrono::system_clock::now();
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  run({"ip", "-n", ns, "link", "del", dev});
+  std::this_thread::sleep_for(std::chrono::milliseconds(700));
+  const auto secs = std::chrono::duration_cast<std::chrono::milliseconds>(then.time_since_epoch()).count();
+  char at[64];
+  const std::time_t t = static_cast<std::time_t>(secs / 1000);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  std::snprintf(at, sizeof at, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(secs % 1000));
+  auto cli = client(true);
+  for (int k = 0; k < std::max(50, o.fresh); ++k) {
+    auto start = Steady::now();
+    auto res = cli.Get("/v1/whois?address=10.251.0.1&at=" + std::string(at));
+    s["whois by address at T"].push_back(ms(Steady::now() - start));
+    if (!res || res->status != 200 || res->body.find("\"" + dev + "\"") == std::string::npos) {
+      std::fprintf(stderr, "whois at %s did not find %s\n", at, dev.c_str());
+    }
+  }
+  for (int k = 0; k < o.runs; ++k) {
+    auto start = Steady::now();
+    auto res = cli.Get("/v1/namespaces?at=" + std::string(at));
+    s["GET /v1/namespaces?at=T"].push_back(ms(Steady::now() - start));
+    if (!res || res->status != 200) std::fprintf(stderr, "/v1/namespaces?at= failed\n");
+  }
+}
+
 void healthz_under_load(const Options& o, Samples& s, int* dumps_done) {
   std::atomic<bool> stop{false};
   std::mutex mutex;
@@ -713,6 +762,11 @@ int main(int argc, char** argv) {
     // namespace's first listing, a new veth end's peer) while they ran.
     const double loop_calls = resolver_stat("loop_netlink_calls") - loop_calls0;
     const double loop_us = resolver_stat("loop_netlink_us") - loop_us0;
+    std::fprintf(stderr, "== N=%d: the history journal\n", n);
+    Samples past;
+    history(o, past);
+    const double journal_bytes = metric("netnsd_journal_bytes");
+    const double journal_changes = metric("netnsd_journal_changes_total");
     std::fprintf(stderr, "== N=%d: /healthz from %d keep-alive clients during dumps\n", n, o.clients);
     Samples load;
     int dumps_done = 0;
@@ -768,6 +822,14 @@ int main(int argc, char** argv) {
           << " ms |\n";
     table << "| time in them, per freshness sample | "
           << fmt(loop_us / 1000 / static_cast<double>(std::max(1, o.fresh) * 5)) << " ms |\n";
+    table << "\n| the history journal | p50 | p99 | samples |\n|---|---|---|---|\n";
+    for (const char* what : {"GET /v1/namespaces?at=T", "whois by address at T"}) {
+      const auto& v = past[what];
+      table << "| " << what << " | " << fmt(percentile(v, 50)) << " | " << fmt(percentile(v, 99)) << " | " << v.size()
+            << " |\n";
+    }
+    table << "| journal on disk, per change recorded | " << fmt(journal_bytes / std::max(1.0, journal_changes))
+          << " bytes (" << fmt(journal_changes) << " changes, " << fmt(journal_bytes / 1048576) << " MiB) | | |\n";
     const auto& h = load["healthz"];
     table << "\n| GET /healthz, " << o.clients << " keep-alive clients, " << dumps_done
           << " snapshot dumps running alongside | p50 | p99 | requests |\n|---|---|---|---|\n";
@@ -779,7 +841,10 @@ int main(int argc, char** argv) {
           << fmt(percentile(fresh["address (RTM_NEWADDR)"], 99)) << " ms (≤ 10), namespace freshness p99 "
           << fmt(std::max(percentile(fresh["ip netns add"], 99), percentile(fresh["unshare -n"], 99))) << " ms (≤ 50); "
           << fmt(cache_kib) << " KiB RSS per cached namespace, " << fmt(per_ns_kib)
-          << " KiB after the load above (≤ 4); /healthz p99 " << fmt(percentile(h, 99)) << " ms (≤ 5).\n\n";
+          << " KiB after the load above (≤ 4); /healthz p99 " << fmt(percentile(h, 99)) << " ms (≤ 5); "
+          << "GET /v1/namespaces?at=T median " << fmt(percentile(past["GET /v1/namespaces?at=T"], 50))
+          << " ms (≤ 50 at N=1000), whois by address at T p99 " << fmt(percentile(past["whois by address at T"], 99))
+          << " ms (≤ 5).\n\n";
     std::fputs(table.str().c_str(), stdout);
     std::fflush(stdout);
     table.str("");
