@@ -7,6 +7,8 @@
 #include "api/event_params.h"
 #include "api/handlers.h"
 #include "dump/event_encoder.h"
+#include "history/history_reader.h"
+#include "history/journal.h"
 
 namespace netnsd {
 namespace {
@@ -14,6 +16,53 @@ namespace {
 // How often a change stream with nothing to send checks whether the server
 // is stopping or its client has gone.
 constexpr std::chrono::milliseconds kStreamWake{200};
+
+// Lines of the journal for a stream that asked for changes older than the
+// memory holds: (after, until], a page per call, as the stream shows them,
+// with `lost` where the journal has none (older than it keeps, or a flapping
+// device's versions it did not record).
+struct Replay {
+  std::uint64_t after = 0;
+  std::uint64_t until = 0;
+  ChangeFilter filter;
+
+  bool done() const { return after >= until; }
+
+  // One page; false when the journal cannot be read (the stream is cut).
+  bool page(history::HistoryReader& reader, std::string& out, WallTime now) {
+    auto lines = reader.changes(std::nullopt, WallTime{}, now + std::chrono::hours(1), after, defaults::kHistoryPage);
+    if (!lines) {
+      spdlog::warn("events: replay from the journal: {}", lines.error().message());
+      return false;
+    }
+    std::uint64_t missing = 0;
+    for (const history::HistoryLine& line : *lines) {
+      if (line.seq > until) break;
+      missing += line.seq - after - 1;
+      after = line.seq;
+      if (missing) {
+        out += lost_to_ndjson(missing, now);
+        missing = 0;
+      }
+      if (accepts(line.json)) out += line.json + "\n";
+    }
+    if (lines->size() < defaults::kHistoryPage || (!lines->empty() && lines->back().seq >= until)) {
+      if (after < until) out += lost_to_ndjson(until - after, now);
+      after = until;
+    }
+    return true;
+  }
+
+  bool accepts(const std::string& json) const {
+    if (filter.netns.empty() && filter.kinds.empty()) return true;
+    auto e = nlohmann::json::parse(json, nullptr, false);
+    if (!e.is_object()) return false;
+    if (!filter.netns.empty() && !filter.netns.count(e.value("netns", NetnsId{0}))) return false;
+    if (filter.kinds.empty()) return true;
+    auto kinds = change_kinds(e.value("type", std::string()));
+    return kinds && kinds->size() == 1 && filter.kinds.count(*kinds->begin());
+  }
+};
 
 }  // namespace
 
@@ -30,6 +79,19 @@ void serve_events(ApiContext& api, const httplib::Request& req, httplib::Respons
   }
   const std::string who = peer_of(req);
   spdlog::info("events: {} subscribed", who);
+  // Older than the memory holds: the subscription starts with a `lost` for
+  // them; the journal has them, read first, a page at a time.
+  auto replay = std::make_shared<std::optional<Replay>>();
+  if (params->since && api.deps.history) {
+    auto first = subscription->next(std::chrono::milliseconds(0));
+    if (!first.empty() && !first.front().change) {
+      const std::uint64_t until = *params->since + first.front().lost;
+      if (api.deps.journal) api.deps.journal->wait_written(until, std::chrono::seconds(2));
+      *replay = Replay{*params->since, until, params->filter};
+      first.erase(first.begin());
+    }
+    subscription->put_back(std::move(first));
+  }
   // Streams hold a worker each for as long as they last: they wake up
   // often enough to notice the server stopping or the client gone, and say
   // they are alive when quiet. A write waits for a paused reader up to the
@@ -39,13 +101,18 @@ void serve_events(ApiContext& api, const httplib::Request& req, httplib::Respons
   res.status = 200;
   res.set_header("Cache-Control", "no-store");
   res.set_chunked_content_provider(
-      "application/x-ndjson", [&api, feed, subscription, quiet, first, who](std::size_t, httplib::DataSink& sink) {
+      "application/x-ndjson",
+      [&api, feed, subscription, quiet, first, who, replay](std::size_t, httplib::DataSink& sink) {
         Resolver& resolver = api.deps.resolver;
         std::string out;
         if (*first) {
           // Says where the stream starts: a client can come back with ?since=.
           out = marker_to_ndjson("subscribed", feed->last_seq(), resolver.now());
           *first = false;
+        }
+        if (*replay && !(*replay)->done()) {
+          if (!(*replay)->page(*api.deps.history, out, resolver.now())) return false;
+          return out.empty() || sink.write(out.data(), out.size());
         }
         for (const FeedItem& item : subscription->next(out.empty() ? kStreamWake : std::chrono::milliseconds(0))) {
           out += item.change ? change_to_ndjson(*item.change) : lost_to_ndjson(item.lost, resolver.now());

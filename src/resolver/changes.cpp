@@ -194,6 +194,12 @@ std::vector<FeedItem> ChangeFeed::Subscription::next(std::chrono::milliseconds t
   return items;
 }
 
+void ChangeFeed::Subscription::put_back(std::vector<FeedItem> items) {
+  std::lock_guard lock(core_->mutex);
+  state_->queue.insert(state_->queue.begin(), std::make_move_iterator(items.begin()),
+                       std::make_move_iterator(items.end()));
+}
+
 bool ChangeFeed::Subscription::closed() const {
   std::lock_guard lock(core_->mutex);
   return core_->closed;

@@ -125,6 +125,8 @@ class ChangeFeed {
     // What arrived since the last call, waiting up to `timeout` for
     // something; empty on timeout or once the feed is closed.
     std::vector<FeedItem> next(std::chrono::milliseconds timeout);
+    // Returns what next() gave, to be read first next time.
+    void put_back(std::vector<FeedItem> items);
     bool closed() const;
 
    private:

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "daemon.h"
+#include "event_stream.h"
 #include "privileged.h"
 #include "system.h"
 #include "util/clock.h"
@@ -288,6 +289,39 @@ TEST_F(History, AfterKillNineTheGapIsRecordedAndNothingCommittedIsLost) {
   auto check = testing::run({"sqlite3", journal, "PRAGMA integrity_check; PRAGMA foreign_key_check;"});
   EXPECT_EQ(check.status, 0) << check.err;
   EXPECT_EQ(check.out, "ok\n");
+}
+
+TEST_F(History, EventsSinceANumberOlderThanTheMemoryAreReplayedFromTheJournalThenGoOnLive) {
+  testing::TempDir state;
+  const std::string journal = state.path() + "/journal.db";
+  Churn churn(testing::unique_name("he"));
+  std::uint64_t before_restart = 0;
+  {
+    Daemon first({"--journal", journal});
+    ASSERT_TRUE(first.ready()) << first.log();
+    ASSERT_TRUE(churn.add(3));
+    ASSERT_TRUE(eventually([&] { return first.metric("netnsd_journal_last_seq") > 10; }, 5s));
+    before_restart = static_cast<std::uint64_t>(first.metric("netnsd_journal_last_seq"));
+    EXPECT_EQ(first.stop(), 0);
+  }
+  // A new process: its memory holds nothing from before; the journal does.
+  Daemon second({"--journal", journal});
+  ASSERT_TRUE(second.ready()) << second.log();
+  testing::EventStream stream(second.socket_path(), "?since=0&type=device");
+  ASSERT_EQ(stream.status(), 200) << stream.head();
+  const std::string veth = churn.alive().begin()->second.host_end;
+  // The first run's device_added of a veth, from the journal...
+  auto old = stream.wait_for([&](const json& e) {
+    return e["type"] == "device_added" && e["device"]["name"] == veth && e["seq"].get<std::uint64_t>() <= before_restart;
+  }, 5s);
+  ASSERT_TRUE(old) << "the first run's device_added of " << veth;
+  // ...then what happens now, live, numbered after it.
+  ASSERT_TRUE(churn.add(1));
+  auto live = stream.wait_for(
+      [&](const json& e) { return e["type"] == "device_added" && e["seq"].get<std::uint64_t>() > before_restart; }, 5s);
+  ASSERT_TRUE(live) << "no live device_added after the replay";
+  const auto lines = stream.drain(300ms);
+  for (const json& e : lines) EXPECT_NE(e["type"], "netns_added") << "the type filter holds in the replay";
 }
 
 TEST_F(History, AFullStateDirectoryDegradesAndHistoryResumesWhenSpaceReturns) {
