@@ -1,5 +1,6 @@
 // netnsctl: the command-line client of netnsd's Unix-socket API.
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <httplib.h>
 #include <unistd.h>
 
@@ -8,6 +9,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <ctime>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -15,6 +17,7 @@
 #include <vector>
 
 #include "util/defaults.h"
+#include "util/sha256.h"
 #include "util/version.h"
 
 namespace {
@@ -35,6 +38,9 @@ Commands:
         containers behind them; with --at, those that did then, and for how long (from the history journal)
   history [--netns ID | --device NAME | --address ADDR | --mac MAC | --container ID] [--from TIME] [--to TIME] [--json]
         every change recorded to one subject (or to everything), oldest first
+  history export FILE
+        a consistent copy of the whole journal (an SQLite database) into FILE, with its SHA-256, while
+        netnsd runs: what an incident responder hands on
   watch [--json] [--netns ID]... [--type TYPE]... [--since SEQ]
         follow the changes the cache applies, one line each (raw JSON lines with --json), until Ctrl-C;
         TYPE is netns, device, address or one type such as device_added
@@ -295,9 +301,10 @@ int cmd_whois(httplib::Client& client, const std::string& socket, const std::vec
       line += " on " + lower["device"].value("name", std::string("?")) + " " + describe_netns(lower);
     }
     if (!who.empty()) line += ": " + who;
-    if (m["held_from"].is_string()) {
+    if (m.contains("held_from") && m["held_from"].is_string()) {
+      const bool ended = m.contains("held_until") && m["held_until"].is_string();
       line += " (from " + m["held_from"].get<std::string>() + " until " +
-              (m["held_until"].is_string() ? m["held_until"].get<std::string>() : std::string("now")) +
+              (ended ? m["held_until"].get<std::string>() : std::string("now")) +
               (m.value("end_observed", true) ? "" : ", its end not seen") + ")";
     }
     std::cout << line << '\n';
@@ -455,7 +462,69 @@ int cmd_watch(httplib::Client& client, const std::string& socket, const std::vec
   return 1;
 }
 
+// The journal, copied whole while netnsd runs, into FILE (made 0600, never
+// over an existing file), with its SHA-256 checked against netnsd's.
+int cmd_history_export(httplib::Client& client, const std::string& socket, const std::vector<std::string>& args) {
+  if (args.size() != 1) return usage_error("history export needs one FILE");
+  const std::string& path = args[0];
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    std::fprintf(stderr, "netnsctl: cannot create %s: %s\n", path.c_str(), std::strerror(errno));
+    return 1;
+  }
+  netnsd::Sha256 digest;
+  std::size_t size = 0;
+  int status = 0;
+  bool write_failed = false;
+  std::string error_body, expected;
+  auto res = client.Get(
+      "/v1/history/export",
+      [&](const httplib::Response& r) {
+        status = r.status;
+        expected = r.get_header_value("X-Content-SHA256");
+        return true;
+      },
+      [&](const char* data, std::size_t n) {
+        if (status != 200) {
+          error_body.append(data, std::min<std::size_t>(n, 4096));
+          return true;
+        }
+        digest.update(data, n);
+        size += n;
+        for (std::size_t done = 0; done < n;) {
+          const ssize_t w = ::write(fd, data + done, n - done);
+          if (w <= 0) {
+            write_failed = true;
+            return false;
+          }
+          done += static_cast<std::size_t>(w);
+        }
+        return true;
+      });
+  const bool synced = ::fsync(fd) == 0;
+  ::close(fd);
+  const std::string got = digest.hex();
+  if (!res || status != 200 || write_failed || !synced || got != expected) {
+    ::unlink(path.c_str());
+    if (write_failed || !synced) {
+      std::fprintf(stderr, "netnsctl: cannot write %s: %s\n", path.c_str(), std::strerror(errno));
+      return 1;
+    }
+    if (res && status == 200) {
+      std::fprintf(stderr, "netnsctl: the copy's SHA-256 %s is not netnsd's %s\n", got.c_str(), expected.c_str());
+      return 1;
+    }
+    if (res) res->body = error_body;
+    return report_failure(res, socket);
+  }
+  std::printf("%s: %zu bytes, sha256 %s\n", path.c_str(), size, got.c_str());
+  return 0;
+}
+
 int cmd_history(httplib::Client& client, const std::string& socket, const std::vector<std::string>& args) {
+  if (!args.empty() && args[0] == "export") {
+    return cmd_history_export(client, socket, std::vector<std::string>(args.begin() + 1, args.end()));
+  }
   bool raw = false;
   std::string query;
   auto add = [&](const std::string& key, const std::string& value) {

@@ -71,6 +71,7 @@ _netnsctl() {
         --netns) COMPREPLY=($(compgen -W "$(_netnsctl_namespaces)" -- "$cur")) ;;
         --device) COMPREPLY=($(compgen -W "$(ls /sys/class/net 2>/dev/null)" -- "$cur")) ;;
         --address|--mac|--container|--from|--to) ;;
+        history) COMPREPLY=($(compgen -W "export --netns --device --address --mac --container --from --to --json" -- "$cur")) ;;
         *) COMPREPLY=($(compgen -W "--netns --device --address --mac --container --from --to --json" -- "$cur")) ;;
       esac ;;
   esac

@@ -74,6 +74,7 @@ bool serve_one_namespace_at(ApiContext& api, const httplib::Request& req, httpli
 bool serve_device_at(ApiContext& api, const httplib::Request& req, httplib::Response& res, const std::string& name);
 void serve_whois(ApiContext& api, const httplib::Request& req, httplib::Response& res);
 void serve_history(ApiContext& api, const httplib::Request& req, httplib::Response& res);
+void serve_history_export(ApiContext& api, const httplib::Request& req, httplib::Response& res);
 
 // event_handler.cpp
 void serve_events(ApiContext& api, const httplib::Request& req, httplib::Response& res);

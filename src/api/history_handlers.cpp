@@ -1,6 +1,7 @@
 // The past, from the journal: ?at= on the cache's resources, GET /v1/whois
 // and GET /v1/history.
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <map>
@@ -12,6 +13,7 @@
 #include "dump/json_encoder.h"
 #include "history/history_reader.h"
 #include "util/json_writer.h"
+#include "util/sha256.h"
 #include "util/text.h"
 
 namespace netnsd {
@@ -300,6 +302,39 @@ void serve_whois(ApiContext& api, const httplib::Request& req, httplib::Response
   out.end_object();
   res.status = 200;
   res.set_content(out.take(), kJsonType);
+}
+
+void serve_history_export(ApiContext& api, const httplib::Request& req, httplib::Response& res) {
+  if (!query_params(req).empty()) {
+    return send_error(res, ApiError::bad_request("unknown_parameter", "the export takes no parameters"));
+  }
+  if (!api.deps.history) return send_error(res, no_history());
+  auto copy = api.deps.history->export_copy();
+  if (!copy) return send_error(res, journal_error(copy.error()));
+  // The digest first (it goes in a header), then the bytes.
+  Sha256 digest;
+  std::vector<char> buffer(1 << 16);
+  std::size_t size = 0;
+  for (;;) {
+    const ssize_t n = ::read(copy->get(), buffer.data(), buffer.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return send_error(res, journal_error(Error::os("read the copy")));
+    if (n == 0) break;
+    digest.update(buffer.data(), static_cast<std::size_t>(n));
+    size += static_cast<std::size_t>(n);
+  }
+  auto fd = std::make_shared<Fd>(std::move(*copy));
+  spdlog::info("history: {} exported the journal ({} bytes)", peer_of(req), size);
+  res.status = 200;
+  res.set_header("X-Content-SHA256", digest.hex());
+  res.set_header("Content-Disposition", "attachment; filename=\"netnsd-journal.db\"");
+  res.set_content_provider(size, "application/vnd.sqlite3", [fd](std::size_t offset, std::size_t length,
+                                                                  httplib::DataSink& sink) {
+    std::vector<char> chunk(std::min<std::size_t>(length, 1 << 16));
+    const ssize_t n = ::pread(fd->get(), chunk.data(), chunk.size(), static_cast<off_t>(offset));
+    if (n <= 0) return false;
+    return sink.write(chunk.data(), static_cast<std::size_t>(n));
+  });
 }
 
 void serve_history(ApiContext& api, const httplib::Request& req, httplib::Response& res) {

@@ -219,6 +219,7 @@ const HttpApi::Impl::Route HttpApi::Impl::kRoutes[] = {
     {"GET", "/v1/events", "/v1/events", serve_events},
     {"GET", "/v1/whois", "/v1/whois", serve_whois},
     {"GET", "/v1/history", "/v1/history", serve_history},
+    {"GET", "/v1/history/export", "/v1/history/export", serve_history_export},
     {"POST", "/dump", "/dump", &Impl::dump_with_body},
     {"POST", "/v1/dump", "/v1/dump", &Impl::dump_with_body},
 };

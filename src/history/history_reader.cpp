@@ -1,6 +1,10 @@
 #include "history/history_reader.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <filesystem>
 #include <mutex>
 #include <unordered_map>
 
@@ -247,6 +251,35 @@ Result<std::optional<Gap>> HistoryReader::gap_at(WallTime at) {
   auto lease = impl_->lease();
   if (!lease) return lease.error();
   return Impl::gap_at((*lease)->db(), to_micros(at));
+}
+
+Result<Fd> HistoryReader::export_copy() {
+  auto lease = impl_->lease();
+  if (!lease) return lease.error();
+  const std::string dir = std::filesystem::path(impl_->path).parent_path().string();
+  std::string name = (dir.empty() ? std::string(".") : dir) + "/.export-XXXXXX";
+  Fd made(::mkstemp(name.data()));
+  if (!made) return Error::os("create a file for the copy in " + dir);
+  auto copy = sql::Connection::open(name, SQLITE_OPEN_READWRITE, defaults::kJournalBusyWait);
+  if (!copy) {
+    ::unlink(name.c_str());
+    return copy.error();
+  }
+  sqlite3_backup* backup = sqlite3_backup_init(copy->get(), "main", (*lease)->db().get(), "main");
+  int rc = backup ? sqlite3_backup_step(backup, -1) : SQLITE_ERROR;
+  if (backup) sqlite3_backup_finish(backup);
+  if (rc != SQLITE_DONE) {
+    Error e = copy->error("copy the journal");
+    ::unlink(name.c_str());
+    return e;
+  }
+  // One file, whole: the copy's own WAL, if it made one, goes into it.
+  (void)copy->exec("PRAGMA journal_mode = DELETE");
+  *copy = sql::Connection();
+  Fd out(::open(name.c_str(), O_RDONLY | O_CLOEXEC));
+  ::unlink(name.c_str());
+  if (!out) return Error::os("open the copy");
+  return out;
 }
 
 Result<std::vector<Gap>> HistoryReader::gaps(WallTime from, WallTime to) {

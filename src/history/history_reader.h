@@ -15,6 +15,7 @@
 
 #include "resolver/model.h"
 #include "util/clock.h"
+#include "util/fd.h"
 #include "util/result.h"
 
 namespace netnsd::history {
@@ -84,6 +85,11 @@ class HistoryReader {
   // [from, to), oldest first, at most `limit`.
   Result<std::vector<HistoryLine>> changes(const std::optional<Subject>& subject, WallTime from, WallTime to,
                                            std::uint64_t after_seq, std::size_t limit);
+
+  // A consistent copy of the whole journal (SQLite's online backup, in one
+  // read transaction: the writer goes on), as an open, already unlinked
+  // file made in the journal's directory.
+  Result<Fd> export_copy();
 
  private:
   struct Impl;

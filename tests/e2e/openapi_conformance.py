@@ -12,6 +12,7 @@ usage: openapi_conformance.py NETNSD_BINARY OPENAPI_YAML
 
 import copy
 import datetime
+import hashlib
 import json
 import os
 import re
@@ -305,6 +306,19 @@ class Conformance:
         self.expect((400, "invalid_after"), r("GET", "/v1/history?after=x"))
         self.expect((400, "unknown_parameter"), r("GET", "/v1/history?at=-1s"))
         self.expect((404, "history_not_retained"), r("GET", "/v1/history?to=2001-01-01T00:00:00Z"))
+        # The export: an SQLite file whose digest is in its header.
+        conn = UnixConnection(self.sock)
+        conn.request("GET", "/v1/history/export")
+        res = conn.getresponse()
+        payload = res.read()
+        digest = res.getheader("X-Content-SHA256", "")
+        conn.close()
+        self.check("GET", "/v1/history/export", res.status, res.getheader("Content-Type", ""), payload, None)
+        if res.status != 200 or not payload.startswith(b"SQLite format 3\0"):
+            self.failures.append(f"GET /v1/history/export: {res.status}, not an SQLite file ({payload[:40]!r})")
+        elif hashlib.sha256(payload).hexdigest() != digest:
+            self.failures.append(f"GET /v1/history/export: X-Content-SHA256 {digest!r} is not the body's")
+        self.expect((400, "unknown_parameter"), r("GET", "/v1/history/export?x=1"))
 
         # A restart leaves a gap in the journal: a line of its own in the
         # history, and the past inside it is the last known, not observed.

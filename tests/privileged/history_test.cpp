@@ -324,6 +324,46 @@ TEST_F(History, EventsSinceANumberOlderThanTheMemoryAreReplayedFromTheJournalThe
   for (const json& e : lines) EXPECT_NE(e["type"], "netns_added") << "the type filter holds in the replay";
 }
 
+TEST_F(History, AnExportIsAConsistentCopyWithItsDigestWhileNetnsdWrites) {
+  testing::TempDir out;
+  Churn churn(testing::unique_name("hx"));
+  Daemon netnsd({});
+  ASSERT_TRUE(netnsd.ready()) << netnsd.log();
+  ASSERT_TRUE(churn.add(10));
+  ASSERT_TRUE(eventually([&] { return netnsd.metric("netnsd_journal_changes_total") > 40; }, 5s));
+  std::atomic<bool> stop{false};
+  std::thread writer([&] {
+    for (int i = 0; i < 10 && !stop; ++i) {
+      churn.add(2);
+      std::this_thread::sleep_for(50ms);
+    }
+  });
+  std::vector<std::string> copies;
+  for (int i = 0; i < 3; ++i) {
+    const std::string file = out.path() + "/copy" + std::to_string(i) + ".db";
+    auto exported = testing::run({NETNSCTL_BINARY, "--socket", netnsd.socket_path(), "history", "export", file});
+    ASSERT_EQ(exported.status, 0) << exported.err;
+    // The digest netnsctl prints is the file's (coreutils says), and SQLite
+    // finds the copy whole.
+    auto sum = testing::run({"sha256sum", file});
+    ASSERT_EQ(sum.status, 0);
+    EXPECT_NE(exported.out.find("sha256 " + sum.out.substr(0, 64)), std::string::npos) << exported.out;
+    auto check = testing::run({"sqlite3", file, "PRAGMA integrity_check; SELECT count(*) > 0 FROM changes;"});
+    EXPECT_EQ(check.out, "ok\n1\n") << check.err;
+    struct stat st {};
+    ASSERT_EQ(::stat(file.c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0600u);
+    copies.push_back(file);
+  }
+  stop = true;
+  writer.join();
+  auto again = testing::run({NETNSCTL_BINARY, "--socket", netnsd.socket_path(), "history", "export", copies[0]});
+  EXPECT_NE(again.status, 0) << "an existing file is never overwritten";
+  auto leftovers = testing::run({"sh", "-c", "ls -A " + netnsd.socket_path().substr(0, netnsd.socket_path().rfind('/')) +
+                                                 "/state | grep -c export || true"});
+  EXPECT_EQ(leftovers.out, "0\n") << "no temporary copy is left beside the journal";
+}
+
 TEST_F(History, AFullStateDirectoryDegradesAndHistoryResumesWhenSpaceReturns) {
   testing::TempDir dir;
   const std::string state = dir.path() + "/state";

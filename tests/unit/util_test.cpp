@@ -1,10 +1,14 @@
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <random>
 #include <string_view>
 #include <vector>
 
+#include "system.h"
 #include "util/clock.h"
 #include "util/result.h"
+#include "util/sha256.h"
 #include "util/text.h"
 
 namespace netnsd {
@@ -15,6 +19,43 @@ using namespace std::chrono_literals;
 TEST(Clock, FormatsRfc3339WithMilliseconds) {
   WallTime t = WallTime(std::chrono::seconds(1'800'000'000)) + 7ms;
   EXPECT_EQ(format_rfc3339_ms(t), "2027-01-15T08:00:00.007Z");
+}
+
+TEST(Clock, ParsesRfc3339AndRefusesWhatIsNot) {
+  auto t = parse_rfc3339("2026-12-06T02:14:00Z");
+  ASSERT_TRUE(t);
+  EXPECT_EQ(format_rfc3339_ms(*t), "2026-12-06T02:14:00.000Z");
+  EXPECT_EQ(format_rfc3339_ms(*parse_rfc3339("2026-12-06t03:14:00.25+01:00")), "2026-12-06T02:14:00.250Z");
+  EXPECT_EQ(format_rfc3339_ms(*parse_rfc3339("2026-12-06 01:44:00.123456789-00:30")), "2026-12-06T02:14:00.123Z");
+  EXPECT_TRUE(parse_rfc3339("2024-02-29T00:00:00Z")) << "a leap day";
+  for (const char* bad : {"", "2026-12-06", "2026-12-06T02:14Z", "2026-13-01T00:00:00Z", "2025-02-29T00:00:00Z",
+                          "2026-12-06T24:00:00Z", "2026-12-06T02:14:60Z", "2026-12-06T02:14:00", "2026-12-06T02:14:00.Z",
+                          "2026-12-06T02:14:00+1:00", "2026-12-06T02:14:00Zjunk", "20261206T021400Z"}) {
+    EXPECT_FALSE(parse_rfc3339(bad)) << bad;
+  }
+  EXPECT_EQ(*parse_rfc3339("2999-01-01T00:00:00Z"), WallTime::max()) << "past 64-bit nanoseconds: later than anything";
+  EXPECT_EQ(*parse_rfc3339("1900-01-01T00:00:00Z"), WallTime{});
+}
+
+// Against coreutils' sha256sum, across the block boundaries.
+TEST(Sha256, AgreesWithSha256sum) {
+  testing::TempDir dir;
+  std::mt19937 rng(42);
+  for (std::size_t size : {0, 1, 55, 56, 63, 64, 65, 119, 120, 1000, 1 << 20}) {
+    std::string data(size, '\0');
+    for (char& c : data) c = static_cast<char>(rng());
+    const std::string path = dir.path() + "/data";
+    std::ofstream(path, std::ios::binary) << data;
+    auto oracle = testing::run({"sha256sum", path});
+    ASSERT_EQ(oracle.status, 0);
+    Sha256 whole;
+    whole.update(data);
+    Sha256 pieces;
+    for (std::size_t at = 0; at < size; at += 7) pieces.update(std::string_view(data).substr(at, 7));
+    const std::string expected = oracle.out.substr(0, 64);
+    EXPECT_EQ(whole.hex(), expected) << size << " bytes";
+    EXPECT_EQ(pieces.hex(), expected) << size << " bytes, in pieces";
+  }
 }
 
 TEST(Clock, FormatsLikeGo) {
