@@ -100,37 +100,36 @@ void serve_events(ApiContext& api, const httplib::Request& req, httplib::Respons
   auto first = std::make_shared<bool>(true);
   res.status = 200;
   res.set_header("Cache-Control", "no-store");
-  res.set_chunked_content_provider(
-      "application/x-ndjson",
-      [&api, feed, subscription, quiet, first, who, replay](std::size_t, httplib::DataSink& sink) {
-        Resolver& resolver = api.deps.resolver;
-        std::string out;
-        if (*first) {
-          // Says where the stream starts: a client can come back with ?since=.
-          out = marker_to_ndjson("subscribed", feed->last_seq(), resolver.now());
-          *first = false;
-        }
-        if (*replay && !(*replay)->done()) {
-          if (!(*replay)->page(*api.deps.history, out, resolver.now())) return false;
-          return out.empty() || sink.write(out.data(), out.size());
-        }
-        for (const FeedItem& item : subscription->next(out.empty() ? kStreamWake : std::chrono::milliseconds(0))) {
-          out += item.change ? change_to_ndjson(*item.change) : lost_to_ndjson(item.lost, resolver.now());
-        }
-        if (out.empty()) {
-          if (api.stopping || subscription->closed() || !sink.is_writable()) {
-            sink.done();
-            return true;
-          }
-          *quiet += kStreamWake;
-          if (*quiet < api.options.event_heartbeat) return true;
-          out = marker_to_ndjson("heartbeat", feed->last_seq(), resolver.now());
-        }
-        *quiet = std::chrono::milliseconds(0);
-        if (sink.write(out.data(), out.size())) return true;
-        spdlog::info("events: {} stream ended", who);  // gone, or let go (RequestStream says why)
-        return false;
-      });
+  res.set_chunked_content_provider("application/x-ndjson", [&api, feed, subscription, quiet, first, who, replay](
+                                                               std::size_t, httplib::DataSink& sink) {
+    Resolver& resolver = api.deps.resolver;
+    std::string out;
+    if (*first) {
+      // Says where the stream starts: a client can come back with ?since=.
+      out = marker_to_ndjson("subscribed", feed->last_seq(), resolver.now());
+      *first = false;
+    }
+    if (*replay && !(*replay)->done()) {
+      if (!(*replay)->page(*api.deps.history, out, resolver.now())) return false;
+      return out.empty() || sink.write(out.data(), out.size());
+    }
+    for (const FeedItem& item : subscription->next(out.empty() ? kStreamWake : std::chrono::milliseconds(0))) {
+      out += item.change ? change_to_ndjson(*item.change) : lost_to_ndjson(item.lost, resolver.now());
+    }
+    if (out.empty()) {
+      if (api.stopping || subscription->closed() || !sink.is_writable()) {
+        sink.done();
+        return true;
+      }
+      *quiet += kStreamWake;
+      if (*quiet < api.options.event_heartbeat) return true;
+      out = marker_to_ndjson("heartbeat", feed->last_seq(), resolver.now());
+    }
+    *quiet = std::chrono::milliseconds(0);
+    if (sink.write(out.data(), out.size())) return true;
+    spdlog::info("events: {} stream ended", who);  // gone, or let go (RequestStream says why)
+    return false;
+  });
 }
 
 }  // namespace netnsd

@@ -97,8 +97,9 @@ void write_instant(JsonWriter& out, const history::PointInTime& p) {
 
 // Fetches the state at `at` (all namespaces, or `only`), or answers the error.
 std::optional<history::PointInTime> state_or_error(ApiContext& api, httplib::Response& res, WallTime at,
-                                                   const std::optional<std::vector<NetnsId>>& only = std::nullopt) {
-  auto state = api.deps.history->state_at(at, only);
+                                                   const std::optional<std::vector<NetnsId>>& only = std::nullopt,
+                                                   const std::map<NetnsId, std::vector<std::uint32_t>>& some = {}) {
+  auto state = api.deps.history->state_at(at, only, some);
   if (!state) {
     send_error(res, journal_error(state.error()));
     return std::nullopt;
@@ -175,30 +176,46 @@ void answer_whois_at(ApiContext& api, httplib::Response& res, const history::Sub
                      WallTime at) {
   auto holders = api.deps.history->holders_at(subject, at);
   if (!holders) return send_error(res, journal_error(holders.error()));
+  // The devices that held it, then their peers and lower devices: only
+  // those are read from the journal (a host namespace's thousand veths are
+  // not).
   std::vector<NetnsId> wanted;
-  for (const history::Holding& h : *holders) wanted.push_back(h.netns);
-  // The holders' namespaces, then those their peers and lower devices are
-  // in: only those are read from the journal.
-  auto state = state_or_error(api, res, at, wanted);
+  std::map<NetnsId, std::vector<std::uint32_t>> devices;
+  for (const history::Holding& h : *holders) {
+    wanted.push_back(h.netns);
+    devices[h.netns].push_back(h.ifindex);
+  }
+  auto state = state_or_error(api, res, at, wanted, devices);
   if (!state) return;
   std::vector<NetnsId> ends;
+  std::map<NetnsId, std::vector<std::uint32_t>> end_devices;
   for (const NamespaceView& ns : state->namespaces) {
     for (const Device& d : ns.devices) {
       for (const auto* link : {&d.peer, &d.lower}) {
-        if (*link && (*link)->netns && std::find(wanted.begin(), wanted.end(), *(*link)->netns) == wanted.end() &&
-            std::find(ends.begin(), ends.end(), *(*link)->netns) == ends.end()) {
-          ends.push_back(*(*link)->netns);
+        if (!*link || !(*link)->netns) continue;
+        if (std::find(ends.begin(), ends.end(), *(*link)->netns) == ends.end()) ends.push_back(*(*link)->netns);
+        end_devices[*(*link)->netns].push_back((*link)->ifindex);
+      }
+    }
+  }
+  std::map<NetnsId, NamespaceView> merged;
+  for (NamespaceView& ns : state->namespaces) merged.emplace(ns.netns, std::move(ns));
+  if (!ends.empty()) {
+    auto more = state_or_error(api, res, at, ends, end_devices);
+    if (!more) return;
+    for (NamespaceView& ns : more->namespaces) {
+      auto [it, added] = merged.emplace(ns.netns, ns);
+      if (added) continue;
+      for (Device& d : ns.devices) {
+        auto& list = it->second.devices;
+        if (std::none_of(list.begin(), list.end(), [&](const Device& x) { return x.ifindex == d.ifindex; })) {
+          list.push_back(std::move(d));
         }
       }
     }
   }
-  if (!ends.empty()) {
-    auto more = state_or_error(api, res, at, ends);
-    if (!more) return;
-    for (NamespaceView& ns : more->namespaces) state->namespaces.push_back(std::move(ns));
-  }
   std::map<NetnsId, const NamespaceView*> by_inode;
-  for (const NamespaceView& ns : state->namespaces) by_inode[ns.netns] = &ns;
+  for (const auto& [inode, ns] : merged) by_inode[inode] = &ns;
   std::vector<std::pair<NetnsId, std::uint32_t>> matches;
   for (const history::Holding& h : *holders) matches.emplace_back(h.netns, h.ifindex);
   JsonWriter out(/*pretty=*/false);
@@ -328,13 +345,13 @@ void serve_history_export(ApiContext& api, const httplib::Request& req, httplib:
   res.status = 200;
   res.set_header("X-Content-SHA256", digest.hex());
   res.set_header("Content-Disposition", "attachment; filename=\"netnsd-journal.db\"");
-  res.set_content_provider(size, "application/vnd.sqlite3", [fd](std::size_t offset, std::size_t length,
-                                                                  httplib::DataSink& sink) {
-    std::vector<char> chunk(std::min<std::size_t>(length, 1 << 16));
-    const ssize_t n = ::pread(fd->get(), chunk.data(), chunk.size(), static_cast<off_t>(offset));
-    if (n <= 0) return false;
-    return sink.write(chunk.data(), static_cast<std::size_t>(n));
-  });
+  res.set_content_provider(
+      size, "application/vnd.sqlite3", [fd](std::size_t offset, std::size_t length, httplib::DataSink& sink) {
+        std::vector<char> chunk(std::min<std::size_t>(length, 1 << 16));
+        const ssize_t n = ::pread(fd->get(), chunk.data(), chunk.size(), static_cast<off_t>(offset));
+        if (n <= 0) return false;
+        return sink.write(chunk.data(), static_cast<std::size_t>(n));
+      });
 }
 
 void serve_history(ApiContext& api, const httplib::Request& req, httplib::Response& res) {

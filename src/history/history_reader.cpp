@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <map>
 #include <mutex>
 #include <unordered_map>
 
@@ -123,7 +124,8 @@ struct HistoryReader::Impl {
 
   // The namespaces open at t, each with its attribution, devices and addresses.
   static Result<std::vector<NamespaceView>> views_at(sql::Connection& db, std::int64_t t,
-                                                     const std::optional<std::vector<NetnsId>>& only) {
+                                                     const std::optional<std::vector<NetnsId>>& only,
+                                                     const std::map<NetnsId, std::vector<std::uint32_t>>& some) {
     // A few by inode (the inode index), or all of them (the to_us index).
     auto ns = db.prepare(only ? "SELECT id, cookie, inode, owner_uid, owner_userns, owner_host, source, from_us FROM"
                                 " namespaces WHERE inode IN (SELECT value FROM json_each(?2)) AND to_us > ?1 AND"
@@ -136,6 +138,15 @@ struct HistoryReader::Impl {
     auto devices =
         db.prepare("SELECT body FROM devices WHERE ns = ?1 AND to_us > ?2 AND from_us <= ?2 ORDER BY ifindex");
     auto addresses = db.prepare("SELECT ifindex, body FROM addresses WHERE ns = ?1 AND to_us > ?2 AND from_us <= ?2");
+    // Some devices of a namespace (a whois's ends): only their records are read.
+    auto some_devices = db.prepare(
+        "SELECT body FROM devices WHERE ns = ?1 AND to_us > ?2 AND from_us <= ?2 AND ifindex IN (SELECT value FROM"
+        " json_each(?3)) ORDER BY ifindex");
+    auto some_addresses = db.prepare(
+        "SELECT ifindex, body FROM addresses WHERE ns = ?1 AND to_us > ?2 AND from_us <= ?2 AND ifindex IN (SELECT"
+        " value FROM json_each(?3))");
+    if (!some_devices) return some_devices.error();
+    if (!some_addresses) return some_addresses.error();
     if (!ns) return ns.error();
     if (!attribution) return attribution.error();
     if (!devices) return devices.error();
@@ -175,10 +186,21 @@ struct HistoryReader::Impl {
         if (Status s = rows_of(*attribution, ids[i], t, [&](sql::Statement& r) { attribute(out[i], r, 0); }); !s) {
           return s.error();
         }
-        if (Status s = rows_of(*devices, ids[i], t, [&](sql::Statement& r) { add_device(out[i], r, 0); }); !s) {
+        sql::Statement* dev = &*devices;
+        sql::Statement* addr = &*addresses;
+        if (auto listed = some.find(out[i].netns); listed != some.end()) {
+          std::string list = "[";
+          for (std::uint32_t ifindex : listed->second) list += (list.size() > 1 ? "," : "") + std::to_string(ifindex);
+          list += "]";
+          some_devices->bind(3, list);
+          some_addresses->bind(3, list);
+          dev = &*some_devices;
+          addr = &*some_addresses;
+        }
+        if (Status s = rows_of(*dev, ids[i], t, [&](sql::Statement& r) { add_device(out[i], r, 0); }); !s) {
           return s.error();
         }
-        if (Status s = rows_of(*addresses, ids[i], t, [&](sql::Statement& r) { add_address(out[i], r, 0); }); !s) {
+        if (Status s = rows_of(*addr, ids[i], t, [&](sql::Statement& r) { add_address(out[i], r, 0); }); !s) {
           return s.error();
         }
       }
@@ -299,7 +321,8 @@ Result<std::vector<Gap>> HistoryReader::gaps(WallTime from, WallTime to) {
   return out;
 }
 
-Result<PointInTime> HistoryReader::state_at(WallTime at, const std::optional<std::vector<NetnsId>>& only) {
+Result<PointInTime> HistoryReader::state_at(WallTime at, const std::optional<std::vector<NetnsId>>& only,
+                                            const std::map<NetnsId, std::vector<std::uint32_t>>& some) {
   auto lease = impl_->lease();
   if (!lease) return lease.error();
   sql::Connection& db = (*lease)->db();
@@ -315,7 +338,7 @@ Result<PointInTime> HistoryReader::state_at(WallTime at, const std::optional<std
     out.gap = **gap;
     t = to_micros((*gap)->from) - 1;
   }
-  auto views = Impl::views_at(db, t, only);
+  auto views = Impl::views_at(db, t, only, some);
   if (!views) return views.error();
   out.namespaces = std::move(*views);
   return out;

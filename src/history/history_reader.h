@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -73,8 +74,10 @@ class HistoryReader {
   Result<std::pair<WallTime, WallTime>> span();
   // When change `seq` was applied; an error when it is not retained.
   Result<std::optional<WallTime>> time_of(std::uint64_t seq);
-  // The cache at `at`; with `only`, just the namespaces with those inodes.
-  Result<PointInTime> state_at(WallTime at, const std::optional<std::vector<NetnsId>>& only = std::nullopt);
+  // The cache at `at`; with `only`, just the namespaces with those inodes;
+  // of a namespace in `some`, just the devices with those ifindexes.
+  Result<PointInTime> state_at(WallTime at, const std::optional<std::vector<NetnsId>>& only = std::nullopt,
+                               const std::map<NetnsId, std::vector<std::uint32_t>>& some = {});
   // Devices that held `subject` (device, address or mac) at `at`.
   Result<std::vector<Holding>> holders_at(const Subject& subject, WallTime at);
   // The gap `at` falls in, if any.

@@ -311,9 +311,12 @@ TEST_F(History, EventsSinceANumberOlderThanTheMemoryAreReplayedFromTheJournalThe
   ASSERT_EQ(stream.status(), 200) << stream.head();
   const std::string veth = churn.alive().begin()->second.host_end;
   // The first run's device_added of a veth, from the journal...
-  auto old = stream.wait_for([&](const json& e) {
-    return e["type"] == "device_added" && e["device"]["name"] == veth && e["seq"].get<std::uint64_t>() <= before_restart;
-  }, 5s);
+  auto old = stream.wait_for(
+      [&](const json& e) {
+        return e["type"] == "device_added" && e["device"]["name"] == veth &&
+               e["seq"].get<std::uint64_t>() <= before_restart;
+      },
+      5s);
   ASSERT_TRUE(old) << "the first run's device_added of " << veth;
   // ...then what happens now, live, numbered after it.
   ASSERT_TRUE(churn.add(1));
@@ -359,8 +362,9 @@ TEST_F(History, AnExportIsAConsistentCopyWithItsDigestWhileNetnsdWrites) {
   writer.join();
   auto again = testing::run({NETNSCTL_BINARY, "--socket", netnsd.socket_path(), "history", "export", copies[0]});
   EXPECT_NE(again.status, 0) << "an existing file is never overwritten";
-  auto leftovers = testing::run({"sh", "-c", "ls -A " + netnsd.socket_path().substr(0, netnsd.socket_path().rfind('/')) +
-                                                 "/state | grep -c export || true"});
+  auto leftovers = testing::run(
+      {"sh", "-c",
+       "ls -A " + netnsd.socket_path().substr(0, netnsd.socket_path().rfind('/')) + "/state | grep -c export || true"});
   EXPECT_EQ(leftovers.out, "0\n") << "no temporary copy is left beside the journal";
 }
 
