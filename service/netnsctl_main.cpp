@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <functional>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -404,6 +405,33 @@ void write_line(const std::string& line) {
   }
 }
 
+// GETs `path` and hands each line of a 200 answer (NDJSON) to `on_line`,
+// as it arrives; the answer's status is in `status`, and an error's body in
+// `error_body`.
+httplib::Result get_lines(httplib::Client& client, const std::string& path, int& status, std::string& error_body,
+                          const std::function<void(const std::string&)>& on_line) {
+  std::string pending;
+  return client.Get(
+      path,
+      [&](const httplib::Response& r) {
+        status = r.status;
+        return true;
+      },
+      [&](const char* data, std::size_t size) {
+        if (status != 200) {
+          error_body.append(data, std::min<std::size_t>(size, 4096));
+          return true;
+        }
+        pending.append(data, size);
+        for (auto nl = pending.find('\n'); nl != std::string::npos; nl = pending.find('\n')) {
+          const std::string text = pending.substr(0, nl);
+          pending.erase(0, nl + 1);
+          on_line(text);
+        }
+        return true;
+      });
+}
+
 int cmd_watch(httplib::Client& client, const std::string& socket, const std::vector<std::string>& args) {
   bool raw = false;
   std::string query;
@@ -426,33 +454,13 @@ int cmd_watch(httplib::Client& client, const std::string& socket, const std::vec
   // The stream says it is alive every 15 s; a minute of silence is a dead server.
   client.set_read_timeout(60);
   int status = 0;
-  std::string pending, error_body;
-  auto res = client.Get(
-      "/v1/events" + query,
-      [&](const httplib::Response& r) {
-        status = r.status;
-        return true;
-      },
-      [&](const char* data, std::size_t size) {
-        if (status != 200) {
-          error_body.append(data, std::min<std::size_t>(size, 4096));
-          return true;
-        }
-        pending.append(data, size);
-        for (auto nl = pending.find('\n'); nl != std::string::npos; nl = pending.find('\n')) {
-          const std::string text = pending.substr(0, nl);
-          pending.erase(0, nl + 1);
-          if (raw) {
-            write_line(text);
-            continue;
-          }
-          json e = json::parse(text, nullptr, false);
-          if (!e.is_object()) continue;
-          if (e["type"] == "heartbeat" || e["type"] == "subscribed") continue;
-          write_line(describe_event(e));
-        }
-        return true;
-      });
+  std::string error_body;
+  auto res = get_lines(client, "/v1/events" + query, status, error_body, [&](const std::string& text) {
+    if (raw) return write_line(text);
+    json e = json::parse(text, nullptr, false);
+    if (!e.is_object() || e["type"] == "heartbeat" || e["type"] == "subscribed") return;
+    write_line(describe_event(e));
+  });
   if (res && status != 200) {
     res->body = error_body;
     return report_failure(res, socket);
@@ -544,37 +552,18 @@ int cmd_history(httplib::Client& client, const std::string& socket, const std::v
     }
   }
   int status = 0;
-  std::string pending, error_body;
-  auto res = client.Get(
-      "/v1/history" + query,
-      [&](const httplib::Response& r) {
-        status = r.status;
-        return true;
-      },
-      [&](const char* data, std::size_t size) {
-        if (status != 200) {
-          error_body.append(data, std::min<std::size_t>(size, 4096));
-          return true;
-        }
-        pending.append(data, size);
-        for (auto nl = pending.find('\n'); nl != std::string::npos; nl = pending.find('\n')) {
-          const std::string text = pending.substr(0, nl);
-          pending.erase(0, nl + 1);
-          if (raw) {
-            write_line(text);
-            continue;
-          }
-          json e = json::parse(text, nullptr, false);
-          if (!e.is_object()) continue;
-          if (e["type"] == "gap") {
-            write_line("-- nothing observed from " + e.value("from", std::string("?")) + " to " +
-                       e.value("to", std::string("?")) + " (" + e.value("reason", std::string("?")) + ")");
-          } else {
-            write_line(describe_event(e, /*with_day=*/true));
-          }
-        }
-        return true;
-      });
+  std::string error_body;
+  auto res = get_lines(client, "/v1/history" + query, status, error_body, [&](const std::string& text) {
+    if (raw) return write_line(text);
+    json e = json::parse(text, nullptr, false);
+    if (!e.is_object()) return;
+    if (e["type"] == "gap") {
+      write_line("-- nothing observed from " + e.value("from", std::string("?")) + " to " +
+                 e.value("to", std::string("?")) + " (" + e.value("reason", std::string("?")) + ")");
+    } else {
+      write_line(describe_event(e, /*with_day=*/true));
+    }
+  });
   if (!res || status != 200) {
     if (res) res->body = error_body;
     return report_failure(res, socket);
