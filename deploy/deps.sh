@@ -22,6 +22,8 @@ tests=(
   python3 python3-yaml python3-jsonschema
   # hostile-client tests: real compression bombs
   gzip brotli python3-prometheus-client
+  # traffic through the test's own veths (the per-device counters)
+  iputils-ping
   # /metrics is checked with promtool, Debian's prometheus package's
   prometheus
 )

@@ -45,10 +45,6 @@ Status apply(ServiceConfig& c, std::string key, const std::string& value) {
   } else if (key == "journal") {
     if (value.empty() || value.front() != '/') return Error::logic("journal: expected an absolute path");
     c.journal_path = value;
-  } else if (key == "no-journal") {
-    auto v = parse_bool(key, value);
-    if (!v) return v.error();
-    c.no_journal = *v;
   } else if (key == "journal-max-age") {
     auto v = parse_seconds(key, value, false);
     if (!v) return v.error();
@@ -71,10 +67,11 @@ Status apply(ServiceConfig& c, std::string key, const std::string& value) {
     auto v = parse_seconds(key, value, true);
     if (!v) return v.error();
     c.lonely_timeout = *v;
-  } else if (std::chrono::milliseconds* period = key == "flush-period"      ? &c.flush_period
-                                                 : key == "dump-queue-wait" ? &c.dump_queue_wait
-                                                 : key == "read-grace"      ? &c.read_grace
-                                                                            : nullptr) {
+  } else if (std::chrono::milliseconds* period = key == "flush-period"           ? &c.flush_period
+                                                 : key == "dump-queue-wait"      ? &c.dump_queue_wait
+                                                 : key == "read-grace"           ? &c.read_grace
+                                                 : key == "metrics-min-interval" ? &c.metrics_min_interval
+                                                                                 : nullptr) {
     auto v = parse_seconds(key, value, false);
     if (!v) return v.error();
     *period = *v;
@@ -87,6 +84,7 @@ Status apply(ServiceConfig& c, std::string key, const std::string& value) {
                                   : key == "max-subscribers"      ? &c.max_subscribers
                                   : key == "event-queue"          ? &c.event_queue
                                   : key == "min-read-rate"        ? &c.min_read_rate_kib
+                                  : key == "metrics-max-series"   ? &c.metrics_max_series
                                                                   : nullptr) {
     // max-dumps and dump-queue may be 0 (keep every dump; no line for dumps).
     const std::size_t least = key == "max-dumps" || key == "dump-queue" ? 0
@@ -136,10 +134,30 @@ Status apply(ServiceConfig& c, std::string key, const std::string& value) {
       return Error::logic("dump-min-free: expected a number of MiB, got '" + value + "'");
     }
     c.dump_min_free_mib = n;
-  } else if (key == "no-ebpf") {
+  } else if (bool* flag = key == "no-ebpf"              ? &c.no_ebpf
+                          : key == "no-journal"         ? &c.no_journal
+                          : key == "no-routes"          ? &c.no_routes
+                          : key == "metrics-namespaces" ? &c.metrics_namespaces
+                                                        : nullptr) {
     auto v = parse_bool(key, value);
     if (!v) return v.error();
-    c.no_ebpf = *v;
+    *flag = *v;
+  } else if (key == "event-log") {
+    const bool file = value.rfind("file:/", 0) == 0 && value.size() > 6;
+    if (value != "journald" && value != "stdout" && value != "off" && value != "auto" && !file) {
+      return Error::logic("event-log: expected journald, stdout, file:/ABSOLUTE/PATH, off or auto, got '" +
+                          escape_for_log(value) + "'");
+    }
+    c.event_log = value;
+  } else if (key == "node-name") {
+    // A Kubernetes node name is a DNS subdomain; a hostname may be more.
+    const bool printable = std::all_of(value.begin(), value.end(),
+                                       [](char ch) { return static_cast<unsigned char>(ch) > 0x20 && ch != 0x7f; });
+    if (value.empty() || value.size() > 253 || !printable || sanitize_utf8(value) != value) {
+      return Error::logic("node-name: expected 1 to 253 bytes of UTF-8 without spaces or control characters, got '" +
+                          escape_for_log(value) + "'");
+    }
+    c.node_name = value;
   } else if (key == "log-level") {
     static const char* const kLevels[] = {"trace", "debug", "info", "warn", "error", "critical", "off"};
     bool ok = false;
@@ -195,7 +213,7 @@ Result<CommandLine> parse_command_line(int argc, const char* const* argv) {
     if (auto eq = key.find('='); eq != std::string::npos) {
       value = key.substr(eq + 1);
       key = key.substr(0, eq);
-    } else if (key == "no-ebpf" || key == "no-journal") {
+    } else if (key == "no-ebpf" || key == "no-journal" || key == "no-routes" || key == "metrics-namespaces") {
       value = "true";
     } else {
       if (i + 1 >= argc) return Error::logic("--" + key + " needs a value");
@@ -273,6 +291,17 @@ std::string usage() {
       {"--event-queue N", "changes held per stream for a slow reader; past them it loses changes (counted)",
        std::to_string(defaults::kEventQueue)},
       {"--metrics-address HOST:PORT", "also serve GET /metrics, /healthz, /readyz over TCP", "off"},
+      {"--metrics-namespaces",
+       "per-namespace and per-device series in /metrics (they show the host's layout to whoever scrapes)", ""},
+      {"--metrics-min-interval SECONDS", "the per-namespace counters are read at most this often",
+       in_seconds(defaults::kMetricsMinInterval)},
+      {"--metrics-max-series N", "most per-namespace series; beyond them, whole namespaces are left out (counted)",
+       std::to_string(defaults::kMetricsMaxSeries)},
+      {"--node-name NAME", "the label node on every series (a DaemonSet sets it from spec.nodeName)", "the hostname"},
+      {"--event-log WHERE",
+       "every change as a log entry: journald, stdout (NDJSON), file:/PATH (NDJSON, rotated) or off; at most 200/s, "
+       "the rest summarised",
+       "journald under systemd, else off"},
       {"--render-socket PATH", "render SVG and PNG through netnsd-render listening there (under systemd)",
        "a forked renderer"},
       {"--runtime-root DIR", "where container runtimes' state is read (names of containers and pods)",
@@ -287,6 +316,7 @@ std::string usage() {
       {"--journal-max-size MIB", "the journal's files together stay under this; the oldest history goes first",
        std::to_string(defaults::kJournalMaxBytes >> 20)},
       {"--no-journal", "keep no history", ""},
+      {"--no-routes", "keep no routes, policy rules or neighbours (cached live by default, within budgets)", ""},
       {"--no-ebpf", "do not load the BPF programs", ""},
       {"--log-level LEVEL", "trace|debug|info|warn|error|critical|off", defaults::kLogLevel},
       {"--config FILE", "read settings from FILE first", ""},

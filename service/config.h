@@ -37,7 +37,16 @@ struct ServiceConfig {
   std::chrono::milliseconds read_grace = defaults::kReadGrace;
   std::size_t max_subscribers = defaults::kMaxEventSubscribers;  // GET /v1/events streams at once
   std::size_t event_queue = defaults::kEventQueue;               // changes held per stream
-  std::optional<std::string> metrics_address;         // HOST:PORT for GET /metrics, /healthz, /readyz over TCP
+  std::optional<std::string> metrics_address;  // HOST:PORT for GET /metrics, /healthz, /readyz over TCP
+  // Per-namespace and per-device series in /metrics (api/namespace_metrics.h).
+  bool metrics_namespaces = false;
+  std::chrono::milliseconds metrics_min_interval = defaults::kMetricsMinInterval;
+  std::size_t metrics_max_series = defaults::kMetricsMaxSeries;
+  std::string node_name;  // the `node` label on every series; empty: the hostname
+  // Every change as a log entry (history/event_log.h): "journald", "stdout",
+  // "file:/PATH", "off", or "auto": journald when systemd started netnsd
+  // (INVOCATION_ID is set), else off.
+  std::string event_log = "auto";
   std::string render_socket;                          // netnsd-render's socket; empty: a forked renderer
   std::string runtime_root = defaults::kRuntimeRoot;  // where container runtimes keep their state
   // See the host's cgroups and runtime state as this process does (its
@@ -47,6 +56,9 @@ struct ServiceConfig {
   // The history journal (src/history/journal.h); off with no_journal.
   std::string journal_path = defaults::kJournalPath;
   bool no_journal = false;
+  // Routes, rules and neighbours are cached live (src/resolver/facts.h)
+  // unless no_routes.
+  bool no_routes = false;
   std::chrono::milliseconds journal_max_age = defaults::kJournalMaxAge;
   std::uint64_t journal_max_size_mib = defaults::kJournalMaxBytes >> 20;
   std::string log_level = defaults::kLogLevel;

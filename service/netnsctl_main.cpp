@@ -2,6 +2,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <httplib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cctype>
@@ -11,12 +12,15 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <fstream>
 #include <functional>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "diff/document_diff.h"
 #include "util/defaults.h"
 #include "util/sha256.h"
 #include "util/version.h"
@@ -28,17 +32,27 @@ using nlohmann::json;
 const std::string kUsage = std::string(R"(Usage: netnsctl [--socket PATH] COMMAND
 
 Commands:
-  dump [--snapshot-interfaces] [--stream [--format json|dot|svg|png]] [--schema netnsd|datadog] [--netns ID]...
+  dump [--snapshot-interfaces | --at TIME] [--stream [--format json|dot|svg|png]] [--schema netnsd|datadog]
+       [--netns ID]...
         dump the cache to files (prints their paths) or, with --stream, to stdout (svg and png: the graph,
-        rendered by netnsd)
+        rendered by netnsd); with --at, the cache as it was then (from the history journal)
   health            check that netnsd answers
   ls                list cached namespaces
   get NETNS         show one namespace (inode or bind-mount name) as JSON
   whois WHAT [--at TIME]
         every device called WHAT, or holding the address or MAC WHAT: its namespace, its veth peer and the
         containers behind them; with --at, those that did then, and for how long (from the history journal)
+  whois :PORT[/tcp|udp|sctp]
+        every namespace where a socket listens on PORT, with the processes holding it (in whatever namespace
+        they live) and their containers; now only: sockets are never recorded
+  sockets NETNS [--json]
+        the listening TCP/UDP sockets of one namespace with the processes holding them, and the others
+        counted per state, read from the kernel now
   history [--netns ID | --device NAME | --address ADDR | --mac MAC | --container ID] [--from TIME] [--to TIME] [--json]
         every change recorded to one subject (or to everything), oldest first
+  diff A [B] [--json]
+        what appeared, vanished or changed (namespaces, devices, addresses, containers) from A to B; each
+        is a TIME, "now" (the default for B), or a dump file (either schema; from this host or another)
   history export FILE
         a consistent copy of the whole journal (an SQLite database) into FILE, with its SHA-256, while
         netnsd runs: what an incident responder hands on
@@ -89,6 +103,8 @@ int report_failure(const httplib::Result& res, const std::string& socket) {
   return 1;
 }
 
+std::string instant_text(const std::string& text);
+
 int cmd_dump(httplib::Client& client, const std::string& socket, const std::vector<std::string>& args) {
   json body = json::object();
   bool stream = false;
@@ -105,6 +121,10 @@ int cmd_dump(httplib::Client& client, const std::string& socket, const std::vect
       const std::string* v = value();
       if (!v) return usage_error(a + " needs a value");
       body[a.substr(2)] = *v;
+    } else if (a == "--at") {
+      const std::string* v = value();
+      if (!v) return usage_error("--at needs a TIME");
+      body["at"] = instant_text(*v);
     } else if (a == "--netns") {
       const std::string* v = value();
       if (!v) return usage_error("--netns needs a value");
@@ -192,6 +212,14 @@ std::string describe_containers(const json& where) {
     }
     out += (out.empty() ? "" : "; ") + one;
   }
+  // No container: the processes, which are what runs there.
+  if (out.empty() && where["host"] != true && where["processes"].is_array()) {
+    for (const json& p : where["processes"]) {
+      if (!p.is_object() || !p["pid"].is_number()) continue;
+      out += (out.empty() ? "pid " : ", pid ") + std::to_string(p["pid"].get<long>());
+      if (p["comm"].is_string()) out += " " + p["comm"].get<std::string>();
+    }
+  }
   return out;
 }
 
@@ -260,6 +288,130 @@ std::string whois_key(const std::string& what) {
   return "device";
 }
 
+// GET `path`: an object whose `member` is an array, or nullopt once the
+// reason has been said (netnsd's error, or an answer of another shape), with
+// the exit status in `failed`.
+std::optional<json> get_document(httplib::Client& client, const std::string& socket, const std::string& path,
+                                 const char* member, int& failed) {
+  auto res = client.Get(path);
+  if (!res || res->status != 200) {
+    failed = report_failure(res, socket);
+    return std::nullopt;
+  }
+  json doc = json::parse(res->body, nullptr, false);
+  if (!doc.is_object() || !doc[member].is_array()) {
+    std::fprintf(stderr, "netnsctl: unexpected answer from netnsd: %s\n", res->body.substr(0, 200).c_str());
+    failed = 1;
+    return std::nullopt;
+  }
+  return doc;
+}
+
+// "tcp 0.0.0.0:8080", "udp [::1]%eth0:53", "tcp *:80" (IPv6 and IPv4): a
+// socket as `ss` writes its local end.
+std::string socket_endpoint(const json& s) {
+  std::string address = s.value("address", std::string("?"));
+  if (s.value("family", std::string()) == "ipv6") {
+    address = address == "::" && s["v6only"] == false ? "*" : "[" + address + "]";
+  }
+  if (s["device"].is_string()) address += "%" + s["device"].get<std::string>();
+  return s.value("protocol", std::string("?")) + " " + address + ":" + std::to_string(s.value("port", 0));
+}
+
+// "python3 pid 4242 fd 3 (in netns 4026531840) docker 3f2a1b0c9d8e web-1": who
+// holds a socket; their container only when it is not the namespace's own
+// (`where`'s, already said).
+std::string describe_holders(const json& s, std::uint64_t socket_netns, const json& where = json()) {
+  std::string out;
+  if (!s["held_by"].is_array()) return out;
+  for (const json& h : s["held_by"]) {
+    if (!h.is_object()) continue;
+    std::string one = h.value("comm", std::string("?")) + " pid " + std::to_string(h.value("pid", 0)) + " fd " +
+                      std::to_string(h.value("fd", -1));
+    const std::uint64_t netns = h.value("netns", 0ull);
+    if (netns != 0 && netns != socket_netns) one += " (in netns " + std::to_string(netns) + ")";
+    const json& container = h["container"];
+    bool said = false;
+    if (container.is_object() && where.is_object() && where["containers"].is_array()) {
+      for (const json& c : where["containers"]) said = said || (c.is_object() && c["id"] == container["id"]);
+    }
+    if (container.is_object() && !said)
+      one += " " + describe_containers(json{{"containers", json::array({container})}});
+    out += (out.empty() ? "" : "; ") + one;
+  }
+  const auto total = s.value("held_by_total", 0u);
+  if (total > s["held_by"].size()) out += "; and " + std::to_string(total - s["held_by"].size()) + " more";
+  return out.empty() ? std::string("held by no process netnsd could see") : "held by " + out;
+}
+
+// whois :PORT[/PROTO]: every namespace where something listens on PORT.
+int cmd_whois_port(httplib::Client& client, const std::string& socket, const std::string& what) {
+  std::string port = what.substr(1), proto;
+  if (auto slash = port.find('/'); slash != std::string::npos) {
+    proto = port.substr(slash + 1);
+    port.resize(slash);
+  }
+  std::string path = "/v1/whois?port=" + encode_segment(port);
+  if (!proto.empty()) path += "&proto=" + encode_segment(proto);
+  int failed = 0;
+  auto found = get_document(client, socket, path, "matches", failed);
+  if (!found) return failed;
+  const json& doc = *found;
+  for (const json& m : doc["matches"]) {
+    if (!m.is_object() || !m["socket"].is_object()) continue;
+    std::string line = socket_endpoint(m["socket"]) + " " + describe_netns(m);
+    if (std::string who = describe_containers(m); !who.empty()) line += ": " + who;
+    line += ": " + describe_holders(m["socket"], m.value("netns", 0ull), m);
+    std::cout << line << '\n';
+  }
+  if (doc["matches"].empty()) {
+    std::fprintf(stderr, "netnsctl: nothing listens on port %s in the %llu namespaces listed\n", port.c_str(),
+                 doc.value("namespaces_examined", 0ull));
+  }
+  if (doc.value("complete", true) == false) {
+    std::fprintf(stderr, "netnsctl: incomplete: %llu namespaces not listed in time, %zu could not be listed\n",
+                 doc.value("namespaces_unexamined", 0ull), doc["errors"].is_array() ? doc["errors"].size() : 0);
+  }
+  return 0;
+}
+
+// sockets NETNS: its listening sockets, who holds them, and the others counted.
+int cmd_sockets(httplib::Client& client, const std::string& socket, const std::vector<std::string>& args) {
+  bool raw = false;
+  std::string which;
+  for (const std::string& a : args) {
+    if (a == "--json") {
+      raw = true;
+    } else if (which.empty()) {
+      which = a;
+    } else {
+      return usage_error("sockets takes one NETNS");
+    }
+  }
+  if (which.empty()) return usage_error("sockets needs a NETNS (an inode or a bind-mount name)");
+  int failed = 0;
+  auto found =
+      get_document(client, socket, "/v1/namespaces/" + encode_segment(which) + "/sockets", "listening", failed);
+  if (!found) return failed;
+  const json& doc = *found;
+  if (raw) {
+    std::cout << doc.dump(2, ' ', false, json::error_handler_t::replace) << '\n';
+    return 0;
+  }
+  const std::uint64_t netns = doc.value("netns", 0ull);
+  for (const json& s : doc["listening"]) {
+    if (s.is_object()) std::cout << socket_endpoint(s) << " " << describe_holders(s, netns) << '\n';
+  }
+  if (doc["others"].is_object()) {
+    for (const auto& [protocol, states] : doc["others"].items()) {
+      std::string line = protocol + ":";
+      for (const auto& [state, count] : states.items()) line += " " + state + " " + count.dump();
+      std::cout << line << '\n';
+    }
+  }
+  return 0;
+}
+
 int cmd_whois(httplib::Client& client, const std::string& socket, const std::vector<std::string>& args) {
   std::string what, at;
   for (std::size_t i = 0; i < args.size(); ++i) {
@@ -272,16 +424,17 @@ int cmd_whois(httplib::Client& client, const std::string& socket, const std::vec
       return usage_error("whois takes one WHAT");
     }
   }
-  if (what.empty()) return usage_error("whois needs a WHAT (a device name, an address or a MAC)");
+  if (what.empty()) return usage_error("whois needs a WHAT (a device name, an address, a MAC or :PORT)");
+  if (what[0] == ':') {
+    if (!at.empty()) return usage_error("a port has no --at: sockets are never recorded, only listed now");
+    return cmd_whois_port(client, socket, what);
+  }
   std::string path = "/v1/whois?" + whois_key(what) + "=" + encode_segment(what);
   if (!at.empty()) path += "&at=" + encode_segment(at);
-  auto res = client.Get(path);
-  if (!res || res->status != 200) return report_failure(res, socket);
-  json doc = json::parse(res->body, nullptr, false);
-  if (!doc.is_object() || !doc["matches"].is_array()) {
-    std::fprintf(stderr, "netnsctl: unexpected answer from netnsd: %s\n", res->body.substr(0, 200).c_str());
-    return 1;
-  }
+  int failed = 0;
+  auto found = get_document(client, socket, path, "matches", failed);
+  if (!found) return failed;
+  const json& doc = *found;
   for (const json& m : doc["matches"]) {
     if (!m.is_object() || !m["device"].is_object()) continue;
     const json& d = m["device"];
@@ -571,6 +724,103 @@ int cmd_history(httplib::Client& client, const std::string& socket, const std::v
   return 0;
 }
 
+// One side of a diff: a dump file, or an instant netnsd answers for.
+struct DiffSide {
+  std::string arg;
+  bool file = false;
+};
+
+// A file when one is there, or when it looks like one (a path, a .json
+// name): a time never has a '/'.
+DiffSide diff_side(const std::string& arg) {
+  struct stat st {};
+  const bool exists = arg != "now" && ::stat(arg.c_str(), &st) == 0 && !S_ISDIR(st.st_mode);
+  const bool looks =
+      arg.find('/') != std::string::npos || (arg.size() > 5 && arg.compare(arg.size() - 5, 5, ".json") == 0);
+  return DiffSide{arg, exists || looks};
+}
+
+// A dump document from a file, or nullopt (said why).
+std::optional<json> read_document(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    std::fprintf(stderr, "netnsctl: cannot read %s: %s\n", path.c_str(), std::strerror(errno));
+    return std::nullopt;
+  }
+  json doc = json::parse(in, nullptr, /*allow_exceptions=*/false);
+  if (doc.is_discarded()) {
+    std::fprintf(stderr, "netnsctl: %s is not a JSON dump\n", path.c_str());
+    return std::nullopt;
+  }
+  return doc;
+}
+
+// The cache at an instant ("now": as it is) as a dump document, from netnsd.
+std::optional<json> fetch_document(httplib::Client& client, const std::string& socket, const std::string& arg) {
+  json body{{"output", "stream"}};
+  if (arg != "now") body["at"] = instant_text(arg);
+  auto res = client.Post("/v1/dump", body.dump(), "application/json");
+  if (!res || res->status != 200) {
+    report_failure(res, socket);
+    return std::nullopt;
+  }
+  json doc = json::parse(res->body, nullptr, false);
+  if (doc.is_discarded()) {
+    std::fprintf(stderr, "netnsctl: netnsd's dump is not JSON\n");
+    return std::nullopt;
+  }
+  return doc;
+}
+
+int cmd_diff(httplib::Client& client, const std::string& socket, const std::vector<std::string>& args) {
+  bool raw = false;
+  std::vector<DiffSide> sides;
+  for (const std::string& a : args) {
+    if (a == "--json") {
+      raw = true;
+    } else if (a.size() > 1 && a[0] == '-' && a[1] == '-') {
+      return usage_error("unknown diff option '" + a + "'");
+    } else {
+      sides.push_back(diff_side(a));
+    }
+  }
+  if (sides.empty() || sides.size() > 2) return usage_error("diff compares A with B (default: now)");
+  if (sides.size() == 1) sides.push_back(DiffSide{"now", false});
+
+  nlohmann::ordered_json diff;
+  if (!sides[0].file && !sides[1].file && sides[0].arg != "now") {
+    // Two instants: netnsd compares them from its journal.
+    std::string path = "/v1/diff?from=" + encode_segment(instant_text(sides[0].arg));
+    if (sides[1].arg != "now") path += "&to=" + encode_segment(instant_text(sides[1].arg));
+    auto res = client.Get(path);
+    if (!res || res->status != 200) return report_failure(res, socket);
+    diff = nlohmann::ordered_json::parse(res->body, nullptr, false);
+    if (diff.is_discarded() || !diff.is_object() || !diff.contains("changes")) {
+      std::fprintf(stderr, "netnsctl: unexpected answer from netnsd: %s\n", res->body.substr(0, 200).c_str());
+      return 1;
+    }
+  } else {
+    // A file on either side: compared here (a file may come from another host).
+    std::optional<json> docs[2];
+    for (int k = 0; k < 2; ++k) {
+      docs[k] = sides[k].file ? read_document(sides[k].arg) : fetch_document(client, socket, sides[k].arg);
+      if (!docs[k]) return 1;
+    }
+    auto compared = netnsd::diff_documents(*docs[0], *docs[1]);
+    if (!compared) {
+      std::fprintf(stderr, "netnsctl: cannot compare: %s\n", compared.error().context.c_str());
+      return 1;
+    }
+    diff = std::move(*compared);
+  }
+  if (raw) {
+    std::cout << diff.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << '\n';
+  } else {
+    std::cout << netnsd::diff_to_text(diff);
+  }
+  return 0;
+}
+
 int run(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   std::string socket = std::getenv("NETNSD_SOCKET") ? std::getenv("NETNSD_SOCKET") : netnsd::defaults::kSocketPath;
@@ -602,6 +852,8 @@ int run(int argc, char** argv) {
 
   if (command == "dump") return cmd_dump(client, socket, rest);
   if (command == "watch") return cmd_watch(client, socket, rest);
+  if (command == "diff") return cmd_diff(client, socket, rest);
+  if (command == "sockets") return cmd_sockets(client, socket, rest);
   if (!rest.empty() && command != "get" && command != "whois" && command != "history") {
     return usage_error("'" + command + "' takes no arguments");
   }

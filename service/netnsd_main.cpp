@@ -5,10 +5,12 @@
 #include <spdlog/sinks/systemd_sink.h>
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <thread>
 
@@ -17,6 +19,7 @@
 #include "config.h"
 #include "dump/dump_files.h"
 #include "dump/dumper.h"
+#include "history/event_log.h"
 #include "history/history_reader.h"
 #include "history/journal.h"
 #include "kernel/kernel_host.h"
@@ -238,6 +241,22 @@ void serve_until_stopped(const sigset_t& signals, Tracker& tracker, const System
   readiness.join();
 }
 
+// --event-log auto: the journal when systemd started us (it sets
+// INVOCATION_ID for every unit it runs), else nothing.
+history::EventLogOptions event_log_options(const ServiceConfig& config) {
+  std::string where = config.event_log;
+  if (where == "auto") where = std::getenv("INVOCATION_ID") ? "journald" : "off";
+  auto options = history::parse_event_log(where);
+  return options ? *options : history::EventLogOptions{};  // the configuration checked it
+}
+
+// The `node` label: --node-name, else the hostname.
+std::string node_name(const ServiceConfig& config) {
+  if (!config.node_name.empty()) return config.node_name;
+  utsname u{};
+  return ::uname(&u) == 0 ? std::string(u.nodename) : std::string();
+}
+
 int run(const ServiceConfig& config) {
   tune_malloc();
   setup_logging(config.log_level);
@@ -277,9 +296,15 @@ int run(const ServiceConfig& config) {
   resolver.set_feed(&feed);
   KernelHost host(&resolver.netlink_counters(), "/proc", "/proc/self/mountinfo", containers.runtime_root,
                   containers.cgroups);
-  KernelSources sources(&resolver.netlink_counters());
+  // Each namespace's routes, rules and neighbours, on the monitor socket it
+  // has anyway (--no-routes: none).
+  std::unique_ptr<FactStore> facts;
+  if (!config.no_routes) facts = std::make_unique<FactStore>();
+  KernelSources sources(&resolver.netlink_counters(), "/proc/self/mountinfo", facts != nullptr);
   SystemdNotifier systemd;
-  Tracker tracker(resolver, host, sources, clock, tracker_config(config, systemd, resolver));
+  TrackerConfig live = tracker_config(config, systemd, resolver);
+  live.facts = facts.get();
+  Tracker tracker(resolver, host, sources, clock, live);
   const DumpFileOptions file_options = dump_file_options(config, options.socket_group);
   Dumper dumper(resolver, host, clock, config.dump_dir, file_options);
   sweep_dumps(config.dump_dir, file_options);
@@ -292,7 +317,30 @@ int run(const ServiceConfig& config) {
                    &feed,
                    journal.get(),
                    history.get()};
+  deps.node_name = node_name(config);
+  deps.facts = facts.get();
+  std::unique_ptr<NamespaceMetrics> namespace_metrics;
+  if (config.metrics_namespaces) {
+    namespace_metrics = std::make_unique<NamespaceMetrics>(
+        resolver, host, clock, dumper.host_netns(), label_value(deps.node_name),
+        NamespaceMetricsOptions{.min_interval = config.metrics_min_interval, .max_series = config.metrics_max_series});
+    deps.namespace_metrics = namespace_metrics.get();
+  }
   if (journal) journal->start(feed, [&resolver] { return resolver.snapshot(); });
+  history::EventLog event_log(event_log_options(config), clock, [&resolver](NetnsId netns) {
+    history::EventContext context;
+    if (auto ns = resolver.find(netns)) {
+      for (const ContainerRef& c : ns->containers) {
+        if (context.container.empty()) context.container = c.name.empty() ? c.id : c.name;
+        if (context.pod.empty() && !c.pod_name.empty()) context.pod = c.pod_namespace + "/" + c.pod_name;
+      }
+    }
+    return context;
+  });
+  if (Status st = event_log.start(feed); !st) {
+    spdlog::warn("{}: changes are counted, not logged, until it can be written", st.error().message());
+  }
+  deps.event_log = &event_log;
   std::unique_ptr<HttpApi> metrics_api;
   if (metrics) metrics_api = std::make_unique<HttpApi>(deps, *metrics);
   HttpApi api(std::move(deps), options);
@@ -302,6 +350,7 @@ int run(const ServiceConfig& config) {
   api.stop();
   tracker.stop();
   if (journal) journal->stop();  // what is queued, then the clean stop
+  event_log.stop();              // and the summaries still counted
   return 0;
 }
 

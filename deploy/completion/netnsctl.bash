@@ -40,16 +40,26 @@ _netnsctl() {
   fi
   case $command in
     "")
-      COMPREPLY=($(compgen -W "dump health ls get whois history watch --socket --help --version" -- "$cur")) ;;
+      COMPREPLY=($(compgen -W "dump health ls get sockets whois history diff watch --socket --help --version" -- "$cur")) ;;
     dump)
       case $prev in
         --format) COMPREPLY=($(compgen -W "json dot svg png" -- "$cur")) ;;
         --schema) COMPREPLY=($(compgen -W "netnsd datadog" -- "$cur")) ;;
         --netns) COMPREPLY=($(compgen -W "$(_netnsctl_namespaces)" -- "$cur")) ;;
-        *) COMPREPLY=($(compgen -W "--snapshot-interfaces --stream --format --schema --netns" -- "$cur")) ;;
+        --at) ;;
+        *) COMPREPLY=($(compgen -W "--snapshot-interfaces --at --stream --format --schema --netns" -- "$cur")) ;;
       esac ;;
+    diff)
+      # A TIME, "now" or a dump file.
+      COMPREPLY=($(compgen -W "now --json" -- "$cur") $(compgen -f -X '!*.json' -- "$cur")) ;;
     get)
       [ "$prev" = get ] && COMPREPLY=($(compgen -W "$(_netnsctl_namespaces names)" -- "$cur")) ;;
+    sockets)
+      if [ "$prev" = sockets ]; then
+        COMPREPLY=($(compgen -W "$(_netnsctl_namespaces names)" -- "$cur"))
+      else
+        COMPREPLY=($(compgen -W "--json" -- "$cur"))
+      fi ;;
     watch)
       case $prev in
         --netns) COMPREPLY=($(compgen -W "$(_netnsctl_namespaces)" -- "$cur")) ;;

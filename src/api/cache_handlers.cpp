@@ -3,6 +3,7 @@
 #include <string>
 
 #include "api/handlers.h"
+#include "dump/facts_encoder.h"
 #include "dump/json_encoder.h"
 #include "util/text.h"
 
@@ -16,38 +17,82 @@ void serve_namespaces(ApiContext& api, const httplib::Request& req, httplib::Res
   res.set_content(namespaces_to_json(views, stats), kJsonType);
 }
 
-void serve_one_namespace(ApiContext& api, const httplib::Request& req, httplib::Response& res) {
-  const std::string key = req.matches[1];
-  std::optional<NetnsId> id;
-  const bool numeric = std::all_of(key.begin(), key.end(), [](char c) { return c >= '0' && c <= '9'; });
-  if (numeric) {
-    id = parse_inode(key);
-    if (!id) {
-      return send_error(
-          res, ApiError::bad_request("invalid_netns", "'" + key + "' is not a namespace inode (1 to 4294967295)"));
-    }
-  }
-  if (serve_one_namespace_at(api, req, res, key, id)) return;
-  if (!numeric) {
-    // Not a number: a bind-mount name such as an `ip netns` name.
+namespace {
+
+// The cached namespace `key` names: an inode, or a bind-mount name such as
+// an `ip netns` name.
+Result<NamespaceView, ApiError> find_namespace(ApiContext& api, const std::string& key, std::optional<NetnsId> id) {
+  if (!id) {
     auto found = api.deps.resolver.find_by_name(key);
     if (found.size() > 1) {
-      return send_error(
-          res, ApiError{409, "ambiguous_name", "several cached namespaces are mounted as '" + key + "'; ask by inode"});
+      return ApiError{409, "ambiguous_name", "several cached namespaces are mounted as '" + key + "'; ask by inode"};
     }
     if (found.size() == 1) id = found.front();
   }
   std::optional<NamespaceView> view;
   if (id) view = api.deps.resolver.find(*id);
-  if (!view) {
-    return send_error(res, ApiError{404, "namespace_not_found", "no network namespace '" + key + "' in the cache"});
-  }
+  if (!view) return ApiError{404, "namespace_not_found", "no network namespace '" + key + "' in the cache"};
+  return std::move(*view);
+}
+
+// The inode a numeric key names; nullopt for a name; an error for a number
+// that is no inode.
+Result<std::optional<NetnsId>, ApiError> key_inode(const std::string& key) {
+  const bool numeric = std::all_of(key.begin(), key.end(), [](char c) { return c >= '0' && c <= '9'; });
+  if (!numeric) return std::optional<NetnsId>();
+  auto id = parse_inode(key);
+  if (!id) return ApiError::bad_request("invalid_netns", "'" + key + "' is not a namespace inode (1 to 4294967295)");
+  return std::optional<NetnsId>(*id);
+}
+
+}  // namespace
+
+void serve_one_namespace(ApiContext& api, const httplib::Request& req, httplib::Response& res) {
+  const std::string key = req.matches[1];
+  auto id = key_inode(key);
+  if (!id) return send_error(res, id.error());
+  if (serve_one_namespace_at(api, req, res, key, *id)) return;
+  auto view = find_namespace(api, key, *id);
+  if (!view) return send_error(res, view.error());
   // Counters are read now, never from the cache; a namespace that cannot be
   // listed this moment is still described, without them.
   std::optional<std::string> counters_error;
   if (Status st = api.deps.dumper.read_counters(*view); !st) counters_error = st.error().message();
+  // Routes, rules and neighbours from the store that keeps them live.
+  std::optional<NamespaceFacts> facts;
+  if (api.deps.facts) facts = api.deps.facts->get(view->netns);
+  if (api.deps.facts && !facts) facts.emplace();  // nothing heard of it yet
   res.status = 200;
-  res.set_content(namespace_to_json(*view, counters_error), kJsonType);
+  res.set_content(namespace_to_json(*view, counters_error,
+                                    [&](JsonWriter& out) { write_facts(out, facts ? &*facts : nullptr, *view); }),
+                  kJsonType);
+}
+
+void serve_namespace_sockets(ApiContext& api, const httplib::Request& req, httplib::Response& res) {
+  for (const auto& [name, value] : query_params(req)) {
+    if (name == "at") {
+      return send_error(res, ApiError::bad_request("sockets_have_no_past",
+                                                   "sockets are never recorded, so they can only be listed now "
+                                                   "(drop at)"));
+    }
+    return send_error(res, ApiError::bad_request("unknown_parameter", "the sockets take no parameters"));
+  }
+  const std::string key = req.matches[1];
+  auto id = key_inode(key);
+  if (!id) return send_error(res, id.error());
+  auto view = find_namespace(api, key, *id);
+  if (!view) return send_error(res, view.error());
+  TrimHeapOnExit trim;
+  // The handle the view carries pins the namespace for as long as the
+  // listing takes: a namespace cannot vanish under it.
+  auto listed = api.deps.dumper.sockets(*view);
+  if (!listed) {
+    return send_error(res, ApiError{503, "sockets_unavailable",
+                                    "the sockets of namespace " + std::to_string(view->netns) +
+                                        " could not be listed: " + listed.error().message()});
+  }
+  res.status = 200;
+  res.set_content(std::move(*listed), kJsonType);
 }
 
 void serve_device(ApiContext& api, const httplib::Request& req, httplib::Response& res) {

@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <unordered_map>
 
 namespace netnsd {
 namespace {
@@ -210,15 +211,38 @@ Status Connections::start() {
 
 namespace {
 
+// Whether `bytes` start with a probe's whole method and path ("GET /healthz"
+// and a space or '?'): a probe writes its request at once, while a client
+// that trickles "G", "GE", ... only looks like the start of one.
+bool probe_start(std::string_view bytes) {
+  for (std::string_view method : {"GET ", "HEAD "}) {
+    for (std::string_view path : kProbePaths) {
+      const std::size_t n = method.size() + path.size();
+      if (bytes.size() > n && bytes.substr(0, method.size()) == method &&
+          bytes.substr(method.size(), path.size()) == path && (bytes[n] == ' ' || bytes[n] == '?')) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
 // What `fd`'s client has sent so far (read, not taken): nothing yet, its
-// end closed, the start of a probe, or something else.
+// end closed, a probe's request line, or something else (a trickled start
+// of one included).
 enum class Sent { nothing, closed, probe, other };
 Sent what_was_sent(int fd) {
   char start[16];
   const ssize_t peeked = ::recv(fd, start, sizeof start, MSG_PEEK | MSG_DONTWAIT);
   if (peeked == 0) return Sent::closed;
   if (peeked < 0) return Sent::nothing;
-  return probe_prefix(std::string_view(start, static_cast<std::size_t>(peeked))) ? Sent::probe : Sent::other;
+  return probe_start(std::string_view(start, static_cast<std::size_t>(peeked))) ? Sent::probe : Sent::other;
+}
+
+pid_t peer_pid(int fd) {
+  ucred cred{};
+  socklen_t len = sizeof cred;
+  return ::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 ? cred.pid : 0;
 }
 
 }  // namespace
@@ -247,7 +271,7 @@ void Connections::adopt(int fd) {
       }
     } else {
       const auto now = Clock::now();
-      adopted_.push_back({fd, now});
+      adopted_.push_back({fd, now, peer_pid(fd)});
       if (adopted_.size() > limits_.max_pending) {
         // Each waiting connection is looked at once more: a probe accepted
         // before its request arrived moves to its own line.
@@ -270,19 +294,35 @@ void Connections::adopt(int fd) {
         // silent for the overflow wait. One silent for less may be a probe
         // whose client has not been scheduled since it connected: the line
         // takes up to twice its size of those before the oldest goes
-        // whatever it is.
+        // whatever it is. Among silent ones, the oldest of the process that
+        // has the most waiting goes first: one client opening hundreds of
+        // connections pushes out its own, not a health check's that was
+        // accepted a moment before it sent its request.
         auto victim = line.end();
         if (line.size() > limits_.max_pending) {
           auto oldest = [&](auto&& which) { return std::find_if(line.begin(), line.end(), which); };
+          auto oldest_of_busiest = [&](auto&& which) {
+            std::unordered_map<pid_t, std::size_t> waiting;
+            for (const Looked& l : line) {
+              if (which(l)) ++waiting[l.waiting.pid];
+            }
+            auto busiest = line.end();
+            for (auto it = line.begin(); it != line.end(); ++it) {
+              if (which(*it) && (busiest == line.end() || waiting[it->waiting.pid] > waiting[busiest->waiting.pid])) {
+                busiest = it;
+              }
+            }
+            return busiest;
+          };
           victim = oldest([](const Looked& l) { return l.sent == Sent::other; });
           if (victim == line.end()) {
-            victim = oldest([&](const Looked& l) {
+            victim = oldest_of_busiest([&](const Looked& l) {
               return now - l.waiting.since >= limits_.overflow_wait &&
                      (l.sent == Sent::nothing || l.sent == Sent::closed);
             });
           }
           if (victim == line.end() && line.size() > 2 * limits_.max_pending) {
-            victim = oldest([](const Looked& l) { return l.sent != Sent::probe; });
+            victim = oldest_of_busiest([](const Looked& l) { return l.sent != Sent::probe; });
           }
           if (victim != line.end()) dropped = victim->waiting.fd;
         }

@@ -216,6 +216,7 @@ class Connections {
   struct Waiting {
     int fd;
     std::chrono::steady_clock::time_point since;  // accepted
+    pid_t pid;                                    // the peer's process (SO_PEERCRED), 0 if unknown
   };
   std::deque<Waiting> adopted_;
   std::deque<int> adopted_probes_;                  // accepted with a probe's first bytes waiting

@@ -52,7 +52,8 @@ std::string describe(const DumpParams& p) {
   return std::string("snapshot_interfaces=") + (p.request.snapshot_interfaces ? "true" : "false") +
          " output=" + (p.stream ? "stream" : "files") +
          (p.stream ? std::string(" format=") + format_info(p.format).name : std::string()) +
-         " schema=" + (p.schema == DumpSchema::datadog ? "datadog" : "netnsd") + " netns=" + netns;
+         " schema=" + (p.schema == DumpSchema::datadog ? "datadog" : "netnsd") + " netns=" + netns +
+         (p.at ? " at=" + escape_for_log(*p.at, 64) : std::string());
 }
 
 ApiError render_error(const Error& e) {
@@ -75,8 +76,20 @@ void serve_dump(ApiContext& api, const httplib::Request& req, httplib::Response&
   const HttpApiDeps& deps = api.deps;
   const HttpApiOptions& options = api.options;
 
-  // Never a partial cache: a dump asked for during the initial scan waits for it.
-  if (deps.wait_ready && !deps.wait_ready(options.ready_wait)) {
+  const auto started = std::chrono::steady_clock::now();
+  DumpDocument doc;
+  if (params->at) {
+    // The past, from the journal: the live cache need not be ready.
+    auto past = past_state(api, *params->at, params->request.netns);
+    if (!past) {
+      audit(past.error().status, past.error().message);
+      return send_error(res, past.error());
+    }
+    doc = deps.dumper.past(std::move(past->namespaces), past->instant);
+    res.set_header("X-Netnsd-At", format_rfc3339_ms(doc.as_of->at));
+    res.set_header("X-Netnsd-Observed", doc.as_of->observed ? "true" : "false");
+  } else if (deps.wait_ready && !deps.wait_ready(options.ready_wait)) {
+    // Never a partial cache: a dump asked for during the initial scan waits for it.
     std::vector<std::string> reasons;
     if (deps.not_ready_reasons) reasons = deps.not_ready_reasons();
     audit(503, "not ready");
@@ -88,9 +101,7 @@ void serve_dump(ApiContext& api, const httplib::Request& req, httplib::Response&
                           {"reasons", reasons}});
   }
   BatchPriority batch;
-
-  const auto started = std::chrono::steady_clock::now();
-  DumpDocument doc = deps.dumper.collect(params->request);
+  if (!params->at) doc = deps.dumper.collect(params->request);
   const auto collected = std::chrono::steady_clock::now();
   auto seconds_since_start = [&] {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
@@ -148,7 +159,12 @@ void serve_dump(ApiContext& api, const httplib::Request& req, httplib::Response&
   spdlog::info("dumped {} namespaces{} to {} in {} ms", doc.namespaces.size(),
                doc.snapshot_interfaces ? " with an interface snapshot" : "", paths->dump_filename, took.count());
   audit(200, paths->dump_filename + " " + paths->graph_filename);
-  send_json(res, 200, json{{"dump_filename", paths->dump_filename}, {"graph_filename", paths->graph_filename}});
+  json answer{{"dump_filename", paths->dump_filename}, {"graph_filename", paths->graph_filename}};
+  if (doc.as_of) {
+    answer["at"] = format_rfc3339_ms(doc.as_of->at);
+    answer["observed"] = doc.as_of->observed;
+  }
+  send_json(res, 200, answer);
 }
 
 }  // namespace netnsd

@@ -23,7 +23,7 @@ constexpr DumpFormatInfo kFormats[] = {
 
 using nlohmann::json;
 
-constexpr std::string_view kKnown[] = {"snapshot_interfaces", "output", "format", "schema", "netns"};
+constexpr std::string_view kKnown[] = {"snapshot_interfaces", "output", "format", "schema", "netns", "at"};
 
 bool known(std::string_view key) {
   return std::find(std::begin(kKnown), std::end(kKnown), key) != std::end(kKnown);
@@ -248,6 +248,20 @@ Result<DumpParams, ApiError> parse_dump_params(std::string_view body, std::strin
     } else if (**schema != "netnsd") {
       return bad_value("schema", **schema, "'netnsd' or 'datadog'");
     }
+  }
+
+  // at: a string (a time, a time ago, a sequence number in digits) or, in
+  // JSON, a sequence number; checked against the journal by the handler.
+  if (auto it = raw.typed.find("at"); it != raw.typed.end() && it->second.is_number_unsigned()) {
+    params.at = std::to_string(it->second.get<std::uint64_t>());
+  } else {
+    auto at = string_param(raw, "at");
+    if (!at) return at.error();
+    params.at = *at;
+  }
+  if (params.at && params.request.snapshot_interfaces) {
+    return ApiError::bad_request("at_with_snapshot",
+                                 "snapshot_interfaces lists the interfaces now; it cannot go with at (the past)");
   }
 
   // netns

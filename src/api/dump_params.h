@@ -18,6 +18,7 @@ struct DumpParams {
   bool stream = false;  // output=stream
   DumpFormat format = DumpFormat::json;
   DumpSchema schema = DumpSchema::netnsd;
+  std::optional<std::string> at;  // as given; parsed and resolved against the journal by the handler
 };
 
 // A streamed dump's format: its name in `format=` and its Content-Type.
@@ -42,7 +43,8 @@ using ParamList = std::vector<std::pair<std::string, std::string>>;
 //   comma-separated);
 // - a parameter given twice (body and query, or twice in a query) is refused,
 //   except netns, whose repeated query values add up;
-// - format needs output=stream.
+// - format needs output=stream; at (the past) cannot go with
+//   snapshot_interfaces (now).
 // Every failure is a 400 with a specific code.
 Result<DumpParams, ApiError> parse_dump_params(std::string_view body, std::string_view content_type,
                                                const ParamList& query);

@@ -8,8 +8,8 @@
 // the domain and serialises.
 //
 //   probe_handlers.cpp   GET /healthz, /readyz, /metrics, /openapi.yaml
-//   cache_handlers.cpp   GET /v1/namespaces[/{netns}], /v1/devices/{name}
-//   history_handlers.cpp ?at= on those, GET /v1/whois, /v1/history (the journal)
+//   cache_handlers.cpp   GET /v1/namespaces[/{netns}[/sockets]], /v1/devices/{name}
+//   history_handlers.cpp ?at= on those, GET /v1/whois (?port= from the kernel), /v1/history
 //   event_handler.cpp    GET /v1/events (a change stream)
 //   dump_handler.cpp     POST /dump, /v1/dump (files, or a streamed document or image)
 #pragma once
@@ -23,6 +23,7 @@
 
 #include "api/api_error.h"
 #include "api/dump_params.h"
+#include "api/history_params.h"
 #include "api/http_api.h"
 #include "util/heap.h"
 
@@ -65,6 +66,7 @@ void serve_openapi(ApiContext& api, const httplib::Request& req, httplib::Respon
 void serve_namespaces(ApiContext& api, const httplib::Request& req, httplib::Response& res);
 void serve_one_namespace(ApiContext& api, const httplib::Request& req, httplib::Response& res);
 void serve_device(ApiContext& api, const httplib::Request& req, httplib::Response& res);
+void serve_namespace_sockets(ApiContext& api, const httplib::Request& req, httplib::Response& res);
 
 // history_handlers.cpp: the cache's resources with ?at= (true when the
 // request asked for the past and was answered), and the history's own.
@@ -72,6 +74,19 @@ bool serve_namespaces_at(ApiContext& api, const httplib::Request& req, httplib::
 bool serve_one_namespace_at(ApiContext& api, const httplib::Request& req, httplib::Response& res,
                             const std::string& key, std::optional<NetnsId> id);
 bool serve_device_at(ApiContext& api, const httplib::Request& req, httplib::Response& res, const std::string& name);
+// The namespaces as they were at `at` (as given: a time, a time ago or a
+// sequence number; checked against the journal), all or `only` those, and
+// the instant they describe.
+struct PastState {
+  DumpInstant instant;
+  std::vector<NamespaceView> namespaces;
+};
+Result<PastState, ApiError> past_state(ApiContext& api, std::string_view at,
+                                       const std::optional<std::vector<NetnsId>>& only);
+// The same for an instant already parsed (`name` is its parameter's, for errors).
+Result<PastState, ApiError> past_state(ApiContext& api, const InstantParam& instant, std::string_view name,
+                                       const std::optional<std::vector<NetnsId>>& only);
+void serve_diff(ApiContext& api, const httplib::Request& req, httplib::Response& res);
 void serve_whois(ApiContext& api, const httplib::Request& req, httplib::Response& res);
 void serve_history(ApiContext& api, const httplib::Request& req, httplib::Response& res);
 void serve_history_export(ApiContext& api, const httplib::Request& req, httplib::Response& res);

@@ -109,6 +109,32 @@ std::optional<history::PointInTime> state_or_error(ApiContext& api, httplib::Res
 
 }  // namespace
 
+Result<PastState, ApiError> past_state(ApiContext& api, std::string_view text,
+                                       const std::optional<std::vector<NetnsId>>& only) {
+  auto parsed = parse_instant("at", text, api.deps.resolver.now());
+  if (!parsed) return parsed.error();
+  return past_state(api, *parsed, "at", only);
+}
+
+Result<PastState, ApiError> past_state(ApiContext& api, const InstantParam& instant, std::string_view name,
+                                       const std::optional<std::vector<NetnsId>>& only) {
+  if (!api.deps.history) return no_history();
+  auto at = resolve(*api.deps.history, instant, name);
+  if (!at) return at.error();
+  auto state = api.deps.history->state_at(*at, only);
+  if (!state) return journal_error(state.error());
+  PastState out;
+  out.instant.at = state->at;
+  out.instant.observed = state->observed;
+  if (state->gap) {
+    out.instant.gap_from = state->gap->from;
+    out.instant.gap_to = state->gap->to;
+    out.instant.gap_reason = state->gap->reason;
+  }
+  out.namespaces = std::move(state->namespaces);
+  return out;
+}
+
 bool serve_namespaces_at(ApiContext& api, const httplib::Request& req, httplib::Response& res) {
   auto at = at_param(api, req);
   if (!at) {
@@ -287,7 +313,17 @@ bool serve_device_at(ApiContext& api, const httplib::Request& req, httplib::Resp
 }
 
 void serve_whois(ApiContext& api, const httplib::Request& req, httplib::Response& res) {
-  auto params = parse_whois_params(query_params(req), api.deps.resolver.now());
+  const ParamList query = query_params(req);
+  if (asks_by_port(query)) {
+    // Now only, from the kernel: sockets are never cached.
+    auto by_port = parse_port_whois_params(query);
+    if (!by_port) return send_error(res, by_port.error());
+    TrimHeapOnExit trim;
+    res.status = 200;
+    res.set_content(api.deps.dumper.whois_port(by_port->port, by_port->protocol), kJsonType);
+    return;
+  }
+  auto params = parse_whois_params(query, api.deps.resolver.now());
   if (!params) return send_error(res, params.error());
   const char* key = subject_key(params->subject.kind);
   if (params->at) {

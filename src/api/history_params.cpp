@@ -2,9 +2,11 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <charconv>
 
 #include "resolver/model.h"
+#include "resolver/sockets.h"
 #include "util/text.h"
 
 namespace netnsd {
@@ -46,7 +48,9 @@ std::optional<std::chrono::milliseconds> parse_ago(std::string_view t) {
     } else {
       return std::nullopt;
     }
-    total += std::chrono::milliseconds(static_cast<std::int64_t>(n) * unit);
+    // Saturated at ~31,700 years: more is "before anything", not an overflow.
+    total = std::min(total + std::chrono::milliseconds(static_cast<std::int64_t>(n) * unit),
+                     std::chrono::milliseconds(1'000'000'000'000'000));
     i += len;
   }
   return total;
@@ -122,7 +126,10 @@ Result<InstantParam, ApiError> parse_instant(std::string_view name, std::string_
     return out;
   }
   if (auto ago = parse_ago(text)) {
-    out.time = now - *ago;
+    // Before 1970 is before anything the journal holds (found by fuzzing:
+    // "-2d7700061d" overflowed nanoseconds).
+    const auto since_epoch = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch());
+    out.time = *ago >= since_epoch ? WallTime{} : now - *ago;
     return out;
   }
   auto t = parse_rfc3339(text);
@@ -140,16 +147,32 @@ Result<InstantParam, ApiError> parse_instant(std::string_view name, std::string_
   return out;
 }
 
+namespace {
+
+// from= or to= of an interval, given at most once, into its slot.
+Result<bool, ApiError> take_bound(const std::string& key, const std::string& value, std::optional<InstantParam>& slot,
+                                  WallTime now) {
+  if (slot) return bad(key, key + " given twice");
+  auto instant = parse_instant(key, value, now);
+  if (!instant) return instant.error();
+  slot = *instant;
+  return true;
+}
+
+// Both bounds are times and from is after to (sequence numbers are times
+// only once the journal is asked).
+bool reversed(const std::optional<InstantParam>& from, const std::optional<InstantParam>& to) {
+  return from && to && from->time && to->time && *from->time > *to->time;
+}
+
+}  // namespace
+
 Result<HistoryParams, ApiError> parse_history_params(const ParamList& query, WallTime now) {
   HistoryParams p;
   bool after_given = false;
   for (const auto& [key, value] : query) {
     if (key == "from" || key == "to") {
-      auto& slot = key == "from" ? p.from : p.to;
-      if (slot) return bad(key, key + " given twice");
-      auto instant = parse_instant(key, value, now);
-      if (!instant) return instant.error();
-      slot = *instant;
+      if (auto taken = take_bound(key, value, key == "from" ? p.from : p.to, now); !taken) return taken.error();
     } else if (key == "after") {
       auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), p.after);
       if (after_given || value.empty() || ec != std::errc() || end != value.data() + value.size()) {
@@ -167,9 +190,7 @@ Result<HistoryParams, ApiError> parse_history_params(const ParamList& query, Wal
       p.subject = *subject;
     }
   }
-  if (p.from && p.to && p.from->time && p.to->time && *p.from->time > *p.to->time) {
-    return ApiError::bad_request("reversed_interval", "from is after to");
-  }
+  if (reversed(p.from, p.to)) return ApiError::bad_request("reversed_interval", "from is after to");
   return p;
 }
 
@@ -185,16 +206,71 @@ Result<WhoisParams, ApiError> parse_whois_params(const ParamList& query, WallTim
       continue;
     }
     if (key != "address" && key != "device" && key != "mac") {
-      return ApiError::bad_request("unknown_parameter",
-                                   "unknown parameter '" + escape_for_log(key) + "' (known: address, device, mac, at)");
+      return ApiError::bad_request("unknown_parameter", "unknown parameter '" + escape_for_log(key) +
+                                                            "' (known: address, device, mac, port, proto, at)");
     }
     auto s = parse_subject(key, value);
     if (!s) return s.error();
     if (subject) return ApiError::bad_request("too_many_subjects", "ask by one of address, device or mac");
     subject = *s;
   }
-  if (!subject) return ApiError::bad_request("missing_subject", "ask by address, device or mac");
+  if (!subject) return ApiError::bad_request("missing_subject", "ask by address, device, mac or port");
   return WhoisParams{*subject, at};
+}
+
+bool asks_by_port(const ParamList& query) {
+  return std::any_of(query.begin(), query.end(), [](const auto& p) { return p.first == "port" || p.first == "proto"; });
+}
+
+Result<PortWhoisParams, ApiError> parse_port_whois_params(const ParamList& query) {
+  std::optional<std::uint16_t> port;
+  std::optional<std::uint8_t> protocol;
+  bool proto_given = false;
+  for (const auto& [key, value] : query) {
+    if (key == "port") {
+      if (port) return bad(key, "port given twice");
+      const bool digits = !value.empty() && value.size() <= 5 &&
+                          std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; });
+      const unsigned long n = digits ? std::stoul(value) : 0;
+      if (n < 1 || n > 65535) {
+        return ApiError::bad_request("invalid_port",
+                                     "'" + escape_for_log(value) + "' is not a port (a number from 1 to 65535)");
+      }
+      port = static_cast<std::uint16_t>(n);
+    } else if (key == "proto") {
+      if (proto_given) return ApiError::bad_request("invalid_protocol", "proto given twice");
+      proto_given = true;
+      protocol = parse_protocol(value);
+      if (!protocol) {
+        return ApiError::bad_request("invalid_protocol",
+                                     "'" + escape_for_log(value) + "' is not a protocol (tcp, udp or sctp)");
+      }
+    } else if (key == "at") {
+      return ApiError::bad_request("port_has_no_past",
+                                   "sockets are never recorded, so a port can only be asked about now (drop at)");
+    } else if (key == "address" || key == "device" || key == "mac") {
+      return ApiError::bad_request("too_many_subjects", "ask by one of address, device, mac or port");
+    } else {
+      return ApiError::bad_request("unknown_parameter",
+                                   "unknown parameter '" + escape_for_log(key) + "' (known with port: port, proto)");
+    }
+  }
+  if (!port) return ApiError::bad_request("missing_subject", "proto needs a port to ask about");
+  return PortWhoisParams{*port, protocol};
+}
+
+Result<DiffParams, ApiError> parse_diff_params(const ParamList& query, WallTime now) {
+  DiffParams p;
+  for (const auto& [key, value] : query) {
+    if (key != "from" && key != "to") {
+      return ApiError::bad_request("unknown_parameter",
+                                   "unknown parameter '" + escape_for_log(key) + "' (known: from, to)");
+    }
+    if (auto taken = take_bound(key, value, key == "from" ? p.from : p.to, now); !taken) return taken.error();
+  }
+  if (!p.from) return bad("from", "from is required: the instant to compare with (to, or now)");
+  if (reversed(p.from, p.to)) return ApiError::bad_request("reversed_interval", "from is after to");
+  return p;
 }
 
 }  // namespace netnsd

@@ -44,4 +44,20 @@ struct WhoisParams {
 };
 Result<WhoisParams, ApiError> parse_whois_params(const ParamList& query, WallTime now);
 
+// GET /v1/whois?port=: a port (1 to 65535) and, optionally, proto (tcp,
+// udp, sctp). No at: sockets are never cached, so a port has no past.
+struct PortWhoisParams {
+  std::uint16_t port = 0;
+  std::optional<std::uint8_t> protocol;
+};
+// Whether a whois asks by port (it names port or proto).
+bool asks_by_port(const ParamList& query);
+Result<PortWhoisParams, ApiError> parse_port_whois_params(const ParamList& query);
+
+// GET /v1/diff: from (required) and to (default: now, the live cache).
+struct DiffParams {
+  std::optional<InstantParam> from, to;
+};
+Result<DiffParams, ApiError> parse_diff_params(const ParamList& query, WallTime now);
+
 }  // namespace netnsd

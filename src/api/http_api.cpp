@@ -215,11 +215,13 @@ const HttpApi::Impl::Route HttpApi::Impl::kRoutes[] = {
     {"GET", "/openapi.yaml", "/openapi.yaml", serve_openapi},
     {"GET", "/v1/namespaces", "/v1/namespaces", serve_namespaces},
     {"GET", R"(/v1/namespaces/([^/]+))", "/v1/namespaces/{netns}", serve_one_namespace},
+    {"GET", R"(/v1/namespaces/([^/]+)/sockets)", "/v1/namespaces/{netns}/sockets", serve_namespace_sockets},
     {"GET", R"(/v1/devices/([^/]+))", "/v1/devices/{name}", serve_device},
     {"GET", "/v1/events", "/v1/events", serve_events},
     {"GET", "/v1/whois", "/v1/whois", serve_whois},
     {"GET", "/v1/history", "/v1/history", serve_history},
     {"GET", "/v1/history/export", "/v1/history/export", serve_history_export},
+    {"GET", "/v1/diff", "/v1/diff", serve_diff},
     {"POST", "/dump", "/dump", &Impl::dump_with_body},
     {"POST", "/v1/dump", "/v1/dump", &Impl::dump_with_body},
 };

@@ -16,8 +16,10 @@
 #include <vector>
 
 #include "api/connections.h"
+#include "api/namespace_metrics.h"
 #include "api/telemetry.h"
 #include "dump/dumper.h"
+#include "history/event_log.h"
 #include "history/history_reader.h"
 #include "history/journal.h"
 #include "resolver/changes.h"
@@ -83,6 +85,16 @@ struct HttpApiDeps {
   // past (?at=, /v1/whois?at=, /v1/history); null: no history (503).
   history::Journal* journal = nullptr;
   history::HistoryReader* history = nullptr;
+  // Per-namespace series in /metrics (--metrics-namespaces); null: none.
+  // Shared by the API and the metrics endpoint: one refresh serves both.
+  NamespaceMetrics* namespace_metrics = nullptr;
+  // Every change as a log entry (--event-log): its numbers in /metrics; null: off.
+  history::EventLog* event_log = nullptr;
+  // Each namespace's routes, rules and neighbours (GET /v1/namespaces/{netns});
+  // null: not kept (--no-routes).
+  FactStore* facts = nullptr;
+  // The `node` label on every series (--node-name); empty: none.
+  std::string node_name = {};
 };
 
 // Threading: start() and stop() from one controlling thread; requests are

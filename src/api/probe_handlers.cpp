@@ -4,6 +4,7 @@
 #include "api/handlers.h"
 #include "api/openapi_spec.h"
 #include "api/telemetry.h"
+#include "history/event_log.h"
 #include "history/journal.h"
 #include "resolver/stats.h"
 
@@ -60,13 +61,50 @@ void write_journal_metrics(MetricsWriter& out, const history::JournalStats& j) {
              static_cast<double>(j.last_seq));
 }
 
+void write_fact_metrics(MetricsWriter& out, const FactTotals& t) {
+  out.sample("netnsd_routes", "", "gauge", "Routes kept live, over every cached namespace.",
+             static_cast<double>(t.routes));
+  out.sample("netnsd_routes_dropped", "", "gauge",
+             "Routes the kernel has that are not kept: over a namespace's, an owner's or the total budget.",
+             static_cast<double>(t.routes_dropped));
+  out.sample("netnsd_rules", "", "gauge", "Policy routing rules kept live.", static_cast<double>(t.rules));
+  out.sample("netnsd_rules_dropped", "", "gauge", "Policy routing rules not kept (over a budget).",
+             static_cast<double>(t.rules_dropped));
+  out.sample("netnsd_neighbours", "", "gauge", "ARP and NDP entries kept live.", static_cast<double>(t.neighbours));
+  out.sample("netnsd_neighbours_dropped", "", "gauge", "ARP and NDP entries not kept (over a budget).",
+             static_cast<double>(t.neighbours_dropped));
+  out.sample("netnsd_routing_truncated_namespaces", "", "gauge",
+             "Namespaces with routes, rules or neighbours not kept (over a budget).",
+             static_cast<double>(t.truncated_namespaces));
+}
+
+void write_event_log_metrics(MetricsWriter& out, const history::EventLogStats& e) {
+  out.sample("netnsd_event_log_changes_total", "", "counter", "Changes the event log (--event-log) was given.",
+             static_cast<double>(e.changes));
+  out.sample("netnsd_event_log_entries_total", "", "counter", "Changes written to the event log one by one.",
+             static_cast<double>(e.entries));
+  out.sample("netnsd_event_log_summarised_total", "", "counter",
+             "Changes counted in the event log's summary entries (past its rate, lost or not written).",
+             static_cast<double>(e.summarised));
+  out.sample("netnsd_event_log_summaries_total", "", "counter", "Summary entries written to the event log.",
+             static_cast<double>(e.summaries));
+  out.sample("netnsd_event_log_lost_total", "", "counter",
+             "Changes the event log's queue could not hold (summarised as lost).", static_cast<double>(e.lost));
+  out.sample("netnsd_event_log_write_errors_total", "", "counter",
+             "Event log entries that could not be written (their changes are summarised later).",
+             static_cast<double>(e.write_errors));
+}
+
 }  // namespace
 
 void serve_metrics(ApiContext& api, const httplib::Request&, httplib::Response& res) {
   const ResolverStats s = api.deps.resolver.stats();
   const std::optional<history::JournalStats> js =
       api.deps.journal ? std::optional(api.deps.journal->stats()) : std::nullopt;
-  MetricsWriter out;
+  // The per-namespace series first: their refresh is counted in this answer.
+  std::shared_ptr<const std::string> namespaces;
+  if (api.deps.namespace_metrics) namespaces = api.deps.namespace_metrics->exposition();
+  MetricsWriter out(api.deps.node_name.empty() ? std::string() : "node=\"" + label_value(api.deps.node_name) + "\"");
   out.sample("netnsd_ready", "", "gauge", "1 once the initial scan has completed.", s.ready ? 1 : 0);
   out.sample("netnsd_degraded", "", "gauge", "1 when running without eBPF events or under a limit (see /readyz).",
              s.degraded || !s.limits.empty() || (js && js->degraded) ? 1 : 0);
@@ -77,7 +115,12 @@ void serve_metrics(ApiContext& api, const httplib::Request&, httplib::Response& 
     }
   }
   api.telemetry.write(out);
-  res.set_content(out.take(), "text/plain; version=0.0.4");
+  if (api.deps.namespace_metrics) api.deps.namespace_metrics->write_stats(out);
+  if (api.deps.event_log) write_event_log_metrics(out, api.deps.event_log->stats());
+  if (api.deps.facts) write_fact_metrics(out, api.deps.facts->totals());
+  std::string text = out.take();
+  if (namespaces) text += *namespaces;
+  res.set_content(std::move(text), "text/plain; version=0.0.4");
 }
 
 void serve_openapi(ApiContext&, const httplib::Request&, httplib::Response& res) {

@@ -4,11 +4,13 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
 
+#include "util/text.h"
 #include "util/version.h"
 
 namespace netnsd {
@@ -96,9 +98,64 @@ void MetricsWriter::family(std::string_view family, std::string_view type, std::
 }
 
 void MetricsWriter::value(std::string_view sample, std::string_view labels, double value) {
+  line(sample, labels, format_value(value));
+}
+
+void MetricsWriter::integer(std::string_view sample, std::string_view labels, std::uint64_t value) {
+  char buf[24];
+  const auto end = std::to_chars(buf, buf + sizeof buf, value).ptr;
+  line(sample, labels, std::string_view(buf, static_cast<std::size_t>(end - buf)));
+}
+
+void MetricsWriter::line(std::string_view sample, std::string_view labels, std::string_view value) {
   if (families_.empty()) return;  // no family named: nothing to say it under
   std::string& out = families_[current_].samples;
-  out.append(sample).append(labels).append(" ").append(format_value(value)).append("\n");
+  out.append(sample);
+  if (constant_.empty()) {
+    out.append(labels);
+  } else if (labels.size() > 2) {  // '{a="b"}': the constant labels first
+    out.append("{").append(constant_).append(",").append(labels.substr(1));
+  } else {
+    out.append("{").append(constant_).append("}");
+  }
+  out.append(" ").append(value).append("\n");
+}
+
+std::string label_text(std::string_view bytes) {
+  std::string out;
+  out.reserve(bytes.size());
+  for (std::size_t i = 0; i < bytes.size();) {
+    const std::size_t n = utf8_sequence_length(bytes.substr(i));
+    if (n == 0) {
+      static constexpr char kHex[] = "0123456789abcdef";
+      const auto b = static_cast<unsigned char>(bytes[i]);
+      out.append("\\x").push_back(kHex[b >> 4]);
+      out.push_back(kHex[b & 15]);
+      ++i;
+      continue;
+    }
+    if (bytes[i] == '\\') out.push_back('\\');
+    out.append(bytes.substr(i, n));
+    i += n;
+  }
+  return out;
+}
+
+std::string label_value(std::string_view bytes) {
+  const std::string text = label_text(bytes);
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    if (c == '\\' || c == '"') {
+      out.push_back('\\');
+      out.push_back(c);
+    } else if (c == '\n') {
+      out.append("\\n");
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
 }
 
 std::string MetricsWriter::take() {

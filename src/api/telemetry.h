@@ -25,6 +25,8 @@ namespace netnsd {
 // come out in the order they were first named.
 class MetricsWriter {
  public:
+  // `constant` ('node="n1"', escaped, or empty) goes first on every sample.
+  explicit MetricsWriter(std::string constant = {}) : constant_(std::move(constant)) {}
   // One sample of a counter or gauge; `labels` is '{a="b"}' or empty.
   void sample(std::string_view name, std::string_view labels, std::string_view type, std::string_view help,
               double value);
@@ -32,9 +34,13 @@ class MetricsWriter {
   // name_bucket, name_sum and name_count samples come under `family`).
   void family(std::string_view family, std::string_view type, std::string_view help);
   void value(std::string_view sample, std::string_view labels, double value);
+  // A whole number, written exactly (a byte counter passes 2^53 at 8 PiB).
+  void integer(std::string_view sample, std::string_view labels, std::uint64_t value);
   std::string take();
 
  private:
+  void line(std::string_view sample, std::string_view labels, std::string_view value);
+  std::string constant_;
   struct Family {
     std::string name, type, help;
     std::string samples;  // lines
@@ -43,6 +49,16 @@ class MetricsWriter {
   std::map<std::string, std::size_t, std::less<>> index_;  // name -> families_
   std::size_t current_ = 0;
 };
+
+// A label value as the exposition format wants it (backslash, double quote
+// and newline escaped), from bytes that may not be UTF-8: transcoded
+// losslessly first (label_text).
+std::string label_value(std::string_view bytes);
+// Any bytes as valid UTF-8, losslessly: valid UTF-8 stays as it is, a
+// backslash doubles, and each byte that is not part of valid UTF-8 reads
+// "\xNN" (Prometheus refuses a label value that is not UTF-8, however it
+// is escaped). Distinct byte strings give distinct texts.
+std::string label_text(std::string_view bytes);
 
 // Threading: every method from any thread.
 class Telemetry {

@@ -22,8 +22,20 @@ struct InterfaceSnapshot {
   std::vector<std::uint32_t> stale_in_cache;      // cached, no longer live
 };
 
+// The instant a dump describes: now, or (at=) one in the past read from the
+// history journal; inside a gap nothing was observed and the state is the
+// last one known before it.
+struct DumpInstant {
+  WallTime at;
+  bool observed = true;
+  bool past = false;  // from the journal, not the live cache
+  std::optional<WallTime> gap_from, gap_to;
+  std::string gap_reason;
+};
+
 struct DumpDocument {
   WallTime generated_at;
+  std::optional<DumpInstant> as_of;  // unset: the live cache at generated_at
   HostInfo host;
   bool snapshot_interfaces = false;
   ResolverStats resolver;

@@ -70,12 +70,29 @@ bool contains(const std::vector<std::uint32_t>& v, std::uint32_t x) {
 
 }  // namespace
 
+namespace {
+
+// "2026-12-07T02:14:00.000Z", and for a past instant where it came from:
+// "as it was at T (history, generated G)", "... not observed: crashed from A to B".
+std::string instant_label(const DumpDocument& doc) {
+  if (!doc.as_of || !doc.as_of->past) return format_rfc3339_ms(doc.generated_at);
+  std::string label = "as it was at " + format_rfc3339_ms(doc.as_of->at) + " (from the history, generated " +
+                      format_rfc3339_ms(doc.generated_at) + ")";
+  if (!doc.as_of->observed && doc.as_of->gap_from && doc.as_of->gap_to) {
+    label += "\nnot observed: " + doc.as_of->gap_reason + " from " + format_rfc3339_ms(*doc.as_of->gap_from) + " to " +
+             format_rfc3339_ms(*doc.as_of->gap_to) + "; the last state known before it";
+  }
+  return label;
+}
+
+}  // namespace
+
 std::string dump_to_dot(const DumpDocument& doc) {
   std::ostringstream out;
   out << "digraph netnsd {\n";
   out << "  graph [rankdir=LR, fontname=\"Helvetica\", fontsize=11, labelloc=t, label="
       << dot_quote("netnsd: " + doc.host.hostname + " (" + std::to_string(doc.namespaces.size()) +
-                   " network namespaces) " + format_rfc3339_ms(doc.generated_at))
+                   " network namespaces) " + instant_label(doc))
       << "];\n";
   out << "  node [fontname=\"Helvetica\", fontsize=10];\n";
   out << "  edge [fontname=\"Helvetica\", fontsize=9];\n";

@@ -6,6 +6,7 @@
 #include "dump/dot_encoder.h"
 #include "dump/interface_snapshot.h"
 #include "dump/json_encoder.h"
+#include "dump/socket_report.h"
 #include "util/json_writer.h"
 
 namespace netnsd {
@@ -21,16 +22,6 @@ Dumper::Dumper(Resolver& resolver, HostView& host, const Clock& clock, std::stri
 
 namespace {
 
-// The namespace part of a whois match: inode, names, whether it is the
-// host's, its containers.
-void write_whereabouts(JsonWriter& out, const NamespaceView& ns, NetnsId host) {
-  out.field("netns", ns.netns).key("netns_names").begin_array();
-  for (const std::string& n : ns.names) out.value(n);
-  out.end_array().field("host", ns.netns == host).key("containers").begin_array();
-  for (const ContainerRef& c : ns.containers) write_container(out, c);
-  out.end_array();
-}
-
 const Device* device_at(const NamespaceView& ns, std::uint32_t ifindex) {
   for (const Device& d : ns.devices) {
     if (d.ifindex == ifindex) return &d;
@@ -39,6 +30,14 @@ const Device* device_at(const NamespaceView& ns, std::uint32_t ifindex) {
 }
 
 }  // namespace
+
+Result<std::string> Dumper::sockets(const NamespaceView& ns) const {
+  return namespace_sockets_json(host_, ns, clock_.now());
+}
+
+std::string Dumper::whois_port(std::uint16_t port, std::optional<std::uint8_t> protocol) const {
+  return whois_port_json(host_, resolver_.snapshot(), port, protocol, info_.netns, clock_.now());
+}
 
 void write_whois_matches(JsonWriter& out, const std::vector<std::pair<NetnsId, std::uint32_t>>& matches,
                          const std::function<const NamespaceView*(NetnsId)>& find, NetnsId host,
@@ -118,6 +117,17 @@ DumpDocument Dumper::collect(const DumpRequest& request) const {
     doc.namespaces = std::move(all);
     if (request.snapshot_interfaces) doc.snapshots = snapshot_interfaces(doc.namespaces, doc.namespaces, host_);
   }
+  doc.generated_at = clock_.now();
+  return doc;
+}
+
+DumpDocument Dumper::past(std::vector<NamespaceView> namespaces, DumpInstant as_of) const {
+  DumpDocument doc;
+  doc.host = info_;
+  doc.resolver = resolver_.stats();
+  doc.namespaces = std::move(namespaces);
+  as_of.past = true;
+  doc.as_of = as_of;
   doc.generated_at = clock_.now();
   return doc;
 }

@@ -41,12 +41,19 @@ class Dumper {
 
   // A consistent copy of the cache, with a live interface snapshot when asked.
   DumpDocument collect(const DumpRequest& request) const;
+  // A document of namespaces as they were at a past instant (from the
+  // history journal): the host and the resolver as they are now.
+  DumpDocument past(std::vector<NamespaceView> namespaces, DumpInstant as_of) const;
 
   // GET /v1/devices/{name}: every cached device called `name`, each with its
   // namespace, that namespace's containers, its veth peer (device,
   // namespace, containers) and lower device, as JSON; nullopt when there is
   // none.
   std::optional<std::string> whois(const std::string& name) const;
+
+  // GET /v1/namespaces/{netns}/sockets and GET /v1/whois?port= (socket_report.h).
+  Result<std::string> sockets(const NamespaceView& ns) const;
+  std::string whois_port(std::uint16_t port, std::optional<std::uint8_t> protocol) const;
 
   // The host's own namespace.
   NetnsId host_netns() const { return info_.netns; }

@@ -35,7 +35,8 @@ std::string change_to_ndjson(const Change& c) {
       }
       out.key("containers").begin_array();
       for (const ContainerRef& container : c.containers) write_container(out, container);
-      out.end_array();
+      out.end_array().key("processes");
+      write_processes(out, c.processes);
       if (c.kind == ChangeKind::netns_changed) write_strings(out, "changed", c.changed);
       if (c.kind == ChangeKind::netns_removed) out.field("reason", c.reason);
       break;

@@ -51,6 +51,31 @@ void write_container(JsonWriter& out, const ContainerRef& c) {
   out.field("cgroup_owner", c.cgroup_owner).end_object();
 }
 
+// The namespace part of a whois match: inode, names, whether it is the
+// host's, its containers.
+void write_whereabouts(JsonWriter& out, const NamespaceView& ns, NetnsId host) {
+  out.field("netns", ns.netns).key("netns_names").begin_array();
+  for (const std::string& n : ns.names) out.value(n);
+  out.end_array().field("host", ns.netns == host).key("containers").begin_array();
+  for (const ContainerRef& c : ns.containers) write_container(out, c);
+  out.end_array().key("processes");
+  write_processes(out, ns.processes);
+}
+
+void write_processes(JsonWriter& out, const std::vector<ProcessInfo>& processes) {
+  out.begin_array();
+  for (const ProcessInfo& p : processes) {
+    out.begin_object().field("pid", p.pid).field("comm", p.comm).key("container");
+    if (p.container) {
+      out.value(p.container->id);
+    } else {
+      out.null();
+    }
+    out.end_object();
+  }
+  out.end_array();
+}
+
 void write_device(JsonWriter& out, const Device& d) {
   out.begin_object()
       .field("ifindex", d.ifindex)
@@ -105,7 +130,7 @@ void write_indexes(JsonWriter& out, const std::vector<std::uint32_t>& indexes) {
 }  // namespace
 
 void write_namespace(JsonWriter& out, const NamespaceView& ns, const InterfaceSnapshot* snapshot,
-                     const std::optional<std::string>& counters_error) {
+                     const std::optional<std::string>& counters_error, const std::function<void(JsonWriter&)>& extra) {
   out.begin_object().field("netns", ns.netns).key("handle");
   if (ns.handle && !ns.handle->path.empty()) {  // one from the history has no path, no descriptor
     out.begin_object().field("fd", ns.handle->fd.get()).field("path", ns.handle->path).end_object();
@@ -123,20 +148,19 @@ void write_namespace(JsonWriter& out, const NamespaceView& ns, const InterfaceSn
   } else {
     out.null();
   }
-  out.field("pids", ns.pids);
-  out.key("processes").begin_array();
-  for (const ProcessInfo& p : ns.processes) {
-    out.begin_object().field("pid", p.pid).field("comm", p.comm).key("container");
-    if (p.container) {
-      out.value(p.container->id);
-    } else {
-      out.null();
-    }
-    out.end_object();
-  }
-  out.end_array().key("containers").begin_array();
+  out.field("pids", ns.pids).key("processes");
+  write_processes(out, ns.processes);
+  out.key("containers").begin_array();
   for (const ContainerRef& c : ns.containers) write_container(out, c);
   out.end_array();
+  // Never reused while the machine is up, unlike the inode: with it two
+  // dumps (or a dump and the history) tell a reused inode apart.
+  out.key("netns_cookie");
+  if (ns.handle && ns.handle->cookie) {
+    out.value(ns.handle->cookie);
+  } else {
+    out.null();
+  }
   if (ns.handle) {
     out.field("userns", ns.handle->owner.userns)
         .field("owner_uid", ns.handle->owner.uid)
@@ -164,6 +188,7 @@ void write_namespace(JsonWriter& out, const NamespaceView& ns, const InterfaceSn
   } else {
     out.null();
   }
+  if (extra) extra(out);
   out.end_object();
 }
 
@@ -187,6 +212,23 @@ void write_resolver(JsonWriter& out, const ResolverStats& s) {
   out.end_object();
 }
 
+void write_dump_instant(JsonWriter& out, const DumpDocument& doc) {
+  const bool past = doc.as_of && doc.as_of->past;
+  out.field("at", format_rfc3339_ms(doc.as_of ? doc.as_of->at : doc.generated_at))
+      .field("observed", !doc.as_of || doc.as_of->observed)
+      .field("from_history", past)
+      .key("gap");
+  if (doc.as_of && doc.as_of->gap_from && doc.as_of->gap_to) {
+    out.begin_object()
+        .field("from", format_rfc3339_ms(*doc.as_of->gap_from))
+        .field("to", format_rfc3339_ms(*doc.as_of->gap_to))
+        .field("reason", doc.as_of->gap_reason)
+        .end_object();
+  } else {
+    out.null();
+  }
+}
+
 // Compact, like the seed agent's encoder: a dump is read by programs (jq
 // prints it indented), and at thousands of namespaces indentation is a
 // third of the bytes and of the time spent writing them.
@@ -196,8 +238,9 @@ std::string dump_to_json(const DumpDocument& doc) {
   out.reserve(4096 + doc.namespaces.size() * (doc.snapshot_interfaces ? 1536 : 768));
   out.begin_object()
       .field("schema_version", kDumpSchemaVersion)
-      .field("generated_at", format_rfc3339_ms(doc.generated_at))
-      .key("host")
+      .field("generated_at", format_rfc3339_ms(doc.generated_at));
+  write_dump_instant(out, doc);
+  out.key("host")
       .begin_object()
       .field("hostname", doc.host.hostname)
       .field("kernel", doc.host.kernel)
@@ -265,9 +308,10 @@ std::string namespaces_to_json(const std::vector<NamespaceView>& namespaces, con
   return out.take();
 }
 
-std::string namespace_to_json(const NamespaceView& ns, const std::optional<std::string>& counters_error) {
+std::string namespace_to_json(const NamespaceView& ns, const std::optional<std::string>& counters_error,
+                              const std::function<void(JsonWriter&)>& extra) {
   JsonWriter out(/*pretty=*/false);
-  write_namespace(out, ns, nullptr, counters_error);
+  write_namespace(out, ns, nullptr, counters_error, extra);
   return out.take();
 }
 

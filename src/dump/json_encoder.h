@@ -3,6 +3,7 @@
 // are the large documents.
 #pragma once
 
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -22,9 +23,19 @@ void write_address(JsonWriter& out, const Address& address, const std::string& d
 void write_device(JsonWriter& out, const Device& device);
 // One namespace; `snapshot` may be null (then "snapshot": null). With
 // `counters_error`, says why its devices carry no counters.
+// `extra` adds fields at its end.
 void write_namespace(JsonWriter& out, const NamespaceView& ns, const InterfaceSnapshot* snapshot,
-                     const std::optional<std::string>& counters_error = std::nullopt);
+                     const std::optional<std::string>& counters_error = std::nullopt,
+                     const std::function<void(JsonWriter&)>& extra = nullptr);
 void write_resolver(JsonWriter& out, const ResolverStats& stats);
+// The namespace part of a whois match: "netns", "netns_names", "host"
+// (whether it is the host's, `host`), "containers", "processes".
+void write_whereabouts(JsonWriter& out, const NamespaceView& ns, NetnsId host);
+// [{"pid", "comm", "container": id|null}]
+void write_processes(JsonWriter& out, const std::vector<ProcessInfo>& processes);
+// The instant a dump describes: "at", "observed", "from_history" and "gap"
+// (null, or its from, to and reason).
+void write_dump_instant(JsonWriter& out, const DumpDocument& doc);
 
 // The whole document in the netnsd schema, compact.
 std::string dump_to_json(const DumpDocument& doc);
@@ -39,7 +50,8 @@ std::string dump_to_datadog_json(const DumpDocument& doc, std::int64_t lonely_ti
 // GET /v1/namespaces and GET /v1/namespaces/{netns} (whose devices carry
 // counters read for the answer, or `counters_error`), compact.
 std::string namespaces_to_json(const std::vector<NamespaceView>& namespaces, const ResolverStats& stats);
-std::string namespace_to_json(const NamespaceView& ns, const std::optional<std::string>& counters_error = std::nullopt);
+std::string namespace_to_json(const NamespaceView& ns, const std::optional<std::string>& counters_error = std::nullopt,
+                              const std::function<void(JsonWriter&)>& extra = nullptr);
 
 // Small documents (errors, answers): compact, with a trailing newline.
 // Invalid UTF-8 is replaced with U+FFFD so the output is always valid JSON.

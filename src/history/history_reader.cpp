@@ -68,6 +68,11 @@ struct HistoryReader::Impl {
     }
     auto c = sql::Connection::open(path, SQLITE_OPEN_READONLY, defaults::kJournalBusyWait);
     if (!c) return c.error();
+    // SQLite's default page cache is 2 MiB per connection; the kernel's
+    // page cache has the pages anyway.
+    if (Status s = c->exec("PRAGMA cache_size = -" + std::to_string(defaults::kJournalReaderCacheKiB)); !s) {
+      return s.error();
+    }
     auto version = c->scalar("PRAGMA user_version");
     if (!version) return version.error();
     if (*version != schema_version()) {
@@ -88,11 +93,13 @@ struct HistoryReader::Impl {
     return std::optional<Gap>(Gap{from_micros(q->integer(0)), from_micros(q->integer(1)), q->text(2)});
   }
 
-  // Columns from `first` on: names, containers, lonely_since_us.
+  // Columns from `first` on: names, containers, lonely_since_us, processes
+  // (NULL in rows of schema version 1: none known).
   static void attribute(NamespaceView& v, sql::Statement& r, int first) {
     v.names = names_from_record(r.text(first));
     v.containers = containers_from_record(r.text(first + 1));
     if (auto lonely = r.maybe_integer(first + 2)) v.lonely_since = from_micros(*lonely);
+    v.processes = processes_from_record(r.text(first + 3), v.containers);
   }
   // Column `first`: a device's record.
   static void add_device(NamespaceView& v, sql::Statement& r, int first) {
@@ -133,7 +140,8 @@ struct HistoryReader::Impl {
                               : "SELECT id, cookie, inode, owner_uid, owner_userns, owner_host, source, from_us FROM"
                                 " namespaces WHERE to_us > ?1 AND from_us <= ?1 ORDER BY inode");
     auto attribution = db.prepare(
-        "SELECT names, containers, lonely_since_us FROM attributions WHERE ns = ?1 AND to_us > ?2 AND from_us <= ?2"
+        "SELECT names, containers, lonely_since_us, processes FROM attributions WHERE ns = ?1 AND to_us > ?2 AND "
+        "from_us <= ?2"
         " ORDER BY from_us DESC LIMIT 1");
     auto devices =
         db.prepare("SELECT body FROM devices WHERE ns = ?1 AND to_us > ?2 AND from_us <= ?2 ORDER BY ifindex");
@@ -220,9 +228,10 @@ struct HistoryReader::Impl {
           if (it != index.end()) fn(out[it->second], *q);
         }
       };
-      Status s =
-          each("SELECT ns, names, containers, lonely_since_us FROM attributions WHERE to_us > ?1 AND from_us <= ?1",
-               [](NamespaceView& v, sql::Statement& r) { attribute(v, r, 1); });
+      Status s = each(
+          "SELECT ns, names, containers, lonely_since_us, processes FROM attributions WHERE to_us > ?1 AND from_us <= "
+          "?1",
+          [](NamespaceView& v, sql::Statement& r) { attribute(v, r, 1); });
       if (s) {
         s = each("SELECT ns, body FROM devices WHERE to_us > ?1 AND from_us <= ?1 ORDER BY ns, ifindex",
                  [](NamespaceView& v, sql::Statement& r) { add_device(v, r, 1); });

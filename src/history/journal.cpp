@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -40,7 +41,10 @@ std::uint64_t file_size(const std::string& path) {
 
 struct OpenDevice {
   std::int64_t row = 0;
-  Device device;  // as recorded, without addresses
+  std::uint32_t ifindex = 0;
+  // A hash of the version recorded (its record, without addresses): the
+  // cache's devices are not kept a second time here.
+  std::size_t version = 0;
   std::map<std::string, std::int64_t> addresses;
 };
 
@@ -54,8 +58,17 @@ struct OpenNamespace {
 struct DeviceRate {
   SteadyTime window{};
   int count = 0;
-  std::optional<Change> held;  // the last version not yet recorded
+  std::unique_ptr<Change> held;  // the last version not yet recorded
 };
+
+// A device's record without its addresses and counters: what a version of
+// it is.
+std::string bare_record(const Device& d) {
+  Device bare = d;
+  bare.addresses.clear();
+  bare.stats.reset();
+  return device_record(bare);
+}
 
 }  // namespace
 
@@ -122,8 +135,8 @@ struct Journal::Impl {
          " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 9223372036854775807)"},
         {&st.close_namespace, "UPDATE namespaces SET to_us = ?2, end_observed = ?3, end_reason = ?4 WHERE id = ?1"},
         {&st.insert_attribution,
-         "INSERT INTO attributions(ns, names, containers, lonely_since_us, from_us, to_us)"
-         " VALUES(?1, ?2, ?3, ?4, ?5, 9223372036854775807)"},
+         "INSERT INTO attributions(ns, names, containers, lonely_since_us, from_us, processes, to_us)"
+         " VALUES(?1, ?2, ?3, ?4, ?5, ?6, 9223372036854775807)"},
         {&st.close_attribution, "UPDATE attributions SET to_us = ?2 WHERE id = ?1"},
         {&st.insert_device,
          "INSERT INTO devices(ns, ifindex, name, mac, body, from_us, to_us)"
@@ -175,8 +188,10 @@ struct Journal::Impl {
     const std::int64_t wal_pages = std::max<std::int64_t>(16, static_cast<std::int64_t>(options.max_bytes) / page / 16);
     const std::string pragmas =
         "PRAGMA auto_vacuum = INCREMENTAL; PRAGMA journal_mode = WAL; "
-        "PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = " +
-        std::to_string(wal_pages) + "; PRAGMA journal_size_limit = " + std::to_string(wal_pages * page) + ";";
+        "PRAGMA synchronous = NORMAL; PRAGMA cache_size = -" +
+        std::to_string(defaults::kJournalWriterCacheKiB) +
+        "; PRAGMA wal_autocheckpoint = " + std::to_string(wal_pages) +
+        "; PRAGMA journal_size_limit = " + std::to_string(wal_pages * page) + ";";
     if (Status s = db.exec(pragmas); !s) return s;
     // A database made without it (by hand, or by another tool) gets it once.
     auto vacuum = db.scalar("PRAGMA auto_vacuum");
@@ -271,12 +286,13 @@ struct Journal::Impl {
   }
 
   Status open_attribution(OpenNamespace& ns, const std::vector<std::string>& names,
-                          const std::vector<ContainerRef>& containers, std::optional<WallTime> lonely,
-                          std::int64_t at) {
+                          const std::vector<ContainerRef>& containers, const std::vector<ProcessInfo>& processes,
+                          std::optional<WallTime> lonely, std::int64_t at) {
     st.insert_attribution.bind(1, ns.row)
         .bind(2, names_record(names))
         .bind(3, containers_record(containers))
-        .bind(5, at);
+        .bind(5, at)
+        .bind(6, processes_record(processes));
     if (lonely) st.insert_attribution.bind(4, to_micros(*lonely));
     if (Status s = st.insert_attribution.run(); !s) return s;
     ns.attribution = sqlite3_last_insert_rowid(db.get());
@@ -291,7 +307,7 @@ struct Journal::Impl {
   Status open_address(OpenNamespace& ns, NetnsId, OpenDevice& dev, const Address& a, std::int64_t at,
                       std::uint64_t seq_no) {
     st.insert_address.bind(1, ns.row)
-        .bind(2, dev.device.ifindex)
+        .bind(2, dev.ifindex)
         .bind(3, address_text(a))
         .bind(4, address_record(a))
         .bind(5, at)
@@ -308,15 +324,14 @@ struct Journal::Impl {
 
   Status open_device(OpenNamespace& ns, NetnsId netns, const Device& d, std::int64_t at, std::uint64_t seq_no,
                      bool with_addresses) {
-    Device bare = d;
-    bare.addresses.clear();
-    bare.stats.reset();
-    st.insert_device.bind(1, ns.row).bind(2, d.ifindex).bind(4, d.mac).bind(5, device_record(bare)).bind(6, at);
+    const std::string record = bare_record(d);
+    st.insert_device.bind(1, ns.row).bind(2, d.ifindex).bind(4, d.mac).bind(5, record).bind(6, at);
     st.insert_device.bind_blob(3, d.name.data(), d.name.size());
     if (Status s = st.insert_device.run(); !s) return s;
     OpenDevice& dev = ns.devices[d.ifindex];
     dev.row = sqlite3_last_insert_rowid(db.get());
-    dev.device = std::move(bare);
+    dev.ifindex = d.ifindex;
+    dev.version = std::hash<std::string>{}(record);
     if (with_addresses) {
       for (const Address& a : d.addresses) {
         if (Status s = open_address(ns, netns, dev, a, at, seq_no); !s) return s;
@@ -362,14 +377,14 @@ struct Journal::Impl {
       case ChangeKind::netns_added: {
         if (ns_it != open.end()) return {};
         if (Status s = open_namespace(c.netns, c.cookie, c.owner, c.source, at); !s) return s;
-        return open_attribution(open[c.netns], c.names, c.containers, c.lonely_since, at);
+        return open_attribution(open[c.netns], c.names, c.containers, c.processes, c.lonely_since, at);
       }
       case ChangeKind::netns_changed: {
         if (ns_it == open.end()) return {};
         if (ns_it->second.attribution) {
           if (Status s = close_row(st.close_attribution, ns_it->second.attribution, at); !s) return s;
         }
-        return open_attribution(ns_it->second, c.names, c.containers, c.lonely_since, at);
+        return open_attribution(ns_it->second, c.names, c.containers, c.processes, c.lonely_since, at);
       }
       case ChangeKind::netns_removed:
         return close_namespace(c.netns, at, c.seq, c.reason != "evicted", c.reason);
@@ -384,15 +399,11 @@ struct Journal::Impl {
       case ChangeKind::device_changed: {
         auto dev = ns.devices.find(ifindex);
         if (dev == ns.devices.end()) return open_device(ns, c.netns, *c.device, at, c.seq, true);
-        Device bare = *c.device;
-        bare.addresses.clear();
-        bare.stats.reset();
-        if (bare == dev->second.device) return {};
+        if (std::hash<std::string>{}(bare_record(*c.device)) == dev->second.version) return {};
         // A new version of the device; its addresses stay as they are.
         auto addresses = std::move(dev->second.addresses);
         if (Status s = close_row(st.close_device, dev->second.row, at); !s) return s;
-        Device next = bare;
-        if (Status s = open_device(ns, c.netns, next, at, c.seq, false); !s) return s;
+        if (Status s = open_device(ns, c.netns, *c.device, at, c.seq, false); !s) return s;
         ns.devices[ifindex].addresses = std::move(addresses);
         return {};
       }
@@ -445,21 +456,31 @@ struct Journal::Impl {
       r.held.reset();
       return true;
     }
-    r.held = c;
+    r.held = std::make_unique<Change>(c);
     std::lock_guard lock(mutex);
     ++stats.rate_limited;
     return false;
   }
 
   // Held versions whose minute has passed are recorded, at their own time.
+  // A device quiet for a minute is forgotten.
   Status release_held(SteadyTime now) {
-    for (auto& [key, r] : rates) {
-      if (!r.held || now - r.window < 1min) continue;
+    for (auto it = rates.begin(); it != rates.end();) {
+      DeviceRate& r = it->second;
+      if (now - r.window < 1min) {
+        ++it;
+        continue;
+      }
+      if (!r.held) {
+        it = rates.erase(it);
+        continue;
+      }
       r.window = now;
       r.count = 1;
-      Change c = std::move(*r.held);
+      const Change c = std::move(*r.held);
       r.held.reset();
       if (Status s = apply(c, to_micros(c.at)); !s) return s;
+      ++it;
     }
     return {};
   }
@@ -472,7 +493,7 @@ struct Journal::Impl {
       const NamespaceOwner owner = v.handle ? v.handle->owner : NamespaceOwner{};
       if (Status s = open_namespace(v.netns, cookie, owner, v.discovered_by, at); !s) return s;
       OpenNamespace& ns = open[v.netns];
-      if (Status s = open_attribution(ns, v.names, v.containers, v.lonely_since, at); !s) return s;
+      if (Status s = open_attribution(ns, v.names, v.containers, v.processes, v.lonely_since, at); !s) return s;
       for (const Device& d : v.devices) {
         if (Status s = open_device(ns, v.netns, d, at, 0, true); !s) return s;
       }
@@ -623,8 +644,15 @@ struct Journal::Impl {
     return {};
   }
 
-  // Age first, then size: the oldest eighth of the changes at a time,
-  // never what is still open (the newest).
+  // Past this much of the cap, retention runs; it stops below the second:
+  // the room between is for the next batch and for what a deletion itself
+  // writes to the WAL before the checkpoint folds it back.
+  std::uint64_t retention_start() const { return options.max_bytes / 8 * 7; }
+  std::uint64_t retention_target() const { return options.max_bytes / 4 * 3; }
+
+  // Age first, then size: the oldest sixteenth of the changes at a time
+  // (each deletion small, so its WAL frames stay small), never what is
+  // still open (the newest).
   void enforce_retention() {
     if (!db || outage_us) return;
     const std::int64_t now = now_us();
@@ -632,12 +660,12 @@ struct Journal::Impl {
     auto retained = db.scalar("SELECT value FROM meta WHERE key = 'retained_from_us'");
     if (retained && *retained < age_cut) (void)remove_before(age_cut);
     std::uint64_t size = size_on_disk();
-    for (int round = 0; size > options.max_bytes && round < 16; ++round) {
+    for (int round = 0; size > (round == 0 ? retention_start() : retention_target()) && round < 48; ++round) {
       auto count = db.scalar("SELECT count(*) FROM changes");
       if (!count || *count == 0) break;
       auto cut = db.prepare("SELECT at_us FROM changes ORDER BY seq LIMIT 1 OFFSET ?1");
       if (!cut) break;
-      cut->bind(1, std::max<std::int64_t>(1, *count / 8));
+      cut->bind(1, std::max<std::int64_t>(1, *count / 16));
       auto row = cut->step();
       if (!row) break;
       const std::int64_t at = *row ? cut->integer(0) + 1 : now;
@@ -650,6 +678,10 @@ struct Journal::Impl {
   }
 
   void run_writer() {
+    // Background work: on a busy machine the event thread, the API and the
+    // probes go first (nice 10 has about a tenth of the CPU share of nice
+    // 0); the queue holds what waits meanwhile.
+    ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), defaults::kJournalNice);
     std::vector<FeedItem> pending;
     SteadyTime last_commit = clock.steady();
     for (;;) {
@@ -670,7 +702,7 @@ struct Journal::Impl {
           last_commit = clock.steady();
           if (pending.empty()) break;
         }
-        if (now >= next_retention || size_on_disk() > options.max_bytes) {
+        if (now >= next_retention || size_on_disk() > retention_start()) {
           enforce_retention();
           next_retention = now + 5s;
         }

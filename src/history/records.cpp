@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 namespace netnsd::history {
@@ -197,6 +198,39 @@ std::vector<ContainerRef> containers_from_record(const std::string& text) {
       c.pod_name = j.value("p", "");
       c.pod_namespace = j.value("s", "");
       out.push_back(std::move(c));
+    }
+    return out;
+  });
+}
+
+std::string processes_record(const std::vector<ProcessInfo>& processes) {
+  json out = json::array();
+  for (const ProcessInfo& p : processes) {
+    json j{{"p", p.pid}, {"c", p.comm}};
+    if (p.container) j["i"] = p.container->id;
+    out.push_back(std::move(j));
+  }
+  return dump(out);
+}
+
+std::vector<ProcessInfo> processes_from_record(const std::string& text, const std::vector<ContainerRef>& containers) {
+  return parse_or(text, [&](const json& list) {
+    std::vector<ProcessInfo> out;
+    for (const json& j : list) {
+      ProcessInfo p;
+      p.pid = j.at("p").get<std::uint32_t>();
+      p.comm = j.at("c").get<std::string>();
+      if (j.contains("i")) {
+        const std::string id = j["i"].get<std::string>();
+        auto c = std::find_if(containers.begin(), containers.end(), [&](const ContainerRef& r) { return r.id == id; });
+        if (c != containers.end()) {
+          p.container = *c;
+        } else {
+          p.container = ContainerRef{};
+          p.container->id = id;
+        }
+      }
+      out.push_back(std::move(p));
     }
     return out;
   });

@@ -25,6 +25,11 @@ std::vector<std::string> names_from_record(const std::string& text);
 std::string containers_record(const std::vector<ContainerRef>& containers);
 std::vector<ContainerRef> containers_from_record(const std::string& text);
 
+// Each process's pid, comm and container id (the container itself is in
+// the namespace's containers).
+std::string processes_record(const std::vector<ProcessInfo>& processes);
+std::vector<ProcessInfo> processes_from_record(const std::string& text, const std::vector<ContainerRef>& containers);
+
 std::optional<Source> source_from_text(const std::string& text);
 
 // Microseconds since the epoch: how the journal stores every time.

@@ -43,6 +43,11 @@ CREATE INDEX changes_ns ON changes(ns, seq);
 CREATE INDEX changes_device ON changes(device, seq) WHERE device IS NOT NULL;
 CREATE INDEX changes_address ON changes(address, seq) WHERE address IS NOT NULL;
 )sql",
+      // Version 2: the processes seen in a namespace are part of its
+      // attribution (NULL in rows from version 1: not recorded then).
+      R"sql(
+ALTER TABLE attributions ADD COLUMN processes TEXT;
+)sql",
   };
   return steps;
 }

@@ -11,7 +11,8 @@
 //                 "crashed"), or the journal itself ("unwritable", "behind")
 //   namespaces    one row per namespace for as long as the cache held it,
 //                 keyed by (boot_id, cookie); the inode is what queries use
-//   attributions  its names and containers (pods), an interval each
+//   attributions  its names, containers (pods) and processes (the first
+//                 of them, lowest pids; since version 2), an interval each
 //   devices       one row per version of a device (a change closes one and
 //                 opens the next)
 //   addresses     one row per address on a device, with the sequence

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <linux/nsfs.h>
+#include <netinet/in.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
@@ -10,6 +11,7 @@
 #include "kernel/netns.h"
 #include "kernel/procfs.h"
 #include "kernel/rtnl.h"
+#include "kernel/sock_diag.h"
 
 namespace netnsd {
 
@@ -32,6 +34,29 @@ KernelHost::KernelHost(NetlinkCounters* counters, std::string proc_root, std::st
 
 std::optional<ProcessInfo> KernelHost::describe_process(std::uint32_t pid) {
   return processes_.describe(pid);
+}
+
+Result<std::vector<InetSocket>> KernelHost::list_sockets(const NamespaceHandle& ns, SocketScope scope) {
+  // A socket of its own per listing, closed at the end: sockets are asked
+  // for rarely, and a descriptor kept per namespace is what the cache's
+  // size is measured in.
+  auto inode = netns_inode(ns.fd.get());
+  auto sock = SockDiagSocket::open_in(ns.fd.get(), inode ? *inode : 0, &counters_);
+  if (!sock) return sock.error();
+  std::vector<InetSocket> all;
+  std::vector<std::uint8_t> protocols{IPPROTO_TCP, IPPROTO_UDP};
+  if (kernel_has_sctp()) protocols.push_back(IPPROTO_SCTP);
+  for (std::uint8_t protocol : protocols) {
+    auto listed = sock->list(protocol, scope);
+    if (!listed) return listed.error();
+    all.insert(all.end(), listed->begin(), listed->end());
+  }
+  return all;
+}
+
+SocketOwners KernelHost::socket_owners(const std::unordered_set<std::uint64_t>& inodes,
+                                       std::chrono::steady_clock::time_point deadline) {
+  return find_socket_owners(inodes, deadline, proc_root_);
 }
 
 Result<TaskScan> KernelHost::scan_tasks() {
@@ -104,6 +129,14 @@ std::uint64_t KernelHost::cookie_of(const NamespaceHandle& ns) {
 
 Result<std::vector<Device>> KernelHost::list_links(const NamespaceHandle& ns, NetnsId self, bool with_stats) {
   return with_socket(ns, counters_, [=](RtnlSocket& sock) { return sock.list_devices(self, with_stats); });
+}
+
+Result<std::vector<Device>> KernelHost::link_counters(const NamespaceHandle& ns, NetnsId self) {
+  return with_socket(ns, counters_, [=](RtnlSocket& sock) { return sock.list_links(self, /*with_stats=*/true); });
+}
+
+Result<FactListing> KernelHost::list_facts(const NamespaceHandle& ns, const FactBudgets& budgets) {
+  return with_socket(ns, counters_, [&budgets](RtnlSocket& sock) { return sock.list_facts(budgets); });
 }
 
 Result<std::vector<std::int32_t>> KernelHost::nsids(const NamespaceHandle& in,

@@ -30,10 +30,15 @@ class KernelHost final : public HostView {
   NamespaceOwner owner_of(int netns_fd) override;
   std::uint64_t cookie_of(const NamespaceHandle& ns) override;
   Result<std::vector<Device>> list_links(const NamespaceHandle& ns, NetnsId self, bool with_stats = false) override;
+  Result<std::vector<Device>> link_counters(const NamespaceHandle& ns, NetnsId self) override;
+  Result<FactListing> list_facts(const NamespaceHandle& ns, const FactBudgets& budgets) override;
   Result<std::vector<std::int32_t>> nsids(const NamespaceHandle& in,
                                           const std::vector<const NamespaceHandle*>& targets) override;
   HostInfo host_info() override;
   std::optional<ProcessInfo> describe_process(std::uint32_t pid) override;
+  Result<std::vector<InetSocket>> list_sockets(const NamespaceHandle& ns, SocketScope scope) override;
+  SocketOwners socket_owners(const std::unordered_set<std::uint64_t>& inodes,
+                             std::chrono::steady_clock::time_point deadline) override;
 
  private:
   NetlinkCounters own_counters_;

@@ -1,12 +1,15 @@
 // rtnetlink: listing a namespace's links and asking it for namespace ids.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <optional>
 #include <utility>
 #include <vector>
 
+#include "kernel/netlink_channel.h"
+#include "resolver/facts.h"
 #include "resolver/model.h"
 #include "resolver/stats.h"
 #include "util/fd.h"
@@ -30,19 +33,13 @@ struct LinkEvent {
 // A NETLINK_ROUTE socket, bound for life to the network namespace it was
 // created in.
 //
-// The socket is ours (an Fd) rather than libnl's nl_sock: libnl hands out
-// local port ids from a per-process bitmap of 1024 and fails past it, while
-// netnsd may hold a socket per namespace at thousands of namespaces; the
-// kernel's autobind has no such limit. Requests are built with libnl's nlmsg
-// API; what comes back is parsed as untrusted input (rtnl_parse.h).
-//
-// Trust: a socket lives in a namespace that anybody may own, and whoever
-// holds CAP_NET_ADMIN there may send to it. Only datagrams whose sender is
-// the kernel (nl_pid 0 in msg_name) are read; replies must carry the
-// request's sequence number, which starts at a random value per socket; a
-// message that breaks a policy is dropped whole. Each refusal is counted in
-// the NetlinkCounters given at open, and logged at most once per namespace
-// per minute.
+// The socket is ours (a NetlinkChannel) rather than libnl's nl_sock: libnl
+// hands out local port ids from a per-process bitmap of 1024 and fails past
+// it, while netnsd may hold a socket per namespace at thousands of
+// namespaces; the kernel's autobind has no such limit. Requests are built
+// with libnl's nlmsg API; what comes back is read as the channel's trust
+// rules allow (kernel-sent, sequence-checked; netlink_channel.h) and parsed
+// as untrusted input (rtnl_parse.h).
 //
 // Not thread-safe: one thread uses a socket at a time.
 class RtnlSocket {
@@ -67,6 +64,12 @@ class RtnlSocket {
   // list_links() with each device's addresses (sorted, address_order).
   Result<std::vector<Device>> list_devices(std::optional<NetnsId> self, bool with_stats = false);
 
+  // Every route (all tables, IPv4 and IPv6), policy rule and ARP/NDP
+  // neighbour: three dumps, each retried when the kernel marks it
+  // interrupted. Beyond a namespace's budget of each (`budgets`), they are
+  // counted, not kept.
+  Result<FactListing> list_facts(const FactBudgets& budgets);
+
   // The id this namespace has assigned to the namespace behind `netns_fd`,
   // or -1 when it has none (RTM_GETNSID with NETNSA_FD).
   Result<std::int32_t> nsid_of(int netns_fd);
@@ -77,34 +80,37 @@ class RtnlSocket {
   // Turns this socket into a monitor of devices and addresses: joins
   // RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR and RTNLGRP_IPV6_IFADDR, asks for a
   // receive buffer of `rcvbuf` bytes and makes it non-blocking. Use it for
-  // events only (no requests) from then on.
-  Status subscribe_links(int rcvbuf = 1 << 20);
+  // events only (no requests) from then on. With `facts`, the same socket
+  // also joins the route, rule and neighbour groups (IPv4 and IPv6): no
+  // descriptor more per namespace, but one receive queue for all of it, so
+  // an overflow in a route storm means listing that namespace's devices
+  // and facts again (never another namespace's).
+  Status subscribe_links(int rcvbuf = 1 << 20, bool facts = false);
 
-  // Drains the notifications waiting on a monitor socket. Returns ENOBUFS
-  // when the kernel dropped some: what followed the loss is discarded too,
-  // the socket stays usable, and the caller must re-dump (list_devices).
-  Status read_link_events(const std::function<void(const LinkEvent&)>& on_event, std::optional<NetnsId> self);
+  // Reads the notifications waiting on a monitor socket: all of them, or at
+  // most `max_datagrams` (the rest stay queued for the next call). Returns
+  // ENOBUFS when the kernel dropped some: what followed the loss is
+  // discarded too, the socket stays usable, and the caller must re-dump
+  // (list_devices, list_facts). Route, rule and neighbour notifications go
+  // to `on_fact` (when given).
+  Status read_link_events(const std::function<void(const LinkEvent&)>& on_event, std::optional<NetnsId> self,
+                          const std::function<void(const FactEvent&)>& on_fact = nullptr,
+                          std::size_t max_datagrams = SIZE_MAX);
 
-  int fd() const { return fd_.get(); }
+  int fd() const { return channel_.fd(); }
   // The port id the kernel gave this socket.
-  std::uint32_t port() const { return port_; }
+  std::uint32_t port() const { return channel_.port(); }
 
  private:
-  RtnlSocket(Fd fd, std::uint32_t port, NetnsId netns, NetlinkCounters* counters);
+  explicit RtnlSocket(NetlinkChannel channel);
+  // One dump of `type` with `header` (the request's fixed header), retried
+  // while the kernel marks it interrupted; `restart` clears what an
+  // interrupted attempt collected.
+  Status dump(std::uint16_t type, const void* header, std::size_t size,
+              const std::function<void(const nlmsghdr&)>& on_message, const std::function<void()>& restart);
+  bool read_fact(const nlmsghdr& h, const std::function<void(const FactEvent&)>& on_fact);
 
-  template <class OnMessage>
-  Status request(std::uint32_t seq, OnMessage&& on_message, bool* interrupted);
-  Status send_message(nlmsghdr* message);
-  // One datagram from the kernel: what anybody else sent is dropped (and
-  // counted) on the way. Returns its length, or -1 with errno.
-  ssize_t receive_from_kernel(char* buffer, std::size_t size, bool* truncated);
-  void refused(std::atomic<std::uint64_t> NetlinkCounters::*counter, const std::string& what);
-
-  Fd fd_;
-  std::uint32_t port_ = 0;
-  std::uint32_t seq_ = 0;
-  NetnsId netns_ = 0;
-  NetlinkCounters* counters_ = nullptr;
+  NetlinkChannel channel_;
 };
 
 }  // namespace netnsd

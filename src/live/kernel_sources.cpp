@@ -26,6 +26,10 @@ class RtnlLinkMonitor final : public LinkMonitor {
   Status read(const std::function<void(const LinkEvent&)>& on_event) override {
     return socket_.read_link_events(on_event, netns_);
   }
+  Status read(const std::function<void(const LinkEvent&)>& on_event,
+              const std::function<void(const FactEvent&)>& on_fact, std::size_t max_datagrams) override {
+    return socket_.read_link_events(on_event, netns_, on_fact, max_datagrams);
+  }
 
  private:
   RtnlSocket socket_;
@@ -65,7 +69,7 @@ Result<std::unique_ptr<LinkMonitor>> KernelSources::link_monitor(const Namespace
                                                                  int rcvbuf) {
   auto sock = RtnlSocket::open_in(handle.fd.get(), netns, counters_);
   if (!sock) return sock.error();
-  if (Status st = sock->subscribe_links(rcvbuf); !st) return st.error();
+  if (Status st = sock->subscribe_links(rcvbuf, facts_); !st) return st.error();
   return std::unique_ptr<LinkMonitor>(new RtnlLinkMonitor(std::move(sock.value()), netns));
 }
 

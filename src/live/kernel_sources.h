@@ -10,9 +10,11 @@ namespace netnsd {
 class KernelSources final : public LiveSources {
  public:
   // Link monitors count the netlink messages they refuse in `counters`
-  // (which must outlive them; null: not counted).
-  explicit KernelSources(NetlinkCounters* counters = nullptr, std::string mountinfo = "/proc/self/mountinfo")
-      : counters_(counters), mountinfo_(std::move(mountinfo)) {}
+  // (which must outlive them; null: not counted). With `facts`, they carry
+  // routes, rules and neighbours too, on the same socket.
+  explicit KernelSources(NetlinkCounters* counters = nullptr, std::string mountinfo = "/proc/self/mountinfo",
+                         bool facts = false)
+      : counters_(counters), mountinfo_(std::move(mountinfo)), facts_(facts) {}
 
   Result<std::unique_ptr<NamespaceEvents>> namespace_events(const NetnsEventOptions& options,
                                                             NamespaceEvents::Callback callback) override;
@@ -23,6 +25,7 @@ class KernelSources final : public LiveSources {
  private:
   NetlinkCounters* counters_;
   std::string mountinfo_;
+  bool facts_;
 };
 
 }  // namespace netnsd

@@ -36,7 +36,8 @@ class NamespaceEvents {
   virtual NetnsEventCounters counters() const = 0;
 };
 
-// One namespace's link notifications (RTNLGRP_LINK).
+// One namespace's link notifications (RTNLGRP_LINK and addresses) and,
+// when the sources were made with routes, its routes, rules and neighbours.
 class LinkMonitor {
  public:
   virtual ~LinkMonitor() = default;
@@ -45,6 +46,15 @@ class LinkMonitor {
   // Delivers what is waiting, without blocking. Fails with ENOBUFS when some
   // were lost: the caller must list the namespace's links again.
   virtual Status read(const std::function<void(const LinkEvent&)>& on_event) = 0;
+  // The same, with route, rule and neighbour notifications to `on_fact`, at
+  // most `max_datagrams` per call (the loop comes back for the rest). After
+  // ENOBUFS the caller lists the namespace's facts again too.
+  virtual Status read(const std::function<void(const LinkEvent&)>& on_event,
+                      const std::function<void(const FactEvent&)>& on_fact, std::size_t max_datagrams) {
+    (void)on_fact;
+    (void)max_datagrams;
+    return read(on_event);
+  }
 };
 
 // A descriptor and the epoll events that say "look again".

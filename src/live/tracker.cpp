@@ -295,7 +295,9 @@ void Tracker::watch_links(NetnsId netns, const HandlePtr& handle) {
     spdlog::warn("netns {}: no link events: {}", netns, id.error().message());
     return;
   }
-  link_watches_.emplace(netns, LinkWatch{std::move(monitor.value()), *id});
+  link_watches_.emplace(netns, LinkWatch{std::move(monitor.value()), *id, 0, handle->owner});
+  // Listed after the monitor joined: a change between the two is in both.
+  if (config_.facts) request_fact_list(netns);
 }
 
 void Tracker::unwatch_links(NetnsId netns) {
@@ -303,6 +305,8 @@ void Tracker::unwatch_links(NetnsId netns) {
   if (it == link_watches_.end()) return;
   loop_->unwatch(it->second.id);
   link_watches_.erase(it);  // closes the monitor
+  if (config_.facts) config_.facts->forget(netns);
+  fact_listed_.erase(netns);
 }
 
 void Tracker::on_links_readable(NetnsId netns) {
@@ -312,8 +316,18 @@ void Tracker::on_links_readable(NetnsId netns) {
   bool relist_self = false;
   std::vector<NetnsId> relist_peers;
   LinkWatch& watch = it->second;
-  Status st = watch.monitor->read([&](const LinkEvent& event) {
+  std::function<void(const FactEvent&)> facts;
+  if (config_.facts) {
+    facts = [&](const FactEvent& event) {
+      ++counters_.link_events;
+      watch.last_event = ++link_events_applied_;
+      on_fact(netns, watch.owner, event);
+    };
+  }
+  bool devices_changed = false;
+  auto links = [&](const LinkEvent& event) {
     ++counters_.link_events;
+    if (!event.address) devices_changed = true;
     watch.last_event = ++link_events_applied_;
     if (event.address) {
       if (event.deleted) {
@@ -341,7 +355,8 @@ void Tracker::on_links_readable(NetnsId netns) {
       // exists, and is not announced again once it does.
       if (event.device.kind == "veth" && !event.device.peer) relist_self = true;
     }
-  });
+  };
+  Status st = watch.monitor->read(links, facts, defaults::kMonitorDatagramsPerTurn);
   if (!st) {
     if (st.error().code == ENOBUFS) {
       ++counters_.netlink_resyncs;
@@ -351,7 +366,14 @@ void Tracker::on_links_readable(NetnsId netns) {
     }
     // Listed on the gatherer: an overflow comes with a burst, and the event
     // thread has the rest of the burst (and other namespaces) to apply.
+    // One queue carries the namespace's links and facts: both are listed.
     request_relist(netns);
+    if (config_.facts) request_fact_list(netns);
+  } else if (devices_changed && config_.facts) {
+    // A device going down or away takes its IPv4 routes with it without a
+    // word (the kernel flushes them silently), and a lost carrier flags
+    // them: a device change means listing the namespace's routes again.
+    request_fact_list(netns);
   }
   if (relist_self || !relist_peers.empty() || peers_pending) {
     LoopNetlink timed(counters_);
@@ -441,6 +463,41 @@ void Tracker::request_gather(ScanMode mode, WallTime as_of) {
   gather_wake_.notify_one();
 }
 
+void Tracker::on_fact(NetnsId netns, const NamespaceOwner& owner, const FactEvent& event) {
+  if (event.partial) {
+    // A next hop appended to a route the message does not give whole.
+    request_fact_list(netns);
+    return;
+  }
+  const FactOutcome outcome = config_.facts->apply(netns, owner, event);
+  // Room freed in a namespace that dropped some: a listing finds them.
+  if ((outcome == FactOutcome::removed && config_.facts->truncated(netns)) || outcome == FactOutcome::needs_listing) {
+    request_fact_list(netns);
+  }
+}
+
+void Tracker::request_fact_list(NetnsId netns) {
+  if (!fact_list_deferred_.insert(netns).second) return;  // one is due already
+  const SteadyTime now = clock_.steady();
+  auto last = fact_listed_.find(netns);
+  if (last != fact_listed_.end() && now - last->second < defaults::kFactListMinInterval) {
+    const auto wait =
+        std::chrono::duration_cast<std::chrono::milliseconds>(defaults::kFactListMinInterval - (now - last->second));
+    loop_->post_after(wait, [this, netns] {
+      fact_list_deferred_.erase(netns);
+      if (link_watches_.count(netns)) request_fact_list(netns);
+    });
+    return;
+  }
+  fact_list_deferred_.erase(netns);
+  fact_listed_[netns] = now;
+  {
+    std::lock_guard lock(gather_mutex_);
+    gather_pending_.fact_lists.insert(netns);
+  }
+  gather_wake_.notify_one();
+}
+
 void Tracker::request_relist(NetnsId netns) {
   {
     std::lock_guard lock(gather_mutex_);
@@ -454,10 +511,17 @@ void Tracker::gatherer_main() {
     GatherRequest request;
     {
       std::unique_lock lock(gather_mutex_);
-      gather_wake_.wait(lock,
-                        [this] { return gather_stop_ || gather_pending_.scan || !gather_pending_.relists.empty(); });
+      gather_wake_.wait(lock, [this] {
+        return gather_stop_ || gather_pending_.scan || !gather_pending_.relists.empty() ||
+               !gather_pending_.fact_lists.empty();
+      });
       if (gather_stop_) return;
       request = std::exchange(gather_pending_, GatherRequest{});
+      // Listings of routes are many and can wait: a round takes some, the
+      // next round the rest (after whatever pass was asked for meanwhile).
+      while (request.fact_lists.size() > defaults::kFactListsPerRound) {
+        gather_pending_.fact_lists.insert(request.fact_lists.extract(std::prev(request.fact_lists.end())));
+      }
     }
     auto gathered = std::make_shared<Gathered>();
     gathered->events_before = link_events_applied_.load();
@@ -467,6 +531,11 @@ void Tracker::gatherer_main() {
       if (gathered->scan && gathered->scan->listings.count(netns)) continue;  // the rescan listed it
       if (HandlePtr handle = resolver_.handle_of(netns)) {
         gathered->relists.emplace(netns, host_.list_links(*handle, netns));
+      }
+    }
+    for (NetnsId netns : request.fact_lists) {
+      if (HandlePtr handle = resolver_.handle_of(netns)) {
+        gathered->fact_lists.emplace(netns, host_.list_facts(*handle, config_.facts->budgets()));
       }
     }
     loop_->post([this, gathered] { apply_gathered(std::move(*gathered)); });
@@ -515,6 +584,19 @@ void Tracker::apply_gathered(Gathered gathered) {
     for (NetnsId other : apply_listing(netns, std::move(links.value()))) request_relist(other);
     LoopNetlink timed(counters_);
     resolve_cached_peers(resolver_, host_, netns);
+  }
+  for (auto& [netns, listing] : gathered.fact_lists) {
+    auto watch = link_watches_.find(netns);
+    if (watch == link_watches_.end() || !config_.facts) continue;  // gone meanwhile
+    if (!fresh(netns)) {
+      request_fact_list(netns);  // notifications overtook the listing: list again
+      continue;
+    }
+    if (!listing) {
+      spdlog::debug("netns {}: cannot list routes: {}", netns, listing.error().message());
+      continue;
+    }
+    config_.facts->replace(netns, watch->second.owner, std::move(listing.value()));
   }
   publish_counters();
   // A pass allocates and frees per-namespace maps; give the pages back so

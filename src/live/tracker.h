@@ -33,6 +33,7 @@
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "live/event_loop.h"
@@ -53,6 +54,9 @@ struct TrackerConfig {
   std::chrono::milliseconds presence_delay = defaults::kPresenceDelay;
   std::chrono::milliseconds presence_min_interval = defaults::kPresenceMinInterval;
   int link_rcvbuf = defaults::kLinkReceiveBuffer;
+  // Where each namespace's routes, rules and neighbours are kept live (the
+  // sources must then carry them); null: not kept (--no-routes).
+  FactStore* facts = nullptr;
   std::size_t max_exit_watches = defaults::kMaxExitWatches;
   std::chrono::milliseconds exit_fallback_delay = defaults::kExitFallbackDelay;
   // Called on the event thread every heartbeat_interval (0: never): a loop
@@ -98,18 +102,21 @@ class Tracker final : public ResolverListener {
     std::unique_ptr<LinkMonitor> monitor;
     EventLoop::WatchId id;
     std::uint64_t last_event = 0;  // link_events_applied_ when its last event was applied
+    NamespaceOwner owner;          // whose budget its routes and neighbours count in
   };
   // What the gatherer is asked to read next; requests pile up while it reads.
   struct GatherRequest {
     std::optional<ScanMode> scan;  // a presence or mounts pass, or a full rescan
     WallTime as_of{};              // the earliest change the pass answers
     std::set<NetnsId> relists;     // namespaces whose links must be listed again
+    std::set<NetnsId> fact_lists;  // namespaces whose routes, rules and neighbours must be listed
   };
   // What it read, for the event thread to apply.
   struct Gathered {
     std::optional<ScanInput> scan;
     WallTime as_of{};
     std::map<NetnsId, Result<std::vector<Device>>> relists;
+    std::map<NetnsId, Result<FactListing>> fact_lists;
     std::uint64_t events_before = 0;  // link_events_applied_ when the reading began
   };
   struct ExitWatch {
@@ -134,6 +141,8 @@ class Tracker final : public ResolverListener {
   void request_presence_pass(WallTime as_of);
   void request_gather(ScanMode mode, WallTime as_of);
   void request_relist(NetnsId netns);
+  void request_fact_list(NetnsId netns);
+  void on_fact(NetnsId netns, const NamespaceOwner& owner, const FactEvent& event);
   void gatherer_main();
   void apply_gathered(Gathered gathered);
   // No link event applied to `netns` since `events_before`.
@@ -166,6 +175,10 @@ class Tracker final : public ResolverListener {
   WallTime presence_as_of_{};  // earliest change the pending pass answers
   SteadyTime last_presence_pass_{};
   LiveCounters counters_;
+  // When each namespace's routes were last asked to be listed, and those
+  // whose next listing waits for kFactListMinInterval.
+  std::unordered_map<NetnsId, SteadyTime> fact_listed_;
+  std::unordered_set<NetnsId> fact_list_deferred_;
   std::uint64_t seen_ebpf_drops_ = 0;  // ring buffer + inflight, at the last check
 
   // The gatherer thread reads /proc and mountinfo for presence and mount

@@ -47,14 +47,15 @@ struct Change {
   WallTime at;            // when the cache applied it
   ChangeKind kind = ChangeKind::netns_added;
   NetnsId netns = 0;
-  // netns_*: its names, how it was found and the containers behind its
-  // processes; netns_changed: what changed ("names", "containers",
-  // "lonely"); netns_removed: why ("released": lonely for the lonely
+  // netns_*: its names, how it was found, its processes and the containers
+  // behind them; netns_changed: what changed ("names", "containers",
+  // "processes", "lonely"); netns_removed: why ("released": lonely for the lonely
   // timeout; "evicted": room was needed).
   std::vector<std::string> names;
   Source source = Source::procfs;
   std::optional<WallTime> lonely_since;
   std::vector<ContainerRef> containers;
+  std::vector<ProcessInfo> processes;  // the first of them (lowest pids), as the cache lists them
   std::string reason;
   // netns_added: who owns it and its cookie (NamespaceHandle), what the
   // history keys it by.

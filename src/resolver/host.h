@@ -7,14 +7,19 @@
 // tests/support/fakes.h to drive the state machine without privileges.
 #pragma once
 
+#include <cerrno>
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
+#include "resolver/facts.h"
 #include "resolver/model.h"
+#include "resolver/sockets.h"
 #include "util/fd.h"
 #include "util/result.h"
 
@@ -72,6 +77,18 @@ class HostView {
   // The devices of the namespace behind `ns`, whose inode is `self`, with
   // their addresses; with `with_stats`, their counters too.
   virtual Result<std::vector<Device>> list_links(const NamespaceHandle& ns, NetnsId self, bool with_stats = false) = 0;
+  // The devices and their counters without their addresses: one link dump
+  // (the per-namespace metrics). By default list_links(), addresses and all.
+  virtual Result<std::vector<Device>> link_counters(const NamespaceHandle& ns, NetnsId self) {
+    return list_links(ns, self, /*with_stats=*/true);
+  }
+  // The routes, policy rules and neighbours of the namespace behind `ns`:
+  // at most a namespace's budget of each (`budgets`), the rest counted.
+  virtual Result<FactListing> list_facts(const NamespaceHandle& ns, const FactBudgets& budgets) {
+    (void)ns;
+    (void)budgets;
+    return Error::os("list routes", ENOTSUP);
+  }
   // The nsid namespace `in` assigns to each of `targets` (-1 for none), in order.
   virtual Result<std::vector<std::int32_t>> nsids(const NamespaceHandle& in,
                                                   const std::vector<const NamespaceHandle*>& targets) = 0;
@@ -79,6 +96,20 @@ class HostView {
   virtual HostInfo host_info() = 0;
   // A process's command and container; nullopt when it is gone.
   virtual std::optional<ProcessInfo> describe_process(std::uint32_t pid) = 0;
+  // The sockets of the namespace behind `ns`, read now (never cached): TCP
+  // and UDP, and SCTP when the kernel has it, listening or all of them.
+  virtual Result<std::vector<InetSocket>> list_sockets(const NamespaceHandle& ns, SocketScope scope) {
+    (void)ns;
+    (void)scope;
+    return Error::os("list sockets", ENOTSUP);
+  }
+  // Which processes hold the sockets `inodes`, looked for until `deadline`.
+  virtual SocketOwners socket_owners(const std::unordered_set<std::uint64_t>& inodes,
+                                     std::chrono::steady_clock::time_point deadline) {
+    (void)inodes;
+    (void)deadline;
+    return SocketOwners{{}, 0, false};
+  }
 };
 
 }  // namespace netnsd

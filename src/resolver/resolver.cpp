@@ -114,6 +114,7 @@ void Resolver::note_netns_locked(NetnsId netns, const Entry& entry, std::vector<
   c.source = entry.discovered_by;
   c.lonely_since = entry.lonely_since;
   c.containers = entry.containers;
+  c.processes = entry.processes;
   c.changed = std::move(changed);
   note_locked(std::move(c));
 }
@@ -146,6 +147,7 @@ void Resolver::erase_locked(std::unordered_map<NetnsId, Entry>::iterator it, Gra
     c.source = it->second.discovered_by;
     c.lonely_since = it->second.lonely_since;
     c.containers = it->second.containers;
+    c.processes = it->second.processes;
     c.reason = reason;
     note_locked(std::move(c));
   }
@@ -468,6 +470,7 @@ void Resolver::apply_presence(const PresenceMap& seen, std::optional<WallTime> a
       if (gathered_at && entry.last_active > *gathered_at) continue;
       entry.pids = 0;
       if (!entry.containers.empty()) changed.emplace_back("containers");
+      if (!entry.processes.empty()) changed.emplace_back("processes");
       entry.processes.clear();
       entry.containers.clear();
       if (!entry.names.empty()) changed.emplace_back("names");
@@ -481,6 +484,7 @@ void Resolver::apply_presence(const PresenceMap& seen, std::optional<WallTime> a
     }
     entry.pids = it->second.pids;
     if (!same_containers(entry.containers, it->second.containers)) changed.emplace_back("containers");
+    if (entry.processes != it->second.processes) changed.emplace_back("processes");
     entry.processes = it->second.processes;
     entry.containers = it->second.containers;
     std::vector<std::string> names(it->second.names.begin(), it->second.names.end());

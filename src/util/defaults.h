@@ -67,6 +67,11 @@ inline constexpr std::chrono::milliseconds kJournalFlushPeriod{200};
 inline constexpr std::chrono::milliseconds kJournalHeartbeat{1000};
 inline constexpr std::chrono::milliseconds kJournalRetry{5000};  // an unwritable journal is tried again
 inline constexpr std::chrono::milliseconds kJournalBusyWait{2000};
+inline constexpr int kJournalNice = 10;  // the writer thread's: background work
+// SQLite's page cache per connection (its default is 2 MiB): the writer's,
+// and each of the readers' (up to kHistoryReaders kept between questions).
+inline constexpr std::size_t kJournalWriterCacheKiB = 1024;
+inline constexpr std::size_t kJournalReaderCacheKiB = 256;
 // A flapping device: at most this many versions recorded per device and
 // minute; the others are counted, and the last one is written when the
 // minute allows.
@@ -111,6 +116,53 @@ inline constexpr std::uint64_t kRenderMemoryBytes = 768ull << 20;
 // their state (names of containers and pods are read there).
 inline constexpr std::size_t kProcessesListed = 8;
 inline constexpr const char* kRuntimeRoot = "/";
+
+// Routes, policy rules and neighbours, cached live per namespace (--no-routes
+// turns them off). Budgets, not just caps: per namespace (a host with a full
+// Internet table keeps its first 10,000 routes and counts the rest), per
+// owner outside the host's user namespace (anybody can fill namespaces of
+// their own with routes: 1000 of them cannot take more than this between
+// them), and in total. A route costs about 200 bytes held (its map node and
+// next hops); the totals keep all of it near 60 MiB, well inside the unit's
+// MemoryMax (256M). Beyond a budget a namespace says it is truncated and
+// how many the kernel has that the cache does not keep.
+inline constexpr std::size_t kRoutesPerNamespace = 10000;
+inline constexpr std::size_t kRoutesPerOwner = 50000;
+inline constexpr std::size_t kRoutesTotal = 200000;
+inline constexpr std::size_t kRulesPerNamespace = 1000;
+inline constexpr std::size_t kRulesTotal = 50000;
+inline constexpr std::size_t kNeighboursPerNamespace = 10000;
+inline constexpr std::size_t kNeighboursPerOwner = 50000;
+inline constexpr std::size_t kNeighboursTotal = 100000;
+// Namespaces whose routes one round of the gatherer lists at most: the rest
+// wait for the next round, so a burst of new namespaces (each listed when it
+// is cached) never holds up the presence pass that releases the lonely.
+inline constexpr std::size_t kFactListsPerRound = 32;
+// A namespace's routes are listed at most this often: in a route storm every
+// notification overtakes the listing before it, and listing 100,000 routes
+// again and again would hold the kernel's rtnl lock against the storm
+// itself (measured: 200,000 routes took 88 s to add instead of seconds).
+inline constexpr std::chrono::milliseconds kFactListMinInterval{1000};
+// Next hops of one multipath route read at most (the kernel allows more;
+// nobody configures them).
+inline constexpr std::size_t kMaxNextHops = 256;
+// A namespace's monitor reads at most this many datagrams per turn of the
+// event loop, so a route storm in one namespace cannot keep the loop from
+// every other (the level-triggered loop comes back for the rest).
+inline constexpr std::size_t kMonitorDatagramsPerTurn = 64;
+
+// Sockets, read on demand (GET /v1/namespaces/{netns}/sockets, /v1/whois?port=):
+// the processes listed per socket (the lowest pids; the count covers them
+// all: a pre-forking server's workers all hold its listening socket), how
+// long the walk over every process's descriptors may take, and how long a
+// whois by port may spend listing every namespace's listeners before it
+// answers with what it has (and says so).
+inline constexpr std::size_t kSocketHoldersListed = 8;
+inline constexpr std::chrono::milliseconds kSocketOwnersBudget{2000};
+inline constexpr std::chrono::milliseconds kWhoisPortBudget{5000};
+// Threads a whois by port lists namespaces with (entering a namespace and
+// the kernel's dumps are most of it; this machine has 2 cores).
+inline constexpr std::size_t kWhoisThreads = 2;
 
 // The change stream (GET /v1/events): changes held per subscriber (past
 // them it loses changes, counted), the history kept for ?since=, how many
@@ -176,5 +228,33 @@ inline constexpr std::size_t kMetricsWorkers = 1;
 inline constexpr std::size_t kMetricsQueue = 8;
 inline constexpr std::chrono::milliseconds kMetricsQueueWait{5000};
 inline constexpr std::size_t kApiWorkers = 8;
+
+// Per-namespace metrics (--metrics-namespaces): the counters come from one
+// link dump per cached namespace, taken at most every kMetricsMinInterval
+// however many scrape (a scrape in between gets the last one); a scrape
+// waits at most kMetricsRefreshWait for another's refresh, then gets the
+// last one. At most kMetricsMaxSeries per-namespace series (the rest are
+// dropped, namespaces owned outside the host's user namespace first, then
+// the largest; never the host's own), counted.
+inline constexpr std::chrono::milliseconds kMetricsMinInterval{10'000};
+inline constexpr std::chrono::milliseconds kMetricsRefreshWait{4'000};
+inline constexpr std::size_t kMetricsMaxSeries = 100'000;
+
+// The event log (--event-log): kEventLogRate entries a second on average and
+// kEventLogBurst at once (below journald's default limit of 10,000 per 30
+// s, so that netnsd's limit is the one that acts); past them, changes are
+// counted per type and namespace (at most kEventLogSummaryKeys pairs, then
+// per type) and summarised every kEventLogSummaryPeriod. kEventLogQueue
+// changes wait for its thread (past them, counted as lost and summarised);
+// a write waits at most kEventLogSendTimeout. A file is rotated past
+// kEventLogFileMaxBytes, keeping kEventLogFileKeep older ones.
+inline constexpr std::size_t kEventLogRate = 200;
+inline constexpr std::size_t kEventLogBurst = 1000;
+inline constexpr std::chrono::milliseconds kEventLogSummaryPeriod{10'000};
+inline constexpr std::size_t kEventLogSummaryKeys = 256;
+inline constexpr std::size_t kEventLogQueue = 1 << 14;
+inline constexpr std::chrono::milliseconds kEventLogSendTimeout{100};
+inline constexpr std::uint64_t kEventLogFileMaxBytes = 64ull << 20;
+inline constexpr std::size_t kEventLogFileKeep = 3;
 
 }  // namespace netnsd::defaults

@@ -32,6 +32,10 @@ std::size_t utf8_length(std::string_view in, std::size_t i) {
 
 }  // namespace
 
+std::size_t utf8_sequence_length(std::string_view in) {
+  return in.empty() ? 0 : utf8_length(in, 0);
+}
+
 std::string sanitize_utf8(std::string_view in) {
   static constexpr std::string_view kReplacement = "\xEF\xBF\xBD";
   std::string out;

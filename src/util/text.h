@@ -11,6 +11,11 @@ namespace netnsd {
 // Interface names are arbitrary bytes to the kernel; outputs must be UTF-8.
 std::string sanitize_utf8(std::string_view in);
 
+// The length of the valid UTF-8 sequence `in` starts with (1 for ASCII), or
+// 0 when it does not start with one (empty, truncated, overlong, a
+// surrogate, or past U+10FFFF).
+std::size_t utf8_sequence_length(std::string_view in);
+
 // `in` without leading and trailing spaces, tabs, carriage returns and newlines.
 std::string trim(std::string_view in);
 

@@ -93,6 +93,10 @@ def static_checks(manifest_text, ds, unit_text):
     check(args.get("host-pid") == "1" and "runtime-root" not in args,
           "--host-pid=1: containers named from the runtimes' state as the host's init sees it "
           f"(host-pid {args.get('host-pid')!r}, runtime-root {args.get('runtime-root')!r})")
+    node_env = [e for e in c.get("env", []) if e.get("name") == "NODE_NAME"]
+    check(args.get("node-name") == "$(NODE_NAME)" and len(node_env) == 1 and
+          node_env[0].get("valueFrom", {}).get("fieldRef", {}).get("fieldPath") == "spec.nodeName",
+          "--node-name is the node's name (spec.nodeName)")
     metrics_address = args.get("metrics-address") or ""
     m = re.search(r":(\d+)$", metrics_address)
     check(m is not None, f"--metrics-address is set: {metrics_address!r}")
@@ -165,7 +169,7 @@ def run_as_the_pod(container, pod, probes, metrics_port, memory_request, netnsd,
                 os.makedirs(local)
                 remap[vm["mountPath"]] = local
         port = free_port()
-        env = {"POD_IP": "127.0.0.1"}
+        env = {"POD_IP": "127.0.0.1", "NODE_NAME": "ds-node"}
 
         def localize(arg):
             arg = re.sub(r"\$\((\w+)\)", lambda m: env[m.group(1)], arg)
@@ -282,6 +286,24 @@ def run_as_the_pod(container, pod, probes, metrics_port, memory_request, netnsd,
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def policy_checks(docs, ds, metrics_port):
+    """--metrics-namespaces shows the node's layout: a NetworkPolicy admits only the monitoring namespace."""
+    labels = ds["spec"]["template"]["metadata"]["labels"]
+    policies = [d for d in docs if d.get("kind") == "NetworkPolicy" and
+                d["spec"]["podSelector"].get("matchLabels", {}).items() <= labels.items()]
+    check(len(policies) == 1, "one NetworkPolicy selects netnsd's pods (--metrics-namespaces is on)")
+    if not policies:
+        return
+    spec = policies[0]["spec"]
+    rules = spec.get("ingress", [])
+    check(spec.get("policyTypes") == ["Ingress"] and len(rules) == 1 and
+          [p.get("port") for p in rules[0].get("ports", [])] == [metrics_port] and
+          all(set(f) == {"namespaceSelector"} for f in rules[0].get("from", [])) and rules[0].get("from"),
+          f"it admits only namespaces it names, only to the metrics port {metrics_port}: {rules}")
+    check(policies[0]["metadata"].get("namespace") == ds["metadata"].get("namespace"),
+          "in the DaemonSet's namespace")
+
+
 def main():
     if len(sys.argv) not in (3, 5):
         print(__doc__, file=sys.stderr)
@@ -293,6 +315,8 @@ def main():
     if not check(ds is not None, "a DaemonSet in the manifest"):
         return 1
     container, pod, probes, metrics_port, memory_request = static_checks(manifest_text, ds, unit_text)
+    if "metrics-namespaces" in flags(container.get("args", [])):
+        policy_checks(docs, ds, metrics_port)
     if len(sys.argv) == 5 and not failures:
         skip = skip_without_root("running netnsd as the pod")
         if skip is not None:

@@ -66,7 +66,10 @@ expect() {
   got=$(complete_line "$@")
   [ "$got" = "$want" ] && ok "$* <TAB> -> '$got'" || fail "$* <TAB> gave '$got', not '$want'"
 }
-expect "dump" netnsctl d
+expect "dump diff" netnsctl d
+expect "dump" netnsctl du
+expect "now" netnsctl diff -1h n
+expect "--json" netnsctl diff -1h --
 expect "health" netnsctl --socket /run/x.sock he
 expect "history" netnsctl hi
 expect "--at" netnsctl whois eth0 --

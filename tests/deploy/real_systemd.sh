@@ -58,26 +58,59 @@ debootstrap --variant=minbase "${cache[@]}" --include=systemd,systemd-sysv,dbus,
   { tail -n 20 "$work/debootstrap.log"; exit 1; }
 : >"$root/etc/machine-id"
 
-# The tree of this checkout without its build directories.
-mkdir "$root/src"
-tar -C "$src" --exclude='./build*' --exclude=./.git -cf - . | tar -C "$root/src" -xf -
+# The tree of this checkout, at the same path inside, with the release
+# build deploy/install.sh leaves (when there is one) and none of the others:
+# the install inside then builds only what is not up to date (nothing, after
+# the README's first command), instead of all of it again. A build tree
+# only works at the path it was made at. Under /tmp it stays visible: nspawn
+# mounts no tmpfs there (SYSTEMD_NSPAWN_TMPFS_TMP=0, exported) and the boot
+# does not empty it (tmpfiles' "D /tmp" becomes "d"). Under a path the boot
+# always mounts over (/run, /dev, /proc, /sys) the tree goes to /srv and
+# builds there from scratch. The path reaches the unit only through a
+# script at a fixed path, so no character in it means anything to systemd.
+at=$src
+keep_build=true
+case "$src/" in
+  /run/* | /dev/* | /proc/* | /sys/*) at=/srv/netnsd; keep_build=false ;;
+esac
+inside=$root$at
+mkdir -p "$inside"
+skip=(--exclude='./build' --exclude='./build-asan' --exclude='./build-fuzz' --exclude='./build-bench' --exclude=./.git)
+$keep_build || skip+=(--exclude='./build-release')
+tar -C "$src" "${skip[@]}" -cf - . | tar -C "$inside" -xf -
+mkdir -p "$root/etc/tmpfiles.d"
+echo 'd /tmp 1777 root root -' >"$root/etc/tmpfiles.d/tmp.conf"
+export SYSTEMD_NSPAWN_TMPFS_TMP=0
+# The container's journal is kept on disk, to show why when the checks did
+# not run.
+mkdir -p "$root/var/log/journal"
 
 # Packages need the network: installed before the boot, sharing the host's.
 step "deploy/deps.sh --install in the tree"
 nspawn=(systemd-nspawn -D "$root" --register=no --keep-unit --quiet)
 # What deploy/install.sh needs, and python3 for the checks themselves.
 "${nspawn[@]}" --bind=/var/cache/apt/archives /bin/sh -c \
-  '/src/deploy/deps.sh --install && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3' \
+  "$at/deploy/deps.sh --install && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3" \
   >"$work/deps.log" 2>&1 || { tail -n 20 "$work/deps.log"; exit 1; }
 
 # The check runs as a unit of the booted systemd and powers off at the end.
+mkdir -p "$root/usr/local/sbin"
+{
+  echo '#!/bin/bash'
+  printf 'tree=%q\n' "$at"
+  echo '[ -x "$tree/tests/deploy/systemd_inside.sh" ] && exec "$tree/tests/deploy/systemd_inside.sh"'
+  echo 'echo "FAIL: the tree is not at $tree inside the container" >/check/log; exit 1'
+} >"$root/usr/local/sbin/netnsd-check"
+chmod 0755 "$root/usr/local/sbin/netnsd-check"
 cat >"$root/etc/systemd/system/netnsd-check.service" <<'UNIT'
 [Unit]
 Description=netnsd under systemd: the checks
 After=multi-user.target
 [Service]
 Type=oneshot
-ExecStart=/src/tests/deploy/systemd_inside.sh
+ExecStart=/usr/local/sbin/netnsd-check
+# A check that cannot start at all ends the boot at once, not at the timeout.
+FailureAction=poweroff
 UNIT
 ln -s /etc/systemd/system/netnsd-check.service "$root/etc/systemd/system/multi-user.target.wants/"
 
@@ -109,7 +142,12 @@ timeout 900 "${nspawn[@]}" -b --private-network --capability=CAP_BPF,CAP_PERFMON
   --bind="$work/check:/check" --console=pipe >"$work/boot.log" 2>&1 </dev/null || true
 kill "$answerer" 2>/dev/null || true
 step "powered off"
-cat "$work/check/log" 2>/dev/null || { echo "FAIL: the checks did not run"; tail -n 40 "$work/boot.log"; exit 1; }
+if ! cat "$work/check/log" 2>/dev/null; then
+  echo "FAIL: the checks did not run"
+  tail -n 20 "$work/boot.log"
+  journalctl -D "$root/var/log/journal" --no-pager -n 60 2>&1 || true
+  exit 1
+fi
 status=$(cat "$work/check/status" 2>/dev/null || echo "no status")
 if [ "$status" != 0 ]; then
   echo "FAIL: under systemd, failures: $status"

@@ -26,6 +26,7 @@ cleanup() {
   umount -l "$dumps" 2>/dev/null
   ip netns del "${tag}a" 2>/dev/null
   ip netns del "${tag}b" 2>/dev/null
+  ip netns del "${tag}c" 2>/dev/null
   rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -234,7 +235,7 @@ NETNSD_SOCKET=$sock python3 "$client" watch device >"$tmp/watch.out" 2>"$tmp/wat
 watcher=$!
 pids+=("$watcher")
 for _ in $(seq 1 50); do
-  curl -s --unix-socket "$sock" http://localhost/metrics | grep -q '^netnsd_event_subscribers 1' && break
+  curl -s --unix-socket "$sock" http://localhost/metrics | grep -qE '^netnsd_event_subscribers(\{node="[^"]*"\})? 1' && break
   sleep 0.05
 done
 ip -n "${tag}a" link add "${tag}w" type veth peer name "${tag}x"
@@ -253,6 +254,49 @@ python3 -c 'import sys, xml.etree.ElementTree as E; E.parse(sys.argv[1])' "$tmp/
   && pass "netnsctl dump --stream --format png: a PNG of $(stat -c %s "$tmp/netns.png") bytes" || fail "png: $(head -c 100 "$tmp/netns.png" | od -c | head -3)"
 NETNSD_SOCKET=$sock python3 "$client" svg "$tmp/client.svg" >/dev/null && grep -q '</svg>' "$tmp/client.svg" \
   && pass "examples/netnsd_client.py svg" || fail "the example client's svg"
+
+# --- netnsctl diff: an instant of the journal and now, and dump files offline -
+ctl() { "$NETNSCTL" --socket "$sock" "$@"; }
+sleep 0.5  # the journal writes a batch at most every 200 ms
+before=$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)
+ctl dump --stream >"$tmp/before.json"
+ip netns add "${tag}c"
+ip -n "${tag}a" link set "${tag}w" mtu 1400
+ip -n "${tag}a" addr add 198.51.100.7/32 dev "${tag}w"
+new_inode=$(stat -L -c %i "/run/netns/${tag}c")
+for _ in $(seq 1 60); do
+  ctl dump --stream >"$tmp/after.json"
+  grep -q "\"${tag}c\"" "$tmp/after.json" && grep -q 198.51.100.7 "$tmp/after.json" && break
+  sleep 0.05
+done
+ctl dump --stream --schema datadog >"$tmp/after-dd.json"
+sleep 0.5
+ctl diff "$before" >"$tmp/diff.txt" 2>&1
+grep -qE "^\+ netns $new_inode \(${tag}c\): lo$" "$tmp/diff.txt" \
+  && grep -qE "^~ device ${tag}w \([0-9]+\) veth in netns [0-9]+ \(${tag}a\): mtu 1500 -> 1400$" "$tmp/diff.txt" \
+  && grep -qE "^\+ address 198.51.100.7/32 on ${tag}w \([0-9]+\) in netns [0-9]+ \(${tag}a\)$" "$tmp/diff.txt" \
+  && pass "netnsctl diff TIME (from the journal to now): $(grep -c . "$tmp/diff.txt") lines" || fail "diff TIME: $(cat "$tmp/diff.txt")"
+# Offline, with no netnsd to ask: the same lines about what this test changed.
+"$NETNSCTL" --socket "$tmp/nowhere.sock" diff "$tmp/before.json" "$tmp/after.json" >"$tmp/offline.txt" 2>&1
+if diff <(grep "${tag}" "$tmp/diff.txt") <(grep "${tag}" "$tmp/offline.txt") >/dev/null && [ -s "$tmp/offline.txt" ]; then
+  pass "netnsctl diff A.json B.json offline says what the journal says"
+else
+  fail "offline diff differs from the journal's: $(diff <(grep "${tag}" "$tmp/diff.txt") <(grep "${tag}" "$tmp/offline.txt"))"
+fi
+"$NETNSCTL" --socket "$tmp/nowhere.sock" diff "$tmp/before.json" "$tmp/after-dd.json" --json >"$tmp/cross.json" 2>&1
+python3 - "$tmp/cross.json" "$new_inode" <<'PY' && pass "netnsctl diff across schemas (netnsd then datadog) --json" || fail "cross-schema diff: $(head -c 600 "$tmp/cross.json")"
+import json, sys
+diff = json.load(open(sys.argv[1]))
+inode = int(sys.argv[2])
+appeared = [c for c in diff["changes"] if c["subject"] == "namespace" and c["change"] == "appeared"]
+assert any(c["netns"] == inode for c in appeared), appeared
+assert diff["to"]["schema"] == "datadog" and diff["from"]["schema"] == "netnsd"
+assert not any(c["subject"] == "address" for c in diff["changes"]), "datadog has no addresses: none compared"
+PY
+echo '{"namespaces": 3}' >"$tmp/broken.json"
+"$NETNSCTL" --socket "$tmp/nowhere.sock" diff "$tmp/broken.json" "$tmp/after.json" 2>"$tmp/err"; rc=$?
+[ $rc = 1 ] && grep -q "cannot compare: the first document" "$tmp/err" && pass "a broken dump file is refused clearly" \
+  || fail "broken dump: rc=$rc $(cat "$tmp/err")"
 
 # --- SIGTERM stops cleanly and removes the socket -----------------------------
 kill -TERM "$main_pid"; wait "$main_pid"; rc=$?

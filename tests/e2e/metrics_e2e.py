@@ -5,7 +5,7 @@
 
 Starts netnsd with --metrics-address on a free loopback port and checks that
 GET /metrics there (and on the Unix socket) parses as Prometheus text with the
-expected families, that /healthz and /readyz answer, and that neither dumps
+expected families, each sample labelled with --node-name, that /healthz and /readyz answer, and that neither dumps
 nor the cache are served over TCP. Needs root (netnsd opens every namespace).
 """
 import http.client
@@ -97,7 +97,8 @@ def main():
     log = open(os.path.join(tmp, "netnsd.log"), "w")
     proc = subprocess.Popen([sys.argv[1], "--socket", sock, "--dump-dir", os.path.join(tmp, "dumps"),
                              "--journal", os.path.join(tmp, "state", "journal.db"),
-                             "--metrics-address", f"127.0.0.1:{port}"], stdout=log, stderr=log)
+                             "--metrics-address", f"127.0.0.1:{port}", "--node-name", "e2e-node"],
+                            stdout=log, stderr=log)
     failures = []
     try:
         for _ in range(200):
@@ -138,7 +139,10 @@ def main():
                      if s.name.endswith("_count") and s.labels.get("snapshot") == "false"]
             if not dumps or dumps[0].value < 1:
                 failures.append(f"{where}: the dump was not counted in netnsd_dump_duration_seconds")
-            print(f"ok: {where} /metrics parses: {len(families)} families")
+            unlabelled = [s for f in families.values() for s in f.samples if s.labels.get("node") != "e2e-node"]
+            if unlabelled:
+                failures.append(f"{where}: samples without node=\"e2e-node\": {unlabelled[:3]}")
+            print(f"ok: {where} /metrics parses: {len(families)} families, every sample labelled with its node")
             clean, said = promtool_check_metrics(body.decode())
             if not clean:
                 failures.append(f"promtool check metrics on the {where} scrape: {said}")

@@ -270,6 +270,28 @@ class Conformance:
         host = str(os.stat("/proc/self/ns/net").st_ino)
         r("GET", "/v1/namespaces/" + host + "?at=-1s")
         r("GET", "/v1/devices/lo?at=-1s")
+        # A dump of the past, in both schemas, each output and format.
+        doc = self.json_of(r("POST", "/dump", json.dumps({"output": "stream", "at": "-1s"}), "application/json"))
+        if doc is not None and (doc.get("from_history") is not True or not doc.get("namespaces")):
+            self.failures.append(f"POST /dump at=-1s: not a past dump of namespaces: {doc!r:.200}")
+        r("POST", "/dump?output=stream&schema=datadog&at=-1s")
+        r("POST", "/dump?output=stream&format=dot&at=-1s")
+        r("POST", "/v1/dump", "output=stream&format=svg&at=-1s", "application/x-www-form-urlencoded")
+        r("POST", "/dump?at=-1s")
+        self.expect((400, "at_with_snapshot"), r("POST", "/dump?at=-1s&snapshot_interfaces=true"))
+        self.expect((400, "invalid_at"), r("POST", "/dump", '{"at": "yesterday"}', "application/json"))
+        self.expect((404, "history_not_retained"), r("POST", "/dump?at=2001-01-01T00:00:00Z"))
+        # Two instants compared, and one with now.
+        diff = self.json_of(r("GET", "/v1/diff?from=-1s"))
+        if diff is not None and diff.get("to", {}).get("observed") is not True:
+            self.failures.append(f"GET /v1/diff?from=-1s: not compared with now: {diff!r:.300}")
+        r("GET", "/v1/diff?from=-2s&to=-1s")
+        self.expect((400, "invalid_from"), r("GET", "/v1/diff"))
+        self.expect((400, "invalid_from"), r("GET", "/v1/diff?from=-1s&from=-2s"))
+        self.expect((400, "reversed_interval"), r("GET", "/v1/diff?from=-1s&to=-2s"))
+        self.expect((400, "unknown_parameter"), r("GET", "/v1/diff?from=-1s&at=-2s"))
+        self.expect((400, "at_in_future"), r("GET", "/v1/diff?from=2200-01-01T00:00:00Z"))
+        self.expect((404, "history_not_retained"), r("GET", "/v1/diff?from=2001-01-01T00:00:00Z"))
         answer = r("GET", "/v1/namespaces?at=2001-01-01T00:00:00Z")
         self.expect((404, "history_not_retained"), answer)
         if answer[0] == 404 and "oldest" not in (self.json_of(answer) or {}):
@@ -336,6 +358,10 @@ class Conformance:
             if inside is not None and (inside.get("observed") is not False or inside.get("gap") != gap):
                 self.failures.append(f"GET /v1/namespaces?at= in the gap {gaps[0]!r}: observed "
                                      f"{inside.get('observed')!r}, gap {inside.get('gap')!r}")
+            dumped = self.json_of(r("POST", "/dump?output=stream&at=" + at))
+            if dumped is not None and (dumped.get("observed") is not False or dumped.get("gap") != gap):
+                self.failures.append(f"POST /dump?at= in the gap {gaps[0]!r}: observed "
+                                     f"{dumped.get('observed')!r}, gap {dumped.get('gap')!r}")
 
     def history(self, target):
         """GET /v1/history: an answer that ends, each line an Event or a gap."""
@@ -385,6 +411,31 @@ class Conformance:
         r("GET", "/v1/namespaces/1")
         r("GET", "/v1/namespaces/99999999999")
         r("GET", "/v1/namespaces/no-such-" + name)
+
+        # Sockets, read now: the host's, one that listens in the test's
+        # namespace, and bad requests.
+        r("GET", "/v1/namespaces/" + host + "/sockets")
+        listener = subprocess.Popen(["ip", "netns", "exec", name, "/usr/bin/python3", "-c",
+                                     "import socket,time\n"
+                                     "s=socket.socket(socket.AF_INET6); s.bind(('::', 8471)); s.listen()\n"
+                                     "print('ready', flush=True); time.sleep(60)"],
+                                    stdout=subprocess.PIPE, text=True)
+        try:
+            listener.stdout.readline()
+            sockets = self.json_of(r("GET", "/v1/namespaces/" + name + "/sockets"))
+            if not any(s.get("port") == 8471 for s in (sockets or {}).get("listening", [])):
+                self.failures.append(f"GET /v1/namespaces/{name}/sockets: no listener on 8471: {sockets!r:.300}")
+            found = self.json_of(r("GET", "/v1/whois?port=8471&proto=tcp"))
+            if not (found or {}).get("matches"):
+                self.failures.append(f"GET /v1/whois?port=8471: no match: {found!r:.300}")
+        finally:
+            listener.kill()
+            listener.wait()
+        self.expect((404, "namespace_not_found"), r("GET", "/v1/namespaces/no-such-" + name + "/sockets"))
+        self.expect((400, "sockets_have_no_past"), r("GET", "/v1/namespaces/" + host + "/sockets?at=-1m"))
+        self.expect((400, "invalid_port"), r("GET", "/v1/whois?port=70000"))
+        self.expect((400, "invalid_protocol"), r("GET", "/v1/whois?port=80&proto=foo"))
+        self.expect((400, "port_has_no_past"), r("GET", "/v1/whois?port=80&at=-1m"))
 
         # Whois: a veth pair inside the test's namespace, with an address.
         subprocess.run(["ip", "-n", name, "link", "add", name + "a", "type", "veth", "peer", "name", name + "b"],

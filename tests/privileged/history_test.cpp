@@ -13,6 +13,7 @@
 #include <set>
 #include <thread>
 
+#include "api_checks.h"
 #include "daemon.h"
 #include "event_stream.h"
 #include "privileged.h"
@@ -209,6 +210,95 @@ TEST_F(History, TheCacheAtAnInstantInsideAChurnIsWhatExistedThen) {
                               << " differences, first: " << (diff.empty() ? "" : diff.front());
     compared += static_cast<int>(s.existed.size());
   }
+  // POST /dump at= three of those instants, in every output, format and
+  // schema: the same namespaces as GET /v1/namespaces?at=, and each says
+  // which instant it describes.
+  for (std::size_t i = 0; i < samples.size(); i += samples.size() / 3) {
+    const Sample& s = samples[i];
+    const std::string at = at_param(s.at);
+    auto res = netnsd.post("/dump", json{{"output", "stream"}, {"at", at}}.dump());
+    ASSERT_TRUE(res && res->status == 200) << (res ? res->body : "no answer");
+    const json doc = json::parse(res->body);
+    EXPECT_EQ(doc["from_history"], true);
+    EXPECT_EQ(doc["observed"], true);
+    EXPECT_EQ(res->get_header_value("X-Netnsd-At"), doc["at"].get<std::string>());
+    auto diff = compare(doc, churn.tag(), s.existed);
+    EXPECT_TRUE(diff.empty()) << "dump at " << at << ": " << diff.size()
+                              << " differences, first: " << (diff.empty() ? "" : diff.front());
+    std::set<std::uint64_t> inodes;
+    for (const json& ns : doc["namespaces"]) inodes.insert(ns["netns"].get<std::uint64_t>());
+
+    res = netnsd.post("/dump", json{{"output", "stream"}, {"schema", "datadog"}, {"at", at}}.dump());
+    ASSERT_TRUE(res && res->status == 200) << (res ? res->body : "no answer");
+    std::set<std::uint64_t> datadog;
+    for (const json& ns : json::parse(res->body)) datadog.insert(ns["NsID"].get<std::uint64_t>());
+    EXPECT_EQ(datadog, inodes) << "both schemas list the same namespaces at " << at;
+
+    res = netnsd.post("/dump", json{{"output", "stream"}, {"format", "dot"}, {"at", at}}.dump());
+    ASSERT_TRUE(res && res->status == 200) << (res ? res->body : "no answer");
+    EXPECT_NE(res->body.find("as it was at " + doc["at"].get<std::string>()), std::string::npos);
+    for (const json& ns : doc["namespaces"]) {
+      if (res->body.find("ns_" + ns["netns"].dump() + " ") == std::string::npos) {
+        ADD_FAILURE() << "netns " << ns["netns"] << " is not in the graph at " << at;
+        break;
+      }
+    }
+    if (i == 0) {  // images are rendered from that graph: once is enough
+      res = netnsd.post("/dump", json{{"output", "stream"}, {"format", "svg"}, {"at", at}}.dump());
+      ASSERT_TRUE(res && res->status == 200) << (res ? res->body : "no answer");
+      EXPECT_NE(res->body.find("<svg"), std::string::npos);
+      EXPECT_NE(res->body.find("as it was at"), std::string::npos);
+      res = netnsd.post("/dump", json{{"output", "stream"}, {"format", "png"}, {"at", at}}.dump());
+      ASSERT_TRUE(res && res->status == 200) << (res ? res->body : "no answer");
+      EXPECT_EQ(res->body.substr(0, 4), "\x89PNG");
+    }
+    res = netnsd.post("/dump?at=" + at, "");
+    ASSERT_TRUE(res && res->status == 200) << (res ? res->body : "no answer");
+    const json files = json::parse(res->body);
+    EXPECT_EQ(files["at"], doc["at"]);
+    const json written = json::parse(testing::read_file(files["dump_filename"].get<std::string>()));
+    EXPECT_EQ(written["at"], doc["at"]);
+    EXPECT_EQ(written["namespaces"].size(), doc["namespaces"].size());
+  }
+
+  // GET /v1/diff between two of those instants: the test's namespaces that
+  // appeared and vanished in between, each with what came or went with it.
+  {
+    const Sample& a = samples[4];
+    const Sample& b = samples[9];
+    auto res = netnsd.get("/v1/diff?from=" + at_param(a.at) + "&to=" + at_param(b.at));
+    ASSERT_TRUE(res && res->status == 200) << (res ? res->body : "no answer");
+    const json diff = json::parse(res->body);
+    std::set<std::string> appeared, vanished, expected_appeared, expected_vanished;
+    for (const json& c : diff["changes"]) {
+      if (c["subject"] != "namespace" || c["names"].empty()) continue;
+      const std::string name = c["names"][0].get<std::string>();
+      if (name.rfind(churn.tag() + "n", 0) != 0) continue;
+      (c["change"] == "appeared" ? appeared : vanished).insert(name);
+      if (c["change"] == "appeared") {
+        const std::string& address = b.existed.count(name) ? b.existed.at(name).address : "";
+        EXPECT_NE(c.dump().find("\"" + address + "/24\""), std::string::npos) << "its address is in its line: " << c;
+      }
+    }
+    for (const auto& [name, made] : b.existed) {
+      if (!a.existed.count(name)) expected_appeared.insert(name);
+    }
+    for (const auto& [name, made] : a.existed) {
+      if (!b.existed.count(name)) expected_vanished.insert(name);
+    }
+    EXPECT_EQ(appeared, expected_appeared);
+    EXPECT_EQ(vanished, expected_vanished);
+    // Those made and deleted in between are still cached, lonely and
+    // nameless, at the second instant (the lonely timeout is longer): they
+    // appeared too, without names. Nothing else on this host did.
+    std::size_t nameless = 0;
+    for (const json& c : diff["changes"]) {
+      nameless += c["subject"] == "namespace" && c["change"] == "appeared" && c["names"].empty();
+    }
+    EXPECT_EQ(diff["summary"]["namespaces"]["appeared"].get<std::size_t>(), expected_appeared.size() + nameless);
+    EXPECT_LE(nameless, 250u - expected_appeared.size()) << "at most those made in between";
+  }
+
   // And whois at an instant: the address of one that is gone now.
   const Sample& first = samples.front();
   for (const auto& [name, made] : first.existed) {
@@ -436,6 +526,314 @@ TEST_F(History, AReadOnlyStateDirectoryAtStartDegradesAndTheJournalOpensOnceWrit
   struct stat st {};
   ASSERT_EQ(::stat((state + "/journal.db").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
+}
+
+}  // namespace
+}  // namespace netnsd
+
+namespace netnsd {
+namespace {
+
+// What the journal holds, by SQLite's own reading: the number of changes,
+// the last sequence number, and its integrity check.
+std::string journal_summary(const std::string& journal) {
+  auto r = testing::run({"sqlite3", "-readonly", journal,
+                         "SELECT count(*), max(seq) FROM changes; SELECT count(*) FROM namespaces; "
+                         "PRAGMA quick_check;"});
+  return r.status == 0 ? r.out : "sqlite3 failed: " + r.err;
+}
+
+// The cache's wiring: each namespace's devices and addresses (not its
+// process count, which moves with every process the test starts).
+std::map<std::uint64_t, json> wiring(const json& namespaces) {
+  std::map<std::uint64_t, json> out;
+  for (const json& ns : namespaces) {
+    json devices = json::array();
+    for (const json& d : ns["devices"]) devices.push_back({d["ifindex"], d["name"], d["addresses"]});
+    out[ns["netns"].get<std::uint64_t>()] = {ns["names"], devices};
+  }
+  return out;
+}
+
+TEST_F(History, BadQuestionsGetAJson4xxWithAStableCodeAndChangeNothing) {
+  testing::TempDir state;
+  const std::string journal = state.path() + "/journal.db";
+  testing::NamedNetns ns(testing::unique_name("hq"));
+  ASSERT_EQ(testing::sh("ip -n " + ns.name() + " link add d0 type veth peer name d1").status, 0);
+  Daemon netnsd({"--journal", journal});
+  ASSERT_TRUE(netnsd.ready()) << netnsd.log();
+  ASSERT_TRUE(eventually([&] { return netnsd.metric("netnsd_journal_last_seq") > 0; }, 5s));
+  std::this_thread::sleep_for(1500ms);  // so that -1s is inside what the journal keeps
+  const std::string journal_before = journal_summary(journal);
+  const auto cache_before = wiring(netnsd.get_json("/v1/namespaces")["namespaces"]);
+  const long rss_before = netnsd.rss_kib();
+
+  struct Case {
+    std::string method, target, body;
+    int status;
+    std::string code;
+  };
+  const std::vector<Case> cases = {
+      {"GET", "/v1/namespaces?at=garbage", "", 400, "invalid_at"},
+      {"GET", "/v1/namespaces?at=", "", 400, "invalid_at"},
+      {"GET", "/v1/namespaces?at=-1s&at=-2s", "", 400, "invalid_at"},
+      {"GET", "/v1/namespaces?at=2999-01-01T00:00:00Z", "", 400, "at_in_future"},
+      {"GET", "/v1/namespaces?at=2001-01-01T00:00:00Z", "", 404, "history_not_retained"},
+      {"GET", "/v1/namespaces?at=-2d7700061d1851391ms", "", 404, "history_not_retained"},
+      {"GET", "/v1/namespaces?at=99999999999999", "", 404, "history_not_retained"},
+      {"GET", "/v1/namespaces?at=%FF%00", "", 400, "invalid_at"},
+      {"GET", "/v1/namespaces/1?at=-1s", "", 404, "namespace_not_found"},
+      {"GET", "/v1/devices/lo?at=2026-02-30T00:00:00Z", "", 400, "invalid_at"},
+      {"GET", "/v1/whois?address=10.0.0.300&at=-1s", "", 400, "invalid_address"},
+      {"GET", "/v1/whois?mac=zz:zz:zz:zz:zz:zz", "", 400, "invalid_mac"},
+      {"GET", "/v1/whois?nosuch=1", "", 400, "unknown_parameter"},
+      {"GET", "/v1/whois?device=lo&address=127.0.0.1", "", 400, "too_many_subjects"},
+      {"GET", "/v1/history?from=-1s&to=-2s", "", 400, "reversed_interval"},
+      {"GET", "/v1/history?from=2999-01-01T00:00:00Z", "", 400, "at_in_future"},
+      {"GET", "/v1/history?netns=abc", "", 400, "invalid_netns"},
+      {"GET", "/v1/history?pod=web", "", 400, "unknown_parameter"},
+      {"GET", "/v1/history?after=-1", "", 400, "invalid_after"},
+      {"GET", "/v1/diff", "", 400, "invalid_from"},
+      {"GET", "/v1/diff?from=-1s&to=-2s", "", 400, "reversed_interval"},
+      {"GET", "/v1/diff?from=-2s&to=99999999999", "", 404, "history_not_retained"},
+      {"GET", "/v1/diff?from=-1s&netns=1", "", 400, "unknown_parameter"},
+      {"POST", "/dump", R"({"at": "soon"})", 400, "invalid_at"},
+      {"POST", "/dump", R"({"at": -1})", 400, "invalid_type"},
+      {"POST", "/dump", R"({"at": "-1s", "snapshot_interfaces": true})", 400, "at_with_snapshot"},
+      {"POST", "/dump?at=-1s", R"({"at": "-2s"})", 400, "duplicate_parameter"},
+  };
+  for (const Case& c : cases) {
+    auto res = c.method == "GET" ? netnsd.get(c.target) : netnsd.post(c.target, c.body);
+    ASSERT_TRUE(res) << c.target;
+    EXPECT_EQ(res->status, c.status) << c.method << " " << c.target << " " << c.body << ": " << res->body;
+    const json body = json::parse(res->body, nullptr, false);
+    EXPECT_EQ(body.value("code", ""), c.code) << c.target << ": " << res->body;
+    EXPECT_FALSE(body.value("error", "").empty()) << c.target;
+    if (c.code == "history_not_retained") {
+      EXPECT_TRUE(body.contains("oldest")) << c.target;
+    }
+  }
+
+  // Ten megabytes of query string, sent as a hostile client would: refused
+  // with 414 once the line is longer than the reader takes, not read whole.
+  int refused = 0;
+  for (const char* path : {"/v1/history?address=", "/v1/diff?from=", "/v1/whois?device="}) {
+    testing::RawClient client(netnsd.socket_path());
+    ASSERT_TRUE(client.connected());
+    client.send("GET " + std::string(path) + std::string(10 << 20, '1') + " HTTP/1.1\r\nHost: x\r\n\r\n", 5s);
+    const std::string answer = client.read_until_closed(5s);
+    EXPECT_EQ(testing::status_of(answer), 414) << path << ": " << answer.substr(0, 200);
+    refused += answer.find("\"code\":\"uri_too_long\"") != std::string::npos;
+  }
+  EXPECT_EQ(refused, 3) << "each refusal is JSON with its code";
+
+  // Nothing changed: the cache, the journal (by SQLite's own reading), and
+  // netnsd still answers the past.
+  std::this_thread::sleep_for(500ms);  // a batch the journal might still write
+  EXPECT_EQ(wiring(netnsd.get_json("/v1/namespaces")["namespaces"]), cache_before);
+  EXPECT_EQ(journal_summary(journal), journal_before);
+  EXPECT_NE(journal_before.find("\nok\n"), std::string::npos) << journal_before;
+  auto past = netnsd.get("/v1/whois?device=d0&at=-1s");
+  ASSERT_TRUE(past && past->status == 200) << (past ? past->body : "no answer");
+  EXPECT_EQ(json::parse(past->body)["matches"].size(), 1u) << past->body.substr(0, 600);
+  std::printf("%zu bad questions and three 10 MiB query strings: netnsd RSS %ld -> %ld KiB (peak %ld), %d fds\n",
+              cases.size(), rss_before, netnsd.rss_kib(), netnsd.peak_rss_kib(), netnsd.settled_fd_count());
+}
+
+}  // namespace
+}  // namespace netnsd
+
+namespace netnsd {
+namespace {
+
+std::uint64_t size_or_zero(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 ? static_cast<std::uint64_t>(st.st_size) : 0;
+}
+
+TEST_F(History, UnderASizeCapTheOldestGoFirstWhileASlowReaderReadsTheHistory) {
+  constexpr std::uint64_t kCap = 4 << 20;
+  testing::TempDir state;
+  const std::string journal = state.path() + "/journal.db";
+  auto on_disk = [&] {
+    return size_or_zero(journal) + size_or_zero(journal + "-wal") + size_or_zero(journal + "-shm");
+  };
+  testing::NamedNetns ns(testing::unique_name("hr"));
+  ASSERT_EQ(testing::sh("ip -n " + ns.name() + " link add r0 type veth peer name r1").status, 0);
+  // The reader is slow on purpose: no read budget cuts it.
+  Daemon netnsd({"--journal", journal, "--journal-max-size", "4", "--read-grace", "600"});
+  ASSERT_TRUE(netnsd.ready()) << netnsd.log();
+
+  // Address changes, a step of 250 at a time with a pause longer than the
+  // journal's flush period after each: one step is one batch.
+  constexpr int kStep = 250;
+  int step = 0;
+  auto churn_step = [&] {
+    std::string batch;
+    const char* verb = step % 2 == 0 ? "add" : "del";
+    for (int i = 0; i < kStep; ++i) {
+      batch += std::string("addr ") + verb + " 10.77." + std::to_string(i / 250) + "." + std::to_string(i % 250) +
+               "/32 dev r0\n";
+    }
+    ++step;
+    const bool ok = testing::sh("ip -n " + ns.name() + " -batch - <<'EOF'\n" + batch + "EOF").status == 0;
+    std::this_thread::sleep_for(400ms);
+    return ok;
+  };
+
+  // One batch's size on disk, from the first steps (before any retention).
+  std::this_thread::sleep_for(400ms);
+  const std::uint64_t start_size = on_disk();
+  ASSERT_TRUE(churn_step());
+  ASSERT_TRUE(churn_step());
+  const std::uint64_t batch_bytes = (on_disk() - start_size) / 2;
+  const double changes_before = netnsd.metric("netnsd_journal_changes_total");
+  ASSERT_GT(batch_bytes, 0u);
+
+  // The slow reader: the whole history, 1 KiB every 100 ms, all along.
+  testing::RawClient reader(netnsd.socket_path());
+  ASSERT_TRUE(reader.send("GET /v1/history HTTP/1.1\r\nHost: x\r\n\r\n"));
+  std::atomic<bool> stop{false};
+  std::atomic<std::uint64_t> peak{0};
+  std::atomic<std::size_t> read_bytes{0};
+  std::thread watcher([&] {
+    while (!stop) {
+      peak = std::max<std::uint64_t>(peak, on_disk());
+      std::this_thread::sleep_for(20ms);
+    }
+  });
+  std::thread slow([&] {
+    char buf[1024];
+    while (!stop) {
+      const ssize_t n = ::recv(reader.fd(), buf, sizeof buf, MSG_DONTWAIT);
+      if (n > 0) read_bytes += static_cast<std::size_t>(n);
+      std::this_thread::sleep_for(100ms);
+    }
+  });
+  bool ok = true;
+  while (ok && step < 43) ok = churn_step();
+  // The last step is bounded by instants the test takes, not by a window
+  // relative to the question: reading the whole history first can take a
+  // second under a sanitizer.
+  std::this_thread::sleep_for(100ms);
+  const WallTime last_step_from = std::chrono::system_clock::now();
+  if (ok) ok = churn_step();
+  std::this_thread::sleep_for(1s);
+  stop = true;
+  watcher.join();
+  slow.join();
+  ASSERT_TRUE(ok);
+  const double changes = netnsd.metric("netnsd_journal_changes_total");
+  EXPECT_GE(changes - changes_before, 42.0 * kStep) << "every address change was recorded";
+  EXPECT_GT(netnsd.metric("netnsd_journal_retention_runs_total"), 0);
+  EXPECT_LE(peak.load(), kCap + batch_bytes)
+      << "the database, WAL and shared memory together stay within the cap and one batch";
+  EXPECT_GT(read_bytes.load(), 10'000u) << "the reader did read";
+  EXPECT_FALSE(reader.closed_by_server()) << "and was not cut";
+
+  // The oldest went first: the first changes are gone, the last step's are
+  // all there, and what is still true (the namespace, its veth) stays.
+  auto first = netnsd.get("/v1/history");
+  ASSERT_TRUE(first && first->status == 200);
+  const json oldest = json::parse(first->body.substr(0, first->body.find('\n')));
+  EXPECT_GT(oldest["seq"].get<std::uint64_t>(), 2u * kStep) << "the first steps' changes are gone";
+  // The journal writes in batches off the event path: give it a bounded
+  // while to have the last step on disk.
+  int removed = 0;
+  testing::eventually(
+      [&] {
+        auto last_step =
+            netnsd.get("/v1/history?netns=" + std::to_string(ns.inode()) + "&from=" + at_param(last_step_from));
+        if (!last_step || last_step->status != 200) return false;
+        removed = 0;
+        for (std::size_t pos = 0; (pos = last_step->body.find("\"address_removed\"", pos)) != std::string::npos;
+             ++pos) {
+          ++removed;
+        }
+        return removed == kStep;
+      },
+      10s);
+  EXPECT_EQ(removed, kStep) << "the newest step (44th: removals) is whole";
+  auto now = netnsd.get("/v1/whois?device=r0&at=-100ms");
+  ASSERT_TRUE(now && now->status == 200);
+  EXPECT_EQ(json::parse(now->body)["matches"].size(), 1u) << "what is still true is kept: " << now->body;
+  EXPECT_EQ(testing::run({"sqlite3", "-readonly", journal, "PRAGMA quick_check;"}).out, "ok\n");
+  std::printf(
+      "4 MiB cap, %d steps of %d address changes (%.0f recorded) with a reader taking 1 KiB per 100 ms (%zu "
+      "bytes read): peak on disk %.2f MiB, one batch %.0f KiB, bound %.2f MiB; oldest kept seq %llu\n",
+      step, kStep, changes, read_bytes.load(), peak.load() / 1048576.0, batch_bytes / 1024.0,
+      (kCap + batch_bytes) / 1048576.0, static_cast<unsigned long long>(oldest["seq"].get<std::uint64_t>()));
+}
+
+}  // namespace
+}  // namespace netnsd
+
+namespace netnsd {
+namespace {
+
+// Whois at an instant names the processes that were in the namespace then,
+// after they and their namespace are gone.
+TEST_F(History, WhoisThenNamesTheProcessesThatWereThere) {
+  const std::string host_end = testing::unique_name("hp");
+  const std::string address = "10.78.0.9";
+  Daemon netnsd({"--resync-interval", "1"});
+  ASSERT_TRUE(netnsd.ready()) << netnsd.log();
+  auto process = std::make_unique<testing::Background>(
+      std::vector<std::string>{"unshare", "-n", "sh", "-c", "echo ready; exec sleep 1000"});
+  ASSERT_EQ(process->read_line(), "ready");
+  const pid_t pid = process->pid();
+  const std::uint64_t inode = testing::inode_of("/proc/" + std::to_string(pid) + "/ns/net");
+  ASSERT_EQ(testing::sh("ip link add " + host_end + " type veth peer name eth0 netns " + std::to_string(pid) +
+                        " && nsenter -t " + std::to_string(pid) + " -n ip addr add " + address + "/24 dev eth0")
+                .status,
+            0);
+  // Listed by a presence pass, then journaled.
+  ASSERT_TRUE(eventually(
+      [&] {
+        const json ns = netnsd.find_netns(inode);
+        return ns.is_object() && !ns["processes"].empty() && ns["processes"][0]["pid"] == pid;
+      },
+      5s));
+  std::this_thread::sleep_for(500ms);
+  const WallTime then = std::chrono::system_clock::now();
+  std::this_thread::sleep_for(300ms);
+  process.reset();  // killed: the namespace goes with it
+  testing::sh("ip link del " + host_end + " 2>/dev/null");
+  ASSERT_TRUE(eventually(
+      [&] {
+        const json ns = netnsd.find_netns(inode);
+        return ns.is_null() || ns["processes"].empty();
+      },
+      5s));
+  std::this_thread::sleep_for(500ms);
+
+  auto res = netnsd.get("/v1/whois?address=" + address + "&at=" + at_param(then));
+  ASSERT_TRUE(res && res->status == 200) << (res ? res->body : "no answer");
+  const json who = json::parse(res->body);
+  ASSERT_EQ(who["matches"].size(), 1u) << res->body;
+  const json& processes = who["matches"][0]["processes"];
+  ASSERT_EQ(processes.size(), 1u) << res->body;
+  EXPECT_EQ(processes[0]["pid"], pid);
+  EXPECT_EQ(processes[0]["comm"], "sleep");
+  EXPECT_EQ(who["matches"][0]["peer"]["device"]["name"], host_end);
+  // netnsctl says it in its line, and the history of the namespace shows
+  // the process coming and going.
+  const auto line =
+      testing::run({NETNSCTL_BINARY, "--socket", netnsd.socket_path(), "whois", address, "--at", at_param(then)});
+  EXPECT_NE(line.out.find(": pid " + std::to_string(pid) + " sleep"), std::string::npos) << line.out << line.err;
+  auto history = netnsd.get("/v1/history?netns=" + std::to_string(inode));
+  ASSERT_TRUE(history && history->status == 200);
+  int with = 0, without = 0;
+  for (std::size_t start = 0, end; (end = history->body.find('\n', start)) != std::string::npos; start = end + 1) {
+    const json e = json::parse(history->body.substr(start, end - start));
+    if (e["type"] != "netns_changed") continue;
+    const json& changed = e["changed"];
+    if (std::find(changed.begin(), changed.end(), "processes") == changed.end()) continue;
+    (e["processes"].empty() ? without : with)++;
+  }
+  EXPECT_EQ(with, 1) << history->body.substr(0, 2000);
+  EXPECT_EQ(without, 1) << history->body.substr(0, 2000);
+  std::printf("whois %s at %s: %s", address.c_str(), at_param(then).c_str(), line.out.c_str());
 }
 
 }  // namespace

@@ -5,10 +5,14 @@
 // per scenario through clear_refs), its most descriptors, and the latency of
 // /healthz probes made all along on fresh connections (as exec probes do).
 // Prints a markdown table (tests/hostile_clients.sh shows just that).
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -79,15 +83,14 @@ class HostileClients : public ::testing::Test {
   // by reason ("busy", "dump lane full").
   std::map<std::string, long> refusals() {
     std::map<std::string, long> by_reason;
-    auto metrics = netnsd_->get("/metrics");
-    if (!metrics) return by_reason;
+    const std::string metrics = netnsd_->metrics_text();
     auto label = [](std::string_view line, std::string_view name) {
       const auto at = line.find(std::string(name) + "=\"");
       if (at == std::string_view::npos) return std::string();
       std::string_view v = line.substr(at + name.size() + 2);
       return std::string(v.substr(0, v.find('"')));
     };
-    for (std::string_view line : split_lines(metrics->body)) {
+    for (std::string_view line : split_lines(metrics)) {
       const long value = std::atol(std::string(line.substr(line.rfind(' ') + 1)).c_str());
       if (line.rfind("netnsd_http_refused_total{server=\"api\"", 0) == 0) {
         by_reason[label(line, "reason")] = value;
@@ -168,7 +171,7 @@ void compression_bombs(HostileClients& t, const Daemon& d, const std::string& en
 TEST_F(HostileClients, GzipAndBrotliBombsGet415AndCostNoMemory) {
   for (const auto& [encoding, compressor, zeros] :
        {std::tuple<std::string, std::string, std::size_t>{"gzip", "gzip -9", 60u << 20},
-        std::tuple<std::string, std::string, std::size_t>{"br", "brotli -c", 1u << 30}}) {
+        std::tuple<std::string, std::string, std::size_t>{"br", "brotli -q 4 -c", 1u << 30}}) {
     const std::string body = bomb(compressor, zeros);
     ASSERT_FALSE(body.empty()) << compressor;
     begin();
@@ -197,42 +200,88 @@ TEST_F(HostileClients, EndlessLinesAreCutOffAtTheirCaps) {
                 "HTTP " + std::to_string(status) + " after " + std::to_string(sent >> 10) + " KiB accepted");
     EXPECT_EQ(status, expected);
     EXPECT_LT(sent, 8u << 20) << "cut off at the cap, not after reading it all";
+#if !defined(__SANITIZE_ADDRESS__) && !defined(NETNSD_SANITIZED)
+    // (ASan keeps freed buffers in quarantine: RSS measures that, not netnsd.)
     EXPECT_LT(r.peak_delta_kib, 16 * 1024);
+#endif
   }
+}
+
+// The slow client, in a process of its own as an attacker would be: 500
+// connections to `socket`, one byte of a request on each every 2 s, each
+// opened again when the server closed it, until `stop` is readable or
+// closed; then the number of reconnects is written to `result`. Runs in a
+// forked child of a threaded process: system calls only, nothing allocated.
+[[noreturn]] void slow_loris(const sockaddr_un& socket, int stop, int result) {
+  constexpr int kConns = 500;
+  static const char kRequest[] = "GET /v1/namespaces HTTP/1.1\r\nHost: slow\r\nX-Trickle: ";
+  int fds[kConns];
+  std::size_t at[kConns];
+  long reconnects = 0;
+  auto open = [&](int i) {
+    fds[i] = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    at[i] = 0;
+    timeval wait{1, 0};  // connect() waits up to 1 s while the backlog is full
+    ::setsockopt(fds[i], SOL_SOCKET, SO_SNDTIMEO, &wait, sizeof wait);
+    if (fds[i] >= 0 && ::connect(fds[i], reinterpret_cast<const sockaddr*>(&socket), sizeof socket) != 0) {
+      ::close(fds[i]);
+      fds[i] = -1;
+    }
+  };
+  for (int i = 0; i < kConns; ++i) open(i);
+  pollfd p{stop, POLLIN, 0};
+  while (::poll(&p, 1, 0) == 0) {
+    for (int i = 0; i < kConns; ++i) {
+      char byte;
+      const bool gone = fds[i] < 0 || ::recv(fds[i], &byte, 1, MSG_DONTWAIT) == 0 ||
+                        ::send(fds[i], &kRequest[at[i] % (sizeof kRequest - 1)], 1, MSG_NOSIGNAL | MSG_DONTWAIT) != 1;
+      if (gone) {
+        if (fds[i] >= 0) ::close(fds[i]);
+        open(i);
+        ++reconnects;
+      } else {
+        ++at[i];
+      }
+    }
+    ::poll(&p, 1, 2000);
+    p.revents = 0;
+  }
+  [[maybe_unused]] ssize_t n = ::write(result, &reconnects, sizeof reconnects);
+  ::_exit(0);
 }
 
 TEST_F(HostileClients, FiveHundredSlowConnectionsDoNotBlindHealthChecks) {
   begin();
-  std::atomic<bool> stop{false};
-  std::atomic<int> reconnects{0};
-  std::thread slow([&] {
-    const std::string request = "GET /v1/namespaces HTTP/1.1\r\nHost: slow\r\nX-Trickle: ";
-    struct Conn {
-      std::unique_ptr<RawClient> c;
-      std::size_t at = 0;
-    };
-    std::vector<Conn> conns(500);
-    auto open = [&](Conn& k) {
-      k.c = std::make_unique<RawClient>(netnsd_->socket_path());
-      k.at = 0;
-    };
-    for (auto& k : conns) open(k);
-    while (!stop) {
-      for (auto& k : conns) {
-        // One byte every 2 s; a connection the server closed is opened again.
-        char probe;
-        const bool gone = !k.c->connected() || ::recv(k.c->fd(), &probe, 1, MSG_DONTWAIT) == 0 ||
-                          !k.c->send(std::string(1, request[k.at % request.size()]), 1ms);
-        if (gone) {
-          open(k);
-          ++reconnects;
-        } else {
-          ++k.at;
-        }
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", netnsd_->socket_path().c_str());
+  int stop[2];
+  int result[2];
+  ASSERT_EQ(::pipe2(stop, O_CLOEXEC), 0);
+  ASSERT_EQ(::pipe2(result, O_CLOEXEC), 0);
+  const pid_t attacker = ::fork();
+  ASSERT_GE(attacker, 0);
+  if (attacker == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    ::close(stop[1]);  // or the attacker would never see its stop
+    ::close(result[0]);
+    slow_loris(addr, stop[0], result[1]);
+  }
+  ::close(stop[0]);
+  ::close(result[1]);
+  // However the test ends, the attacker does not outlive it.
+  struct Reaper {
+    pid_t pid;
+    int stop;
+    int result;
+    ~Reaper() {
+      ::kill(pid, SIGKILL);
+      while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
       }
-      for (int i = 0; i < 20 && !stop; ++i) std::this_thread::sleep_for(100ms);
+      if (stop >= 0) ::close(stop);
+      ::close(result);
     }
-  });
+  } reaper{attacker, stop[1], result[0]};
   std::this_thread::sleep_for(2s);
   // A dump, from a client that honours Retry-After.
   int dump_status = 0;
@@ -246,8 +295,11 @@ TEST_F(HostileClients, FiveHundredSlowConnectionsDoNotBlindHealthChecks) {
   }
   const double dump_s = std::chrono::duration<double>(Clock::now() - dump_started).count();
   std::this_thread::sleep_until(dump_started + 28s);  // 30 s of probing in all
-  stop = true;
-  slow.join();
+  ::close(std::exchange(reaper.stop, -1));
+  long reconnects = 0;
+  pollfd done{reaper.result, POLLIN, 0};
+  ASSERT_EQ(::poll(&done, 1, 10'000), 1) << "the attacker stops within its 2 s round";
+  ASSERT_EQ(::read(reaper.result, &reconnects, sizeof reconnects), static_cast<ssize_t>(sizeof reconnects));
   Row r = end("500 slow connections for 30 s (1 byte / 2 s, reopened when closed)",
               "dump " + std::to_string(dump_status) + " after " + std::to_string(attempts) + " attempt(s), " +
                   std::to_string(dump_s).substr(0, 4) + " s; " + std::to_string(reconnects) + " reconnects");

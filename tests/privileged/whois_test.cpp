@@ -8,8 +8,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -74,12 +76,14 @@ class TestCgroup {
 
 // A process that joins `cgroup`, then makes a network namespace (as a
 // runtime's init does), with a veth from the host (`host_end`) to its eth0.
+// It runs `command` there, which must print a line starting with "ready"
+// (by default it says so and sleeps).
 class Contained {
  public:
-  Contained(const std::string& cgroup, const std::string& host_end)
-      : process_({"sh", "-c",
-                  "echo $$ >" + cgroup + "/cgroup.procs && exec unshare -n sh -c 'echo ready; exec sleep 1000'"}) {
-    ready_ = process_.read_line() == "ready";
+  Contained(const std::string& cgroup, const std::string& host_end,
+            const std::string& command = "echo ready; exec sleep 1000")
+      : process_({"sh", "-c", "echo $$ >" + cgroup + "/cgroup.procs && exec unshare -n sh -c '" + command + "'"}) {
+    ready_ = process_.read_line().value_or("").rfind("ready", 0) == 0;
     if (!ready_) return;
     struct stat st {};
     ::stat(("/proc/" + std::to_string(process_.pid()) + "/ns/net").c_str(), &st);
@@ -304,6 +308,109 @@ TEST_F(Whois, InItsOwnCgroupNamespaceAsInAPodHostPidStillNamesContainers) {
   EXPECT_EQ(c["name"], "web-2") << netnsd.log();
   EXPECT_NE(netnsd.log().find("as process " + std::to_string(::getpid()) + " sees them"), std::string::npos)
       << netnsd.log();
+}
+
+}  // namespace
+}  // namespace netnsd
+
+namespace netnsd {
+namespace {
+
+// "Who listens on this port?" across the host, a namespace only a mount
+// names whose socket is held by a process living in yet another namespace,
+// and a container: GET /v1/whois?port= and `netnsctl whois :PORT`.
+TEST_F(Whois, APortIsFoundInTheHostABindMountedNamespaceAndAContainer) {
+  const std::string mount = cgroup2_mount();
+  ASSERT_FALSE(mount.empty()) << "no cgroup v2 hierarchy mounted";
+  const std::string script = std::string(NETNSD_TEST_SUPPORT) + "/listener.py";
+  // The host's listener takes any free port on loopback; the others use it too.
+  Background on_host({"/usr/bin/python3", script, "tcp:127.0.0.1:0"});
+  auto ready = on_host.read_line();
+  ASSERT_TRUE(ready && ready->rfind("ready ", 0) == 0);
+  const std::string port = ready->substr(6);
+
+  testing::NamedNetns mounted(unique_name("wm"));
+  testing::HeldNetns elsewhere;
+  Background into_mounted({"nsenter", "--net=/proc/" + std::to_string(elsewhere.pid()) + "/ns/net", "/usr/bin/python3",
+                           script, "--netns", "/run/netns/" + mounted.name(), "tcp6:[::]:" + port + ":dual"});
+  ASSERT_EQ(into_mounted.read_line().value_or("").rfind("ready", 0), 0u);
+
+  const std::string top = unique_name("netnsd-test-");
+  const std::string docker_id = container_id("docker-port");
+  TempDir state;
+  write_state(fs::path(state.path()) / "var/lib/docker/containers" / docker_id / "config.v2.json",
+              R"({"Name":"/dns-1"})");
+  TestCgroup docker_cg(mount, top, "/system.slice/docker-" + docker_id + ".scope");
+  const std::string dns_end = unique_name("wq");
+  Contained dns(docker_cg.leaf(), dns_end, "exec /usr/bin/python3 " + script + " udp:0.0.0.0:" + port);
+  ASSERT_TRUE(dns.ready());
+
+  Daemon netnsd({"--resync-interval", "0", "--runtime-root", state.path()});
+  ASSERT_TRUE(netnsd.ready());
+  ASSERT_TRUE(eventually([&] { return container_behind(netnsd, dns_end).is_object(); }, 5s));
+  const std::uint64_t host = testing::inode_of("/proc/self/ns/net");
+
+  const auto asked = std::chrono::steady_clock::now();
+  json all = netnsd.get_json("/v1/whois?port=" + port);
+  const auto took = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - asked);
+  ASSERT_TRUE(all.is_object());
+  EXPECT_EQ(all["complete"], true) << all.dump(1);
+  EXPECT_EQ(all["owners"]["complete"], true);
+  std::map<std::uint64_t, json> by_netns;
+  for (const json& m : all["matches"]) by_netns[m["netns"].get<std::uint64_t>()] = m;
+  ASSERT_EQ(by_netns.size(), 3u) << all.dump(1);
+  ASSERT_TRUE(by_netns.contains(host) && by_netns.contains(mounted.inode()) && by_netns.contains(dns.inode()))
+      << all.dump(1);
+
+  const json& on_the_host = by_netns[host];
+  EXPECT_EQ(on_the_host["host"], true);
+  EXPECT_EQ(on_the_host["socket"]["protocol"], "tcp");
+  EXPECT_EQ(on_the_host["socket"]["address"], "127.0.0.1");
+  ASSERT_EQ(on_the_host["socket"]["held_by"].size(), 1u);
+  EXPECT_EQ(on_the_host["socket"]["held_by"][0]["pid"], on_host.pid());
+
+  const json& in_mounted = by_netns[mounted.inode()];
+  EXPECT_EQ(in_mounted["netns_names"], json::array({mounted.name()}));
+  EXPECT_EQ(in_mounted["socket"]["family"], "ipv6");
+  EXPECT_EQ(in_mounted["socket"]["v6only"], false);
+  ASSERT_EQ(in_mounted["socket"]["held_by"].size(), 1u) << in_mounted.dump(1);
+  const json& holder = in_mounted["socket"]["held_by"][0];
+  EXPECT_EQ(holder["pid"], into_mounted.pid()) << "the process holding it, which lives elsewhere";
+  EXPECT_EQ(holder["netns"], elsewhere.inode());
+  EXPECT_EQ(holder["comm"], "python3");
+
+  const json& in_container = by_netns[dns.inode()];
+  EXPECT_EQ(in_container["socket"]["protocol"], "udp");
+  ASSERT_EQ(in_container["containers"].size(), 1u) << in_container.dump(1);
+  EXPECT_EQ(in_container["containers"][0]["name"], "dns-1");
+  ASSERT_EQ(in_container["socket"]["held_by"].size(), 1u);
+  EXPECT_EQ(in_container["socket"]["held_by"][0]["pid"], dns.pid());
+  EXPECT_EQ(in_container["socket"]["held_by"][0]["container"]["id"], docker_id);
+
+  // By protocol.
+  EXPECT_EQ(netnsd.get_json("/v1/whois?port=" + port + "&proto=tcp")["matches"].size(), 2u);
+  json udp = netnsd.get_json("/v1/whois?port=" + port + "&proto=udp");
+  ASSERT_EQ(udp["matches"].size(), 1u);
+  EXPECT_EQ(udp["matches"][0]["netns"], dns.inode());
+  EXPECT_EQ(netnsd.get_json("/v1/whois?port=" + port + "&proto=sctp")["matches"].size(), 0u);
+
+  // netnsctl whois :PORT, one line each.
+  auto printed = testing::run({NETNSCTL_BINARY, "--socket", netnsd.socket_path(), "whois", ":" + port});
+  ASSERT_EQ(printed.status, 0) << printed.err;
+  EXPECT_NE(printed.out.find("tcp 127.0.0.1:" + port + " netns " + std::to_string(host) + " (host)"), std::string::npos)
+      << printed.out;
+  EXPECT_NE(printed.out.find("(in netns " + std::to_string(elsewhere.inode()) + ")"), std::string::npos) << printed.out;
+  EXPECT_NE(printed.out.find("udp 0.0.0.0:" + port + " netns " + std::to_string(dns.inode())), std::string::npos)
+      << printed.out;
+  const std::string named = "docker " + docker_id.substr(0, 12) + " dns-1";
+  const auto first = printed.out.find(named);
+  EXPECT_NE(first, std::string::npos) << printed.out;
+  EXPECT_EQ(printed.out.find(named, first + 1), std::string::npos) << "the container said once: " << printed.out;
+  auto only_udp = testing::run({NETNSCTL_BINARY, "--socket", netnsd.socket_path(), "whois", ":" + port + "/udp"});
+  EXPECT_EQ(std::count(only_udp.out.begin(), only_udp.out.end(), '\n'), 1) << only_udp.out;
+  std::printf("[ figures ] whois :%s over %llu namespaces in %lld us:\n%s", port.c_str(),
+              all["namespaces_examined"].get<unsigned long long>(), static_cast<long long>(took.count()),
+              printed.out.c_str());
 }
 
 }  // namespace

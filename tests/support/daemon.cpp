@@ -5,12 +5,15 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <fstream>
 #include <sstream>
 #include <thread>
+
+#include "util/text.h"
 
 extern char** environ;
 
@@ -101,10 +104,29 @@ httplib::Result Daemon::get(const std::string& path) const {
   return cli.Get(path);
 }
 
-double Daemon::metric(const std::string& series) const {
+std::string Daemon::metrics_text() const {
   auto res = get("/metrics");
-  if (!res || res->status != 200) return -1;
-  std::istringstream in(res->body);
+  if (!res || res->status != 200) return {};
+  utsname u{};
+  ::uname(&u);
+  const std::string node = std::string("node=\"") + u.nodename + "\"";
+  std::string out;
+  out.reserve(res->body.size());
+  for (std::string_view line : split_lines(res->body)) {
+    std::string text(line);
+    if (auto at = text.find("{" + node); !text.empty() && text[0] != '#' && at != std::string::npos) {
+      const bool alone = text.compare(at + 1 + node.size(), 1, "}") == 0;
+      text.erase(alone ? at : at + 1, alone ? node.size() + 2 : node.size() + 1);
+    }
+    out.append(text).append("\n");
+  }
+  return out;
+}
+
+double Daemon::metric(const std::string& series) const {
+  const std::string body = metrics_text();
+  if (body.empty()) return -1;
+  std::istringstream in(body);
   for (std::string line; std::getline(in, line);) {
     if (line.rfind(series + " ", 0) == 0) return std::stod(line.substr(series.size() + 1));
   }

@@ -1,10 +1,11 @@
-// Builds rtnetlink messages byte by byte, for the parser's tests and the
+// Builds rtnetlink and sock_diag messages byte by byte, for the parser's tests and the
 // fuzzers' seeds: well-formed ones as the kernel sends them, and broken ones
 // as a hostile sender would.
 #pragma once
 
 #include <linux/if_addr.h>
 #include <linux/if_link.h>
+#include <linux/inet_diag.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <sys/socket.h>
@@ -45,6 +46,21 @@ class NetlinkMessage {
     ifa.ifa_scope = scope;
     ifa.ifa_index = index;
     append(&ifa, sizeof ifa);
+    return *this;
+  }
+  // The fixed header of a sock_diag reply: a socket of `family` in `state`,
+  // local port `port` (host order), inode `inode`.
+  NetlinkMessage& inet_diag(unsigned char family, unsigned char state, std::uint16_t port, std::uint32_t inode,
+                            const void* local = nullptr, std::uint32_t ifindex = 0) {
+    inet_diag_msg d{};
+    d.idiag_family = family;
+    d.idiag_state = state;
+    d.id.idiag_sport = static_cast<std::uint16_t>((port >> 8) | (port << 8));
+    if (local) std::memcpy(d.id.idiag_src, local, family == AF_INET ? 4 : 16);
+    d.id.idiag_if = ifindex;
+    d.idiag_uid = 1000;
+    d.idiag_inode = inode;
+    append(&d, sizeof d);
     return *this;
   }
   NetlinkMessage& u8(std::uint16_t type, std::uint8_t v) { return attr(type, &v, sizeof v); }

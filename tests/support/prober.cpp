@@ -39,14 +39,26 @@ void Prober::run() {
   while (!stop_) {
     const auto started = Clock::now();
     RawClient c(d_.socket_path());
+    const auto connected = Clock::now();
     std::string why;
     std::string answer;
+    auto ms_since = [&](Clock::time_point t) {
+      return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t).count());
+    };
     if (!c.connected()) {
       why = "connect failed";
     } else if (!c.send("GET " + path_ + " HTTP/1.1\r\nHost: probe\r\n\r\n", 1s)) {
       why = "send failed";
-    } else if (status_of(answer = c.read_answer(1s)) != 200) {
-      why = "answer: " + answer.substr(0, 400) + (c.closed_by_server() ? " (closed)" : " (no answer in 1 s)");
+    } else {
+      const std::string sent_after = ms_since(connected);
+      if (status_of(answer = c.read_answer(1s)) != 200) {
+        // When each step happened: a client that stalled between connecting
+        // and sending looks to the server like a silent one.
+        why = "answer: " + answer.substr(0, 400) + (c.closed_by_server() ? " (closed)" : " (no answer in 1 s)") +
+              "; connected in " +
+              std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(connected - started).count()) +
+              " ms, sent " + sent_after + " ms after, ended " + ms_since(connected) + " ms after connecting";
+      }
     }
     const double ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
     {

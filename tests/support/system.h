@@ -33,6 +33,9 @@ std::string must(const std::vector<std::string>& argv);
 // at most 15 characters (the kernel's limit for interface names).
 std::string unique_name(const std::string& prefix);
 
+// The whole file at `path`; empty when it cannot be read.
+std::string read_file(const std::string& path);
+
 // Inode of the namespace file at `path` (stat follows the nsfs link).
 std::uint64_t inode_of(const std::string& path);
 

@@ -170,6 +170,8 @@ TEST_F(Api, FilesAreReadOnlyAndMatchTheStream) {
   json from_stream = service.dump_stream({});
   from_file.erase("generated_at");
   from_stream.erase("generated_at");
+  from_file.erase("at");  // the live cache: at is generated_at
+  from_stream.erase("at");
   EXPECT_EQ(from_file, from_stream) << "output=stream gives the same document as the file";
 
   // The same holds for the datadog schema.

@@ -333,6 +333,29 @@ TEST_F(ResolverChanges, ContainersComingAndGoingAreNamespaceChanges) {
   EXPECT_TRUE(last_.back()->containers.empty());
 }
 
+TEST_F(ResolverChanges, TheListedProcessesComingAndGoingAreNamespaceChanges) {
+  resolver_.capture(100, NamespaceHandle{dummy_fd(), "/proc/7/task/7/ns/net"}, Source::procfs);
+  read();
+  PresenceMap seen;
+  seen[100].pids = 1;
+  seen[100].processes = {ProcessInfo{7, "sleep", std::nullopt}};
+  resolver_.apply_presence(seen);
+  EXPECT_EQ(read(), Lines{"netns_changed 100 processes"});
+  EXPECT_EQ(last_.back()->processes, seen[100].processes) << "the change carries them";
+  resolver_.apply_presence(seen);
+  EXPECT_EQ(read(), Lines{}) << "the same processes: nothing";
+  seen[100].pids = 2;
+  seen[100].processes.push_back(ProcessInfo{9, "sh", std::nullopt});
+  resolver_.apply_presence(seen);
+  EXPECT_EQ(read(), Lines{"netns_changed 100 processes"});
+  seen[100].processes[1].comm = "bash";  // exec'd
+  resolver_.apply_presence(seen);
+  EXPECT_EQ(read(), Lines{"netns_changed 100 processes"});
+  resolver_.apply_presence({});
+  EXPECT_EQ(read(), Lines{"netns_changed 100 processes lonely"});
+  EXPECT_TRUE(last_.back()->processes.empty());
+}
+
 // Changes are built only for a feed: none are held for one that may come.
 // A feed attached later sees what changes after it, never what came before.
 TEST_F(ResolverChanges, WithoutAFeedNothingIsKept) {

@@ -93,6 +93,15 @@ TEST(Config, RefusesBadValuesWithTheFlagName) {
       {{"--host-pid", "init"}, "host-pid"},
       {{"--host-pid", "99999999"}, "host-pid"},
       {{"--runtime-root", "state"}, "runtime-root"},
+      {{"--metrics-max-series", "0"}, "metrics-max-series"},
+      {{"--metrics-min-interval", "0"}, "metrics-min-interval"},
+      {{"--node-name", ""}, "node-name"},
+      {{"--node-name", "a b"}, "node-name"},
+      {{"--node-name", "a\xff"}, "node-name"},
+      {{"--node-name", std::string(254, 'n')}, "node-name"},
+      {{"--metrics-namespaces=maybe"}, "metrics-namespaces"},
+      {{"--event-log", "syslog"}, "event-log"},
+      {{"--event-log", "file:relative"}, "event-log"},
       {{"--bogus", "1"}, "--bogus"},
       {{"--socket"}, "--socket"},
       {{"stray"}, "stray"},
@@ -101,6 +110,28 @@ TEST(Config, RefusesBadValuesWithTheFlagName) {
     auto cli = parse(c.args);
     ASSERT_FALSE(cli) << c.args[0];
     EXPECT_NE(cli.error().message().find(c.mention), std::string::npos) << cli.error().message();
+  }
+}
+
+TEST(Config, TheFleetFlags) {
+  auto cli = parse({"--metrics-namespaces", "--metrics-min-interval", "2.5", "--metrics-max-series", "5000",
+                    "--node-name", "node-1.example"});
+  ASSERT_TRUE(cli) << cli.error().message();
+  EXPECT_TRUE(cli->config.metrics_namespaces);
+  EXPECT_EQ(cli->config.metrics_min_interval, std::chrono::milliseconds(2500));
+  EXPECT_EQ(cli->config.metrics_max_series, 5000u);
+  EXPECT_EQ(cli->config.node_name, "node-1.example");
+  auto defaults = parse({});
+  ASSERT_TRUE(defaults);
+  EXPECT_FALSE(defaults->config.metrics_namespaces);
+  EXPECT_EQ(defaults->config.metrics_min_interval, std::chrono::seconds(10));
+  EXPECT_EQ(defaults->config.metrics_max_series, 100000u);
+  EXPECT_EQ(defaults->config.node_name, "") << "the hostname, looked up at start";
+  EXPECT_EQ(defaults->config.event_log, "auto") << "journald under systemd, else off";
+  for (const char* where : {"journald", "stdout", "off", "file:/var/log/netnsd/events.ndjson"}) {
+    auto cli = parse({"--event-log", where});
+    ASSERT_TRUE(cli) << where;
+    EXPECT_EQ(cli->config.event_log, where);
   }
 }
 

@@ -114,6 +114,25 @@ TEST(DumpParams, FormatNeedsStreamOutput) {
   EXPECT_EQ(code_of(parse("", {{"format", "dot"}})), "format_requires_stream");
 }
 
+TEST(DumpParams, AtIsTakenAsGivenAndCannotGoWithASnapshot) {
+  auto text = parse(R"({"at": "-15m", "output": "stream"})");
+  ASSERT_TRUE(text);
+  EXPECT_EQ(text->at, "-15m");
+  auto seq = parse(R"({"at": 1234})");
+  ASSERT_TRUE(seq);
+  EXPECT_EQ(seq->at, "1234") << "a JSON integer is a sequence number";
+  auto query = parse("", {{"at", "2026-12-06T02:14:00Z"}});
+  ASSERT_TRUE(query);
+  EXPECT_EQ(query->at, "2026-12-06T02:14:00Z");
+  EXPECT_FALSE(parse("{}")->at);
+  EXPECT_EQ(code_of(parse(R"({"at": "-1m", "snapshot_interfaces": true})")), "at_with_snapshot");
+  EXPECT_EQ(code_of(parse("", {{"at", "-1m"}, {"snapshot_interfaces", "true"}})), "at_with_snapshot");
+  EXPECT_EQ(code_of(parse(R"({"at": true})")), "invalid_type");
+  EXPECT_EQ(code_of(parse(R"({"at": -5})")), "invalid_type");
+  EXPECT_EQ(code_of(parse(R"({"at": "-1m"})", {{"at", "-2m"}})), "duplicate_parameter");
+  EXPECT_EQ(code_of(parse("", {{"at", "-1m"}, {"at", "-2m"}})), "duplicate_parameter");
+}
+
 TEST(DumpParams, RefusesBadNetnsValues) {
   for (const char* body :
        {R"({"netns": [-1]})", R"({"netns": [0]})", R"({"netns": [4294967296]})", R"({"netns": ["4026531840"]})",

@@ -153,6 +153,11 @@ TEST(JournalRecords, EveryFieldReadsBackTheSameEvenFromBytesThatAreNotUtf8) {
   const std::vector<std::string> names = {"blue", std::string("r\xe9"
                                                               "d")};
   EXPECT_EQ(names_from_record(names_record(names)), names);
+  ProcessInfo in_container{4242, "nginx\xff", c};
+  ProcessInfo alone{7, "sleep", std::nullopt};
+  EXPECT_EQ(processes_from_record(processes_record({in_container, alone}), {c}),
+            (std::vector<ProcessInfo>{in_container, alone}));
+  EXPECT_TRUE(processes_from_record("", {}).empty()) << "a row of schema version 1 has none";
   EXPECT_FALSE(device_from_record("{\"i\":1}"));
   EXPECT_FALSE(address_from_record("not json"));
 }
@@ -341,6 +346,47 @@ TEST_F(JournalTest, UnderASizeCapTheOldestChangesGoFirstAndTheFilesStayWithinIt)
   EXPECT_LE(peak, o.max_bytes + (1 << 20)) << "the cap and one batch";
 }
 
+TEST_F(JournalTest, TheProcessesOfANamespaceAreItsAttributionAtAnInstant) {
+  const NetnsId ns = 4026532100;
+  ContainerRef c;
+  c.runtime = "containerd";
+  c.id = std::string(64, 'c');
+  c.name = "web";
+  const ProcessInfo first{4242, "nginx", c}, second{4300, "sh", c};
+  {
+    Journal journal(options(), clock_);
+    ChangeFeed feed(FeedOptions{.after_seq = journal.last_seq()});
+    journal.start(feed, [] { return std::vector<NamespaceView>{}; });
+    Change started;
+    started.kind = ChangeKind::netns_changed;
+    started.netns = ns;
+    started.containers = {c};
+    started.processes = {first};
+    started.changed = {"containers", "processes"};
+    publish(feed, journal, {netns_added(ns, 9), started}, at_s(10));
+    Change exec = started;
+    exec.processes = {first, second};
+    exec.changed = {"processes"};
+    publish(feed, journal, {exec}, at_s(20));
+    publish(feed, journal, {netns_removed(ns)}, at_s(30));
+    journal.stop();
+  }
+  HistoryReader reader(options().path);
+  auto at = [&](int s) -> std::vector<ProcessInfo> {
+    auto state = reader.state_at(at_s(s));
+    if (!state || state->namespaces.empty()) return {};
+    return state->namespaces[0].processes;
+  };
+  EXPECT_EQ(at(15), std::vector<ProcessInfo>{first});
+  EXPECT_EQ(at(25), (std::vector<ProcessInfo>{first, second}));
+  EXPECT_TRUE(at(35).empty()) << "gone with its namespace";
+  // Asked for a few namespaces (as whois does), the same.
+  auto few = reader.state_at(at_s(25), std::vector<NetnsId>{ns});
+  ASSERT_TRUE(few && few->namespaces.size() == 1);
+  EXPECT_EQ(few->namespaces[0].processes.size(), 2u);
+  EXPECT_EQ(few->namespaces[0].processes[1].container->name, "web") << "each process with its container";
+}
+
 TEST_F(JournalTest, AJournalWrittenByTheFirstSchemaVersionOpensAndAnswers) {
   // The first version's tables, as netnsd 0.3 made them, from a fixture
   // that never changes with the code.
@@ -370,9 +416,14 @@ TEST_F(JournalTest, AJournalWrittenByTheFirstSchemaVersionOpensAndAnswers) {
   ASSERT_EQ(then->namespaces[0].devices.size(), 1u);
   EXPECT_EQ(then->namespaces[0].devices[0].name, "eth0");
   ASSERT_EQ(then->namespaces[0].devices[0].addresses.size(), 1u);
+  EXPECT_TRUE(then->namespaces[0].processes.empty()) << "version 1 recorded no processes";
   auto crashed = reader.gap_at(at_s(50));
   ASSERT_TRUE(crashed && *crashed);
   EXPECT_EQ((*crashed)->reason, "crashed") << "the old run never said it stopped";
+  auto version = testing::run(
+      {"sqlite3", path,
+       "PRAGMA user_version; SELECT count(*) FROM pragma_table_info('attributions') WHERE name = 'processes';"});
+  EXPECT_EQ(version.out, std::to_string(schema_version()) + "\n1\n") << "migrated forward, every step";
 }
 
 TEST_F(JournalTest, AJournalThatCannotBeOpenedIsDegradedAndTheFeedGoesOn) {

@@ -4,6 +4,7 @@
 #include <linux/if_addr.h>
 #include <sys/socket.h>
 
+#include "dump/dot_encoder.h"
 #include "dump/event_encoder.h"
 #include "fakes.h"
 
@@ -45,12 +46,37 @@ DumpDocument sample() {
   return doc;
 }
 
+TEST(JsonEncoder, APastDocumentSaysWhichInstantAndWhetherItWasObserved) {
+  DumpDocument past = sample();
+  DumpInstant as_of;
+  as_of.at = past.generated_at - 3600s;
+  as_of.past = true;
+  as_of.observed = false;
+  as_of.gap_from = as_of.at - 10s;
+  as_of.gap_to = as_of.at + 5s;
+  as_of.gap_reason = "crashed";
+  past.as_of = as_of;
+  json doc = json::parse(dump_to_json(past));
+  EXPECT_EQ(doc["at"], "2027-01-15T07:00:00.123Z");
+  EXPECT_EQ(doc["observed"], false);
+  EXPECT_EQ(doc["from_history"], true);
+  EXPECT_EQ(doc["gap"],
+            json({{"from", "2027-01-15T06:59:50.123Z"}, {"to", "2027-01-15T07:00:05.123Z"}, {"reason", "crashed"}}));
+  const std::string dot = dump_to_dot(past);
+  EXPECT_NE(dot.find("as it was at 2027-01-15T07:00:00.123Z"), std::string::npos);
+  EXPECT_NE(dot.find("not observed: crashed from 2027-01-15T06:59:50.123Z"), std::string::npos);
+}
+
 TEST(JsonEncoder, NetnsdSchemaHasEveryDocumentedField) {
   json doc = json::parse(dump_to_json(sample()));
   EXPECT_EQ(doc["schema_version"], 1);
   EXPECT_EQ(doc["generated_at"], "2027-01-15T08:00:00.123Z");
   EXPECT_EQ(doc["host"], json({{"hostname", "box"}, {"kernel", "6.18.0"}, {"netns", 4026531840u}}));
   EXPECT_EQ(doc["snapshot_interfaces"], false);
+  EXPECT_EQ(doc["at"], doc["generated_at"]) << "the live cache describes the moment it was generated";
+  EXPECT_EQ(doc["observed"], true);
+  EXPECT_EQ(doc["from_history"], false);
+  EXPECT_TRUE(doc["gap"].is_null());
   for (const char* key : {"state", "capacity", "lonely_timeout_s", "namespaces", "evictions"}) {
     EXPECT_TRUE(doc["resolver"].contains(key)) << key;
   }

@@ -1,0 +1,233 @@
+#include "dump/socket_report.h"
+
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <map>
+#include <thread>
+#include <tuple>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "dump/json_encoder.h"
+#include "util/json_writer.h"
+
+namespace netnsd {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+
+// The order of a listing: protocol, family, port, address, then inode.
+bool socket_order(const InetSocket& a, const InetSocket& b) {
+  return std::tie(a.protocol, a.family, a.local_port, a.local, a.inode) <
+         std::tie(b.protocol, b.family, b.local_port, b.local, b.inode);
+}
+
+std::unordered_set<std::uint64_t> inodes_of(const std::vector<InetSocket>& sockets) {
+  std::unordered_set<std::uint64_t> inodes;
+  for (const InetSocket& s : sockets) {
+    if (s.inode != 0) inodes.insert(s.inode);
+  }
+  return inodes;
+}
+
+// Writes holders with their command and container, each process described
+// once per answer.
+class HolderWriter {
+ public:
+  HolderWriter(HostView& host, const SocketOwners& owners) : host_(host), owners_(owners) {}
+
+  void write(JsonWriter& out, std::uint64_t inode) {
+    auto it = owners_.by_inode.find(inode);
+    out.key("held_by").begin_array();
+    if (it != owners_.by_inode.end()) {
+      for (const SocketHolder& h : it->second.listed) {
+        const std::optional<ProcessInfo>& info = describe(h.pid);
+        out.begin_object()
+            .field("pid", h.pid)
+            .field("comm", info ? info->comm : std::string())
+            .field("fd", h.fd)
+            .field("netns", h.netns)
+            .key("container");
+        if (info && info->container) {
+          write_container(out, *info->container);
+        } else {
+          out.null();
+        }
+        out.end_object();
+      }
+    }
+    out.end_array().field("held_by_total", it == owners_.by_inode.end() ? 0u : it->second.total);
+  }
+
+ private:
+  const std::optional<ProcessInfo>& describe(std::uint32_t pid) {
+    auto [it, fresh] = described_.try_emplace(pid);
+    if (fresh) it->second = host_.describe_process(pid);
+    return it->second;
+  }
+
+  HostView& host_;
+  const SocketOwners& owners_;
+  std::unordered_map<std::uint32_t, std::optional<ProcessInfo>> described_;
+};
+
+// One socket's own fields (the caller opened the object).
+void write_socket_fields(JsonWriter& out, const InetSocket& s, const NamespaceView& ns) {
+  out.field("protocol", protocol_text(s.protocol))
+      .field("family", s.family == AF_INET ? "ipv4" : "ipv6")
+      .field("address", socket_address_text(s))
+      .field("port", static_cast<unsigned>(s.local_port))
+      .field("state", socket_state_text(s.protocol, s.state))
+      .field("v6only", s.v6only)
+      .key("device");
+  // Bound to one device: its name as the cache knows it.
+  auto device = std::find_if(ns.devices.begin(), ns.devices.end(),
+                             [&](const Device& d) { return s.ifindex != 0 && d.ifindex == s.ifindex; });
+  if (device != ns.devices.end()) {
+    out.value(device->name);
+  } else {
+    out.null();
+  }
+  out.field("ifindex", s.ifindex == 0 ? std::optional<std::uint32_t>() : std::optional<std::uint32_t>(s.ifindex))
+      .field("uid", s.uid)
+      .field("inode", s.inode);
+}
+
+void write_owner_walk(JsonWriter& out, const SocketOwners& owners) {
+  out.key("owners")
+      .begin_object()
+      .field("complete", owners.complete)
+      .field("processes_read", owners.processes)
+      .end_object();
+}
+
+}  // namespace
+
+Result<std::string> namespace_sockets_json(HostView& host, const NamespaceView& ns, WallTime now,
+                                           const SocketReportBudgets& budgets) {
+  auto listed = host.list_sockets(*ns.handle, SocketScope::all);
+  if (!listed) return listed.error();
+  std::vector<InetSocket> listening;
+  // Per protocol, per state: the sockets that do not listen.
+  std::map<std::string, std::map<std::string, std::uint64_t>> others;
+  for (const InetSocket& s : *listed) {
+    if (is_listening(s)) {
+      listening.push_back(s);
+    } else {
+      ++others[protocol_text(s.protocol)][socket_state_text(s.protocol, s.state)];
+    }
+  }
+  std::sort(listening.begin(), listening.end(), socket_order);
+  const SocketOwners owners = host.socket_owners(inodes_of(listening), SteadyClock::now() + budgets.owners);
+  HolderWriter holders(host, owners);
+
+  JsonWriter out(/*pretty=*/false);
+  out.begin_object().field("netns", ns.netns).key("names").begin_array();
+  for (const std::string& name : ns.names) out.value(name);
+  out.end_array().field("at", format_rfc3339_ms(now)).key("listening").begin_array();
+  for (const InetSocket& s : listening) {
+    out.begin_object();
+    write_socket_fields(out, s, ns);
+    holders.write(out, s.inode);
+    out.end_object();
+  }
+  out.end_array().key("others").begin_object();
+  for (const auto& [protocol, states] : others) {
+    out.key(protocol).begin_object();
+    for (const auto& [state, count] : states) out.field(state, count);
+    out.end_object();
+  }
+  out.end_object();
+  write_owner_walk(out, owners);
+  out.end_object();
+  return out.take();
+}
+
+std::string whois_port_json(HostView& host, const std::vector<NamespaceView>& namespaces, std::uint16_t port,
+                            std::optional<std::uint8_t> protocol, NetnsId host_netns, WallTime now,
+                            const SocketReportBudgets& budgets) {
+  const auto deadline = SteadyClock::now() + budgets.whois;
+  struct Match {
+    const NamespaceView* ns;
+    InetSocket socket;
+  };
+  // Listed by a few threads at once (each enters namespaces on its own):
+  // most of a listing is entering the namespace and the kernel's dumps.
+  const std::size_t threads = std::clamp<std::size_t>(namespaces.size() / 64, 1, defaults::kWhoisThreads);
+  struct Part {
+    std::vector<Match> matches;
+    std::vector<std::pair<NetnsId, std::string>> errors;
+    std::size_t examined = 0;
+  };
+  std::vector<Part> parts(threads);
+  auto list_part = [&](std::size_t part) {
+    Part& p = parts[part];
+    for (std::size_t i = part; i < namespaces.size(); i += threads) {
+      if (SteadyClock::now() >= deadline) break;
+      const NamespaceView& ns = namespaces[i];
+      ++p.examined;
+      auto listed = host.list_sockets(*ns.handle, SocketScope::listening);
+      if (!listed) {
+        p.errors.emplace_back(ns.netns, listed.error().message());
+        continue;
+      }
+      for (const InetSocket& s : *listed) {
+        if (s.local_port == port && is_listening(s) && (!protocol || s.protocol == *protocol)) {
+          p.matches.push_back(Match{&ns, s});
+        }
+      }
+    }
+  };
+  std::vector<std::thread> helpers;
+  for (std::size_t part = 1; part < threads; ++part) helpers.emplace_back(list_part, part);
+  list_part(0);
+  for (std::thread& t : helpers) t.join();
+  std::vector<Match> matches;
+  std::vector<std::pair<NetnsId, std::string>> errors;
+  std::size_t examined = 0;
+  for (Part& p : parts) {
+    matches.insert(matches.end(), p.matches.begin(), p.matches.end());
+    errors.insert(errors.end(), p.errors.begin(), p.errors.end());
+    examined += p.examined;
+  }
+  // In namespace order, as the cache lists them.
+  std::sort(matches.begin(), matches.end(), [](const Match& a, const Match& b) {
+    return std::tie(a.ns->netns, a.socket.protocol, a.socket.family, a.socket.local, a.socket.inode) <
+           std::tie(b.ns->netns, b.socket.protocol, b.socket.family, b.socket.local, b.socket.inode);
+  });
+  std::sort(errors.begin(), errors.end());
+  std::unordered_set<std::uint64_t> inodes;
+  for (const Match& m : matches) {
+    if (m.socket.inode != 0) inodes.insert(m.socket.inode);
+  }
+  const SocketOwners owners = host.socket_owners(inodes, SteadyClock::now() + budgets.owners);
+  HolderWriter holders(host, owners);
+
+  JsonWriter out(/*pretty=*/false);
+  out.begin_object()
+      .field("port", static_cast<unsigned>(port))
+      .field("protocol", protocol ? std::optional<std::string>(protocol_text(*protocol)) : std::nullopt)
+      .field("at", format_rfc3339_ms(now))
+      .field("complete", examined == namespaces.size() && errors.empty())
+      .field("namespaces_examined", examined)
+      .field("namespaces_unexamined", namespaces.size() - examined)
+      .key("errors")
+      .begin_array();
+  for (const auto& [netns, error] : errors) out.begin_object().field("netns", netns).field("error", error).end_object();
+  out.end_array().key("matches").begin_array();
+  for (const Match& m : matches) {
+    out.begin_object();
+    write_whereabouts(out, *m.ns, host_netns);
+    out.key("socket").begin_object();
+    write_socket_fields(out, m.socket, *m.ns);
+    holders.write(out, m.socket.inode);
+    out.end_object().end_object();
+  }
+  out.end_array();
+  write_owner_walk(out, owners);
+  out.end_object();
+  return out.take();
+}
+
+}  // namespace netnsd

@@ -1,0 +1,65 @@
+// NetlinkChannel: a netlink socket that believes only the kernel.
+//
+// Every netlink family netnsd speaks (rtnetlink for devices, sock_diag for
+// sockets) reads through one of these, so the trust rules are written once:
+// a socket lives in a namespace that anybody may own, and whoever holds
+// CAP_NET_ADMIN there may send to it. Only datagrams whose sender is the
+// kernel (nl_pid 0 in msg_name) are read; replies must carry the request's
+// sequence number, which starts at a random value per socket; what a parser
+// refuses is dropped whole. Each refusal is counted in the NetlinkCounters
+// given at open, and logged at most once per namespace per minute.
+//
+// Not thread-safe: one thread uses a channel at a time.
+#pragma once
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "resolver/model.h"
+#include "resolver/stats.h"
+#include "util/fd.h"
+#include "util/result.h"
+
+struct nlmsghdr;
+
+namespace netnsd {
+
+class NetlinkChannel {
+ public:
+  // A socket of netlink `protocol` (NETLINK_ROUTE, NETLINK_SOCK_DIAG) in the
+  // calling thread's namespace, `netns` (for logs).
+  static Result<NetlinkChannel> open(int protocol, NetnsId netns = 0, NetlinkCounters* counters = nullptr);
+
+  // Sends `message` to the kernel with the next sequence number (which it
+  // writes into the message).
+  Status send(nlmsghdr* message);
+  // Reads the replies to request `seq` until NLMSG_DONE, an error, or (for
+  // a non-dump request) the single answer. on_message sees every data
+  // message that belongs to the request; `interrupted` (when given) is set
+  // when the kernel marks the dump NLM_F_DUMP_INTR.
+  Status request(std::uint32_t seq, const std::function<void(const nlmsghdr&)>& on_message, bool* interrupted);
+  // One datagram from the kernel: what anybody else sent is dropped (and
+  // counted) on the way. Returns its length, or -1 with errno.
+  ssize_t receive_from_kernel(char* buffer, std::size_t size, bool* truncated);
+  // Counts a refusal and logs it (rate-limited).
+  void refused(std::atomic<std::uint64_t> NetlinkCounters::*counter, const std::string& what);
+
+  int fd() const { return fd_.get(); }
+  // The port id the kernel gave this socket.
+  std::uint32_t port() const { return port_; }
+
+ private:
+  NetlinkChannel(Fd fd, std::uint32_t port, NetnsId netns, NetlinkCounters* counters);
+
+  Fd fd_;
+  std::uint32_t port_ = 0;
+  std::uint32_t seq_ = 0;
+  NetnsId netns_ = 0;
+  NetlinkCounters* counters_ = nullptr;
+};
+
+}  // namespace netnsd
