@@ -13,7 +13,7 @@
 namespace netnsd {
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using SteadyClock = std::chrono::steady_clock;
 
 constexpr std::uint64_t kWakeId = 0;  // epoll data of the eventfd (fds are > 0)
 constexpr std::size_t kReadChunk = 16 * 1024;
@@ -76,13 +76,13 @@ struct Connections::Conn {
   bool lingering = false;   // answered and half-closed: what comes is dropped
   std::size_t dropped = 0;
   std::size_t served = 0;
-  Clock::time_point activity;  // last byte read or answer written
-  Clock::time_point started;   // first byte of the current request
-  std::string request;         // taken from the reader for the worker
-  RequestHead head;            // the request's, as the reader parsed it
+  SteadyClock::time_point activity;  // last byte read or answer written
+  SteadyClock::time_point started;   // first byte of the current request
+  std::string request;               // taken from the reader for the worker
+  RequestHead head;                  // the request's, as the reader parsed it
   bool close_after = false;
-  std::size_t lane = 0;      // which lane serves it
-  Clock::time_point queued;  // when it was handed to its lane
+  std::size_t lane = 0;            // which lane serves it
+  SteadyClock::time_point queued;  // when it was handed to its lane
 
   Conn(int f, RequestLimits limits) : fd(f), reader(limits) {}
 };
@@ -114,7 +114,7 @@ class Connections::Lane {
   }
   // Takes out of the line what waited longer than queue_wait (counted); the
   // caller answers them.
-  std::vector<ConnPtr> expired(Clock::time_point now) {
+  std::vector<ConnPtr> expired(SteadyClock::time_point now) {
     std::vector<ConnPtr> out;
     if (limits_.queue_wait.count() <= 0) return out;
     std::lock_guard lock(mutex_);
@@ -126,9 +126,9 @@ class Connections::Lane {
     return out;
   }
   // When the first in line will have waited its time (max() when no one waits).
-  Clock::time_point next_expiry() const {
+  SteadyClock::time_point next_expiry() const {
     std::lock_guard lock(mutex_);
-    if (line_.empty() || limits_.queue_wait.count() <= 0) return Clock::time_point::max();
+    if (line_.empty() || limits_.queue_wait.count() <= 0) return SteadyClock::time_point::max();
     return line_.front()->queued + limits_.queue_wait;
   }
   LaneStats stats() const {
@@ -270,7 +270,7 @@ void Connections::adopt(int fd) {
         adopted_probes_.pop_front();
       }
     } else {
-      const auto now = Clock::now();
+      const auto now = SteadyClock::now();
       adopted_.push_back({fd, now, peer_pid(fd)});
       if (adopted_.size() > limits_.max_pending) {
         // Each waiting connection is looked at once more: a probe accepted
@@ -386,7 +386,7 @@ void Connections::count_slow_reader() {
 }
 
 Connections::Written Connections::write_all(int fd, const char* data, std::size_t size,
-                                            std::chrono::milliseconds patience, Clock::time_point deadline) {
+                                            std::chrono::milliseconds patience, SteadyClock::time_point deadline) {
   while (size > 0) {
     ssize_t n = ::send(fd, data, size, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n > 0) {
@@ -396,9 +396,9 @@ Connections::Written Connections::write_all(int fd, const char* data, std::size_
     }
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) return Written::failed;
-    const auto now = Clock::now();
+    const auto now = SteadyClock::now();
     if (now >= deadline) return Written::timed_out;
-    const auto wait = std::min<Clock::duration>(patience, deadline - now);
+    const auto wait = std::min<SteadyClock::duration>(patience, deadline - now);
     pollfd p{fd, POLLOUT, 0};
     int ready = ::poll(&p, 1, static_cast<int>(std::chrono::ceil<std::chrono::milliseconds>(wait).count()));
     if (ready < 0 && errno == EINTR) continue;
@@ -450,7 +450,7 @@ void Connections::answer_and_close(const ConnPtr& conn, const ApiError& error, i
   // for a while (bounded in time and bytes).
   ::shutdown(conn->fd.get(), SHUT_WR);
   conn->lingering = true;
-  conn->activity = Clock::now();
+  conn->activity = SteadyClock::now();
   drain(conn);
 }
 
@@ -481,7 +481,7 @@ void Connections::drain(const ConnPtr& conn) {
 // way): the least recently active one goes, whatever it has sent. A probe
 // sends its request in one piece and is handed to a worker the moment it is
 // read, so the one that has waited longest is the least likely to be one.
-bool Connections::evict_one(Clock::time_point now, bool overflow, bool any_age) {
+bool Connections::evict_one(SteadyClock::time_point now, bool overflow, bool any_age) {
   ConnPtr victim;
   int victim_rank = 0;
   for (const auto& [fd, conn] : conns_) {
@@ -534,7 +534,7 @@ void Connections::accept_pending() {
     adopted_.clear();
     returned.swap(returned_);
   }
-  const auto now = Clock::now();
+  const auto now = SteadyClock::now();
   for (auto& [conn, keep] : returned) finished(conn, keep);
   for (int fd : adopted) {
     auto conn = std::make_shared<Conn>(fd, limits_.request);
@@ -587,8 +587,8 @@ void Connections::on_readable(const ConnPtr& conn) {
     // Never more than the reader may still take: it refuses at its limits.
     ssize_t n = ::recv(conn->fd.get(), buf, sizeof buf, 0);
     if (n > 0) {
-      if (!conn->reader.started()) conn->started = Clock::now();
-      conn->activity = Clock::now();
+      if (!conn->reader.started()) conn->started = SteadyClock::now();
+      conn->activity = SteadyClock::now();
       if (conn->reader.feed(std::string_view(buf, static_cast<std::size_t>(n))) != RequestReader::State::incomplete) {
         break;
       }
@@ -634,7 +634,7 @@ void Connections::on_readable(const ConnPtr& conn) {
 void Connections::dispatch(const ConnPtr& conn) {
   const std::size_t lane = classify_(*conn->reader.head());
   conn->lane = lane;
-  conn->queued = Clock::now();
+  conn->queued = SteadyClock::now();
   conn->dispatched = true;
   conn->close_after =
       conn->overflow || !conn->reader.head()->keep_alive || conn->served + 1 >= limits_.max_requests_per_connection;
@@ -680,7 +680,7 @@ void Connections::finished(const ConnPtr& conn, bool keep) {
     close_conn(conn);
     return;
   }
-  conn->activity = Clock::now();
+  conn->activity = SteadyClock::now();
   conn->started = conn->activity;
   watch(conn);
   // A pipelined request may be whole already, or its bytes waiting.
@@ -691,7 +691,7 @@ void Connections::finished(const ConnPtr& conn, bool keep) {
   }
 }
 
-void Connections::expire(Clock::time_point now) {
+void Connections::expire(SteadyClock::time_point now) {
   std::vector<ConnPtr> late, idle;
   for (const auto& [fd, conn] : conns_) {
     if (conn->dispatched) continue;
@@ -721,14 +721,14 @@ void Connections::expire(Clock::time_point now) {
   }
 }
 
-int Connections::next_timeout_ms(Clock::time_point now) const {
+int Connections::next_timeout_ms(SteadyClock::time_point now) const {
   auto next = now + std::chrono::seconds(1);
   for (const auto& [fd, conn] : conns_) {
     if (conn->dispatched) continue;
-    Clock::time_point due = conn->lingering          ? conn->activity + limits_.linger
-                            : conn->overflow         ? conn->activity + limits_.overflow_wait
-                            : conn->reader.started() ? conn->started + limits_.request_deadline
-                                                     : conn->activity + limits_.idle_timeout;
+    SteadyClock::time_point due = conn->lingering          ? conn->activity + limits_.linger
+                                  : conn->overflow         ? conn->activity + limits_.overflow_wait
+                                  : conn->reader.started() ? conn->started + limits_.request_deadline
+                                                           : conn->activity + limits_.idle_timeout;
     next = std::min(next, due);
   }
   for (const auto& lane : lanes_) next = std::min(next, lane->next_expiry());
@@ -743,7 +743,7 @@ void Connections::run() {
       std::lock_guard lock(mutex_);
       if (stopping_) break;
     }
-    const int n = ::epoll_wait(epoll_.get(), events, 64, next_timeout_ms(Clock::now()));
+    const int n = ::epoll_wait(epoll_.get(), events, 64, next_timeout_ms(SteadyClock::now()));
     for (int i = 0; i < n; ++i) {
       if (events[i].data.u64 == kWakeId) {
         std::uint64_t count;
@@ -755,7 +755,7 @@ void Connections::run() {
       if (it != conns_.end()) on_readable(ConnPtr(it->second));
     }
     accept_pending();
-    expire(Clock::now());
+    expire(SteadyClock::now());
   }
   // Stopping: every connection ends now; workers' writes fail at once.
   for (auto& [fd, conn] : conns_) ::shutdown(fd, SHUT_RDWR);

@@ -21,7 +21,7 @@ constexpr DumpFormatInfo kFormats[] = {
     {DumpFormat::png, "png", "image/png"},
 };
 
-using nlohmann::json;
+using Json = nlohmann::json;
 
 constexpr std::string_view kKnown[] = {"snapshot_interfaces", "output", "format", "schema", "netns", "at"};
 
@@ -42,7 +42,7 @@ ApiError unknown_parameter(const std::string& key) {
   return ApiError::bad_request("unknown_parameter", "unknown parameter '" + key + "' (known: " + known_list() + ")");
 }
 
-ApiError wrong_type(const std::string& key, const char* expected, const json& got) {
+ApiError wrong_type(const std::string& key, const char* expected, const Json& got) {
   return ApiError::bad_request("invalid_type",
                                "parameter '" + key + "' must be " + expected + ", got " + got.type_name());
 }
@@ -54,7 +54,7 @@ ApiError bad_value(const std::string& key, const std::string& value, const char*
 // The parameters in a common textual form before typing: JSON values from a
 // body, or strings from a query/form.
 struct Raw {
-  std::map<std::string, json> typed;                     // from a JSON body
+  std::map<std::string, Json> typed;                     // from a JSON body
   std::map<std::string, std::vector<std::string>> text;  // from a query or a form
 };
 
@@ -161,18 +161,18 @@ Result<DumpParams, ApiError> parse_dump_params(std::string_view body, std::strin
     // and a proxy that checks the first would be fooled.
     std::vector<std::set<std::string>> open_objects;  // the keys of each object being read
     std::optional<std::string> duplicate;
-    auto track_keys = [&](int, json::parse_event_t event, json& parsed) {
-      if (event == json::parse_event_t::object_start) {
+    auto track_keys = [&](int, Json::parse_event_t event, Json& parsed) {
+      if (event == Json::parse_event_t::object_start) {
         open_objects.emplace_back();
-      } else if (event == json::parse_event_t::object_end && !open_objects.empty()) {
+      } else if (event == Json::parse_event_t::object_end && !open_objects.empty()) {
         open_objects.pop_back();
-      } else if (event == json::parse_event_t::key && !open_objects.empty() && !duplicate &&
+      } else if (event == Json::parse_event_t::key && !open_objects.empty() && !duplicate &&
                  !open_objects.back().insert(parsed.get<std::string>()).second) {
         duplicate = parsed.get<std::string>();
       }
       return true;
     };
-    json doc = json::parse(trimmed, track_keys, /*allow_exceptions=*/false);
+    Json doc = Json::parse(trimmed, track_keys, /*allow_exceptions=*/false);
     if (!doc.is_discarded() && duplicate) {
       return ApiError::bad_request("duplicate_parameter",
                                    "the JSON body has the key '" + sanitize_utf8(*duplicate) + "' more than once");
@@ -181,9 +181,9 @@ Result<DumpParams, ApiError> parse_dump_params(std::string_view body, std::strin
       // Parse again with exceptions for the position of the error.
       std::string detail;
       try {
-        json ignored = json::parse(trimmed);
+        Json ignored = Json::parse(trimmed);
         (void)ignored;
-      } catch (const json::exception& e) {  // parse_error, and out_of_range for numbers too large
+      } catch (const Json::exception& e) {  // parse_error, and out_of_range for numbers too large
         detail = e.what();
         if (auto colon = detail.find("parse error"); colon != std::string::npos) detail = detail.substr(colon);
       }
@@ -267,8 +267,8 @@ Result<DumpParams, ApiError> parse_dump_params(std::string_view body, std::strin
   // netns
   if (auto it = raw.typed.find("netns"); it != raw.typed.end()) {
     std::vector<NetnsId> ids;
-    json list = it->second.is_array() ? it->second : json::array({it->second});
-    for (const json& v : list) {
+    Json list = it->second.is_array() ? it->second : Json::array({it->second});
+    for (const Json& v : list) {
       if (!v.is_number_integer()) return bad_netns(std::string("got a ") + v.type_name() + " " + v.dump());
       if (v.is_number_unsigned()) {
         auto u = v.get<std::uint64_t>();

@@ -32,7 +32,6 @@ struct MsgFree {
 };
 using MsgPtr = std::unique_ptr<nl_msg, MsgFree>;
 
-constexpr std::size_t kReceiveBuffer = defaults::kNetlinkReadBuffer;
 constexpr int kDumpAttempts = defaults::kNetlinkDumpAttempts;
 
 }  // namespace
@@ -262,7 +261,7 @@ Status RtnlSocket::subscribe_links(int rcvbuf, bool facts) {
 
 Status RtnlSocket::read_link_events(const std::function<void(const LinkEvent&)>& on_event, std::optional<NetnsId> self,
                                     const std::function<void(const FactEvent&)>& on_fact, std::size_t max_datagrams) {
-  thread_local std::unique_ptr<char[]> buffer(new char[kReceiveBuffer]);
+  thread_local std::unique_ptr<char[]> buffer(new char[defaults::kNetlinkReadBuffer]);
   // After a loss what is read is discarded (the caller re-dumps); the
   // kernel reports the next overflow (ENOBUFS) only once the queue has been
   // emptied. At most `max_datagrams` are read per call, loss or not: a
@@ -270,7 +269,7 @@ Status RtnlSocket::read_link_events(const std::function<void(const LinkEvent&)>&
   bool lost = false;
   for (std::size_t datagrams = 0; datagrams < max_datagrams; ++datagrams) {
     bool truncated = false;
-    ssize_t n = channel_.receive_from_kernel(buffer.get(), kReceiveBuffer, &truncated);
+    ssize_t n = channel_.receive_from_kernel(buffer.get(), defaults::kNetlinkReadBuffer, &truncated);
     if (n < 0) {
       if (errno == ENOBUFS) {
         lost = true;

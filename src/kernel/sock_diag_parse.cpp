@@ -16,7 +16,7 @@ namespace {
 // (12); sock_diag reports nothing else.
 constexpr std::uint8_t kLastState = 12;
 
-SocketMessage refuse(std::string why) {
+SocketMessage refused_message(std::string why) {
   SocketMessage m;
   m.kind = SocketMessage::Kind::refused;
   m.refusal = std::move(why);
@@ -28,15 +28,15 @@ SocketMessage refuse(std::string why) {
 SocketMessage parse_socket_message(const nlmsghdr& message, std::uint8_t family, std::uint8_t protocol) {
   if (message.nlmsg_type != SOCK_DIAG_BY_FAMILY) return {};
   const netlink::Bytes payload = netlink::payload_of(message);
-  if (payload.size() < sizeof(inet_diag_msg)) return refuse("a socket message shorter than inet_diag_msg");
+  if (payload.size() < sizeof(inet_diag_msg)) return refused_message("a socket message shorter than inet_diag_msg");
   inet_diag_msg diag;
   std::memcpy(&diag, payload.data(), sizeof diag);
   if (diag.idiag_family != family) {
-    return refuse("a socket of family " + std::to_string(diag.idiag_family) + " in a dump of family " +
-                  std::to_string(family));
+    return refused_message("a socket of family " + std::to_string(diag.idiag_family) + " in a dump of family " +
+                           std::to_string(family));
   }
   if (diag.idiag_state == 0 || diag.idiag_state > kLastState) {
-    return refuse("a socket in state " + std::to_string(diag.idiag_state) + ", which no kernel reports");
+    return refused_message("a socket in state " + std::to_string(diag.idiag_state) + ", which no kernel reports");
   }
   SocketMessage out;
   out.kind = SocketMessage::Kind::socket;
@@ -64,8 +64,8 @@ SocketMessage parse_socket_message(const nlmsghdr& message, std::uint8_t family,
         s.v6only = b[0] != 0;
         return true;
       });
-  if (!why.empty()) return refuse(why);
-  if (!well_formed) return refuse("a socket message whose attributes overrun it");
+  if (!why.empty()) return refused_message(why);
+  if (!well_formed) return refused_message("a socket message whose attributes overrun it");
   return out;
 }
 
