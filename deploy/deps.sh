@@ -22,6 +22,8 @@ tests=(
   python3 python3-yaml python3-jsonschema
   # hostile-client tests: real compression bombs
   gzip brotli python3-prometheus-client
+  # the firewall and conntrack oracles (nft, conntrack, iptables-legacy-save)
+  nftables conntrack iptables
   # traffic through the test's own veths (the per-device counters)
   iputils-ping
   # /metrics is checked with promtool, Debian's prometheus package's

@@ -44,10 +44,17 @@ Commands:
         containers behind them; with --at, those that did then, and for how long (from the history journal)
   whois :PORT[/tcp|udp|sctp]
         every namespace where a socket listens on PORT, with the processes holding it (in whatever namespace
-        they live) and their containers; now only: sockets are never recorded
+        they live) and their containers; where nothing does, the firewall rules that take the port (a
+        hostPort or NodePort is a DNAT); now only: sockets are never recorded
   sockets NETNS [--json]
         the listening TCP/UDP sockets of one namespace with the processes holding them, and the others
         counted per state, read from the kernel now
+  conntrack NETNS [--json]
+        the namespace's conntrack entries against nf_conntrack_max (one value for the whole machine),
+        flagged above 90%
+  firewall NETNS [--json]
+        the namespace's nf_tables tables and chains with their rule counts (iptables-nft's among them), and
+        its legacy iptables tables
   history [--netns ID | --device NAME | --address ADDR | --mac MAC | --container ID] [--from TIME] [--to TIME] [--json]
         every change recorded to one subject (or to everything), oldest first
   diff A [B] [--json]
@@ -367,6 +374,17 @@ int cmd_whois_port(httplib::Client& client, const std::string& socket, const std
   if (doc["matches"].empty()) {
     std::fprintf(stderr, "netnsctl: nothing listens on port %s in the %llu namespaces listed\n", port.c_str(),
                  doc.value("namespaces_examined", 0ull));
+    // What the firewall does with the port instead (a hostPort, a NodePort).
+    const json& firewall = doc["firewall"];
+    if (firewall.is_object() && firewall["rules"].is_array()) {
+      for (const json& r : firewall["rules"]) {
+        if (!r.is_object()) continue;
+        std::cout << "firewall: " << r.value("protocol", std::string("any")) << " port " << r.value("port", 0)
+                  << " matched by rule " << r.value("handle", 0ull) << " of " << r.value("family", std::string("?"))
+                  << " " << r.value("table", std::string("?")) << " " << r.value("chain", std::string("?")) << " "
+                  << describe_netns(r) << '\n';
+      }
+    }
   }
   if (doc.value("complete", true) == false) {
     std::fprintf(stderr, "netnsctl: incomplete: %llu namespaces not listed in time, %zu could not be listed\n",
@@ -408,6 +426,64 @@ int cmd_sockets(httplib::Client& client, const std::string& socket, const std::v
       for (const auto& [state, count] : states.items()) line += " " + state + " " + count.dump();
       std::cout << line << '\n';
     }
+  }
+  return 0;
+}
+
+// conntrack NETNS and firewall NETNS: read from the kernel now.
+int cmd_netfilter(httplib::Client& client, const std::string& socket, const std::string& what,
+                  const std::vector<std::string>& args) {
+  bool raw = false;
+  std::string which;
+  for (const std::string& a : args) {
+    if (a == "--json") {
+      raw = true;
+    } else if (which.empty()) {
+      which = a;
+    } else {
+      return usage_error(what + " takes one NETNS");
+    }
+  }
+  if (which.empty()) return usage_error(what + " needs a NETNS (an inode or a bind-mount name)");
+  int failed = 0;
+  auto found = get_document(client, socket, "/v1/namespaces/" + encode_segment(which) + "/" + what, "netns", failed);
+  if (!found) return failed;
+  const json& doc = *found;
+  if (raw) {
+    std::cout << doc.dump(2, ' ', false, json::error_handler_t::replace) << '\n';
+    return 0;
+  }
+  if (what == "conntrack") {
+    if (!doc.value("loaded", false)) {
+      std::cout << "conntrack: not loaded (netnsd does not load it by asking)\n";
+    } else {
+      std::cout << "conntrack: " << doc.value("entries", 0ull) << " entries of nf_conntrack_max "
+                << doc.value("max", 0ull) << " (one value for the whole machine)"
+                << (doc.value("nearly_full", false) ? ": NEARLY FULL" : "") << '\n';
+    }
+    return 0;
+  }
+  if (doc["nftables"].is_object() && doc["nftables"]["tables"].is_array()) {
+    for (const json& t : doc["nftables"]["tables"]) {
+      if (!t.is_object()) continue;
+      std::cout << "table " << t.value("family", std::string("?")) << " " << t.value("name", std::string("?")) << '\n';
+      for (const json& c : t["chains"]) {
+        if (!c.is_object()) continue;
+        std::cout << "  chain " << c.value("name", std::string("?"));
+        if (c["hook"].is_string()) {
+          std::cout << " (" << c.value("type", std::string("?")) << " hook " << c["hook"].get<std::string>()
+                    << " priority " << c.value("priority", 0) << " policy " << c.value("policy", std::string("?"))
+                    << ")";
+        }
+        std::cout << ": " << c.value("rules", 0ull) << " rules\n";
+      }
+    }
+  }
+  for (const json& t : doc["iptables_legacy"]) {
+    if (!t.is_object()) continue;
+    std::cout << "legacy " << (t.value("family", std::string()) == "ipv6" ? "ip6tables " : "iptables ")
+              << t.value("table", std::string("?")) << ": " << t.value("rules", 0ull) << " rules, "
+              << t.value("user_chains", 0ull) << " user chains\n";
   }
   return 0;
 }
@@ -854,6 +930,7 @@ int run(int argc, char** argv) {
   if (command == "watch") return cmd_watch(client, socket, rest);
   if (command == "diff") return cmd_diff(client, socket, rest);
   if (command == "sockets") return cmd_sockets(client, socket, rest);
+  if (command == "conntrack" || command == "firewall") return cmd_netfilter(client, socket, command, rest);
   if (!rest.empty() && command != "get" && command != "whois" && command != "history") {
     return usage_error("'" + command + "' takes no arguments");
   }

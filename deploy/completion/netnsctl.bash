@@ -40,7 +40,7 @@ _netnsctl() {
   fi
   case $command in
     "")
-      COMPREPLY=($(compgen -W "dump health ls get sockets whois history diff watch --socket --help --version" -- "$cur")) ;;
+      COMPREPLY=($(compgen -W "dump health ls get sockets conntrack firewall whois history diff watch --socket --help --version" -- "$cur")) ;;
     dump)
       case $prev in
         --format) COMPREPLY=($(compgen -W "json dot svg png" -- "$cur")) ;;
@@ -54,8 +54,8 @@ _netnsctl() {
       COMPREPLY=($(compgen -W "now --json" -- "$cur") $(compgen -f -X '!*.json' -- "$cur")) ;;
     get)
       [ "$prev" = get ] && COMPREPLY=($(compgen -W "$(_netnsctl_namespaces names)" -- "$cur")) ;;
-    sockets)
-      if [ "$prev" = sockets ]; then
+    sockets | conntrack | firewall)
+      if [ "$prev" = "$command" ]; then
         COMPREPLY=($(compgen -W "$(_netnsctl_namespaces names)" -- "$cur"))
       else
         COMPREPLY=($(compgen -W "--json" -- "$cur"))

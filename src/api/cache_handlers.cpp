@@ -68,14 +68,29 @@ void serve_one_namespace(ApiContext& api, const httplib::Request& req, httplib::
                   kJsonType);
 }
 
-void serve_namespace_sockets(ApiContext& api, const httplib::Request& req, httplib::Response& res) {
+namespace {
+
+// What is read from the kernel on demand for one namespace (its sockets,
+// conntrack count, firewall): never recorded, so never at an instant, and
+// answered from the namespace's handle, which pins it for as long as the
+// reading takes.
+struct Reading {
+  const char* what;         // "sockets", "conntrack count", "firewall": for messages
+  const char* no_past;      // the code of a request with at=
+  const char* unavailable;  // the code of a 503
+};
+
+void serve_namespace_reading(ApiContext& api, const httplib::Request& req, httplib::Response& res,
+                             const Reading& reading,
+                             const std::function<Result<std::string>(const NamespaceView&)>& read) {
   for (const auto& [name, value] : query_params(req)) {
     if (name == "at") {
-      return send_error(res, ApiError::bad_request("sockets_have_no_past",
-                                                   "sockets are never recorded, so they can only be listed now "
-                                                   "(drop at)"));
+      return send_error(res, ApiError::bad_request(reading.no_past, std::string("the ") + reading.what +
+                                                                        " of a namespace is never recorded, so it "
+                                                                        "can only be read now (drop at)"));
     }
-    return send_error(res, ApiError::bad_request("unknown_parameter", "the sockets take no parameters"));
+    return send_error(
+        res, ApiError::bad_request("unknown_parameter", std::string("the ") + reading.what + " takes no parameters"));
   }
   const std::string key = req.matches[1];
   auto id = key_inode(key);
@@ -83,16 +98,32 @@ void serve_namespace_sockets(ApiContext& api, const httplib::Request& req, httpl
   auto view = find_namespace(api, key, *id);
   if (!view) return send_error(res, view.error());
   TrimHeapOnExit trim;
-  // The handle the view carries pins the namespace for as long as the
-  // listing takes: a namespace cannot vanish under it.
-  auto listed = api.deps.dumper.sockets(*view);
-  if (!listed) {
-    return send_error(res, ApiError{503, "sockets_unavailable",
-                                    "the sockets of namespace " + std::to_string(view->netns) +
-                                        " could not be listed: " + listed.error().message()});
+  auto answer = read(*view);
+  if (!answer) {
+    return send_error(res,
+                      ApiError{503, reading.unavailable,
+                               std::string("the ") + reading.what + " of namespace " + std::to_string(view->netns) +
+                                   " could not be read: " + answer.error().message()});
   }
   res.status = 200;
-  res.set_content(std::move(*listed), kJsonType);
+  res.set_content(std::move(*answer), kJsonType);
+}
+
+}  // namespace
+
+void serve_namespace_sockets(ApiContext& api, const httplib::Request& req, httplib::Response& res) {
+  serve_namespace_reading(api, req, res, {"sockets", "sockets_have_no_past", "sockets_unavailable"},
+                          [&](const NamespaceView& ns) { return api.deps.dumper.sockets(ns); });
+}
+
+void serve_namespace_conntrack(ApiContext& api, const httplib::Request& req, httplib::Response& res) {
+  serve_namespace_reading(api, req, res, {"conntrack count", "conntrack_has_no_past", "conntrack_unavailable"},
+                          [&](const NamespaceView& ns) { return api.deps.dumper.conntrack(ns); });
+}
+
+void serve_namespace_firewall(ApiContext& api, const httplib::Request& req, httplib::Response& res) {
+  serve_namespace_reading(api, req, res, {"firewall", "firewall_has_no_past", "firewall_unavailable"},
+                          [&](const NamespaceView& ns) { return api.deps.dumper.firewall(ns); });
 }
 
 void serve_device(ApiContext& api, const httplib::Request& req, httplib::Response& res) {

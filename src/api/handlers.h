@@ -8,7 +8,7 @@
 // the domain and serialises.
 //
 //   probe_handlers.cpp   GET /healthz, /readyz, /metrics, /openapi.yaml
-//   cache_handlers.cpp   GET /v1/namespaces[/{netns}[/sockets]], /v1/devices/{name}
+//   cache_handlers.cpp   GET /v1/namespaces[/{netns}[/sockets|conntrack|firewall]], /v1/devices/{name}
 //   history_handlers.cpp ?at= on those, GET /v1/whois (?port= from the kernel), /v1/history
 //   event_handler.cpp    GET /v1/events (a change stream)
 //   dump_handler.cpp     POST /dump, /v1/dump (files, or a streamed document or image)
@@ -67,6 +67,8 @@ void serve_namespaces(ApiContext& api, const httplib::Request& req, httplib::Res
 void serve_one_namespace(ApiContext& api, const httplib::Request& req, httplib::Response& res);
 void serve_device(ApiContext& api, const httplib::Request& req, httplib::Response& res);
 void serve_namespace_sockets(ApiContext& api, const httplib::Request& req, httplib::Response& res);
+void serve_namespace_conntrack(ApiContext& api, const httplib::Request& req, httplib::Response& res);
+void serve_namespace_firewall(ApiContext& api, const httplib::Request& req, httplib::Response& res);
 
 // history_handlers.cpp: the cache's resources with ?at= (true when the
 // request asked for the past and was answered), and the history's own.

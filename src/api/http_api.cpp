@@ -216,6 +216,8 @@ const HttpApi::Impl::Route HttpApi::Impl::kRoutes[] = {
     {"GET", "/v1/namespaces", "/v1/namespaces", serve_namespaces},
     {"GET", R"(/v1/namespaces/([^/]+))", "/v1/namespaces/{netns}", serve_one_namespace},
     {"GET", R"(/v1/namespaces/([^/]+)/sockets)", "/v1/namespaces/{netns}/sockets", serve_namespace_sockets},
+    {"GET", R"(/v1/namespaces/([^/]+)/conntrack)", "/v1/namespaces/{netns}/conntrack", serve_namespace_conntrack},
+    {"GET", R"(/v1/namespaces/([^/]+)/firewall)", "/v1/namespaces/{netns}/firewall", serve_namespace_firewall},
     {"GET", R"(/v1/devices/([^/]+))", "/v1/devices/{name}", serve_device},
     {"GET", "/v1/events", "/v1/events", serve_events},
     {"GET", "/v1/whois", "/v1/whois", serve_whois},

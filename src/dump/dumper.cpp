@@ -6,6 +6,7 @@
 #include "dump/dot_encoder.h"
 #include "dump/interface_snapshot.h"
 #include "dump/json_encoder.h"
+#include "dump/netfilter_report.h"
 #include "dump/socket_report.h"
 #include "util/json_writer.h"
 
@@ -33,6 +34,14 @@ const Device* device_at(const NamespaceView& ns, std::uint32_t ifindex) {
 
 Result<std::string> Dumper::sockets(const NamespaceView& ns) const {
   return namespace_sockets_json(host_, ns, clock_.now());
+}
+
+Result<std::string> Dumper::conntrack(const NamespaceView& ns) const {
+  return namespace_conntrack_json(host_, ns, clock_.now());
+}
+
+Result<std::string> Dumper::firewall(const NamespaceView& ns) const {
+  return namespace_firewall_json(host_, ns, clock_.now());
 }
 
 std::string Dumper::whois_port(std::uint16_t port, std::optional<std::uint8_t> protocol) const {

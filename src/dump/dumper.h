@@ -53,6 +53,9 @@ class Dumper {
 
   // GET /v1/namespaces/{netns}/sockets and GET /v1/whois?port= (socket_report.h).
   Result<std::string> sockets(const NamespaceView& ns) const;
+  // GET /v1/namespaces/{netns}/conntrack and /firewall (netfilter_report.h).
+  Result<std::string> conntrack(const NamespaceView& ns) const;
+  Result<std::string> firewall(const NamespaceView& ns) const;
   std::string whois_port(std::uint16_t port, std::optional<std::uint8_t> protocol) const;
 
   // The host's own namespace.

@@ -3,6 +3,7 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <functional>
 #include <map>
 #include <thread>
 #include <tuple>
@@ -10,6 +11,7 @@
 #include <unordered_set>
 
 #include "dump/json_encoder.h"
+#include "dump/netfilter_report.h"
 #include "util/json_writer.h"
 
 namespace netnsd {
@@ -144,6 +146,76 @@ Result<std::string> namespace_sockets_json(HostView& host, const NamespaceView& 
   return out.take();
 }
 
+namespace {
+
+// Visits the namespaces on `threads` threads at once (each enters
+// namespaces on its own: most of a listing is entering the namespace and
+// the kernel's dumps) until `deadline`; `visit` is told which thread it runs
+// on. Returns how many namespaces were visited.
+std::size_t visit_namespaces(const std::vector<NamespaceView>& namespaces, SteadyClock::time_point deadline,
+                             std::size_t threads, const std::function<void(std::size_t, const NamespaceView&)>& visit) {
+  std::vector<std::size_t> visited(threads);
+  auto run = [&](std::size_t part) {
+    for (std::size_t i = part; i < namespaces.size(); i += threads) {
+      if (SteadyClock::now() >= deadline) break;
+      ++visited[part];
+      visit(part, namespaces[i]);
+    }
+  };
+  std::vector<std::thread> helpers;
+  for (std::size_t part = 1; part < threads; ++part) helpers.emplace_back(run, part);
+  run(0);
+  for (std::thread& t : helpers) t.join();
+  std::size_t total = 0;
+  for (std::size_t n : visited) total += n;
+  return total;
+}
+
+// The rules of every namespace's nat tables that match the port: asked
+// only when nothing listens on it, with what is left of the budget.
+struct FirewallHint {
+  struct Match {
+    const NamespaceView* ns;
+    PortRule rule;
+  };
+  std::vector<Match> matches;
+  std::size_t examined = 0;
+  bool complete = true;
+};
+
+FirewallHint find_port_rules(HostView& host, const std::vector<NamespaceView>& namespaces, std::uint16_t port,
+                             std::optional<std::uint8_t> protocol, SteadyClock::time_point deadline,
+                             std::size_t threads) {
+  std::vector<std::vector<FirewallHint::Match>> found(threads);
+  std::vector<char> incomplete(threads, 0);
+  FirewallHint hint;
+  hint.examined = visit_namespaces(namespaces, deadline, threads, [&](std::size_t part, const NamespaceView& ns) {
+    auto summary = host.firewall(*ns.handle);
+    if (!summary) {
+      incomplete[part] = 1;
+      return;
+    }
+    if (summary->port_rules_total > summary->port_rules.size() || summary->rules_truncated) incomplete[part] = 1;
+    for (const PortRule& r : summary->port_rules) {
+      if (r.port == port && (!protocol || r.protocol == 0 || r.protocol == *protocol)) {
+        found[part].push_back({&ns, r});
+      }
+    }
+  });
+  for (std::size_t part = 0; part < threads; ++part) {
+    hint.matches.insert(hint.matches.end(), found[part].begin(), found[part].end());
+    if (incomplete[part]) hint.complete = false;
+  }
+  hint.complete = hint.complete && hint.examined == namespaces.size();
+  std::sort(hint.matches.begin(), hint.matches.end(), [](const auto& a, const auto& b) {
+    return std::tie(a.ns->netns, a.rule.family, a.rule.table, a.rule.chain, a.rule.handle) <
+           std::tie(b.ns->netns, b.rule.family, b.rule.table, b.rule.chain, b.rule.handle);
+  });
+  return hint;
+}
+
+}  // namespace
+
 std::string whois_port_json(HostView& host, const std::vector<NamespaceView>& namespaces, std::uint16_t port,
                             std::optional<std::uint8_t> protocol, NetnsId host_netns, WallTime now,
                             const SocketReportBudgets& budgets) {
@@ -152,44 +224,27 @@ std::string whois_port_json(HostView& host, const std::vector<NamespaceView>& na
     const NamespaceView* ns;
     InetSocket socket;
   };
-  // Listed by a few threads at once (each enters namespaces on its own):
-  // most of a listing is entering the namespace and the kernel's dumps.
   const std::size_t threads = std::clamp<std::size_t>(namespaces.size() / 64, 1, defaults::kWhoisThreads);
-  struct Part {
-    std::vector<Match> matches;
-    std::vector<std::pair<NetnsId, std::string>> errors;
-    std::size_t examined = 0;
-  };
-  std::vector<Part> parts(threads);
-  auto list_part = [&](std::size_t part) {
-    Part& p = parts[part];
-    for (std::size_t i = part; i < namespaces.size(); i += threads) {
-      if (SteadyClock::now() >= deadline) break;
-      const NamespaceView& ns = namespaces[i];
-      ++p.examined;
-      auto listed = host.list_sockets(*ns.handle, SocketScope::listening);
-      if (!listed) {
-        p.errors.emplace_back(ns.netns, listed.error().message());
-        continue;
-      }
-      for (const InetSocket& s : *listed) {
-        if (s.local_port == port && is_listening(s) && (!protocol || s.protocol == *protocol)) {
-          p.matches.push_back(Match{&ns, s});
+  std::vector<std::vector<Match>> found(threads);
+  std::vector<std::vector<std::pair<NetnsId, std::string>>> failed(threads);
+  const std::size_t examined =
+      visit_namespaces(namespaces, deadline, threads, [&](std::size_t part, const NamespaceView& ns) {
+        auto listed = host.list_sockets(*ns.handle, SocketScope::listening);
+        if (!listed) {
+          failed[part].emplace_back(ns.netns, listed.error().message());
+          return;
         }
-      }
-    }
-  };
-  std::vector<std::thread> helpers;
-  for (std::size_t part = 1; part < threads; ++part) helpers.emplace_back(list_part, part);
-  list_part(0);
-  for (std::thread& t : helpers) t.join();
+        for (const InetSocket& s : *listed) {
+          if (s.local_port == port && is_listening(s) && (!protocol || s.protocol == *protocol)) {
+            found[part].push_back(Match{&ns, s});
+          }
+        }
+      });
   std::vector<Match> matches;
   std::vector<std::pair<NetnsId, std::string>> errors;
-  std::size_t examined = 0;
-  for (Part& p : parts) {
-    matches.insert(matches.end(), p.matches.begin(), p.matches.end());
-    errors.insert(errors.end(), p.errors.begin(), p.errors.end());
-    examined += p.examined;
+  for (std::size_t part = 0; part < threads; ++part) {
+    matches.insert(matches.end(), found[part].begin(), found[part].end());
+    errors.insert(errors.end(), failed[part].begin(), failed[part].end());
   }
   // In namespace order, as the cache lists them.
   std::sort(matches.begin(), matches.end(), [](const Match& a, const Match& b) {
@@ -225,6 +280,26 @@ std::string whois_port_json(HostView& host, const std::vector<NamespaceView>& na
     out.end_object().end_object();
   }
   out.end_array();
+  // Nothing listens: a firewall may still take the port somewhere (a
+  // Kubernetes hostPort or NodePort is a DNAT rule, not a socket).
+  out.key("firewall");
+  if (matches.empty()) {
+    const FirewallHint hint = find_port_rules(host, namespaces, port, protocol, deadline, threads);
+    out.begin_object()
+        .field("complete", hint.complete)
+        .field("namespaces_examined", hint.examined)
+        .key("rules")
+        .begin_array();
+    for (const FirewallHint::Match& m : hint.matches) {
+      out.begin_object();
+      write_whereabouts(out, *m.ns, host_netns);
+      write_port_rule_fields(out, m.rule);
+      out.end_object();
+    }
+    out.end_array().end_object();
+  } else {
+    out.null();
+  }
   write_owner_walk(out, owners);
   out.end_object();
   return out.take();

@@ -7,8 +7,10 @@
 #include <sys/stat.h>
 #include <sys/utsname.h>
 
+#include "kernel/iptables_legacy.h"
 #include "kernel/mountinfo.h"
 #include "kernel/netns.h"
+#include "kernel/nfnetlink.h"
 #include "kernel/procfs.h"
 #include "kernel/rtnl.h"
 #include "kernel/sock_diag.h"
@@ -52,6 +54,29 @@ Result<std::vector<InetSocket>> KernelHost::list_sockets(const NamespaceHandle& 
     all.insert(all.end(), listed->begin(), listed->end());
   }
   return all;
+}
+
+// Like sockets, a socket of its own per answer.
+Result<ConntrackCount> KernelHost::conntrack(const NamespaceHandle& ns) {
+  auto inode = netns_inode(ns.fd.get());
+  auto sock = NfnetlinkSocket::open_in(ns.fd.get(), inode ? *inode : 0, &counters_);
+  if (!sock) return sock.error();
+  return sock->conntrack();
+}
+
+Result<FirewallSummary> KernelHost::firewall(const NamespaceHandle& ns) {
+  auto inode = netns_inode(ns.fd.get());
+  auto sock = NfnetlinkSocket::open_in(ns.fd.get(), inode ? *inode : 0, &counters_);
+  if (!sock) return sock.error();
+  auto summary = sock->nftables();
+  if (!summary) return summary.error();
+  // The legacy tables are asked for from inside the namespace: the list of
+  // those it has is its /proc/net, and their sockets must be made there.
+  auto legacy = run_in_netns(ns.fd.get(), [] { return list_legacy_tables(); });
+  if (!legacy) return legacy.error();
+  if (!*legacy) return legacy->error();
+  summary->legacy = std::move(legacy->value());
+  return summary;
 }
 
 SocketOwners KernelHost::socket_owners(const std::unordered_set<std::uint64_t>& inodes,

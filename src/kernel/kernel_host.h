@@ -39,6 +39,8 @@ class KernelHost final : public HostView {
   Result<std::vector<InetSocket>> list_sockets(const NamespaceHandle& ns, SocketScope scope) override;
   SocketOwners socket_owners(const std::unordered_set<std::uint64_t>& inodes,
                              std::chrono::steady_clock::time_point deadline) override;
+  Result<ConntrackCount> conntrack(const NamespaceHandle& ns) override;
+  Result<FirewallSummary> firewall(const NamespaceHandle& ns) override;
 
  private:
   NetlinkCounters own_counters_;

@@ -19,6 +19,7 @@
 
 #include "resolver/facts.h"
 #include "resolver/model.h"
+#include "resolver/netfilter.h"
 #include "resolver/sockets.h"
 #include "util/fd.h"
 #include "util/result.h"
@@ -102,6 +103,17 @@ class HostView {
     (void)ns;
     (void)scope;
     return Error::os("list sockets", ENOTSUP);
+  }
+  // The connection-tracking count and the firewall of the namespace behind
+  // `ns`, read now (never cached): nf_tables' tables, chains and rule
+  // counts, and the legacy iptables tables it has.
+  virtual Result<ConntrackCount> conntrack(const NamespaceHandle& ns) {
+    (void)ns;
+    return Error::os("conntrack", ENOTSUP);
+  }
+  virtual Result<FirewallSummary> firewall(const NamespaceHandle& ns) {
+    (void)ns;
+    return Error::os("firewall", ENOTSUP);
   }
   // Which processes hold the sockets `inodes`, looked for until `deadline`.
   virtual SocketOwners socket_owners(const std::unordered_set<std::uint64_t>& inodes,

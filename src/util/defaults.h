@@ -164,6 +164,18 @@ inline constexpr std::chrono::milliseconds kWhoisPortBudget{5000};
 // the kernel's dumps are most of it; this machine has 2 cores).
 inline constexpr std::size_t kWhoisThreads = 2;
 
+// Conntrack and the firewall, read on demand (GET /v1/namespaces/{netns}/
+// conntrack and /firewall, the hint of GET /v1/whois?port=): the nf_tables
+// rules read per namespace before the count stops (kube-proxy's thousands
+// fit; a flood is counted as far as it was read, and said), the rules that
+// match a port kept per namespace, and the largest legacy table read (its
+// entries are copied whole out of the kernel).
+inline constexpr std::uint64_t kFirewallRulesRead = 200000;
+inline constexpr std::size_t kFirewallPortRulesKept = 256;
+inline constexpr std::uint32_t kLegacyTableBytesMax = 64u << 20;
+// How long a netfilter request waits for the kernel's next reply datagram.
+inline constexpr std::chrono::seconds kNfnetlinkReplyTimeout{5};
+
 // The change stream (GET /v1/events): changes held per subscriber (past
 // them it loses changes, counted), the history kept for ?since=, how many
 // may follow at once (each holds a worker of the events lane while it does,

@@ -437,6 +437,21 @@ class Conformance:
         self.expect((400, "invalid_protocol"), r("GET", "/v1/whois?port=80&proto=foo"))
         self.expect((400, "port_has_no_past"), r("GET", "/v1/whois?port=80&at=-1m"))
 
+        # Conntrack and the firewall, read now: a nat rule on a port nothing
+        # listens on, which whois by port then names.
+        subprocess.run(["ip", "netns", "exec", name, "nft", "add table ip nat; "
+                        "add chain ip nat pre { type nat hook prerouting priority -100; }; "
+                        "add rule ip nat pre tcp dport 8472 dnat to 192.0.2.1"], check=True)
+        r("GET", "/v1/namespaces/" + name + "/conntrack")
+        firewall = self.json_of(r("GET", "/v1/namespaces/" + name + "/firewall"))
+        if not any(p.get("port") == 8472 for p in (firewall or {}).get("port_rules", [])):
+            self.failures.append(f"GET /v1/namespaces/{name}/firewall: no rule on 8472: {firewall!r:.300}")
+        found = self.json_of(r("GET", "/v1/whois?port=8472"))
+        if not ((found or {}).get("firewall") or {}).get("rules"):
+            self.failures.append(f"GET /v1/whois?port=8472: no firewall rule: {found!r:.300}")
+        self.expect((400, "conntrack_has_no_past"), r("GET", "/v1/namespaces/" + host + "/conntrack?at=-1m"))
+        self.expect((400, "firewall_has_no_past"), r("GET", "/v1/namespaces/" + host + "/firewall?at=-1m"))
+
         # Whois: a veth pair inside the test's namespace, with an address.
         subprocess.run(["ip", "-n", name, "link", "add", name + "a", "type", "veth", "peer", "name", name + "b"],
                        check=True)

@@ -16,7 +16,7 @@ seed=${FUZZ_SEED:-1}
 shift || true
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(rtnl_fuzz mountinfo_fuzz dump_params_fuzz config_fuzz request_reader_fuzz history_params_fuzz
-  document_diff_fuzz sock_diag_fuzz)
+  document_diff_fuzz sock_diag_fuzz nfnetlink_fuzz)
 
 BUILD=${FUZZ_BUILD:-build-fuzz}
 CC=clang-14 CXX=clang++-14 cmake -S . -B "$BUILD" -DNETNSD_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
