@@ -617,6 +617,23 @@ std::string describe_event(const json& e, bool with_day = false) {
         if (f.is_string() && f != "permanent") line += " " + f.get<std::string>();
       }
     }
+  } else if (type.rfind("route_", 0) == 0) {
+    const json r = e.value("route", json());
+    line += " " + field_text(r, "dst");
+    if (r.is_object() && r["gateway"].is_string()) line += " via " + r["gateway"].get<std::string>();
+    line += " dev " + field_text(r, "dev") + " table " + field_text(r, "table");
+  } else if (type.rfind("rule_", 0) == 0) {
+    const json r = e.value("rule", json());
+    line += " priority " + field_text(r, "priority") + " from " + field_text(r, "src") + " to " + field_text(r, "dst") +
+            " " + field_text(r, "action") + " table " + field_text(r, "table");
+  } else if (type.rfind("neighbour_", 0) == 0) {
+    const json n = e.value("neighbour", json());
+    line += " " + field_text(n, "dst") + " lladdr " + field_text(n, "lladdr") + " dev " + field_text(n, "dev");
+    if (n.is_object() && n["state"].is_array()) {
+      for (const json& state : n["state"]) {
+        if (state.is_string()) line += " " + state.get<std::string>();
+      }
+    }
   }
   return line;
 }

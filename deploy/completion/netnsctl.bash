@@ -65,7 +65,9 @@ _netnsctl() {
         --netns) COMPREPLY=($(compgen -W "$(_netnsctl_namespaces)" -- "$cur")) ;;
         --type)
           COMPREPLY=($(compgen -W "netns device address netns_added netns_changed netns_removed device_added
-            device_changed device_removed address_added address_changed address_removed" -- "$cur")) ;;
+            device_changed device_removed address_added address_changed address_removed route rule neighbour
+            route_added route_changed route_removed rule_added rule_removed neighbour_added neighbour_changed
+            neighbour_removed" -- "$cur")) ;;
         --since) ;;
         *) COMPREPLY=($(compgen -W "--json --netns --type --since" -- "$cur")) ;;
       esac ;;

@@ -1,5 +1,6 @@
 #include "dump/event_encoder.h"
 
+#include "dump/facts_encoder.h"
 #include "dump/json_encoder.h"
 #include "util/json_writer.h"
 
@@ -74,6 +75,36 @@ std::string change_to_ndjson(const Change& c) {
         write_address(out, *c.address, c.device_name);
       }
       break;
+    case ChangeKind::route_added:
+    case ChangeKind::route_changed:
+    case ChangeKind::route_removed:
+    case ChangeKind::rule_added:
+    case ChangeKind::rule_removed:
+    case ChangeKind::neighbour_added:
+    case ChangeKind::neighbour_changed:
+    case ChangeKind::neighbour_removed: {
+      // The devices it names, as the cache knew them when it changed.
+      NamespaceView names;
+      for (const auto& [ifindex, name] : c.device_names) {
+        Device d;
+        d.ifindex = ifindex;
+        d.name = name;
+        names.devices.push_back(std::move(d));
+      }
+      if (c.route) {
+        out.key("route");
+        write_route(out, *c.route, names);
+      }
+      if (c.rule) {
+        out.key("rule");
+        write_rule(out, *c.rule);
+      }
+      if (c.neighbour) {
+        out.key("neighbour");
+        write_neighbour(out, *c.neighbour, names);
+      }
+      break;
+    }
   }
   out.end_object();
   return out.take();  // with its newline

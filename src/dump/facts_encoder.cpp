@@ -40,6 +40,8 @@ void write_optional_ip(JsonWriter& out, std::uint8_t family, const std::optional
   }
 }
 
+}  // namespace
+
 void write_route(JsonWriter& out, const Route& r, const NamespaceView& ns) {
   out.begin_object()
       .field("family", family_text(r.family))
@@ -126,8 +128,6 @@ void write_neighbour(JsonWriter& out, const Neighbour& n, const NamespaceView& n
   write_names(out, neighbour_state_names(n.state));
   out.field("router", (n.flags & 0x80) != 0).field("proxy", (n.flags & 0x08) != 0).end_object();
 }
-
-}  // namespace
 
 void write_facts(JsonWriter& out, const NamespaceFacts* facts, const NamespaceView& ns) {
   if (!facts) {

@@ -13,4 +13,9 @@ namespace netnsd {
 // `facts` is null: not kept) and "routing" (what was dropped over a budget).
 void write_facts(JsonWriter& out, const NamespaceFacts* facts, const NamespaceView& ns);
 
+// One route, rule or neighbour as an object (device names from `ns`).
+void write_route(JsonWriter& out, const Route& route, const NamespaceView& ns);
+void write_rule(JsonWriter& out, const Rule& rule);
+void write_neighbour(JsonWriter& out, const Neighbour& neighbour, const NamespaceView& ns);
+
 }  // namespace netnsd

@@ -29,6 +29,7 @@ constexpr std::string_view kJournaldSocket = "/run/systemd/journal/socket";
 std::string device_of(const Change& c) {
   if (c.device) return c.device->name;
   if (c.old) return c.old->name;
+  if (c.neighbour && !c.device_names.empty()) return c.device_names.front().second;
   return c.device_name;
 }
 
@@ -74,6 +75,17 @@ std::string message(const Change& c, const EventContext& context) {
       text = "address " + address + what + device + " in " + netns;
       break;
     }
+    case ChangeKind::neighbour_added:
+    case ChangeKind::neighbour_removed: {
+      const std::string address = c.neighbour ? ip_text(c.neighbour->family, c.neighbour->dst) : "a neighbour";
+      const std::string lladdr = c.neighbour && !c.neighbour->lladdr.empty() ? " at " + c.neighbour->lladdr : "";
+      text = "neighbour " + address + lladdr +
+             (c.kind == ChangeKind::neighbour_added ? " appeared on " : " vanished from ") + device + " in " + netns;
+      break;
+    }
+    default:  // not recorded_in_history: never reaches the event log
+      text = std::string(to_string(c.kind)) + " in " + netns;
+      break;
   }
   if (!context.pod.empty()) {
     text += " [pod " + escape_for_log(context.pod, 128) + "]";
@@ -155,6 +167,9 @@ std::vector<std::pair<std::string, std::string>> entry_fields(const Change& chan
   if (const std::string device = device_of(change); !device.empty()) f.emplace_back("NETNSD_DEVICE", device);
   if (change.address) {
     f.emplace_back("NETNSD_ADDRESS", address_text(*change.address) + "/" + std::to_string(change.address->prefix_len));
+  }
+  if (change.neighbour) {
+    f.emplace_back("NETNSD_ADDRESS", ip_text(change.neighbour->family, change.neighbour->dst));
   }
   if (!context.container.empty()) f.emplace_back("NETNSD_CONTAINER", context.container);
   if (!context.pod.empty()) f.emplace_back("NETNSD_POD", context.pod);

@@ -436,9 +436,14 @@ struct Journal::Impl {
     while (!body.empty() && body.back() == '\n') body.pop_back();
     st.insert_change.bind(7, body);
     if (ns_it != open.end()) st.insert_change.bind(3, ns_it->second.row);
-    const std::string& device = c.device ? c.device->name : c.device_name;
+    // A neighbour appearing or vanishing is found by its address and device
+    // like an address of the host's own.
+    const std::string& device = c.device                                 ? c.device->name
+                                : c.neighbour && !c.device_names.empty() ? c.device_names.front().second
+                                                                         : c.device_name;
     if (!device.empty()) st.insert_change.bind_blob(5, device.data(), device.size());
     if (c.address) st.insert_change.bind(6, address_text(*c.address));
+    if (c.neighbour) st.insert_change.bind(6, ip_text(c.neighbour->family, c.neighbour->dst));
     return st.insert_change.run();
   }
 

@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <map>
 #include <set>
+#include <type_traits>
+#include <variant>
 
 #include "resolver/peers.h"
 #include "util/heap.h"
@@ -463,6 +465,40 @@ void Tracker::request_gather(ScanMode mode, WallTime as_of) {
   gather_wake_.notify_one();
 }
 
+namespace {
+
+// The change stream's record of a route, rule or neighbour that was added,
+// changed or removed; nothing for any other outcome.
+std::optional<Change> fact_change(NetnsId netns, FactOutcome outcome,
+                                  const std::variant<Route, Rule, Neighbour>& fact) {
+  if (outcome != FactOutcome::added && outcome != FactOutcome::changed && outcome != FactOutcome::removed) {
+    return std::nullopt;
+  }
+  const bool added = outcome == FactOutcome::added, removed = outcome == FactOutcome::removed;
+  Change c;
+  c.netns = netns;
+  std::visit(
+      [&](const auto& f) {
+        using T = std::decay_t<decltype(f)>;
+        if constexpr (std::is_same_v<T, Route>) {
+          c.kind = added ? ChangeKind::route_added : removed ? ChangeKind::route_removed : ChangeKind::route_changed;
+          c.route = f;
+        } else if constexpr (std::is_same_v<T, Rule>) {
+          c.kind = removed ? ChangeKind::rule_removed : ChangeKind::rule_added;
+          c.rule = f;
+        } else {
+          c.kind = added     ? ChangeKind::neighbour_added
+                   : removed ? ChangeKind::neighbour_removed
+                             : ChangeKind::neighbour_changed;
+          c.neighbour = f;
+        }
+      },
+      fact);
+  return c;
+}
+
+}  // namespace
+
 void Tracker::on_fact(NetnsId netns, const NamespaceOwner& owner, const FactEvent& event) {
   if (event.partial) {
     // A next hop appended to a route the message does not give whole.
@@ -470,6 +506,11 @@ void Tracker::on_fact(NetnsId netns, const NamespaceOwner& owner, const FactEven
     return;
   }
   const FactOutcome outcome = config_.facts->apply(netns, owner, event);
+  if (auto change = fact_change(netns, outcome, event.fact)) {
+    std::vector<Change> changes;
+    changes.push_back(std::move(*change));
+    resolver_.publish_facts(std::move(changes));
+  }
   // Room freed in a namespace that dropped some: a listing finds them.
   if ((outcome == FactOutcome::removed && config_.facts->truncated(netns)) || outcome == FactOutcome::needs_listing) {
     request_fact_list(netns);
@@ -596,7 +637,15 @@ void Tracker::apply_gathered(Gathered gathered) {
       spdlog::debug("netns {}: cannot list routes: {}", netns, listing.error().message());
       continue;
     }
-    config_.facts->replace(netns, watch->second.owner, std::move(listing.value()));
+    // What the listing found changed (a route the kernel flushed with its
+    // device without a word, what an overflow hid) is on the stream too.
+    std::vector<FactStore::Difference> differences;
+    config_.facts->replace(netns, watch->second.owner, std::move(listing.value()), &differences);
+    std::vector<Change> changes;
+    for (const FactStore::Difference& d : differences) {
+      if (auto change = fact_change(netns, d.outcome, d.fact)) changes.push_back(std::move(*change));
+    }
+    if (!changes.empty()) resolver_.publish_facts(std::move(changes));
   }
   publish_counters();
   // A pass allocates and frees per-namespace maps; give the pages back so

@@ -8,11 +8,23 @@ namespace netnsd {
 namespace {
 
 constexpr std::pair<ChangeKind, std::string_view> kKindNames[] = {
-    {ChangeKind::netns_added, "netns_added"},         {ChangeKind::netns_changed, "netns_changed"},
-    {ChangeKind::netns_removed, "netns_removed"},     {ChangeKind::device_added, "device_added"},
-    {ChangeKind::device_changed, "device_changed"},   {ChangeKind::device_removed, "device_removed"},
-    {ChangeKind::address_added, "address_added"},     {ChangeKind::address_changed, "address_changed"},
+    {ChangeKind::netns_added, "netns_added"},
+    {ChangeKind::netns_changed, "netns_changed"},
+    {ChangeKind::netns_removed, "netns_removed"},
+    {ChangeKind::device_added, "device_added"},
+    {ChangeKind::device_changed, "device_changed"},
+    {ChangeKind::device_removed, "device_removed"},
+    {ChangeKind::address_added, "address_added"},
+    {ChangeKind::address_changed, "address_changed"},
     {ChangeKind::address_removed, "address_removed"},
+    {ChangeKind::route_added, "route_added"},
+    {ChangeKind::route_changed, "route_changed"},
+    {ChangeKind::route_removed, "route_removed"},
+    {ChangeKind::rule_added, "rule_added"},
+    {ChangeKind::rule_removed, "rule_removed"},
+    {ChangeKind::neighbour_added, "neighbour_added"},
+    {ChangeKind::neighbour_changed, "neighbour_changed"},
+    {ChangeKind::neighbour_removed, "neighbour_removed"},
 };
 
 }  // namespace
@@ -56,8 +68,24 @@ std::vector<std::string> changed_fields(const Device& before, const Device& afte
   return fields;
 }
 
+bool recorded_in_history(ChangeKind kind) {
+  switch (kind) {
+    case ChangeKind::route_added:
+    case ChangeKind::route_changed:
+    case ChangeKind::route_removed:
+    case ChangeKind::rule_added:
+    case ChangeKind::rule_removed:
+    case ChangeKind::neighbour_changed:
+      return false;
+    default:
+      return true;
+  }
+}
+
 bool ChangeFilter::accepts(const Change& change) const {
-  return (netns.empty() || netns.count(change.netns)) && (kinds.empty() || kinds.count(change.kind));
+  if (!netns.empty() && !netns.count(change.netns)) return false;
+  if (kinds.empty()) return change.kind != ChangeKind::neighbour_changed;
+  return kinds.count(change.kind) > 0;
 }
 
 struct ChangeFeed::Subscription::State {
@@ -83,6 +111,9 @@ struct ChangeFeed::Core {
   // reported where it is: before the first change queued after it.
   void offer(Subscription::State& s, const ChangePtr& change) {
     if (!s.filter.accepts(*change)) return;
+    // netnsd's own subscribers (the journal, the event log) record history:
+    // a route storm must not fill their queues.
+    if (s.internal && !recorded_in_history(change->kind)) return;
     if (s.queue.size() >= s.queue_cap) {
       ++s.dropped;
       ++stats.lost;

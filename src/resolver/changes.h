@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "resolver/model.h"
+#include "resolver/routing.h"
 #include "util/clock.h"
 #include "util/defaults.h"
 
@@ -37,10 +38,27 @@ enum class ChangeKind : std::uint8_t {
   address_added,
   address_changed,  // flags or scope (DAD done, deprecated, ...)
   address_removed,
+  // Beside the cache (resolver/facts.h): routes, policy rules, neighbours.
+  // A neighbour's state flaps constantly on a busy host: neighbour_changed
+  // goes only to subscribers that ask for it by type, and neither it nor
+  // the route and rule changes are recorded in the journal or event log.
+  route_added,
+  route_changed,
+  route_removed,
+  rule_added,
+  rule_removed,
+  neighbour_added,
+  neighbour_changed,
+  neighbour_removed,
 };
 std::string_view to_string(ChangeKind kind);
 // "device_added", or a family: "netns", "device", "address".
 std::optional<std::set<ChangeKind>> change_kinds(std::string_view name);
+// Whether the history journal and the event log record changes of this
+// kind: not routes and rules (the kernel's tables, kept live but not
+// history), not a neighbour's state changes (only its appearing and
+// vanishing).
+bool recorded_in_history(ChangeKind kind);
 
 struct Change {
   std::uint64_t seq = 0;  // from 1, set by the feed
@@ -74,6 +92,12 @@ struct Change {
   std::uint32_t ifindex = 0;
   std::string device_name;
   std::optional<Address> address;
+  // route_*, rule_*, neighbour_*: the fact as it now is (or last was), and
+  // the names of the devices it names, as the cache knows them.
+  std::optional<Route> route;
+  std::optional<Rule> rule;
+  std::optional<Neighbour> neighbour;
+  std::vector<std::pair<std::uint32_t, std::string>> device_names;
 };
 using ChangePtr = std::shared_ptr<const Change>;
 
@@ -82,7 +106,8 @@ using ChangePtr = std::shared_ptr<const Change>;
 // or none).
 std::vector<std::string> changed_fields(const Device& before, const Device& after);
 
-// Which changes a subscriber wants: empty sets take everything.
+// Which changes a subscriber wants: empty sets take everything but
+// neighbour_changed, which only a subscriber asking for it by type gets.
 struct ChangeFilter {
   std::set<NetnsId> netns;
   std::set<ChangeKind> kinds;
@@ -150,8 +175,9 @@ class ChangeFeed {
   // changes after that sequence number still in the history (a `lost` item
   // first when some have left it).
   std::unique_ptr<Subscription> subscribe(ChangeFilter filter, std::optional<std::uint64_t> since = std::nullopt);
-  // netnsd's own subscriber (the journal): every change, a queue of its own
-  // size, and not counted against max_subscribers.
+  // netnsd's own subscribers (the journal, the event log): every change
+  // recorded_in_history, a queue of its own size, and not counted against
+  // max_subscribers.
   std::unique_ptr<Subscription> subscribe_internal(std::size_t queue);
   // Ends every subscription (next() returns at once, closed() is true).
   void close();

@@ -146,9 +146,39 @@ FactOutcome FactStore::apply_neighbour(Entry& e, const Neighbour& neighbour, boo
   return FactOutcome::added;
 }
 
-void FactStore::replace(NetnsId netns, const NamespaceOwner& owner, FactListing listing) {
+namespace {
+
+// What changed between two keyed maps of facts, appended to `out`.
+template <class Map>
+void compare(const Map& before, const Map& after, std::vector<FactStore::Difference>& out) {
+  for (const auto& [key, fact] : after) {
+    auto was = before.find(key);
+    if (was == before.end()) {
+      out.push_back({FactOutcome::added, fact});
+    } else if (!(was->second == fact)) {
+      out.push_back({FactOutcome::changed, fact});
+    }
+  }
+  for (const auto& [key, fact] : before) {
+    if (!after.count(key)) out.push_back({FactOutcome::removed, fact});
+  }
+}
+
+}  // namespace
+
+void FactStore::replace(NetnsId netns, const NamespaceOwner& owner, FactListing listing,
+                        std::vector<Difference>* differences) {
   std::lock_guard lock(mutex_);
   Entry& e = entries_[netns];
+  const bool compared = differences && e.listed;
+  std::map<RouteKey, Route> routes_before;
+  std::vector<Rule> rules_before;
+  std::map<NeighbourKey, Neighbour> neighbours_before;
+  if (compared) {
+    routes_before = e.routes;
+    rules_before = e.rules;
+    neighbours_before = e.neighbours;
+  }
   release(e);
   e.owner = owner;
   e.listed = true;
@@ -158,6 +188,20 @@ void FactStore::replace(NetnsId netns, const NamespaceOwner& owner, FactListing 
   e.routes_dropped += listing.routes_beyond;
   e.rules_dropped += listing.rules_beyond;
   e.neighbours_dropped += listing.neighbours_beyond;
+  if (!compared) return;
+  compare(routes_before, e.routes, *differences);
+  compare(neighbours_before, e.neighbours, *differences);
+  // Rules have no key but themselves.
+  for (const Rule& r : e.rules) {
+    if (std::find(rules_before.begin(), rules_before.end(), r) == rules_before.end()) {
+      differences->push_back({FactOutcome::added, r});
+    }
+  }
+  for (const Rule& r : rules_before) {
+    if (std::find(e.rules.begin(), e.rules.end(), r) == e.rules.end()) {
+      differences->push_back({FactOutcome::removed, r});
+    }
+  }
 }
 
 FactOutcome FactStore::apply(NetnsId netns, const NamespaceOwner& owner, const FactEvent& event) {

@@ -95,8 +95,18 @@ class FactStore {
  public:
   explicit FactStore(FactBudgets budgets = {}) : budgets_(budgets) {}
 
+  // A fact that a listing found changed: what it is now (or was, when it
+  // is gone).
+  struct Difference {
+    FactOutcome outcome = FactOutcome::added;  // added, changed or removed
+    std::variant<Route, Rule, Neighbour> fact;
+  };
   // Replaces what namespace `netns` (owned by `owner`) has with a listing.
-  void replace(NetnsId netns, const NamespaceOwner& owner, FactListing listing);
+  // When `differences` is given and the namespace was listed before, what
+  // the listing added, changed or removed is appended to it (a namespace's
+  // first listing is what it had, not changes).
+  void replace(NetnsId netns, const NamespaceOwner& owner, FactListing listing,
+               std::vector<Difference>* differences = nullptr);
   // Applies one notification.
   FactOutcome apply(NetnsId netns, const NamespaceOwner& owner, const FactEvent& event);
   // Forgets a namespace that left the cache.

@@ -58,6 +58,25 @@ void Resolver::note_locked(Change change) {
   if (feed_) changes_.push_back(std::move(change));
 }
 
+void Resolver::publish_facts(std::vector<Change> changes) {
+  Mutation m(*this);
+  if (!feed_) return;
+  for (Change& c : changes) {
+    auto it = entries_.find(c.netns);
+    if (it == entries_.end()) continue;  // left the cache meanwhile
+    std::vector<std::uint32_t> ifindexes;
+    if (c.route) {
+      for (const NextHop& hop : c.route->nexthops) ifindexes.push_back(hop.ifindex);
+    }
+    if (c.neighbour) ifindexes.push_back(c.neighbour->ifindex);
+    for (std::uint32_t ifindex : ifindexes) {
+      auto d = it->second.devices.find(ifindex);
+      if (ifindex != 0 && d != it->second.devices.end()) c.device_names.emplace_back(ifindex, d->second.name);
+    }
+    note_locked(std::move(c));
+  }
+}
+
 void Resolver::note_address_locked(ChangeKind kind, NetnsId netns, const Device& device, const Address& address) {
   if (!feed_) return;  // no change built for nobody
   Change c;

@@ -81,6 +81,10 @@ class Resolver {
   // Where every change the cache applies is published (null: nowhere); set
   // it before events flow. The feed must outlive the resolver's use of it.
   void set_feed(ChangeFeed* feed) { feed_ = feed; }
+  // Publishes changes to namespaces' routes, rules and neighbours (kept
+  // beside the cache, in a FactStore) in order with the cache's own, each
+  // with the names of the devices it names as the cache knows them.
+  void publish_facts(std::vector<Change> changes);
 
   // Adds a namespace with its handle. Returns false (and drops `handle`) when
   // the namespace already has one, or when it may not take a place.

@@ -6,6 +6,7 @@
 // after the start, it learnt from notifications.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <set>
@@ -15,6 +16,7 @@
 #include <vector>
 
 #include "daemon.h"
+#include "event_stream.h"
 #include "privileged.h"
 #include "system.h"
 
@@ -24,6 +26,7 @@ namespace {
 using namespace std::chrono_literals;
 using nlohmann::json;
 using testing::Daemon;
+using testing::EventStream;
 using testing::eventually;
 using testing::NamedNetns;
 using testing::unique_name;
@@ -299,6 +302,104 @@ TEST_F(Routes, ANamespaceBeyondTheRouteBudgetKeepsTheFirstAndCountsTheRest) {
       8s))
       << ns["routing"].dump() << " while the kernel has " << kernel();
   EXPECT_EQ(netnsd.get_json("/healthz")["status"], "ok");
+}
+
+// The change stream carries route and neighbour changes as they happen (a
+// neighbour's state changes only to a subscriber that asks for them); the
+// journal records neighbours appearing and vanishing, and no routes.
+TEST_F(Routes, RouteAndNeighbourChangesAreOnTheStreamAndNeighboursInTheJournal) {
+  NamedNetns a(unique_name("ea"));
+  NamedNetns b(unique_name("eb"));
+  a.ip({"link", "add", "ea0", "type", "veth", "peer", "name", "eb0", "netns", b.name()});
+  a.ip({"addr", "add", "10.211.0.1/24", "dev", "ea0"});
+  b.ip({"addr", "add", "10.211.0.2/24", "dev", "eb0"});
+  a.ip({"link", "set", "ea0", "up"});
+  b.ip({"link", "set", "eb0", "up"});
+  Daemon netnsd({"--resync-interval", "0"});
+  ASSERT_TRUE(netnsd.ready());
+  const std::string netns = std::to_string(a.inode());
+  ASSERT_TRUE(eventually(
+      [&] {
+        const json ns = netnsd.get_json("/v1/namespaces/" + netns);
+        return ns.is_object() && ns["routing"].is_object() && ns["routing"]["listed"] == true;
+      },
+      5s));
+  EventStream plain(netnsd.socket_path(), "?netns=" + netns);
+  EventStream asked(netnsd.socket_path(), "?netns=" + netns + "&type=neighbour_changed,route");
+  for (EventStream* s : {&plain, &asked}) {
+    ASSERT_EQ(s->status(), 200);
+    ASSERT_TRUE(s->wait_for([](const json& e) { return e["type"] == "subscribed"; }, 2s));
+  }
+
+  a.ip({"route", "add", "10.212.0.0/24", "via", "10.211.0.2"});
+  a.ip({"neigh", "add", "10.211.0.9", "lladdr", "02:00:00:00:00:09", "dev", "ea0", "nud", "permanent"});
+  a.ip({"neigh", "replace", "10.211.0.9", "lladdr", "02:00:00:00:00:0a", "dev", "ea0", "nud", "permanent"});
+  a.ip({"route", "del", "10.212.0.0/24"});
+  a.ip({"neigh", "del", "10.211.0.9", "dev", "ea0"});
+
+  auto route_is = [](const json& e, const char* type) {
+    return e["type"] == type && e["route"]["dst"] == "10.212.0.0/24";
+  };
+  auto neighbour_is = [](const json& e, const char* type) {
+    return e["type"] == type && e["neighbour"]["dst"] == "10.211.0.9";
+  };
+  auto added = plain.wait_for([&](const json& e) { return route_is(e, "route_added"); }, 3s);
+  ASSERT_TRUE(added);
+  EXPECT_EQ(added->body["route"]["gateway"], "10.211.0.2") << added->body.dump();
+  EXPECT_EQ(added->body["route"]["dev"], "ea0") << added->body.dump();
+  auto appeared = plain.wait_for([&](const json& e) { return neighbour_is(e, "neighbour_added"); }, 3s);
+  ASSERT_TRUE(appeared);
+  EXPECT_EQ(appeared->body["neighbour"]["lladdr"], "02:00:00:00:00:09") << appeared->body.dump();
+  EXPECT_EQ(appeared->body["neighbour"]["dev"], "ea0") << appeared->body.dump();
+  ASSERT_TRUE(plain.wait_for([&](const json& e) { return route_is(e, "route_removed"); }, 3s));
+  std::vector<std::string> plain_types;
+  ASSERT_TRUE(plain.wait_for(
+      [&](const json& e) {
+        plain_types.push_back(e["type"]);
+        return neighbour_is(e, "neighbour_removed");
+      },
+      3s));
+  // The neighbour's change came between its appearing and vanishing: not
+  // to a subscriber that did not ask for it.
+  for (const std::string& type : plain_types) EXPECT_NE(type, "neighbour_changed");
+  // Only the subscriber that asked sees the neighbour change; it sees no
+  // neighbour appearing, which it did not ask for.
+  std::vector<std::string> asked_types;
+  const auto changed = asked.wait_for(
+      [&](const json& e) {
+        asked_types.push_back(e["type"]);
+        return neighbour_is(e, "neighbour_changed");
+      },
+      3s);
+  ASSERT_TRUE(changed) << ::testing::PrintToString(asked_types);
+  EXPECT_EQ(changed->body["neighbour"]["lladdr"], "02:00:00:00:00:0a");
+  for (const json& e : asked.drain(500ms)) asked_types.push_back(e["type"]);
+  for (const std::string& type : asked_types) EXPECT_NE(type, "neighbour_added");
+  EXPECT_NE(std::find(asked_types.begin(), asked_types.end(), "route_removed"), asked_types.end());
+
+  // The journal: the neighbour's appearing and vanishing, by its address;
+  // not its change, and no route of the namespace.
+  std::vector<std::string> recorded;
+  ASSERT_TRUE(eventually(
+      [&] {
+        recorded.clear();
+        auto res = netnsd.get("/v1/history?address=10.211.0.9");
+        if (!res || res->status != 200) return false;
+        std::istringstream lines(res->body);
+        std::string line;
+        while (std::getline(lines, line)) {
+          const json e = json::parse(line, nullptr, false);
+          if (e.is_object() && e.contains("type")) recorded.push_back(e["type"]);
+        }
+        return recorded.size() >= 2;
+      },
+      5s))
+      << ::testing::PrintToString(recorded);
+  EXPECT_EQ(recorded, (std::vector<std::string>{"neighbour_added", "neighbour_removed"}));
+  auto all = netnsd.get("/v1/history?netns=" + netns);
+  ASSERT_TRUE(all);
+  EXPECT_EQ(all->body.find("route_"), std::string::npos) << all->body.substr(0, 2000);
+  EXPECT_EQ(all->body.find("neighbour_changed"), std::string::npos);
 }
 
 }  // namespace
