@@ -33,9 +33,10 @@ const std::string kUsage = std::string(R"(Usage: netnsctl [--socket PATH] COMMAN
 
 Commands:
   dump [--snapshot-interfaces | --at TIME] [--stream [--format json|dot|svg|png]] [--schema netnsd|datadog]
-       [--netns ID]...
+       [--netns ID]... [--include routes,neighbours,sockets,conntrack,firewall]
         dump the cache to files (prints their paths) or, with --stream, to stdout (svg and png: the graph,
-        rendered by netnsd); with --at, the cache as it was then (from the history journal)
+        rendered by netnsd); with --at, the cache as it was then (from the history journal); with
+        --include, each namespace also carries those, read now
   health            check that netnsd answers
   ls                list cached namespaces
   get NETNS         show one namespace (inode or bind-mount name) as JSON
@@ -124,7 +125,7 @@ int cmd_dump(httplib::Client& client, const std::string& socket, const std::vect
     } else if (a == "--stream") {
       stream = true;
       body["output"] = "stream";
-    } else if (a == "--format" || a == "--schema") {
+    } else if (a == "--format" || a == "--schema" || a == "--include") {
       const std::string* v = value();
       if (!v) return usage_error(a + " needs a value");
       body[a.substr(2)] = *v;

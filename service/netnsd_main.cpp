@@ -307,6 +307,7 @@ int run(const ServiceConfig& config) {
   Tracker tracker(resolver, host, sources, clock, live);
   const DumpFileOptions file_options = dump_file_options(config, options.socket_group);
   Dumper dumper(resolver, host, clock, config.dump_dir, file_options);
+  dumper.set_facts(facts.get());
   sweep_dumps(config.dump_dir, file_options);
   Telemetry telemetry;
   HttpApiDeps deps{resolver,

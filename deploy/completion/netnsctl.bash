@@ -47,7 +47,8 @@ _netnsctl() {
         --schema) COMPREPLY=($(compgen -W "netnsd datadog" -- "$cur")) ;;
         --netns) COMPREPLY=($(compgen -W "$(_netnsctl_namespaces)" -- "$cur")) ;;
         --at) ;;
-        *) COMPREPLY=($(compgen -W "--snapshot-interfaces --at --stream --format --schema --netns" -- "$cur")) ;;
+        --include) COMPREPLY=($(compgen -W "routes neighbours sockets conntrack firewall" -- "$cur")) ;;
+        *) COMPREPLY=($(compgen -W "--snapshot-interfaces --at --stream --format --schema --netns --include" -- "$cur")) ;;
       esac ;;
     diff)
       # A TIME, "now" or a dump file.

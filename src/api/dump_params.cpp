@@ -23,7 +23,7 @@ constexpr DumpFormatInfo kFormats[] = {
 
 using Json = nlohmann::json;
 
-constexpr std::string_view kKnown[] = {"snapshot_interfaces", "output", "format", "schema", "netns", "at"};
+constexpr std::string_view kKnown[] = {"snapshot_interfaces", "output", "format", "schema", "netns", "at", "include"};
 
 bool known(std::string_view key) {
   return std::find(std::begin(kKnown), std::end(kKnown), key) != std::end(kKnown);
@@ -66,7 +66,7 @@ Result<bool, ApiError> add_text_params(Raw& raw, const ParamList& params) {
                                    "parameter '" + key + "' is given both in the body and in the query");
     }
     auto& values = raw.text[key];
-    if (!values.empty() && key != "netns") {
+    if (!values.empty() && key != "netns" && key != "include") {
       return ApiError::bad_request("duplicate_parameter", "parameter '" + key + "' is given more than once");
     }
     values.push_back(value);
@@ -293,6 +293,45 @@ Result<DumpParams, ApiError> parse_dump_params(std::string_view body, std::strin
       }
     }
     params.request.netns = std::move(ids);
+  }
+
+  // include: names, as a JSON array or string, or repeated or
+  // comma-separated text.
+  std::vector<std::string> includes;
+  if (auto it = raw.typed.find("include"); it != raw.typed.end()) {
+    Json list = it->second.is_array() ? it->second : Json::array({it->second});
+    for (const Json& v : list) {
+      if (!v.is_string()) return wrong_type("include", "a string or an array of strings", v);
+      for (const std::string& item : split_commas(v.get<std::string>())) includes.push_back(item);
+    }
+  } else if (auto t = raw.text.find("include"); t != raw.text.end()) {
+    for (const std::string& value : t->second) {
+      for (const std::string& item : split_commas(value)) includes.push_back(item);
+    }
+  }
+  for (const std::string& item : includes) {
+    DumpIncludes& inc = params.request.include;
+    bool* flag = item == "routes"       ? &inc.routes
+                 : item == "neighbours" ? &inc.neighbours
+                 : item == "sockets"    ? &inc.sockets
+                 : item == "conntrack"  ? &inc.conntrack
+                 : item == "firewall"   ? &inc.firewall
+                                        : nullptr;
+    if (!flag) {
+      return bad_value("include", escape_for_log(item), "'routes', 'neighbours', 'sockets', 'conntrack' or 'firewall'");
+    }
+    *flag = true;
+  }
+  if (params.request.include.any()) {
+    if (params.at) {
+      return ApiError::bad_request("include_has_no_past",
+                                   "include reads routes, neighbours, sockets, conntrack and the firewall now; it "
+                                   "cannot go with at (the past)");
+    }
+    if (params.schema == DumpSchema::datadog) {
+      return ApiError::bad_request("include_needs_netnsd_schema",
+                                   "the datadog schema has no place for what include adds; use schema=netnsd");
+    }
   }
   return params;
 }

@@ -7,10 +7,12 @@
 #include <string>
 #include <vector>
 
+#include "resolver/facts.h"
 #include "resolver/host.h"
 #include "resolver/model.h"
 #include "resolver/stats.h"
 #include "util/clock.h"
+#include "util/result.h"
 
 namespace netnsd {
 
@@ -33,6 +35,26 @@ struct DumpInstant {
   std::string gap_reason;
 };
 
+// What POST /dump include= adds to each namespace of the netnsd schema:
+// read when the dump is made (routes and neighbours from the store that
+// keeps them live, the rest from the kernel), never recorded.
+struct DumpIncludes {
+  bool routes = false;  // routes and policy rules
+  bool neighbours = false;
+  bool sockets = false;
+  bool conntrack = false;
+  bool firewall = false;
+  bool any() const { return routes || neighbours || sockets || conntrack || firewall; }
+};
+
+struct NamespaceExtras {
+  bool read = false;                    // false: the dump's budget ran out before this namespace
+  std::optional<NamespaceFacts> facts;  // routes or neighbours asked for; nullopt: not kept (--no-routes)
+  std::optional<Result<std::vector<InetSocket>>> sockets;
+  std::optional<Result<ConntrackCount>> conntrack;
+  std::optional<Result<FirewallSummary>> firewall;
+};
+
 struct DumpDocument {
   WallTime generated_at;
   std::optional<DumpInstant> as_of;  // unset: the live cache at generated_at
@@ -41,6 +63,10 @@ struct DumpDocument {
   ResolverStats resolver;
   std::vector<NamespaceView> namespaces;           // sorted by inode
   std::map<NetnsId, InterfaceSnapshot> snapshots;  // when snapshot_interfaces
+  DumpIncludes include;
+  std::map<NetnsId, NamespaceExtras> extras;                    // when include.any()
+  SocketOwners owners;                                          // of every namespace's listening sockets, one walk
+  std::map<std::uint32_t, std::optional<ProcessInfo>> holders;  // each holder described once
 };
 
 constexpr int kDumpSchemaVersion = 1;

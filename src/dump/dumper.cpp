@@ -2,6 +2,7 @@
 
 #include <map>
 #include <set>
+#include <unordered_set>
 
 #include "dump/dot_encoder.h"
 #include "dump/interface_snapshot.h"
@@ -126,8 +127,44 @@ DumpDocument Dumper::collect(const DumpRequest& request) const {
     doc.namespaces = std::move(all);
     if (request.snapshot_interfaces) doc.snapshots = snapshot_interfaces(doc.namespaces, doc.namespaces, host_);
   }
+  doc.include = request.include;
+  if (request.include.any()) collect_extras(doc);
   doc.generated_at = clock_.now();
   return doc;
+}
+
+void Dumper::collect_extras(DumpDocument& doc) const {
+  const DumpIncludes& inc = doc.include;
+  const auto deadline = std::chrono::steady_clock::now() + defaults::kDumpIncludeBudget;
+  std::unordered_set<std::uint64_t> listening;
+  for (const NamespaceView& ns : doc.namespaces) {
+    NamespaceExtras& x = doc.extras[ns.netns];
+    if (std::chrono::steady_clock::now() >= deadline) continue;  // unread, and said so
+    x.read = true;
+    if ((inc.routes || inc.neighbours) && facts_) {
+      x.facts = facts_->get(ns.netns);
+      if (!x.facts) x.facts.emplace();  // nothing heard of it yet
+    }
+    if (!ns.handle) continue;
+    if (inc.sockets) {
+      x.sockets = host_.list_sockets(*ns.handle, SocketScope::all);
+      if (*x.sockets) {
+        for (const InetSocket& s : **x.sockets) {
+          if (is_listening(s) && s.inode != 0) listening.insert(s.inode);
+        }
+      }
+    }
+    if (inc.conntrack) x.conntrack = host_.conntrack(*ns.handle);
+    if (inc.firewall) x.firewall = host_.firewall(*ns.handle);
+  }
+  // Every namespace's listeners' holders in one walk over the processes.
+  if (!inc.sockets) return;
+  doc.owners = host_.socket_owners(listening, std::chrono::steady_clock::now() + defaults::kSocketOwnersBudget);
+  for (const auto& [inode, held] : doc.owners.by_inode) {
+    for (const SocketHolder& h : held.listed) {
+      if (!doc.holders.count(h.pid)) doc.holders[h.pid] = host_.describe_process(h.pid);
+    }
+  }
 }
 
 DumpDocument Dumper::past(std::vector<NamespaceView> namespaces, DumpInstant as_of) const {

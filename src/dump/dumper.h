@@ -22,6 +22,7 @@ enum class DumpFormat { json, dot, svg, png };
 struct DumpRequest {
   bool snapshot_interfaces = false;
   std::optional<std::vector<NetnsId>> netns;  // restrict to these inodes
+  DumpIncludes include;                       // what each namespace gains, read now
 };
 
 // The matches of a whois, as an array: each device (netns, ifindex) with its
@@ -39,7 +40,13 @@ class Dumper {
   Dumper(Resolver& resolver, HostView& host, const Clock& clock, std::string dump_dir,
          DumpFileOptions file_options = {});
 
-  // A consistent copy of the cache, with a live interface snapshot when asked.
+  // Where routes, rules and neighbours are kept (null: nowhere, --no-routes),
+  // for include=routes,neighbours; set it before dumps are asked for.
+  void set_facts(const FactStore* facts) { facts_ = facts; }
+
+  // A consistent copy of the cache, with a live interface snapshot when asked,
+  // and what `request.include` asks for, read now (within
+  // kDumpIncludeBudget: namespaces left unread say so).
   DumpDocument collect(const DumpRequest& request) const;
   // A document of namespaces as they were at a past instant (from the
   // history journal): the host and the resolver as they are now.
@@ -73,10 +80,13 @@ class Dumper {
  private:
   Resolver& resolver_;
   HostView& host_;
+  const FactStore* facts_ = nullptr;
   const Clock& clock_;
   HostInfo info_;
   std::string dump_dir_;
   DumpFileOptions file_options_;
+
+  void collect_extras(DumpDocument& doc) const;
 };
 
 }  // namespace netnsd

@@ -2,6 +2,10 @@
 
 #include <sys/socket.h>
 
+#include "dump/facts_encoder.h"
+#include "dump/netfilter_report.h"
+#include "dump/socket_report.h"
+
 namespace netnsd {
 
 namespace {
@@ -232,6 +236,90 @@ void write_dump_instant(JsonWriter& out, const DumpDocument& doc) {
 // Compact, like the seed agent's encoder: a dump is read by programs (jq
 // prints it indented), and at thousands of namespaces indentation is a
 // third of the bytes and of the time spent writing them.
+namespace {
+
+// "include": what was asked for, and whether every namespace was read in
+// the dump's budget.
+void write_include(JsonWriter& out, const DumpDocument& doc) {
+  const DumpIncludes& inc = doc.include;
+  out.key("include").begin_array();
+  for (const auto& [on, name] : {std::pair{inc.routes, "routes"},
+                                 {inc.neighbours, "neighbours"},
+                                 {inc.sockets, "sockets"},
+                                 {inc.conntrack, "conntrack"},
+                                 {inc.firewall, "firewall"}}) {
+    if (on) out.value(name);
+  }
+  std::size_t unread = 0;
+  for (const auto& [netns, extras] : doc.extras) unread += extras.read ? 0 : 1;
+  out.end_array().field("include_unread", unread);
+  if (inc.sockets) write_owner_walk(out, doc.owners);
+}
+
+// An included reading: its fields, or {"error": why}.
+template <class T, class F>
+void write_reading(JsonWriter& out, const char* key, const std::optional<Result<T>>& reading, F write_fields) {
+  out.key(key);
+  if (!reading) {
+    out.null();
+  } else if (!*reading) {
+    out.begin_object().field("error", reading->error().message()).end_object();
+  } else {
+    out.begin_object();
+    write_fields(**reading);
+    out.end_object();
+  }
+}
+
+// What include= adds to one namespace; null for what it could not read
+// (the budget ran out: "read" is false).
+void write_extras(JsonWriter& out, const DumpDocument& doc, const NamespaceView& ns, const NamespaceExtras& x) {
+  const DumpIncludes& inc = doc.include;
+  out.field("read", x.read);
+  if (inc.routes || inc.neighbours) {
+    const NamespaceFacts* facts = x.facts ? &*x.facts : nullptr;
+    if (inc.routes) {
+      out.key("routes");
+      if (facts) {
+        out.begin_array();
+        for (const Route& r : facts->routes) write_route(out, r, ns);
+        out.end_array().key("rules").begin_array();
+        for (const Rule& r : facts->rules) write_rule(out, r);
+        out.end_array();
+      } else {
+        out.null().key("rules").null();
+      }
+    }
+    if (inc.neighbours) {
+      out.key("neighbours");
+      if (facts) {
+        out.begin_array();
+        for (const Neighbour& n : facts->neighbours) write_neighbour(out, n, ns);
+        out.end_array();
+      } else {
+        out.null();
+      }
+    }
+  }
+  if (inc.sockets) {
+    const DescribeProcess described = [&](std::uint32_t pid) {
+      auto it = doc.holders.find(pid);
+      return it == doc.holders.end() ? std::nullopt : it->second;
+    };
+    write_reading(out, "sockets", x.sockets, [&](const std::vector<InetSocket>& listed) {
+      write_socket_listing(out, described, ns, listed, doc.owners);
+    });
+  }
+  if (inc.conntrack) {
+    write_reading(out, "conntrack", x.conntrack, [&](const ConntrackCount& c) { write_conntrack_fields(out, c); });
+  }
+  if (inc.firewall) {
+    write_reading(out, "firewall", x.firewall, [&](const FirewallSummary& f) { write_firewall_fields(out, f); });
+  }
+}
+
+}  // namespace
+
 std::string dump_to_json(const DumpDocument& doc) {
   JsonWriter out(/*pretty=*/false);
   // Measured: ~1.2 KiB per namespace, ~2.4 KiB with a snapshot.
@@ -249,10 +337,19 @@ std::string dump_to_json(const DumpDocument& doc) {
       .field("snapshot_interfaces", doc.snapshot_interfaces)
       .key("resolver");
   write_resolver(out, doc.resolver);
+  if (doc.include.any()) write_include(out, doc);
   out.key("namespaces").begin_array();
   for (const NamespaceView& ns : doc.namespaces) {
     auto it = doc.snapshots.find(ns.netns);
-    write_namespace(out, ns, it == doc.snapshots.end() ? nullptr : &it->second);
+    const InterfaceSnapshot* snapshot = it == doc.snapshots.end() ? nullptr : &it->second;
+    if (!doc.include.any()) {
+      write_namespace(out, ns, snapshot);
+      continue;
+    }
+    auto extras = doc.extras.find(ns.netns);
+    write_namespace(out, ns, snapshot, std::nullopt, [&](JsonWriter& o) {
+      if (extras != doc.extras.end()) write_extras(o, doc, ns, extras->second);
+    });
   }
   out.end_array().end_object();
   return out.take();

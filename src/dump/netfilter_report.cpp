@@ -30,31 +30,31 @@ void write_port_rule_fields(JsonWriter& out, const PortRule& r) {
       .field("port", static_cast<unsigned>(r.port));
 }
 
+void write_conntrack_fields(JsonWriter& out, const ConntrackCount& count) {
+  out.field("loaded", count.loaded);
+  if (count.loaded) {
+    out.field("entries", count.entries)
+        .field("max", count.max)
+        .field("max_scope", "machine")
+        .field("nearly_full", count.max != 0 && count.entries > kConntrackNearlyFull * count.max);
+  } else {
+    out.key("entries").null().key("max").null().field("max_scope", "machine").field("nearly_full", false);
+  }
+}
+
 Result<std::string> namespace_conntrack_json(HostView& host, const NamespaceView& ns, WallTime now) {
   auto count = host.conntrack(*ns.handle);
   if (!count) return count.error();
   JsonWriter out(/*pretty=*/false);
   begin_answer(out, ns, now);
-  out.field("loaded", count->loaded);
-  if (count->loaded) {
-    out.field("entries", count->entries)
-        .field("max", count->max)
-        .field("max_scope", "machine")
-        .field("nearly_full", count->max != 0 && count->entries > kConntrackNearlyFull * count->max);
-  } else {
-    out.key("entries").null().key("max").null().field("max_scope", "machine").field("nearly_full", false);
-  }
+  write_conntrack_fields(out, *count);
   out.end_object();
   return out.take();
 }
 
-Result<std::string> namespace_firewall_json(HostView& host, const NamespaceView& ns, WallTime now) {
-  auto summary = host.firewall(*ns.handle);
-  if (!summary) return summary.error();
-  JsonWriter out(/*pretty=*/false);
-  begin_answer(out, ns, now);
+void write_firewall_fields(JsonWriter& out, const FirewallSummary& summary) {
   out.key("nftables").begin_object().key("tables").begin_array();
-  for (const NftTable& t : summary->tables) {
+  for (const NftTable& t : summary.tables) {
     out.begin_object()
         .field("family", nft_family_text(t.family))
         .field("name", t.name)
@@ -83,18 +83,18 @@ Result<std::string> namespace_firewall_json(HostView& host, const NamespaceView&
     out.end_array().end_object();
   }
   out.end_array()
-      .field("rules", summary->nft_rules)
-      .field("rules_truncated", summary->rules_truncated)
+      .field("rules", summary.nft_rules)
+      .field("rules_truncated", summary.rules_truncated)
       .end_object()
       .key("port_rules")
       .begin_array();
-  for (const PortRule& r : summary->port_rules) {
+  for (const PortRule& r : summary.port_rules) {
     out.begin_object();
     write_port_rule_fields(out, r);
     out.end_object();
   }
-  out.end_array().field("port_rules_total", summary->port_rules_total).key("iptables_legacy").begin_array();
-  for (const LegacyTable& t : summary->legacy) {
+  out.end_array().field("port_rules_total", summary.port_rules_total).key("iptables_legacy").begin_array();
+  for (const LegacyTable& t : summary.legacy) {
     out.begin_object()
         .field("family", t.family == AF_INET6 ? "ipv6" : "ipv4")
         .field("table", t.name)
@@ -102,7 +102,16 @@ Result<std::string> namespace_firewall_json(HostView& host, const NamespaceView&
         .field("user_chains", t.user_chains)
         .end_object();
   }
-  out.end_array().end_object();
+  out.end_array();
+}
+
+Result<std::string> namespace_firewall_json(HostView& host, const NamespaceView& ns, WallTime now) {
+  auto summary = host.firewall(*ns.handle);
+  if (!summary) return summary.error();
+  JsonWriter out(/*pretty=*/false);
+  begin_answer(out, ns, now);
+  write_firewall_fields(out, *summary);
+  out.end_object();
   return out.take();
 }
 

@@ -26,6 +26,12 @@ Result<std::string> namespace_conntrack_json(HostView& host, const NamespaceView
 // rules of its nat tables that match a port, and its legacy iptables tables.
 Result<std::string> namespace_firewall_json(HostView& host, const NamespaceView& ns, WallTime now);
 
+// The fields of a conntrack count and of a firewall summary (the caller
+// opened the object): for one namespace's answer and for each namespace of
+// a dump with include=conntrack,firewall.
+void write_conntrack_fields(JsonWriter& out, const ConntrackCount& count);
+void write_firewall_fields(JsonWriter& out, const FirewallSummary& summary);
+
 // A port rule's own fields (the caller opened the object).
 void write_port_rule_fields(JsonWriter& out, const PortRule& rule);
 

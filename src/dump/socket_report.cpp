@@ -37,7 +37,7 @@ std::unordered_set<std::uint64_t> inodes_of(const std::vector<InetSocket>& socke
 // once per answer.
 class HolderWriter {
  public:
-  HolderWriter(HostView& host, const SocketOwners& owners) : host_(host), owners_(owners) {}
+  HolderWriter(const DescribeProcess& describe, const SocketOwners& owners) : describe_(describe), owners_(owners) {}
 
   void write(JsonWriter& out, std::uint64_t inode) {
     auto it = owners_.by_inode.find(inode);
@@ -65,11 +65,11 @@ class HolderWriter {
  private:
   const std::optional<ProcessInfo>& describe(std::uint32_t pid) {
     auto [it, fresh] = described_.try_emplace(pid);
-    if (fresh) it->second = host_.describe_process(pid);
+    if (fresh) it->second = describe_(pid);
     return it->second;
   }
 
-  HostView& host_;
+  const DescribeProcess& describe_;
   const SocketOwners& owners_;
   std::unordered_map<std::uint32_t, std::optional<ProcessInfo>> described_;
 };
@@ -96,6 +96,8 @@ void write_socket_fields(JsonWriter& out, const InetSocket& s, const NamespaceVi
       .field("inode", s.inode);
 }
 
+}  // namespace
+
 void write_owner_walk(JsonWriter& out, const SocketOwners& owners) {
   out.key("owners")
       .begin_object()
@@ -104,16 +106,12 @@ void write_owner_walk(JsonWriter& out, const SocketOwners& owners) {
       .end_object();
 }
 
-}  // namespace
-
-Result<std::string> namespace_sockets_json(HostView& host, const NamespaceView& ns, WallTime now,
-                                           const SocketReportBudgets& budgets) {
-  auto listed = host.list_sockets(*ns.handle, SocketScope::all);
-  if (!listed) return listed.error();
+void write_socket_listing(JsonWriter& out, const DescribeProcess& describe, const NamespaceView& ns,
+                          const std::vector<InetSocket>& listed, const SocketOwners& owners) {
   std::vector<InetSocket> listening;
   // Per protocol, per state: the sockets that do not listen.
   std::map<std::string, std::map<std::string, std::uint64_t>> others;
-  for (const InetSocket& s : *listed) {
+  for (const InetSocket& s : listed) {
     if (is_listening(s)) {
       listening.push_back(s);
     } else {
@@ -121,13 +119,8 @@ Result<std::string> namespace_sockets_json(HostView& host, const NamespaceView& 
     }
   }
   std::sort(listening.begin(), listening.end(), socket_order);
-  const SocketOwners owners = host.socket_owners(inodes_of(listening), SteadyClock::now() + budgets.owners);
-  HolderWriter holders(host, owners);
-
-  JsonWriter out(/*pretty=*/false);
-  out.begin_object().field("netns", ns.netns).key("names").begin_array();
-  for (const std::string& name : ns.names) out.value(name);
-  out.end_array().field("at", format_rfc3339_ms(now)).key("listening").begin_array();
+  HolderWriter holders(describe, owners);
+  out.key("listening").begin_array();
   for (const InetSocket& s : listening) {
     out.begin_object();
     write_socket_fields(out, s, ns);
@@ -141,6 +134,23 @@ Result<std::string> namespace_sockets_json(HostView& host, const NamespaceView& 
     out.end_object();
   }
   out.end_object();
+}
+
+Result<std::string> namespace_sockets_json(HostView& host, const NamespaceView& ns, WallTime now,
+                                           const SocketReportBudgets& budgets) {
+  auto listed = host.list_sockets(*ns.handle, SocketScope::all);
+  if (!listed) return listed.error();
+  std::vector<InetSocket> listening;
+  for (const InetSocket& s : *listed) {
+    if (is_listening(s)) listening.push_back(s);
+  }
+  const SocketOwners owners = host.socket_owners(inodes_of(listening), SteadyClock::now() + budgets.owners);
+  JsonWriter out(/*pretty=*/false);
+  out.begin_object().field("netns", ns.netns).key("names").begin_array();
+  for (const std::string& name : ns.names) out.value(name);
+  out.end_array().field("at", format_rfc3339_ms(now));
+  write_socket_listing(
+      out, [&](std::uint32_t pid) { return host.describe_process(pid); }, ns, *listed, owners);
   write_owner_walk(out, owners);
   out.end_object();
   return out.take();
@@ -257,7 +267,8 @@ std::string whois_port_json(HostView& host, const std::vector<NamespaceView>& na
     if (m.socket.inode != 0) inodes.insert(m.socket.inode);
   }
   const SocketOwners owners = host.socket_owners(inodes, SteadyClock::now() + budgets.owners);
-  HolderWriter holders(host, owners);
+  const DescribeProcess describe = [&](std::uint32_t pid) { return host.describe_process(pid); };
+  HolderWriter holders(describe, owners);
 
   JsonWriter out(/*pretty=*/false);
   out.begin_object()

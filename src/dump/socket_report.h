@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -18,6 +19,7 @@
 #include "resolver/host.h"
 #include "util/clock.h"
 #include "util/defaults.h"
+#include "util/json_writer.h"
 #include "util/result.h"
 
 namespace netnsd {
@@ -32,6 +34,16 @@ struct SocketReportBudgets {
 // and state. Fails when the kernel would not list them.
 Result<std::string> namespace_sockets_json(HostView& host, const NamespaceView& ns, WallTime now,
                                            const SocketReportBudgets& budgets = {});
+
+// "listening" (each with its holders, from `owners`) and "others" (counted
+// per protocol and state) of one namespace's sockets `listed`: for one
+// namespace's answer and for each namespace of a dump with include=sockets,
+// whose holders come from one walk over the processes.
+using DescribeProcess = std::function<std::optional<ProcessInfo>(std::uint32_t pid)>;
+void write_socket_listing(JsonWriter& out, const DescribeProcess& describe, const NamespaceView& ns,
+                          const std::vector<InetSocket>& listed, const SocketOwners& owners);
+// "owners": how complete the walk over the processes' descriptors was.
+void write_owner_walk(JsonWriter& out, const SocketOwners& owners);
 
 // Every cached namespace with a socket listening on `port` (TCP, UDP or
 // SCTP; only `protocol` when given), with its holders, as JSON. Namespaces

@@ -173,6 +173,10 @@ inline constexpr std::size_t kWhoisThreads = 2;
 inline constexpr std::uint64_t kFirewallRulesRead = 200000;
 inline constexpr std::size_t kFirewallPortRulesKept = 256;
 inline constexpr std::uint32_t kLegacyTableBytesMax = 64u << 20;
+// How long POST /dump include= may spend reading namespaces' sockets,
+// conntrack counts and firewalls (routes and neighbours are copied, not
+// read); the namespaces past it are written unread ("read": false).
+inline constexpr std::chrono::milliseconds kDumpIncludeBudget{10000};
 // How long a netfilter request waits for the kernel's next reply datagram.
 inline constexpr std::chrono::seconds kNfnetlinkReplyTimeout{5};
 

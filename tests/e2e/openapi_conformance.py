@@ -451,6 +451,18 @@ class Conformance:
             self.failures.append(f"GET /v1/whois?port=8472: no firewall rule: {found!r:.300}")
         self.expect((400, "conntrack_has_no_past"), r("GET", "/v1/namespaces/" + host + "/conntrack?at=-1m"))
         self.expect((400, "firewall_has_no_past"), r("GET", "/v1/namespaces/" + host + "/firewall?at=-1m"))
+        # A dump with everything included, of the test's namespace and the host's.
+        ns_inode = str(os.stat("/run/netns/" + name).st_ino)
+        dumped = self.json_of(r("POST", "/dump?output=stream&netns=" + ns_inode + "," + host +
+                                "&include=routes,neighbours,sockets,conntrack,firewall"))
+        if not dumped or dumped.get("include_unread") != 0 or not all(
+                "firewall" in n and "routes" in n for n in dumped.get("namespaces", [])):
+            self.failures.append(f"POST /dump include=: not every namespace carries what it asked: {dumped!r:.300}")
+        r("POST", "/dump", json.dumps({"output": "stream", "netns": int(ns_inode), "include": ["sockets"]}),
+          "application/json")
+        self.expect((400, "include_has_no_past"), r("POST", "/dump?include=routes&at=-1s"))
+        self.expect((400, "include_needs_netnsd_schema"), r("POST", "/dump?include=routes&schema=datadog&output=stream"))
+        self.expect((400, "invalid_value"), r("POST", "/dump?include=everything"))
 
         # Whois: a veth pair inside the test's namespace, with an address.
         subprocess.run(["ip", "-n", name, "link", "add", name + "a", "type", "veth", "peer", "name", name + "b"],

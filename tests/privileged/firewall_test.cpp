@@ -231,6 +231,77 @@ EOF)");
   std::printf("[ figures ] conntrack in %s: %s\n", a.name().c_str(), ct.dump().c_str());
 }
 
+// POST /dump include= puts in each namespace what its own answers say:
+// routes, rules and neighbours as GET /v1/namespaces/{netns} has them, and
+// the sockets, conntrack count and firewall their endpoints read; without
+// include the dump is what it always was.
+TEST_F(Firewall, ADumpWithIncludeCarriesWhatEachNamespacesOwnAnswersSay) {
+  NamedNetns a(unique_name("da"));
+  a.ip({"link", "set", "lo", "up"});
+  a.ip({"link", "add", "da0", "type", "veth", "peer", "name", "da1"});
+  a.ip({"addr", "add", "10.213.0.1/24", "dev", "da0"});
+  a.ip({"link", "set", "da0", "up"});
+  a.ip({"route", "add", "10.214.0.0/24", "via", "10.213.0.2"});
+  a.ip({"neigh", "add", "10.213.0.2", "lladdr", "02:00:00:00:02:02", "dev", "da0", "nud", "permanent"});
+  in_netns(a,
+           "nft 'add table ip nat; add chain ip nat pre { type nat hook prerouting priority -100; }; "
+           "add rule ip nat pre tcp dport 18092 dnat to 10.213.0.2'");
+  testing::Background listener({"ip", "netns", "exec", a.name(), "/usr/bin/python3",
+                                std::string(NETNSD_TEST_SUPPORT) + "/listener.py", "tcp:127.0.0.1:18091"});
+  auto ready = listener.read_line();
+  ASSERT_TRUE(ready && ready->rfind("ready", 0) == 0);
+
+  Daemon netnsd({"--resync-interval", "0"});
+  ASSERT_TRUE(netnsd.ready());
+  const std::string netns = std::to_string(a.inode());
+  ASSERT_TRUE(eventually(
+      [&] {
+        const json ns = netnsd.get_json("/v1/namespaces/" + netns);
+        return ns.is_object() && ns["routing"].is_object() && ns["routing"]["listed"] == true;
+      },
+      5s));
+  auto res =
+      netnsd.post("/dump?output=stream&netns=" + netns + "&include=routes,neighbours,sockets,conntrack,firewall", "");
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200) << res->body;
+  const json doc = json::parse(res->body);
+  EXPECT_EQ(doc["include"], json({"routes", "neighbours", "sockets", "conntrack", "firewall"}));
+  EXPECT_EQ(doc["include_unread"], 0);
+  ASSERT_EQ(doc["namespaces"].size(), 1u);
+  const json& ns = doc["namespaces"][0];
+  EXPECT_EQ(ns["read"], true);
+
+  const json own = netnsd.get_json("/v1/namespaces/" + netns);
+  for (const char* key : {"routes", "rules", "neighbours"}) EXPECT_EQ(ns[key], own[key]) << key;
+  bool gateway_route = false;
+  for (const json& r : ns["routes"])
+    gateway_route = gateway_route || (r["dst"] == "10.214.0.0/24" && r["gateway"] == "10.213.0.2");
+  EXPECT_TRUE(gateway_route) << ns["routes"].dump();
+  EXPECT_EQ(ns["neighbours"].size(), 1u) << ns["neighbours"].dump();
+
+  auto without_answer_fields = [](json j) {
+    for (const char* key : {"netns", "names", "at", "owners"}) j.erase(key);
+    return j;
+  };
+  EXPECT_EQ(ns["conntrack"], without_answer_fields(netnsd.get_json("/v1/namespaces/" + netns + "/conntrack")));
+  EXPECT_EQ(ns["firewall"], without_answer_fields(netnsd.get_json("/v1/namespaces/" + netns + "/firewall")));
+  EXPECT_EQ(ns["firewall"]["port_rules"][0]["port"], 18092);
+  EXPECT_EQ(ns["sockets"], without_answer_fields(netnsd.get_json("/v1/namespaces/" + netns + "/sockets")));
+  ASSERT_EQ(ns["sockets"]["listening"].size(), 1u) << ns["sockets"].dump();
+  EXPECT_EQ(ns["sockets"]["listening"][0]["port"], 18091);
+  EXPECT_EQ(ns["sockets"]["listening"][0]["held_by"][0]["pid"], listener.pid());
+  EXPECT_EQ(doc["owners"]["complete"], true);
+
+  // Without include: none of it.
+  auto plain = netnsd.post("/dump?output=stream&netns=" + netns, "");
+  ASSERT_TRUE(plain);
+  const json plain_doc = json::parse(plain->body);
+  EXPECT_FALSE(plain_doc.contains("include"));
+  for (const char* key : {"routes", "neighbours", "sockets", "conntrack", "firewall", "read"}) {
+    EXPECT_FALSE(plain_doc["namespaces"][0].contains(key)) << key;
+  }
+}
+
 TEST_F(Firewall, BadRequestsGetAStableCode) {
   Daemon netnsd({"--resync-interval", "0"});
   ASSERT_TRUE(netnsd.ready());

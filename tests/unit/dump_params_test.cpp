@@ -39,6 +39,34 @@ TEST(DumpParams, ReadsEveryParameterFromJson) {
   EXPECT_EQ(*p->request.netns, (std::vector<NetnsId>{4026531840u, 4026532177u}));
 }
 
+TEST(DumpParams, IncludeTakesItsNamesFromJsonTheQueryAndForms) {
+  auto all = parse(R"({"include":["routes","neighbours","sockets","conntrack","firewall"]})");
+  ASSERT_TRUE(all) << all.error().message;
+  const DumpIncludes& inc = all->request.include;
+  EXPECT_TRUE(inc.routes && inc.neighbours && inc.sockets && inc.conntrack && inc.firewall);
+  auto some = parse("", {{"include", "routes,conntrack"}, {"include", "sockets"}});
+  ASSERT_TRUE(some) << some.error().message;
+  EXPECT_TRUE(some->request.include.routes && some->request.include.conntrack && some->request.include.sockets);
+  EXPECT_FALSE(some->request.include.neighbours || some->request.include.firewall);
+  auto one = parse(R"({"include":"firewall"})");
+  ASSERT_TRUE(one);
+  EXPECT_TRUE(one->request.include.firewall);
+  auto form = parse("include=neighbours&output=stream", {}, kForm);
+  ASSERT_TRUE(form);
+  EXPECT_TRUE(form->request.include.neighbours);
+  // None: the dump stays what it was.
+  EXPECT_FALSE(parse("{}")->request.include.any());
+}
+
+TEST(DumpParams, IncludeRefusesUnknownNamesThePastAndTheDatadogSchema) {
+  EXPECT_EQ(code_of(parse(R"({"include":["routes","sessions"]})")), "invalid_value");
+  EXPECT_EQ(code_of(parse(R"({"include":[1]})")), "invalid_type");
+  EXPECT_EQ(code_of(parse("", {{"include", ""}})), "invalid_value");
+  EXPECT_EQ(code_of(parse(R"({"include":"routes","at":"-1m"})")), "include_has_no_past");
+  EXPECT_EQ(code_of(parse(R"({"include":"routes","schema":"datadog"})")), "include_needs_netnsd_schema");
+  EXPECT_EQ(code_of(parse(R"({"include":"routes"})", {{"include", "sockets"}})), "duplicate_parameter");
+}
+
 TEST(DumpParams, ReadsEveryParameterFromTheQuery) {
   auto p = parse(
       "",

@@ -208,6 +208,49 @@ TEST(EventLog, EachChangeIsAJournalEntryWithItsFieldsAndAStormIsSummarised) {
   EXPECT_EQ(log.stats().entries + log.stats().summarised, 3001u);
 }
 
+TEST(EventLog, NeighboursAppearingAndVanishingAreEntriesAndRoutesAndStateChangesAreNot) {
+  FakeJournald journald;
+  testing::FakeClock clock;
+  ChangeFeed feed;
+  EventLogOptions o;
+  o.target = EventLogTarget::journald;
+  o.path = journald.path();
+  EventLog log(o, clock, [](NetnsId) { return EventContext{}; });
+  ASSERT_TRUE(log.start(feed));
+  Neighbour n;
+  n.family = AF_INET;
+  n.ifindex = 3;
+  n.dst[0] = 10, n.dst[3] = 9;
+  n.lladdr = "02:00:00:00:00:09";
+  std::vector<Change> changes;
+  for (ChangeKind kind : {ChangeKind::route_added, ChangeKind::neighbour_added, ChangeKind::neighbour_changed,
+                          ChangeKind::rule_removed, ChangeKind::neighbour_removed}) {
+    Change c;
+    c.kind = kind;
+    c.netns = 4026532001;
+    if (kind == ChangeKind::route_added) c.route = Route{};
+    if (kind == ChangeKind::rule_removed) c.rule = Rule{};
+    if (kind >= ChangeKind::neighbour_added) {
+      c.neighbour = n;
+      c.device_names = {{3, "eth0"}};
+    }
+    changes.push_back(std::move(c));
+  }
+  feed.publish(std::move(changes), clock.now());
+  ASSERT_TRUE(testing::eventually([&] { return journald.got().size() >= 2; }, 2s));
+  log.stop();
+  const auto got = journald.got();
+  ASSERT_EQ(got.size(), 2u) << "only the neighbour's appearing and vanishing";
+  EXPECT_EQ(got[0].at("NETNSD_TYPE"), "neighbour_added");
+  EXPECT_EQ(got[0].at("NETNSD_ADDRESS"), "10.0.0.9");
+  EXPECT_EQ(got[0].at("NETNSD_DEVICE"), "eth0");
+  EXPECT_EQ(got[0].at("MESSAGE"),
+            "neighbour 10.0.0.9 at 02:00:00:00:00:09 appeared on eth0 in network namespace 4026532001");
+  EXPECT_EQ(got[1].at("NETNSD_TYPE"), "neighbour_removed");
+  EXPECT_EQ(got[1].at("MESSAGE"),
+            "neighbour 10.0.0.9 at 02:00:00:00:00:09 vanished from eth0 in network namespace 4026532001");
+}
+
 TEST(EventLog, AFileTargetIsNdjsonRotatedBySizeKeepingTheNewest) {
   testing::TempDir dir;
   testing::FakeClock clock;
