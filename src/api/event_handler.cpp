@@ -53,14 +53,17 @@ struct Replay {
     return true;
   }
 
+  // The same filter as the live stream's (ChangeFilter::accepts), on a
+  // change read back from the journal.
   bool accepts(const std::string& json) const {
-    if (filter.netns.empty() && filter.kinds.empty()) return true;
     auto e = nlohmann::json::parse(json, nullptr, false);
     if (!e.is_object()) return false;
-    if (!filter.netns.empty() && !filter.netns.count(e.value("netns", NetnsId{0}))) return false;
-    if (filter.kinds.empty()) return true;
     auto kinds = change_kinds(e.value("type", std::string()));
-    return kinds && kinds->size() == 1 && filter.kinds.count(*kinds->begin());
+    if (!kinds || kinds->size() != 1) return false;
+    Change c;
+    c.kind = *kinds->begin();
+    c.netns = e.value("netns", NetnsId{0});
+    return filter.accepts(c);
   }
 };
 

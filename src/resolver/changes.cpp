@@ -82,9 +82,13 @@ bool recorded_in_history(ChangeKind kind) {
   }
 }
 
+bool in_the_cache(ChangeKind kind) {
+  return kind < ChangeKind::route_added;
+}
+
 bool ChangeFilter::accepts(const Change& change) const {
   if (!netns.empty() && !netns.count(change.netns)) return false;
-  if (kinds.empty()) return change.kind != ChangeKind::neighbour_changed;
+  if (kinds.empty()) return in_the_cache(change.kind);
   return kinds.count(change.kind) > 0;
 }
 
@@ -110,10 +114,9 @@ struct ChangeFeed::Core {
   // Queues `change` for `s`, or counts it when the queue is full. A gap is
   // reported where it is: before the first change queued after it.
   void offer(Subscription::State& s, const ChangePtr& change) {
-    if (!s.filter.accepts(*change)) return;
-    // netnsd's own subscribers (the journal, the event log) record history:
-    // a route storm must not fill their queues.
-    if (s.internal && !recorded_in_history(change->kind)) return;
+    // netnsd's own subscribers (the journal, the event log) take what is
+    // history: a route storm must not fill their queues.
+    if (s.internal ? !recorded_in_history(change->kind) : !s.filter.accepts(*change)) return;
     if (s.queue.size() >= s.queue_cap) {
       ++s.dropped;
       ++stats.lost;

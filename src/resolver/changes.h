@@ -38,10 +38,11 @@ enum class ChangeKind : std::uint8_t {
   address_added,
   address_changed,  // flags or scope (DAD done, deprecated, ...)
   address_removed,
-  // Beside the cache (resolver/facts.h): routes, policy rules, neighbours.
-  // A neighbour's state flaps constantly on a busy host: neighbour_changed
-  // goes only to subscribers that ask for it by type, and neither it nor
-  // the route and rule changes are recorded in the journal or event log.
+  // Beside the cache (resolver/facts.h): routes, policy rules, neighbours,
+  // only to subscribers that ask for them by type. A neighbour's state
+  // flaps constantly on a busy host: neither neighbour_changed nor the
+  // route and rule changes are recorded in the journal or event log.
+  // (in_the_cache relies on these coming last.)
   route_added,
   route_changed,
   route_removed,
@@ -106,8 +107,12 @@ using ChangePtr = std::shared_ptr<const Change>;
 // or none).
 std::vector<std::string> changed_fields(const Device& before, const Device& after);
 
-// Which changes a subscriber wants: empty sets take everything but
-// neighbour_changed, which only a subscriber asking for it by type gets.
+// Which changes a subscriber wants. An empty set of kinds takes what is in
+// the cache (namespaces, devices, addresses: the stream as it always was);
+// routes, rules and neighbours come to those that ask for them by type
+// (a route storm, or every address's local routes, would drown the rest;
+// and a neighbour's state flaps constantly).
+bool in_the_cache(ChangeKind kind);
 struct ChangeFilter {
   std::set<NetnsId> netns;
   std::set<ChangeKind> kinds;

@@ -324,9 +324,12 @@ TEST_F(Routes, RouteAndNeighbourChangesAreOnTheStreamAndNeighboursInTheJournal) 
         return ns.is_object() && ns["routing"].is_object() && ns["routing"]["listed"] == true;
       },
       5s));
-  EventStream plain(netnsd.socket_path(), "?netns=" + netns);
+  // Routes and neighbours come to those that ask for them; a subscriber
+  // asking for nothing in particular gets the stream as it always was.
+  EventStream unasked(netnsd.socket_path(), "?netns=" + netns);
+  EventStream plain(netnsd.socket_path(), "?netns=" + netns + "&type=route,neighbour_added,neighbour_removed");
   EventStream asked(netnsd.socket_path(), "?netns=" + netns + "&type=neighbour_changed,route");
-  for (EventStream* s : {&plain, &asked}) {
+  for (EventStream* s : {&unasked, &plain, &asked}) {
     ASSERT_EQ(s->status(), 200);
     ASSERT_TRUE(s->wait_for([](const json& e) { return e["type"] == "subscribed"; }, 2s));
   }
@@ -362,6 +365,10 @@ TEST_F(Routes, RouteAndNeighbourChangesAreOnTheStreamAndNeighboursInTheJournal) 
   // The neighbour's change came between its appearing and vanishing: not
   // to a subscriber that did not ask for it.
   for (const std::string& type : plain_types) EXPECT_NE(type, "neighbour_changed");
+  for (const json& e : unasked.drain(300ms)) {
+    const std::string type = e["type"];
+    EXPECT_TRUE(type.rfind("route_", 0) != 0 && type.rfind("neighbour_", 0) != 0) << e.dump();
+  }
   // Only the subscriber that asked sees the neighbour change; it sees no
   // neighbour appearing, which it did not ask for.
   std::vector<std::string> asked_types;
