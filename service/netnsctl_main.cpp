@@ -394,20 +394,27 @@ int cmd_whois_port(httplib::Client& client, const std::string& socket, const std
   return 0;
 }
 
-// sockets NETNS: its listening sockets, who holds them, and the others counted.
-int cmd_sockets(httplib::Client& client, const std::string& socket, const std::vector<std::string>& args) {
-  bool raw = false;
-  std::string which;
+// The arguments of a command that reads one namespace: NETNS [--json].
+// Returns 0, or the usage error's status.
+int netns_and_json(const std::string& command, const std::vector<std::string>& args, std::string& which, bool& raw) {
   for (const std::string& a : args) {
     if (a == "--json") {
       raw = true;
     } else if (which.empty()) {
       which = a;
     } else {
-      return usage_error("sockets takes one NETNS");
+      return usage_error(command + " takes one NETNS");
     }
   }
-  if (which.empty()) return usage_error("sockets needs a NETNS (an inode or a bind-mount name)");
+  if (which.empty()) return usage_error(command + " needs a NETNS (an inode or a bind-mount name)");
+  return 0;
+}
+
+// sockets NETNS: its listening sockets, who holds them, and the others counted.
+int cmd_sockets(httplib::Client& client, const std::string& socket, const std::vector<std::string>& args) {
+  bool raw = false;
+  std::string which;
+  if (int bad = netns_and_json("sockets", args, which, raw)) return bad;
   int failed = 0;
   auto found =
       get_document(client, socket, "/v1/namespaces/" + encode_segment(which) + "/sockets", "listening", failed);
@@ -436,16 +443,7 @@ int cmd_netfilter(httplib::Client& client, const std::string& socket, const std:
                   const std::vector<std::string>& args) {
   bool raw = false;
   std::string which;
-  for (const std::string& a : args) {
-    if (a == "--json") {
-      raw = true;
-    } else if (which.empty()) {
-      which = a;
-    } else {
-      return usage_error(what + " takes one NETNS");
-    }
-  }
-  if (which.empty()) return usage_error(what + " needs a NETNS (an inode or a bind-mount name)");
+  if (int bad = netns_and_json(what, args, which, raw)) return bad;
   int failed = 0;
   auto found = get_document(client, socket, "/v1/namespaces/" + encode_segment(which) + "/" + what, "netns", failed);
   if (!found) return failed;

@@ -67,6 +67,7 @@ struct DumpDocument {
   std::map<NetnsId, NamespaceExtras> extras;                    // when include.any()
   SocketOwners owners;                                          // of every namespace's listening sockets, one walk
   std::map<std::uint32_t, std::optional<ProcessInfo>> holders;  // each holder described once
+  std::map<NetnsId, std::vector<Route>> default_routes;         // the live cache's, for the graph
 };
 
 constexpr int kDumpSchemaVersion = 1;

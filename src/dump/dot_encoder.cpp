@@ -1,5 +1,6 @@
 #include "dump/dot_encoder.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <set>
 #include <sstream>
@@ -129,6 +130,18 @@ std::string dump_to_dot(const DumpDocument& doc) {
         label.append(" (pod ").append(c.pod_namespace).append("/").append(c.pod_name).append(")");
       } else if (!c.pod_uid.empty()) {
         label.append(" (pod ").append(c.pod_uid).append(")");
+      }
+    }
+    // Where its traffic goes: "default via 10.0.0.1 dev eth0".
+    if (auto routes = doc.default_routes.find(ns.netns); routes != doc.default_routes.end()) {
+      for (const Route& r : routes->second) {
+        for (const NextHop& hop : r.nexthops) {
+          label += "\ndefault";
+          if (hop.gateway) label += " via " + ip_text(r.family, *hop.gateway);
+          auto dev = std::find_if(ns.devices.begin(), ns.devices.end(),
+                                  [&](const Device& d) { return hop.ifindex != 0 && d.ifindex == hop.ifindex; });
+          if (dev != ns.devices.end()) label += " dev " + dev->name;
+        }
       }
     }
     if (ns.lonely_since) label += "\nlonely since " + format_rfc3339_ms(*ns.lonely_since);

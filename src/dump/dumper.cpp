@@ -129,6 +129,12 @@ DumpDocument Dumper::collect(const DumpRequest& request) const {
   }
   doc.include = request.include;
   if (request.include.any()) collect_extras(doc);
+  if (facts_) {
+    for (const NamespaceView& ns : doc.namespaces) {
+      auto routes = facts_->default_routes(ns.netns);
+      if (!routes.empty()) doc.default_routes.emplace(ns.netns, std::move(routes));
+    }
+  }
   doc.generated_at = clock_.now();
   return doc;
 }

@@ -1,5 +1,6 @@
 #include "resolver/facts.h"
 
+#include <linux/rtnetlink.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -229,6 +230,18 @@ void FactStore::forget(NetnsId netns) {
   if (it == entries_.end()) return;
   release(it->second);
   entries_.erase(it);
+}
+
+std::vector<Route> FactStore::default_routes(NetnsId netns) const {
+  std::lock_guard lock(mutex_);
+  std::vector<Route> out;
+  auto it = entries_.find(netns);
+  if (it == entries_.end()) return out;
+  for (const auto& [key, route] : it->second.routes) {
+    if (route.table == RT_TABLE_MAIN && route.type == RTN_UNICAST && route.dst_len == 0) out.push_back(route);
+  }
+  std::stable_sort(out.begin(), out.end(), [](const Route& a, const Route& b) { return a.family < b.family; });
+  return out;
 }
 
 std::optional<NamespaceFacts> FactStore::get(NetnsId netns) const {

@@ -113,6 +113,9 @@ class FactStore {
   void forget(NetnsId netns);
 
   std::optional<NamespaceFacts> get(NetnsId netns) const;
+  // Its default routes (main table, unicast, destination length 0), IPv4
+  // then IPv6: what the graph shows of a namespace's routing.
+  std::vector<Route> default_routes(NetnsId netns) const;
   // Whether the namespace dropped routes, rules or neighbours (a listing
   // later may find room for them once some are gone).
   bool truncated(NetnsId netns) const;

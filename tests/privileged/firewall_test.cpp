@@ -242,6 +242,7 @@ TEST_F(Firewall, ADumpWithIncludeCarriesWhatEachNamespacesOwnAnswersSay) {
   a.ip({"addr", "add", "10.213.0.1/24", "dev", "da0"});
   a.ip({"link", "set", "da0", "up"});
   a.ip({"route", "add", "10.214.0.0/24", "via", "10.213.0.2"});
+  a.ip({"route", "add", "default", "via", "10.213.0.2"});
   a.ip({"neigh", "add", "10.213.0.2", "lladdr", "02:00:00:00:02:02", "dev", "da0", "nud", "permanent"});
   in_netns(a,
            "nft 'add table ip nat; add chain ip nat pre { type nat hook prerouting priority -100; }; "
@@ -291,6 +292,11 @@ TEST_F(Firewall, ADumpWithIncludeCarriesWhatEachNamespacesOwnAnswersSay) {
   EXPECT_EQ(ns["sockets"]["listening"][0]["port"], 18091);
   EXPECT_EQ(ns["sockets"]["listening"][0]["held_by"][0]["pid"], listener.pid());
   EXPECT_EQ(doc["owners"]["complete"], true);
+
+  // The graph says where each namespace's traffic goes, include or not.
+  auto dot = netnsd.post("/dump?output=stream&format=dot&netns=" + netns, "");
+  ASSERT_TRUE(dot);
+  EXPECT_NE(dot->body.find("\\ndefault via 10.213.0.2 dev da0"), std::string::npos) << dot->body;
 
   // Without include: none of it.
   auto plain = netnsd.post("/dump?output=stream&netns=" + netns, "");

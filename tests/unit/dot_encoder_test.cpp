@@ -54,6 +54,27 @@ TEST(DotEncoder, DrawsOneEdgePerVethPair) {
   EXPECT_NE(dot.find("dev_100_4 -> dev_200_2 [dir=none"), std::string::npos);
 }
 
+TEST(DotEncoder, EachNamespaceSaysItsDefaultGatewayAndDevice) {
+  DumpDocument doc = two_namespaces();
+  Route v4;
+  v4.family = AF_INET;
+  NextHop hop;
+  hop.gateway = IpBytes{10, 0, 0, 1};
+  hop.ifindex = 4;
+  v4.nexthops = {hop};
+  Route v6;
+  v6.family = AF_INET6;
+  NextHop dev_only;
+  dev_only.ifindex = 2;
+  v6.nexthops = {dev_only};
+  doc.default_routes[100] = {v4};
+  doc.default_routes[200] = {v6};
+  const std::string dot = dump_to_dot(doc);
+  EXPECT_NE(dot.find("default via 10.0.0.1 dev v0"), std::string::npos) << dot;
+  EXPECT_NE(dot.find("\\ndefault dev c0"), std::string::npos) << dot;
+  EXPECT_EQ(dump_to_dot(two_namespaces()).find("default"), std::string::npos);
+}
+
 TEST(DotEncoder, LowerLinksAndAddressesAreDrawn) {
   DumpDocument doc = two_namespaces();
   Device eth = testing::plain(2, "eth0");
