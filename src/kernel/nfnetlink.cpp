@@ -138,7 +138,8 @@ bool asking_would_load(std::string_view module, const std::string& sys_module, c
   if (::stat(modules.c_str(), &st) != 0) return false;  // nothing it could load
   std::ifstream builtin(modules + "/modules.builtin");
   std::string line;
-  const std::string suffix = "/" + std::string(module) + ".ko";
+  std::string suffix = "/";
+  suffix.append(module).append(".ko");
   while (std::getline(builtin, line)) {
     if (line.size() >= suffix.size() && line.compare(line.size() - suffix.size(), suffix.size(), suffix) == 0) {
       return false;  // built in
