@@ -200,7 +200,8 @@ FirewallHint find_port_rules(HostView& host, const std::vector<NamespaceView>& n
   std::vector<char> incomplete(threads, 0);
   FirewallHint hint;
   hint.examined = visit_namespaces(namespaces, deadline, threads, [&](std::size_t part, const NamespaceView& ns) {
-    auto summary = host.firewall(*ns.handle);
+    // The port rules are nf_tables': the legacy tables (read whole) are not wanted here.
+    auto summary = host.nftables(*ns.handle);
     if (!summary) {
       incomplete[part] = 1;
       return;

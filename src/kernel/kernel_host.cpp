@@ -64,11 +64,15 @@ Result<ConntrackCount> KernelHost::conntrack(const NamespaceHandle& ns) {
   return sock->conntrack();
 }
 
-Result<FirewallSummary> KernelHost::firewall(const NamespaceHandle& ns) {
+Result<FirewallSummary> KernelHost::nftables(const NamespaceHandle& ns) {
   auto inode = netns_inode(ns.fd.get());
   auto sock = NfnetlinkSocket::open_in(ns.fd.get(), inode ? *inode : 0, &counters_);
   if (!sock) return sock.error();
-  auto summary = sock->nftables();
+  return sock->nftables();
+}
+
+Result<FirewallSummary> KernelHost::firewall(const NamespaceHandle& ns) {
+  auto summary = nftables(ns);
   if (!summary) return summary.error();
   // The legacy tables are asked for from inside the namespace: the list of
   // those it has is its /proc/net, and their sockets must be made there.

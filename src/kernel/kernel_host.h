@@ -41,6 +41,7 @@ class KernelHost final : public HostView {
                              std::chrono::steady_clock::time_point deadline) override;
   Result<ConntrackCount> conntrack(const NamespaceHandle& ns) override;
   Result<FirewallSummary> firewall(const NamespaceHandle& ns) override;
+  Result<FirewallSummary> nftables(const NamespaceHandle& ns) override;
 
  private:
   NetlinkCounters own_counters_;

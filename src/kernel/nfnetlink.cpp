@@ -17,6 +17,15 @@
 #include "util/defaults.h"
 
 namespace netnsd {
+namespace {
+
+// A kernel without the subsystem asked for (no connection tracking, no
+// nf_tables) answers so: there is nothing to read, which is not a failure.
+bool subsystem_missing(const Status& st) {
+  return !st && (st.error().code == EINVAL || st.error().code == EOPNOTSUPP || st.error().code == ENOENT);
+}
+
+}  // namespace
 
 Result<NfnetlinkSocket> NfnetlinkSocket::open_in(int netns_fd, NetnsId netns, NetlinkCounters* counters) {
   auto made = run_in_netns(netns_fd, [&] { return NetlinkChannel::open(NETLINK_NETFILTER, netns, counters); });
@@ -68,8 +77,7 @@ Result<ConntrackCount> NfnetlinkSocket::conntrack() {
     count.max = m.max;
     answered = true;
   });
-  // A kernel without connection tracking has no such subsystem.
-  if (!st && (st.error().code == EINVAL || st.error().code == EOPNOTSUPP || st.error().code == ENOENT)) return count;
+  if (subsystem_missing(st)) return count;
   if (!st) return Error{st.error().code, "conntrack statistics: " + st.error().context};
   count.loaded = answered;
   return count;
@@ -81,14 +89,11 @@ Result<FirewallSummary> NfnetlinkSocket::nftables() {
   using Key = std::tuple<std::uint8_t, std::string>;  // family, table
   std::map<Key, std::size_t> table_at;
   std::map<std::tuple<std::uint8_t, std::string, std::string>, NftChain*> chain_at;
-  auto not_there = [](const Status& st) {
-    return !st && (st.error().code == EINVAL || st.error().code == EOPNOTSUPP || st.error().code == ENOENT);
-  };
   Status st = ask(NFNL_SUBSYS_NFTABLES << 8 | NFT_MSG_GETTABLE, /*dump=*/true, [&](const NetfilterMessage& m) {
     if (m.kind != NetfilterMessage::Kind::table) return;
     if (table_at.emplace(Key{m.family, m.table.name}, summary.tables.size()).second) summary.tables.push_back(m.table);
   });
-  if (not_there(st)) return summary;
+  if (subsystem_missing(st)) return summary;
   if (!st) return Error{st.error().code, "nf_tables tables: " + st.error().context};
   st = ask(NFNL_SUBSYS_NFTABLES << 8 | NFT_MSG_GETCHAIN, /*dump=*/true, [&](const NetfilterMessage& m) {
     if (m.kind != NetfilterMessage::Kind::chain) return;

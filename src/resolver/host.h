@@ -115,6 +115,9 @@ class HostView {
     (void)ns;
     return Error::os("firewall", ENOTSUP);
   }
+  // Its nf_tables part only (tables, chains, rule counts, port rules; no
+  // legacy tables): what whois by port asks every namespace for.
+  virtual Result<FirewallSummary> nftables(const NamespaceHandle& ns) { return firewall(ns); }
   // Which processes hold the sockets `inodes`, looked for until `deadline`.
   virtual SocketOwners socket_owners(const std::unordered_set<std::uint64_t>& inodes,
                                      std::chrono::steady_clock::time_point deadline) {
