@@ -93,13 +93,20 @@ nspawn=(systemd-nspawn -D "$root" --register=no --keep-unit --quiet)
   "$at/deploy/deps.sh --install && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3" \
   >"$work/deps.log" 2>&1 || { tail -n 20 "$work/deps.log"; exit 1; }
 
+# The results come out through a directory bound at /check, unless the tree
+# itself is there (a checkout under /check would be hidden by the mount):
+# then at a name beside it that no tree path starts with.
+results=/check
+case "$at/" in /check/*) results=/netnsd-check-results ;; esac
+
 # The check runs as a unit of the booted systemd and powers off at the end.
 mkdir -p "$root/usr/local/sbin"
 {
   echo '#!/bin/bash'
   printf 'tree=%q\n' "$at"
+  printf 'export NETNSD_CHECK_RESULTS=%q\n' "$results"
   echo '[ -x "$tree/tests/deploy/systemd_inside.sh" ] && exec "$tree/tests/deploy/systemd_inside.sh"'
-  echo 'echo "FAIL: the tree is not at $tree inside the container" >/check/log; exit 1'
+  echo 'echo "FAIL: the tree is not at $tree inside the container" >"$NETNSD_CHECK_RESULTS/log"; exit 1'
 } >"$root/usr/local/sbin/netnsd-check"
 chmod 0755 "$root/usr/local/sbin/netnsd-check"
 cat >"$root/etc/systemd/system/netnsd-check.service" <<'UNIT'
@@ -116,8 +123,8 @@ ln -s /etc/systemd/system/netnsd-check.service "$root/etc/systemd/system/multi-u
 
 # Its own network namespace (so CAP_NET_ADMIN there only), plus what
 # netnsd's BPF programs need that nspawn withholds from a container: CAP_BPF,
-# CAP_PERFMON and the bpf() and perf_event_open() calls. /check carries the
-# results out.
+# CAP_PERFMON and the bpf() and perf_event_open() calls. $results carries
+# the results out.
 step "boot"
 mkdir "$work/check"
 # The checks inside may ask which processes, on the whole machine, keep a
@@ -139,7 +146,7 @@ answer_holders &
 answerer=$!
 timeout 900 "${nspawn[@]}" -b --private-network --capability=CAP_BPF,CAP_PERFMON \
   --system-call-filter='bpf perf_event_open' \
-  --bind="$work/check:/check" --console=pipe >"$work/boot.log" 2>&1 </dev/null || true
+  --bind="$work/check:$results" --console=pipe >"$work/boot.log" 2>&1 </dev/null || true
 kill "$answerer" 2>/dev/null || true
 step "powered off"
 if ! cat "$work/check/log" 2>/dev/null; then

@@ -1,10 +1,12 @@
 #!/bin/bash
 # Runs inside a booted Debian 12 container (see real_systemd.sh), as a
 # oneshot unit of its systemd: installs netnsd with deploy/install.sh and
-# checks the unit as systemd runs it. Writes ok/FAIL lines to /check/log and
-# the number of failures to /check/status, then powers the container off.
+# checks the unit as systemd runs it. Writes ok/FAIL lines to log and the
+# number of failures to status in $NETNSD_CHECK_RESULTS (/check unless the
+# tree is there), then powers the container off.
 set -u
-exec > >(tee -a /check/log) 2>&1
+results=${NETNSD_CHECK_RESULTS:-/check}
+exec > >(tee -a "$results/log") 2>&1
 failures=0
 completed=false
 ok() { echo "ok: $*"; }
@@ -15,15 +17,15 @@ fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
 finish() {
   local code=$?
   if $completed; then
-    echo "$failures" >/check/status
+    echo "$failures" >"$results/status"
   else
-    echo "aborted (exit $code) after $failures failure(s)" >/check/status
+    echo "aborted (exit $code) after $failures failure(s)" >"$results/status"
   fi
   systemctl poweroff --no-block
   exit 0
 }
 trap finish EXIT
-echo "not started" >/check/status
+echo "not started" >"$results/status"
 sock=/run/netnsd/netnsd.sock
 ask() { curl -s --max-time 10 --unix-socket "$sock" "$@"; }
 eventually() {  # eventually SECONDS COMMAND...: true once COMMAND is
@@ -33,10 +35,10 @@ eventually() {  # eventually SECONDS COMMAND...: true once COMMAND is
 
 cd "$(dirname "$0")/../.." || exit 1
 t0=$SECONDS
-if ./deploy/install.sh >/check/install.log 2>&1; then
+if ./deploy/install.sh >"$results/install.log" 2>&1; then
   ok "deploy/install.sh installed and started netnsd under systemd in $((SECONDS - t0)) s"
 else
-  fail "deploy/install.sh: $(tail -n 20 /check/install.log)"
+  fail "deploy/install.sh: $(tail -n 20 "$results/install.log")"
   exit 1
 fi
 [ "$(systemctl show -p Type --value netnsd)" = notify ] && ok "Type=notify" || fail "the unit is not Type=notify"
@@ -208,11 +210,11 @@ else
   # process on the machine. Only processes outside the container (a netnsd
   # on the host caches this namespace too, and lets go after its own lonely
   # timeout) may; nothing in here.
-  rm -f /check/holders
-  echo "$inode" >/check/ask-holders
-  for _ in $(seq 1 75); do [ -f /check/holders ] && break; sleep 0.2; done
-  holders=$(tr '\n' ';' </check/holders 2>/dev/null)
-  if [ -n "$holders" ] && ! grep -q " inside " /check/holders; then
+  rm -f "$results/holders"
+  echo "$inode" >"$results/ask-holders"
+  for _ in $(seq 1 75); do [ -f "$results/holders" ] && break; sleep 0.2; done
+  holders=$(tr '\n' ';' <"$results/holders" 2>/dev/null)
+  if [ -n "$holders" ] && ! grep -q " inside " "$results/holders"; then
     ok "ip netns add a; restart; a render; ip netns del a: let go in here; held only outside the container: $holders"
   else
     fail "namespace a is still alive: held by ${holders:-no process the host sees}; netnsd said:" \
