@@ -137,7 +137,7 @@ void write_namespace(JsonWriter& out, const NamespaceView& ns, const InterfaceSn
                      const std::optional<std::string>& counters_error, const std::function<void(JsonWriter&)>& extra) {
   out.begin_object().field("netns", ns.netns).key("handle");
   if (ns.handle && !ns.handle->path.empty()) {  // one from the history has no path, no descriptor
-    out.begin_object().field("fd", ns.handle->fd.get()).field("path", ns.handle->path).end_object();
+    out.begin_object().field("fd", ns.handle->descriptor()).field("path", ns.handle->path).end_object();
   } else {
     out.null();
   }
@@ -382,7 +382,7 @@ std::string dump_to_datadog_json(const DumpDocument& doc, std::int64_t lonely_ti
     if (ns.lonely_since) expiry = *ns.lonely_since + std::chrono::seconds(lonely_timeout_s);
     out.begin_object()
         .field("NsID", std::uint64_t{static_cast<std::uint32_t>(ns.netns)})
-        .field("HandleFD", ns.handle ? ns.handle->fd.get() : -1)
+        .field("HandleFD", ns.handle ? ns.handle->descriptor() : -1)
         .field("HandlePath", ns.handle ? ns.handle->path : std::string())
         .field("LonelyTimeout", format_rfc3339_go(expiry, !ns.lonely_since))
         .key("Devices");

@@ -9,6 +9,7 @@
 
 #include "kernel/iptables_legacy.h"
 #include "kernel/mountinfo.h"
+#include "kernel/namespace_socket.h"
 #include "kernel/netns.h"
 #include "kernel/nfnetlink.h"
 #include "kernel/procfs.h"
@@ -42,8 +43,10 @@ Result<std::vector<InetSocket>> KernelHost::list_sockets(const NamespaceHandle& 
   // A socket of its own per listing, closed at the end: sockets are asked
   // for rarely, and a descriptor kept per namespace is what the cache's
   // size is measured in.
-  auto inode = netns_inode(ns.fd.get());
-  auto sock = SockDiagSocket::open_in(ns.fd.get(), inode ? *inode : 0, &counters_);
+  auto file = NetnsFile::of(ns);
+  if (!file) return file.error();
+  auto inode = netns_inode(file->get());
+  auto sock = SockDiagSocket::open_in(file->get(), inode ? *inode : 0, &counters_);
   if (!sock) return sock.error();
   std::vector<InetSocket> all;
   std::vector<std::uint8_t> protocols{IPPROTO_TCP, IPPROTO_UDP};
@@ -58,15 +61,19 @@ Result<std::vector<InetSocket>> KernelHost::list_sockets(const NamespaceHandle& 
 
 // Like sockets, a socket of its own per answer.
 Result<ConntrackCount> KernelHost::conntrack(const NamespaceHandle& ns) {
-  auto inode = netns_inode(ns.fd.get());
-  auto sock = NfnetlinkSocket::open_in(ns.fd.get(), inode ? *inode : 0, &counters_);
+  auto file = NetnsFile::of(ns);
+  if (!file) return file.error();
+  auto inode = netns_inode(file->get());
+  auto sock = NfnetlinkSocket::open_in(file->get(), inode ? *inode : 0, &counters_);
   if (!sock) return sock.error();
   return sock->conntrack();
 }
 
 Result<FirewallSummary> KernelHost::nftables(const NamespaceHandle& ns) {
-  auto inode = netns_inode(ns.fd.get());
-  auto sock = NfnetlinkSocket::open_in(ns.fd.get(), inode ? *inode : 0, &counters_);
+  auto file = NetnsFile::of(ns);
+  if (!file) return file.error();
+  auto inode = netns_inode(file->get());
+  auto sock = NfnetlinkSocket::open_in(file->get(), inode ? *inode : 0, &counters_);
   if (!sock) return sock.error();
   return sock->nftables();
 }
@@ -76,7 +83,9 @@ Result<FirewallSummary> KernelHost::firewall(const NamespaceHandle& ns) {
   if (!summary) return summary.error();
   // The legacy tables are asked for from inside the namespace: the list of
   // those it has is its /proc/net, and their sockets must be made there.
-  auto legacy = run_in_netns(ns.fd.get(), [] { return list_legacy_tables(); });
+  auto file = NetnsFile::of(ns);
+  if (!file) return file.error();
+  auto legacy = run_in_netns(file->get(), [] { return list_legacy_tables(); });
   if (!legacy) return legacy.error();
   if (!*legacy) return legacy->error();
   summary->legacy = std::move(legacy->value());
@@ -118,42 +127,30 @@ NamespaceOwner KernelHost::owner_of(int netns_fd) {
 
 namespace {
 
-// A request socket inside the handle's namespace, kept with the handle:
-// entering a namespace and creating a socket cost more than the dump itself
-// (tests/bench). It pins the namespace exactly as long as the handle does.
-struct RtnlAttachment final : HandleAttachment {
-  explicit RtnlAttachment(RtnlSocket s) : socket(std::move(s)) {}
-  RtnlSocket socket;
-};
-
-// Runs fn(socket) with the handle's request socket, opening it on first use.
-// A socket that fails is dropped and the call retried once on a fresh one.
+// Runs fn(socket) with the handle's socket (made on first use).
 template <class F>
 auto with_socket(const NamespaceHandle& ns, NetlinkCounters& counters, F fn)
     -> decltype(fn(std::declval<RtnlSocket&>())) {
-  std::lock_guard lock(ns.attachment_mutex);
-  for (int attempt = 0;; ++attempt) {
-    auto* attached = dynamic_cast<RtnlAttachment*>(ns.attachment.get());
-    if (!attached) {
-      auto inode = netns_inode(ns.fd.get());
-      auto sock = RtnlSocket::open_in(ns.fd.get(), inode ? *inode : 0, &counters);
-      if (!sock) return sock.error();
-      ns.attachment = std::make_unique<RtnlAttachment>(std::move(sock.value()));
-      attached = static_cast<RtnlAttachment*>(ns.attachment.get());
-    }
-    auto result = fn(attached->socket);
-    if (result || attempt > 0) return result;
-    ns.attachment.reset();
-  }
+  auto sock = namespace_socket(ns, &counters);
+  if (!sock) return sock.error();
+  return (*sock)->request(fn);
 }
 
 }  // namespace
 
 std::uint64_t KernelHost::cookie_of(const NamespaceHandle& ns) {
-  // The request socket the relist after a capture opens anyway: asking it
-  // costs one getsockopt.
   auto cookie = with_socket(ns, counters_, [](RtnlSocket& sock) { return sock.netns_cookie(); });
   return cookie ? *cookie : 0;
+}
+
+Status KernelHost::attach(NamespaceHandle& ns) {
+  auto sock = namespace_socket(ns, &counters_);
+  if (!sock) return sock.error();
+  auto cookie = (*sock)->request([](RtnlSocket& s) { return s.netns_cookie(); });
+  ns.cookie = cookie ? *cookie : 0;
+  // The socket pins the namespace from now on: one descriptor, not two.
+  ns.fd.reset();
+  return {};
 }
 
 Result<std::vector<Device>> KernelHost::list_links(const NamespaceHandle& ns, NetnsId self, bool with_stats) {
@@ -174,7 +171,8 @@ Result<std::vector<std::int32_t>> KernelHost::nsids(const NamespaceHandle& in,
     std::vector<std::int32_t> out;
     out.reserve(targets.size());
     for (const NamespaceHandle* target : targets) {
-      auto id = sock.nsid_of(target->fd.get());
+      auto file = NetnsFile::of(*target);
+      auto id = file ? sock.nsid_of(file->get()) : Result<std::int32_t>(file.error());
       out.push_back(id ? *id : -1);
     }
     return out;

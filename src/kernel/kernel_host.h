@@ -29,6 +29,7 @@ class KernelHost final : public HostView {
   Result<Fd> open_netns(const std::string& path, NetnsId expected) override;
   NamespaceOwner owner_of(int netns_fd) override;
   std::uint64_t cookie_of(const NamespaceHandle& ns) override;
+  Status attach(NamespaceHandle& ns) override;
   Result<std::vector<Device>> list_links(const NamespaceHandle& ns, NetnsId self, bool with_stats = false) override;
   Result<std::vector<Device>> link_counters(const NamespaceHandle& ns, NetnsId self) override;
   Result<FactListing> list_facts(const NamespaceHandle& ns, const FactBudgets& budgets) override;

@@ -1,6 +1,7 @@
 #include "kernel/netlink_channel.h"
 
 #include <linux/netlink.h>
+#include <poll.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 
@@ -96,16 +97,73 @@ Status NetlinkChannel::send(nlmsghdr* message) {
   }
 }
 
+Status NetlinkChannel::wait_readable(std::chrono::steady_clock::time_point deadline) const {
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return Error::os("wait for a netlink reply", ETIMEDOUT);
+    pollfd p{fd_.get(), POLLIN, 0};
+    int n = ::poll(&p, 1, static_cast<int>(left.count()) + 1);
+    if (n > 0) return {};
+    if (n < 0 && errno != EINTR) return Error::os("poll netlink socket");
+  }
+}
+
+void NetlinkChannel::hold(const char* data, std::size_t size, bool truncated) {
+  // Dropped, or what follows a loss: of no use.
+  if (notifications_ != Notifications::held || held_lost_) return;
+  if (truncated || held_bytes_ + size > defaults::kHeldNotificationBytes) {
+    held_lost_ = true;
+    held_.clear();
+    held_bytes_ = 0;
+    return;
+  }
+  held_.emplace_back(data, size);
+  held_bytes_ += size;
+}
+
+bool NetlinkChannel::take_held(const std::function<void(const char* data, std::size_t size)>& fn) {
+  const bool lost = held_lost_;
+  std::deque<std::string> taken;
+  taken.swap(held_);
+  held_bytes_ = 0;
+  held_lost_ = false;
+  if (lost) return true;
+  for (const std::string& datagram : taken) fn(datagram.data(), datagram.size());
+  return false;
+}
+
 Status NetlinkChannel::request(std::uint32_t seq, const std::function<void(const nlmsghdr&)>& on_message,
                                bool* interrupted) {
   // Per call, not per thread: dozens of HTTP workers each keeping 64 KiB
   // resident would outweigh the cache itself. The allocator hands the same
   // block back call after call.
   std::unique_ptr<char[]> buffer(new char[kReceiveBuffer]);
+  const auto deadline = std::chrono::steady_clock::now() + defaults::kNetlinkReplyTimeout;
   for (;;) {
     bool truncated = false;
     ssize_t n = receive_from_kernel(buffer.get(), kReceiveBuffer, &truncated);
-    if (n < 0) return Error::os("receive netlink reply");
+    if (n < 0) {
+      // A monitor's socket is non-blocking: wait for the next part.
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        if (Status st = wait_readable(deadline); !st) return st;
+        continue;
+      }
+      // Notifications were dropped; the reply goes on.
+      if (errno == ENOBUFS && notifications_ != Notifications::none) {
+        hold(nullptr, 0, /*truncated=*/true);
+        continue;
+      }
+      return Error::os("receive netlink reply");
+    }
+    if (notifications_ != Notifications::none && static_cast<std::size_t>(n) >= sizeof(nlmsghdr)) {
+      // The kernel never mixes a notification with a reply in a datagram.
+      nlmsghdr first;
+      std::memcpy(&first, buffer.get(), sizeof first);
+      if (first.nlmsg_pid != port_) {
+        hold(buffer.get(), static_cast<std::size_t>(n), truncated);
+        continue;
+      }
+    }
     if (truncated) return Error::os("receive netlink reply", EMSGSIZE);
     std::optional<Status> finished;
     const bool well_formed = for_each_message(buffer.get(), static_cast<std::size_t>(n), [&](const nlmsghdr& h) {

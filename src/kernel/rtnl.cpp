@@ -256,7 +256,17 @@ Status RtnlSocket::subscribe_links(int rcvbuf, bool facts) {
   int flags = ::fcntl(channel_.fd(), F_GETFL);
   if (flags < 0 || ::fcntl(channel_.fd(), F_SETFL, flags | O_NONBLOCK) != 0)
     return Error::os("make monitor non-blocking");
+  channel_.hear_notifications(NetlinkChannel::Notifications::held);
   return {};
+}
+
+void RtnlSocket::unsubscribe_links() {
+  for (unsigned group : {RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV6_IFADDR, RTNLGRP_IPV4_ROUTE, RTNLGRP_IPV6_ROUTE,
+                         RTNLGRP_IPV4_RULE, RTNLGRP_IPV6_RULE, RTNLGRP_NEIGH}) {
+    ::setsockopt(channel_.fd(), SOL_NETLINK, NETLINK_DROP_MEMBERSHIP, &group, sizeof group);
+  }
+  channel_.take_held([](const char*, std::size_t) {});
+  channel_.hear_notifications(NetlinkChannel::Notifications::dropped);
 }
 
 Status RtnlSocket::read_link_events(const std::function<void(const LinkEvent&)>& on_event, std::optional<NetnsId> self,
@@ -267,23 +277,18 @@ Status RtnlSocket::read_link_events(const std::function<void(const LinkEvent&)>&
   // emptied. At most `max_datagrams` are read per call, loss or not: a
   // storm's queue is emptied over several turns of the caller's loop.
   bool lost = false;
-  for (std::size_t datagrams = 0; datagrams < max_datagrams; ++datagrams) {
-    bool truncated = false;
-    ssize_t n = channel_.receive_from_kernel(buffer.get(), defaults::kNetlinkReadBuffer, &truncated);
-    if (n < 0) {
-      if (errno == ENOBUFS) {
-        lost = true;
-        continue;
+  auto read_datagram = [&](const char* data, std::size_t size) {
+    if (size >= sizeof(nlmsghdr)) {
+      // A reply to one of our requests (our port id) that its request gave
+      // up on: not a notification.
+      nlmsghdr first;
+      std::memcpy(&first, data, sizeof first);
+      if (first.nlmsg_pid == channel_.port()) {
+        channel_.refused(&NetlinkCounters::sequence, "a reply left over from an abandoned request");
+        return;
       }
-      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-      return Error::os("receive link notifications");
     }
-    if (n == 0) break;
-    // A notification cut short, or one the kernel says it could not
-    // deliver, is lost state too.
-    if (truncated) lost = true;
-    if (lost) continue;
-    const bool well_formed = for_each_message(buffer.get(), static_cast<std::size_t>(n), [&](const nlmsghdr& h) {
+    const bool well_formed = for_each_message(data, size, [&](const nlmsghdr& h) {
       if (h.nlmsg_type == NLMSG_ERROR || h.nlmsg_type == NLMSG_OVERRUN) {
         lost = true;
         return false;
@@ -309,6 +314,30 @@ Status RtnlSocket::read_link_events(const std::function<void(const LinkEvent&)>&
       return true;
     });
     if (!well_formed) channel_.refused(&NetlinkCounters::policy, "a notification whose lengths overrun the datagram");
+  };
+  // What requests took in came first.
+  if (channel_.take_held([&](const char* data, std::size_t size) {
+        if (!lost) read_datagram(data, size);
+      })) {
+    lost = true;
+  }
+  for (std::size_t datagrams = 0; datagrams < max_datagrams; ++datagrams) {
+    bool truncated = false;
+    ssize_t n = channel_.receive_from_kernel(buffer.get(), defaults::kNetlinkReadBuffer, &truncated);
+    if (n < 0) {
+      if (errno == ENOBUFS) {
+        lost = true;
+        continue;
+      }
+      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+      return Error::os("receive link notifications");
+    }
+    if (n == 0) break;
+    // A notification cut short, or one the kernel says it could not
+    // deliver, is lost state too.
+    if (truncated) lost = true;
+    if (lost) continue;
+    read_datagram(buffer.get(), static_cast<std::size_t>(n));
   }
   if (lost) return Error::os("link notifications lost", ENOBUFS);
   return {};

@@ -77,25 +77,29 @@ class RtnlSocket {
   // The cookie of the socket's namespace (SO_NETNS_COOKIE, Linux 5.14).
   Result<std::uint64_t> netns_cookie() const;
 
-  // Turns this socket into a monitor of devices and addresses: joins
+  // Turns this socket into a monitor of devices and addresses too: joins
   // RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR and RTNLGRP_IPV6_IFADDR, asks for a
-  // receive buffer of `rcvbuf` bytes and makes it non-blocking. Use it for
-  // events only (no requests) from then on. With `facts`, the same socket
-  // also joins the route, rule and neighbour groups (IPv4 and IPv6): no
-  // descriptor more per namespace, but one receive queue for all of it, so
-  // an overflow in a route storm means listing that namespace's devices
-  // and facts again (never another namespace's).
+  // receive buffer of `rcvbuf` bytes and makes it non-blocking. With
+  // `facts`, it also joins the route, rule and neighbour groups (IPv4 and
+  // IPv6): one receive queue for all of it, so an overflow in a route storm
+  // means listing that namespace's devices and facts again (never another
+  // namespace's). Requests still work: what they read that is not theirs is
+  // held for read_link_events (NetlinkChannel::hear_notifications).
   Status subscribe_links(int rcvbuf = 1 << 20, bool facts = false);
+  // Leaves the groups again; a notification still queued is dropped.
+  void unsubscribe_links();
 
-  // Reads the notifications waiting on a monitor socket: all of them, or at
-  // most `max_datagrams` (the rest stay queued for the next call). Returns
-  // ENOBUFS when the kernel dropped some: what followed the loss is
-  // discarded too, the socket stays usable, and the caller must re-dump
-  // (list_devices, list_facts). Route, rule and neighbour notifications go
-  // to `on_fact` (when given).
+  // Reads the notifications a request held, then those waiting on the
+  // socket: all of them, or at most `max_datagrams` of the socket's (the
+  // rest stay queued for the next call). Returns ENOBUFS when the kernel
+  // dropped some: what followed the loss is discarded too, the socket stays
+  // usable, and the caller must re-dump (list_devices, list_facts). Route,
+  // rule and neighbour notifications go to `on_fact` (when given).
   Status read_link_events(const std::function<void(const LinkEvent&)>& on_event, std::optional<NetnsId> self,
                           const std::function<void(const FactEvent&)>& on_fact = nullptr,
                           std::size_t max_datagrams = SIZE_MAX);
+  // Whether a request left notifications (or their loss) for read_link_events.
+  bool holds_notifications() const { return channel_.holds_notifications(); }
 
   int fd() const { return channel_.fd(); }
   // The port id the kernel gave this socket.

@@ -35,15 +35,33 @@ Result<EventLoop::WatchId> EventLoop::watch(int fd, std::uint32_t events, Handle
   ev.events = events;
   ev.data.u64 = id;
   if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev) != 0) return Error::os("epoll_ctl add");
-  watches_.emplace(id, Watch{fd, std::make_shared<Handler>(std::move(handler))});
+  watches_.emplace(id, Watch{fd, events, false, std::make_shared<Handler>(std::move(handler))});
   return id;
 }
 
 void EventLoop::unwatch(WatchId id) {
   auto it = watches_.find(id);
   if (it == watches_.end()) return;
-  ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, it->second.fd, nullptr);
+  if (!it->second.paused) ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, it->second.fd, nullptr);
   watches_.erase(it);
+}
+
+void EventLoop::pause(WatchId id) {
+  auto it = watches_.find(id);
+  if (it == watches_.end() || it->second.paused) return;
+  // Out of the set, not merely without events: epoll reports an error
+  // condition (a netlink socket's ENOBUFS) whatever the mask says.
+  ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, it->second.fd, nullptr);
+  it->second.paused = true;
+}
+
+void EventLoop::resume(WatchId id) {
+  auto it = watches_.find(id);
+  if (it == watches_.end() || !it->second.paused) return;
+  epoll_event ev{};
+  ev.events = it->second.events;
+  ev.data.u64 = id;
+  if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, it->second.fd, &ev) == 0) it->second.paused = false;
 }
 
 void EventLoop::wake() {

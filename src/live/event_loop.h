@@ -38,6 +38,11 @@ class EventLoop {
   // before closing it.
   Result<WatchId> watch(int fd, std::uint32_t events, Handler handler);
   void unwatch(WatchId id);
+  // Loop thread only. Stops reporting a watched descriptor (it stays
+  // watched) until resume(): for a reader that must wait for another
+  // thread to let go of the descriptor, which then wakes it.
+  void pause(WatchId id);
+  void resume(WatchId id);
 
   // Any thread. Timers that are due run first, then posted tasks, each in
   // the order given.
@@ -60,6 +65,8 @@ class EventLoop {
 
   struct Watch {
     int fd;
+    std::uint32_t events;
+    bool paused;
     std::shared_ptr<Handler> handler;
   };
 

@@ -5,6 +5,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "kernel/namespace_socket.h"
+
 namespace netnsd {
 namespace {
 
@@ -19,20 +21,23 @@ class BpfNamespaceEvents final : public NamespaceEvents {
   std::unique_ptr<NetnsEventSource> source_;
 };
 
+// A monitor on the namespace's own socket (NamespaceSocket), which it keeps
+// open until it is closed itself: the event loop watches its descriptor.
 class RtnlLinkMonitor final : public LinkMonitor {
  public:
-  RtnlLinkMonitor(RtnlSocket socket, NetnsId netns) : socket_(std::move(socket)), netns_(netns) {}
-  int fd() const override { return socket_.fd(); }
+  RtnlLinkMonitor(std::shared_ptr<NamespaceSocket> socket, NetnsId netns) : socket_(std::move(socket)), netns_(netns) {}
+  ~RtnlLinkMonitor() override { socket_->unsubscribe(); }
+  int fd() const override { return socket_->fd(); }
   Status read(const std::function<void(const LinkEvent&)>& on_event) override {
-    return socket_.read_link_events(on_event, netns_);
+    return socket_->read_events(on_event, netns_, nullptr, SIZE_MAX);
   }
   Status read(const std::function<void(const LinkEvent&)>& on_event,
               const std::function<void(const FactEvent&)>& on_fact, std::size_t max_datagrams) override {
-    return socket_.read_link_events(on_event, netns_, on_fact, max_datagrams);
+    return socket_->read_events(on_event, netns_, on_fact, max_datagrams);
   }
 
  private:
-  RtnlSocket socket_;
+  std::shared_ptr<NamespaceSocket> socket_;
   NetnsId netns_;
 };
 
@@ -62,14 +67,15 @@ Result<std::unique_ptr<NamespaceEvents>> KernelSources::namespace_events(const N
 // lasting change (`ip netns list-id`) from a service that should only
 // observe. (2) One ENOBUFS loses events of unknown namespaces and forces a
 // re-dump of all of them; a per-namespace socket re-dumps just its own.
-// The price is ~3.4 KiB of kernel memory and one descriptor per namespace,
-// and the socket, which pins its namespace, must close with the handle
-// (the Tracker's on_released does that).
+// The price is ~3.4 KiB of kernel memory per namespace and no descriptor
+// of its own: the monitor is the namespace's socket (NamespaceSocket), the
+// one descriptor that pins it, and holds it open until the Tracker's
+// on_released lets go of the monitor.
 Result<std::unique_ptr<LinkMonitor>> KernelSources::link_monitor(const NamespaceHandle& handle, NetnsId netns,
-                                                                 int rcvbuf) {
-  auto sock = RtnlSocket::open_in(handle.fd.get(), netns, counters_);
+                                                                 int rcvbuf, std::function<void()> wake) {
+  auto sock = namespace_socket(handle, counters_);
   if (!sock) return sock.error();
-  if (Status st = sock->subscribe_links(rcvbuf, facts_); !st) return st.error();
+  if (Status st = (*sock)->subscribe(rcvbuf, facts_, std::move(wake)); !st) return st.error();
   return std::unique_ptr<LinkMonitor>(new RtnlLinkMonitor(std::move(sock.value()), netns));
 }
 

@@ -18,7 +18,8 @@ class KernelSources final : public LiveSources {
 
   Result<std::unique_ptr<NamespaceEvents>> namespace_events(const NetnsEventOptions& options,
                                                             NamespaceEvents::Callback callback) override;
-  Result<std::unique_ptr<LinkMonitor>> link_monitor(const NamespaceHandle& handle, NetnsId netns, int rcvbuf) override;
+  Result<std::unique_ptr<LinkMonitor>> link_monitor(const NamespaceHandle& handle, NetnsId netns, int rcvbuf,
+                                                    std::function<void()> wake) override;
   Result<Fd> exit_watch(pid_t tgid, pid_t tid) override;
   Result<Watchable> mount_watch() override;
 

@@ -44,7 +44,9 @@ class LinkMonitor {
   // Turns readable when notifications are waiting.
   virtual int fd() const = 0;
   // Delivers what is waiting, without blocking. Fails with ENOBUFS when some
-  // were lost: the caller must list the namespace's links again.
+  // were lost: the caller must list the namespace's links again; with EBUSY
+  // when another thread is using the monitor's socket for a request: the
+  // caller stops watching fd() until the monitor's wake is called.
   virtual Status read(const std::function<void(const LinkEvent&)>& on_event) = 0;
   // The same, with route, rule and neighbour notifications to `on_fact`, at
   // most `max_datagrams` per call (the loop comes back for the rest). After
@@ -70,10 +72,13 @@ class LiveSources {
   // The namespace events, filtered in the kernel as `options` say.
   virtual Result<std::unique_ptr<NamespaceEvents>> namespace_events(const NetnsEventOptions& options,
                                                                     NamespaceEvents::Callback callback) = 0;
-  // A monitor of the links of namespace `netns`, entered through `handle`.
-  // `rcvbuf` bytes of notifications may wait before they overflow.
-  virtual Result<std::unique_ptr<LinkMonitor>> link_monitor(const NamespaceHandle& handle, NetnsId netns,
-                                                            int rcvbuf) = 0;
+  // A monitor of the links of namespace `netns`, on `handle`'s socket.
+  // `rcvbuf` bytes of notifications may wait before they overflow. `wake`
+  // is called, from any thread, when notifications wait that fd() no longer
+  // shows (a request on the same socket took them in) or after a read was
+  // turned away (EBUSY): the caller reads again then.
+  virtual Result<std::unique_ptr<LinkMonitor>> link_monitor(const NamespaceHandle& handle, NetnsId netns, int rcvbuf,
+                                                            std::function<void()> wake) = 0;
   // Turns readable once thread `tid` of process `tgid` has gone (it has left
   // its namespaces). Fails when it is gone already.
   virtual Result<Fd> exit_watch(pid_t tgid, pid_t tid) = 0;

@@ -247,7 +247,11 @@ void Tracker::capture_from_event(const NetnsEvent& event) {
   }
   const NamespaceOwner owner = host_.owner_of(fd->get());
   NamespaceHandle handle(std::move(fd.value()), path, owner);
-  handle.cookie = host_.cookie_of(handle);
+  if (Status st = host_.attach(handle); !st) {
+    resolver_.count_capture_failure();
+    spdlog::debug("netns {} from pid {}: {}", event.netns, event.tgid, st.error().message());
+    return;
+  }
   if (!resolver_.capture(event.netns, std::move(handle), Source::ebpf)) {  // subscribes
     request_presence_pass(clock_.now());
     return;  // cached already, or no room for its owner
@@ -287,7 +291,20 @@ void Tracker::on_released(const std::vector<NetnsId>& gone) {
 
 void Tracker::watch_links(NetnsId netns, const HandlePtr& handle) {
   if (link_watches_.count(netns) || !handle) return;
-  auto monitor = sources_.link_monitor(*handle, netns, config_.link_rcvbuf);
+  // A request on the namespace's socket (a dump, from any thread) may take
+  // its notifications in, or turn a read away: then it wakes the monitor.
+  auto wake = [this, netns] {
+    loop_->post([this, netns] {
+      auto it = link_watches_.find(netns);
+      if (it == link_watches_.end()) return;
+      if (it->second.paused) {
+        loop_->resume(it->second.id);
+        it->second.paused = false;
+      }
+      on_links_readable(netns);
+    });
+  };
+  auto monitor = sources_.link_monitor(*handle, netns, config_.link_rcvbuf, std::move(wake));
   if (!monitor) {
     spdlog::warn("netns {}: no link events: {}", netns, monitor.error().message());
     return;
@@ -297,7 +314,7 @@ void Tracker::watch_links(NetnsId netns, const HandlePtr& handle) {
     spdlog::warn("netns {}: no link events: {}", netns, id.error().message());
     return;
   }
-  link_watches_.emplace(netns, LinkWatch{std::move(monitor.value()), *id, 0, handle->owner});
+  link_watches_.emplace(netns, LinkWatch{std::move(monitor.value()), *id, 0, handle->owner, false});
   // Listed after the monitor joined: a change between the two is in both.
   if (config_.facts) request_fact_list(netns);
 }
@@ -359,6 +376,13 @@ void Tracker::on_links_readable(NetnsId netns) {
     }
   };
   Status st = watch.monitor->read(links, facts, defaults::kMonitorDatagramsPerTurn);
+  if (!st && st.error().code == EBUSY) {
+    // A request holds the socket; it wakes us when it lets go. Until then
+    // its readiness would only spin this loop.
+    loop_->pause(watch.id);
+    watch.paused = true;
+    return;
+  }
   if (!st) {
     if (st.error().code == ENOBUFS) {
       ++counters_.netlink_resyncs;

@@ -103,6 +103,7 @@ class Tracker final : public ResolverListener {
     EventLoop::WatchId id;
     std::uint64_t last_event = 0;  // link_events_applied_ when its last event was applied
     NamespaceOwner owner;          // whose budget its routes and neighbours count in
+    bool paused = false;           // its socket was busy: not watched until the wake
   };
   // What the gatherer is asked to read next; requests pile up while it reads.
   struct GatherRequest {

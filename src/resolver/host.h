@@ -75,6 +75,15 @@ class HostView {
   // The cookie of the namespace behind `ns` (NamespaceHandle::cookie), 0 when
   // unknown. May attach what later calls with `ns` use.
   virtual std::uint64_t cookie_of(const NamespaceHandle& ns) = 0;
+  // Readies a handle to be cached, before anybody else sees it: its cookie,
+  // and whatever the host keeps with it. The kernel host attaches the
+  // socket it asks the namespace with and closes the namespace file, so
+  // that one descriptor pins it (kernel/namespace_socket.h). A handle that
+  // cannot be readied is not cached.
+  virtual Status attach(NamespaceHandle& ns) {
+    ns.cookie = cookie_of(ns);
+    return {};
+  }
   // The devices of the namespace behind `ns`, whose inode is `self`, with
   // their addresses; with `with_stats`, their counters too.
   virtual Result<std::vector<Device>> list_links(const NamespaceHandle& ns, NetnsId self, bool with_stats = false) = 0;

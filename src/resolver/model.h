@@ -140,15 +140,21 @@ struct NamespaceOwner {
   bool operator==(const NamespaceOwner&) const = default;
 };
 
-// Kernel-side state whose life is tied to a handle's (a netlink socket
-// inside the namespace, say). Opaque to the resolver.
+// Kernel-side state whose life is tied to a handle's: in the kernel host,
+// the socket made in the namespace that pins it (kernel/namespace_socket.h).
+// Opaque to the resolver.
 struct HandleAttachment {
   virtual ~HandleAttachment() = default;
+  // The descriptor that pins the namespace, if it does one (else -1).
+  virtual int fd() const { return -1; }
 };
 
-// An open namespace handle: the fd that lets us enter the namespace and keeps
-// it alive, and the path it was opened from. Shared so that a dump can keep
-// using a handle after the resolver has released it; the fd, and anything
+// An open namespace handle: what keeps the namespace alive and lets us
+// reach it, and the path it was opened from. At first that is `fd`, the
+// namespace file; the host may attach a socket made in the namespace, which
+// pins it too, and close `fd` (HostView::attach: the kernel host's one
+// descriptor per cached namespace). Shared so that a dump can keep using a
+// handle after the resolver has released it; the descriptor, and anything
 // attached, close with the last owner.
 struct NamespaceHandle {
   NamespaceHandle(Fd handle_fd, std::string handle_path, NamespaceOwner handle_owner = {})
@@ -160,15 +166,23 @@ struct NamespaceHandle {
         cookie(other.cookie),
         attachment(std::move(other.attachment)) {}
 
+  // The descriptor that pins the namespace: `fd`, or the attachment's.
+  int descriptor() const {
+    if (fd) return fd.get();
+    std::lock_guard lock(attachment_mutex);
+    return attachment ? attachment->fd() : -1;
+  }
+
   Fd fd;
   std::string path;
   NamespaceOwner owner;
   // The namespace's cookie (SO_NETNS_COOKIE): unlike the inode, never reused
   // while the machine is up. 0 when the kernel would not say.
   std::uint64_t cookie = 0;
-  // Guarded by attachment_mutex: users of the attachment take it too.
+  // Guarded by attachment_mutex, which is held only to read or set the
+  // pointer: the attachment guards its own use.
   mutable std::mutex attachment_mutex;
-  mutable std::unique_ptr<HandleAttachment> attachment;
+  mutable std::shared_ptr<HandleAttachment> attachment;
 };
 using HandlePtr = std::shared_ptr<const NamespaceHandle>;
 

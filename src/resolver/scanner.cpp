@@ -210,7 +210,12 @@ std::set<NetnsId> Scanner::capture_new(const PresenceMap& presence, const TaskSc
       ++report.capacity_skips;  // found again after an eviction: no churn on rescans
       continue;
     }
-    handle->cookie = host_.cookie_of(*handle);
+    if (Status st = host_.attach(*handle); !st) {
+      ++report.capture_failures;
+      resolver_.count_capture_failure();
+      spdlog::debug("cannot capture netns {}: {}", netns, st.error().message());
+      continue;
+    }
     if (resolver_.capture(netns, std::move(*handle), source)) {
       ++report.captured;
       captured.insert(netns);

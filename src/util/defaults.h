@@ -15,22 +15,25 @@ inline constexpr const char* kDumpDir = "/var/lib/netnsd/dumps";
 inline constexpr const char* kLogLevel = "info";
 
 // The resolver.
-inline constexpr std::size_t kCapacity = 4096;  // namespaces held (LRU)
+// Namespaces held (LRU): 10,000 and room to spare inside the shipped unit's
+// LimitNOFILE=16384 at one descriptor each (kFdsPerNamespace).
+inline constexpr std::size_t kCapacity = 12000;
 inline constexpr std::chrono::milliseconds kLonelyTimeout{30000};
 inline constexpr std::size_t kMaxDevices = 4096;  // devices kept per namespace
 // Namespaces of user namespaces other than the host's, per owner uid: this
 // divisor of the capacity unless configured (--max-per-owner).
 inline constexpr std::size_t kOwnerShareDivisor = 4;
 
-// Descriptors: each cached namespace holds 3 (its handle, its link monitor,
-// its request socket). The rest of the process needs a reserve: what the
+// Descriptors: each cached namespace holds 1, the rtnetlink socket that
+// pins it, answers its requests and carries its notifications
+// (kernel/namespace_socket.h; it was 3 in 0.2). The rest of the process needs a reserve: what the
 // HTTP servers' clients can hold (ConnectionLimits::max_descriptors(), all
 // connections and the lines of accepted ones, for each server), plus this
 // much for everything else: the listeners and the servers' epoll and
 // eventfd, dumps (a directory and two files each), the render child's
 // pipes, /proc and mountinfo walks, the BPF programs, maps and links, the
 // event loop, exit watches, stdio and the journal.
-inline constexpr std::size_t kFdsPerNamespace = 3;
+inline constexpr std::size_t kFdsPerNamespace = 1;
 inline constexpr std::size_t kFdFixedReserve = 64;
 
 // The tracker.
@@ -53,6 +56,13 @@ inline constexpr std::chrono::milliseconds kExitFallbackDelay{1000};
 // (NLM_F_DUMP_INTR) is tried before its partial answer is refused.
 inline constexpr std::size_t kNetlinkReadBuffer = 64 * 1024;
 inline constexpr int kNetlinkDumpAttempts = 5;
+// How long a request waits for each part of its reply (the kernel answers
+// at once; this bounds a wait on a socket shared with a monitor).
+inline constexpr std::chrono::seconds kNetlinkReplyTimeout{5};
+// Notifications a request on a namespace's socket takes in while it waits
+// for its reply, kept for the monitor; past this they count as lost (the
+// namespace is listed again).
+inline constexpr std::size_t kHeldNotificationBytes = 256 * 1024;
 
 // The history journal (src/history): where it is, what it keeps, how it
 // writes. Changes reach it through a queue of its own; a batch is written

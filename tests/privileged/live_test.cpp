@@ -23,6 +23,7 @@
 #include "kernel/procfs.h"
 #include "privileged.h"
 #include "system.h"
+#include "util/defaults.h"
 
 namespace netnsd {
 namespace {
@@ -456,9 +457,12 @@ TEST_F(Live, ChurnLeavesTheCacheEqualToAFreshScan) {
 TEST_F(Live, CapacityEvictsAndClosesTheEvictedHandles) {
   Daemon netnsd({"--resync-interval", "0", "--capacity", "16"});
   ASSERT_TRUE(netnsd.ready());
-  // Each cached namespace costs a handle, a link socket and a request socket.
+  // Each cached namespace costs one descriptor: the socket that pins it,
+  // answers its requests and carries its notifications.
+  constexpr int per_namespace = static_cast<int>(defaults::kFdsPerNamespace);
+  static_assert(per_namespace == 1);
   const int cached_at_start = static_cast<int>(netnsd.cached().size());
-  const int fixed = netnsd.settled_fd_count() - 3 * cached_at_start;
+  const int fixed = netnsd.settled_fd_count() - per_namespace * cached_at_start;
 
   std::vector<std::unique_ptr<NamedNetns>> named;
   std::vector<std::unique_ptr<HeldNetns>> held;
@@ -472,8 +476,8 @@ TEST_F(Live, CapacityEvictsAndClosesTheEvictedHandles) {
   })) << netnsd.get_json("/v1/namespaces")["resolver"].dump();
   std::this_thread::sleep_for(300ms);
   EXPECT_EQ(netnsd.cached().size(), 16u);
-  EXPECT_TRUE(eventually([&] { return netnsd.fd_count() == fixed + 3 * 16; }))
-      << "fds " << netnsd.fd_count() << ", expected " << fixed + 3 * 16;
+  EXPECT_TRUE(eventually([&] { return netnsd.fd_count() == fixed + per_namespace * 16; }))
+      << "fds " << netnsd.fd_count() << ", expected " << fixed + per_namespace * 16;
 }
 
 TEST_F(Live, WithoutEbpfItRunsDegradedOnNetlinkAndMountinfo) {

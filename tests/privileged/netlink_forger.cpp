@@ -102,12 +102,12 @@ int main(int argc, char** argv) {
     std::perror("netlink socket");
     return 3;
   }
-  // netnsd's link monitor and request socket.
+  // netnsd's socket here: its monitor and its requests in one.
   std::vector<std::uint32_t> targets;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while ((targets = other_route_sockets(local.nl_pid)).size() < 2) {
+  while ((targets = other_route_sockets(local.nl_pid)).empty()) {
     if (std::chrono::steady_clock::now() > deadline) {
-      std::fprintf(stderr, "netnsd never opened two sockets here (saw %zu)\n", targets.size());
+      std::fprintf(stderr, "netnsd never opened a socket here\n");
       return 4;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));

@@ -106,7 +106,8 @@ class FakeSources final : public LiveSources {
     options_ = options;
     return std::unique_ptr<NamespaceEvents>(new Events(events_, std::move(callback), ebpf_counters));
   }
-  Result<std::unique_ptr<LinkMonitor>> link_monitor(const NamespaceHandle&, NetnsId netns, int) override {
+  Result<std::unique_ptr<LinkMonitor>> link_monitor(const NamespaceHandle&, NetnsId netns, int,
+                                                    std::function<void()>) override {
     auto channel = std::make_shared<FakeLinkChannel>();
     {
       std::lock_guard lock(mutex_);

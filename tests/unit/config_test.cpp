@@ -27,7 +27,7 @@ TEST(Config, DefaultsMatchTheDesign) {
   EXPECT_EQ(c.resync_interval, 30s);
   EXPECT_EQ(c.lonely_timeout, 30s);
   EXPECT_EQ(c.flush_period, 10s);
-  EXPECT_EQ(c.capacity, 4096u);
+  EXPECT_EQ(c.capacity, 12000u) << "10,000 namespaces and room, issue 21";
   EXPECT_EQ(c.max_per_owner, 0u) << "0: a quarter of the capacity";
   EXPECT_EQ(c.max_devices, 4096u);
   EXPECT_FALSE(c.no_ebpf);

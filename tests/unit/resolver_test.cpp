@@ -606,7 +606,8 @@ TEST(Resolver, TheDescriptorBudgetShrinksTheCapacityAndSaysWhy) {
   EXPECT_EQ(ample.capacity, 4096u);
   EXPECT_TRUE(ample.limit.empty());
   FdBudget tight = plan_fd_budget(4096, 1024, 384);
-  EXPECT_EQ(tight.capacity, (1024u - 384u) / 3u);
+  ASSERT_LT((1024u - 384u) / defaults::kFdsPerNamespace, 4096u);
+  EXPECT_EQ(tight.capacity, (1024u - 384u) / defaults::kFdsPerNamespace);
   EXPECT_NE(tight.limit.find("RLIMIT_NOFILE 1024"), std::string::npos) << tight.limit;
   EXPECT_NE(tight.limit.find("descriptor budget"), std::string::npos) << tight.limit;
   EXPECT_EQ(plan_fd_budget(4096, 100, 384).capacity, 1u) << "never zero: the host's own namespace";

@@ -1,0 +1,184 @@
+// NamespaceSocket on the real kernel: one socket per namespace that pins
+// it, answers requests and carries its notifications, and the handle that
+// keeps only that socket.
+#include "kernel/namespace_socket.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <thread>
+
+#include "kernel/kernel_host.h"
+#include "kernel/netns.h"
+#include "privileged.h"
+#include "system.h"
+
+namespace netnsd {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::NamedNetns;
+using testing::unique_name;
+
+// A handle on the namespace, readied the way the scanner readies one.
+NamespaceHandle attached_handle(KernelHost& host, const NamedNetns& ns) {
+  auto fd = open_netns("/run/netns/" + ns.name(), ns.inode());
+  EXPECT_TRUE(fd);
+  NamespaceHandle handle(std::move(fd.value()), "/run/netns/" + ns.name());
+  EXPECT_TRUE(host.attach(handle));
+  return handle;
+}
+
+// The devices named `prefix`... that the events added, in their order.
+std::vector<std::string> names_of(const std::vector<LinkEvent>& events, char prefix) {
+  std::vector<std::string> out;
+  for (const LinkEvent& e : events) {
+    if (!e.address && !e.deleted && e.device.name[0] == prefix) out.push_back(e.device.name);
+  }
+  return out;
+}
+
+// A veth pair (this kernel may have no dummy devices).
+void add_pair(const NamedNetns& ns, const std::string& name) {
+  ns.ip({"link", "add", name, "type", "veth", "peer", "name", "x" + name});
+}
+
+TEST(NamespaceSocket, TheHandleKeepsOneDescriptorThatPinsTheNamespace) {
+  NETNSD_REQUIRE_ROOT();
+  KernelHost host;
+  NamedNetns ns(unique_name("ps"));
+  NamespaceHandle handle = attached_handle(host, ns);
+  EXPECT_FALSE(handle.fd) << "the namespace file is closed once the socket holds the namespace";
+  const int fd = handle.descriptor();
+  ASSERT_GE(fd, 0);
+  struct stat st {};
+  ASSERT_EQ(::fstat(fd, &st), 0);
+  EXPECT_TRUE(S_ISSOCK(st.st_mode));
+  EXPECT_NE(handle.cookie, 0u);
+
+  // The namespace file comes back from the socket, the same namespace.
+  auto file = NetnsFile::of(handle);
+  ASSERT_TRUE(file) << file.error().message();
+  auto inode = netns_inode(file->get());
+  ASSERT_TRUE(inode);
+  EXPECT_EQ(*inode, ns.inode());
+
+  // Everything that enters the namespace still works through it.
+  add_pair(ns, "p0");
+  auto links = host.list_links(handle, ns.inode());
+  ASSERT_TRUE(links) << links.error().message();
+  EXPECT_TRUE(std::any_of(links->begin(), links->end(), [](const Device& d) { return d.name == "p0"; }));
+  auto sockets = host.list_sockets(handle, SocketScope::listening);
+  EXPECT_TRUE(sockets) << sockets.error().message();
+}
+
+TEST(NamespaceSocket, ARequestHoldsTheNotificationsItReadsForTheMonitorInOrder) {
+  NETNSD_REQUIRE_ROOT();
+  KernelHost host;
+  NamedNetns ns(unique_name("pn"));
+  NamespaceHandle handle = attached_handle(host, ns);
+  auto sock = namespace_socket(handle, nullptr);
+  ASSERT_TRUE(sock);
+  std::atomic<int> wakes{0};
+  ASSERT_TRUE((*sock)->subscribe(1 << 20, false, [&] { ++wakes; }));
+
+  // Notifications queue on the socket, then a dump is asked on it: the
+  // reply comes after them, and the request must step over them.
+  for (const char* name : {"q0", "q1", "q2"}) add_pair(ns, name);
+  auto links = host.list_links(handle, ns.inode());
+  ASSERT_TRUE(links) << links.error().message();
+  EXPECT_EQ(links->size(), 7u) << "lo and three veth pairs";
+  EXPECT_GE(wakes.load(), 1) << "the request took notifications in and said so";
+
+  std::vector<LinkEvent> events;
+  ASSERT_TRUE((*sock)->read_events([&](const LinkEvent& e) { events.push_back(e); }, ns.inode(), nullptr, SIZE_MAX));
+  std::vector<std::string> names = names_of(events, 'q');
+  names.erase(std::unique(names.begin(), names.end()), names.end());
+  EXPECT_EQ(names, (std::vector<std::string>{"q0", "q1", "q2"})) << "held notifications, in the order they came";
+
+  // And the monitor goes on from the socket itself.
+  add_pair(ns, "q3");
+  events.clear();
+  ASSERT_TRUE((*sock)->read_events([&](const LinkEvent& e) { events.push_back(e); }, ns.inode(), nullptr, SIZE_MAX));
+  names = names_of(events, 'q');
+  names.erase(std::unique(names.begin(), names.end()), names.end());
+  EXPECT_EQ(names, (std::vector<std::string>{"q3"}));
+  (*sock)->unsubscribe();
+}
+
+TEST(NamespaceSocket, TheMonitorIsTurnedAwayWhileARequestRunsAndWokenAfter) {
+  NETNSD_REQUIRE_ROOT();
+  KernelHost host;
+  NamedNetns ns(unique_name("pb"));
+  NamespaceHandle handle = attached_handle(host, ns);
+  auto sock = namespace_socket(handle, nullptr);
+  ASSERT_TRUE(sock);
+  std::atomic<int> wakes{0};
+  ASSERT_TRUE((*sock)->subscribe(1 << 20, false, [&] { ++wakes; }));
+
+  std::optional<Status> turned;
+  auto cookie = (*sock)->request([&](RtnlSocket& s) {
+    // The monitor, on its own thread, while the socket answers a request.
+    std::thread monitor([&] { turned = (*sock)->read_events([](const LinkEvent&) {}, ns.inode(), nullptr, 1); });
+    monitor.join();
+    return s.netns_cookie();
+  });
+  ASSERT_TRUE(cookie);
+  ASSERT_TRUE(turned);
+  ASSERT_FALSE(*turned);
+  EXPECT_EQ(turned->error().code, EBUSY);
+  EXPECT_EQ(wakes.load(), 1) << "the request woke the monitor it turned away";
+
+  // A request nobody waited on, with nothing held, wakes nobody.
+  ASSERT_TRUE((*sock)->request([](RtnlSocket& s) { return s.netns_cookie(); }));
+  EXPECT_EQ(wakes.load(), 1);
+  (*sock)->unsubscribe();
+}
+
+TEST(NamespaceSocket, MoreNotificationsThanARequestMayHoldAreALossTheMonitorReports) {
+  NETNSD_REQUIRE_ROOT();
+  KernelHost host;
+  NamedNetns ns(unique_name("pl"));
+  NamespaceHandle handle = attached_handle(host, ns);
+  auto sock = namespace_socket(handle, nullptr);
+  ASSERT_TRUE(sock);
+  // A receive buffer the burst fits in: the loss is the request's, not the kernel's.
+  ASSERT_TRUE((*sock)->subscribe(32 << 20, false, [] {}));
+
+  // Well past what a request holds (defaults::kHeldNotificationBytes):
+  // veth pairs with an address, each three notifications or more.
+  testing::TempDir tmp;
+  std::string batch;
+  for (int i = 0; i < 300; ++i) {
+    const std::string n = std::to_string(i);
+    batch += "link add m" + n + " type veth peer name n" + n + "\naddr add 10.9." + std::to_string(i / 250) + "." +
+             std::to_string(i % 250 + 1) + "/32 dev m" + n + "\n";
+  }
+  const std::string file = tmp.path() + "/batch";
+  FILE* f = std::fopen(file.c_str(), "w");
+  ASSERT_TRUE(f);
+  std::fputs(batch.c_str(), f);
+  std::fclose(f);
+  testing::must({"ip", "-n", ns.name(), "-batch", file});
+  auto links = host.list_links(handle, ns.inode());
+  ASSERT_TRUE(links) << links.error().message();
+  EXPECT_EQ(links->size(), 601u);
+
+  Status st = (*sock)->read_events([](const LinkEvent&) {}, ns.inode(), nullptr, SIZE_MAX);
+  ASSERT_FALSE(st) << "600 devices' notifications fit in what a request holds?";
+  EXPECT_EQ(st.error().code, ENOBUFS) << "the monitor lists the namespace again";
+  // And the socket goes on.
+  add_pair(ns, "after");
+  std::vector<LinkEvent> events;
+  ASSERT_TRUE((*sock)->read_events([&](const LinkEvent& e) { events.push_back(e); }, ns.inode(), nullptr, SIZE_MAX));
+  std::vector<std::string> names = names_of(events, 'a');
+  names.erase(std::unique(names.begin(), names.end()), names.end());
+  EXPECT_EQ(names, (std::vector<std::string>{"after"}));
+  (*sock)->unsubscribe();
+}
+
+}  // namespace
+}  // namespace netnsd
