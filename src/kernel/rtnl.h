@@ -113,6 +113,8 @@ class RtnlSocket {
   Status dump(std::uint16_t type, const void* header, std::size_t size,
               const std::function<void(const nlmsghdr&)>& on_message, const std::function<void()>& restart);
   bool read_fact(const nlmsghdr& h, const std::function<void(const FactEvent&)>& on_fact);
+  // Makes `mask` (bind()'s nl_groups) the socket's groups, in one call.
+  Status join_groups(std::uint32_t mask);
 
   NetlinkChannel channel_;
 };

@@ -701,6 +701,10 @@ void Tracker::flush() {
     }
   }
   publish_counters();
+  // What other threads freed since (the journal's batches after the initial
+  // scan, dumps, fact listings) goes back to the system too: RSS follows
+  // the cache within a flush period.
+  trim_heap();
 }
 
 void Tracker::publish_counters() {

@@ -16,6 +16,7 @@
 // designs take turns over several rounds.
 //
 // usage: pin_bench [N=2000] [rounds=3]     (root)
+#include <fcntl.h>
 #include <linux/rtnetlink.h>
 #include <sched.h>
 #include <sys/socket.h>
