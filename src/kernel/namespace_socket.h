@@ -7,21 +7,33 @@
 // subscribes it, and hands back a namespace file on demand (SIOCGSKNS) for
 // what must enter the namespace (sock_diag, nfnetlink, legacy iptables).
 //
-// Measured with tests/bench/netlink_listen_bench --pins (1000 namespaces,
-// this 2-core VM; memory is the growth from holding them, per namespace):
+// Measured with tests/bench/pin_bench on the project's 2-core VM, per
+// namespace held, over what the namespace itself costs (its file alone:
+// ~190-200 KiB of slab), in two runs:
 //
-//                              descriptors   kernel slab    netnsd's own
-//   namespace file + monitor
-//     + request socket (0.2)   3             see RESULTS    see RESULTS
-//   this socket alone          1             see RESULTS    see RESULTS
+//                             descriptors  kernel slab      our heap
+//                                          1000 ns / 6000   6000 ns
+//   0.2: namespace file +
+//     monitor + request socket  3          +7.7 / +5.3 KiB  1.5 KiB
+//   now: this socket alone      1          +2.3 / +0.4 KiB  ~0
+//
+// (slab is read host-wide, so a KiB or two either way is noise.)
 //
 // The three-descriptor design capped the shipped unit (LimitNOFILE=16384)
-// near 5,000 namespaces; this one fits 10,000 with room to spare. Its
-// price is that requests and notifications share one receive queue:
-// request() tells them apart by port id (NetlinkChannel) and holds the
-// notifications it reads for the monitor, and the monitor never waits for
-// a request: read_events() fails with EBUSY while one runs, and the
-// socket calls the monitor's wake when the request lets go.
+// near 5,000 namespaces; this one fits 10,000 with room to spare. What
+// neither changes: every subscribed netlink socket is on one host-wide list
+// that the kernel walks for each notification of its family in any
+// namespace (netlink_broadcast), so holding N namespaces makes every
+// rtnetlink notification on the host O(N): making 6,000 namespaces took
+// 1.4 s holding their files, 14.8 s holding a subscribed socket in each.
+// Only NETLINK_LISTEN_ALL_NSID avoids that (kernel_sources.cpp says why it
+// was not taken).
+//
+// This design's own price is that requests and notifications share one
+// receive queue: request() tells them apart by port id (NetlinkChannel) and
+// holds the notifications it reads for the monitor, and the monitor never
+// waits for a request: read_events() fails with EBUSY while one runs, and
+// the socket calls the monitor's wake when the request lets go.
 #pragma once
 
 #include <atomic>
