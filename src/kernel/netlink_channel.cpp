@@ -123,7 +123,7 @@ void NetlinkChannel::hold(const char* data, std::size_t size, bool truncated) {
 
 bool NetlinkChannel::take_held(const std::function<void(const char* data, std::size_t size)>& fn) {
   const bool lost = held_lost_;
-  std::deque<std::string> taken;
+  std::vector<std::string> taken;
   taken.swap(held_);
   held_bytes_ = 0;
   held_lost_ = false;

@@ -17,7 +17,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
-#include <deque>
+#include <vector>
 #include <functional>
 #include <string>
 
@@ -83,7 +83,7 @@ class NetlinkChannel {
   NetnsId netns_ = 0;
   NetlinkCounters* counters_ = nullptr;
   Notifications notifications_ = Notifications::none;
-  std::deque<std::string> held_;
+  std::vector<std::string> held_;
   std::size_t held_bytes_ = 0;
   bool held_lost_ = false;
 };
