@@ -17,9 +17,9 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
-#include <vector>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "resolver/model.h"
 #include "resolver/stats.h"

@@ -7,6 +7,8 @@
 #include <tuple>
 #include <type_traits>
 
+#include "util/defaults.h"
+
 namespace netnsd {
 
 // A table holds one IPv4 route per destination, tos and priority. IPv6
@@ -45,13 +47,32 @@ bool FactStore::room_for_neighbour(const Entry& e) const {
   return it == owners_.end() || it->second.neighbours < budgets_.neighbours_per_owner;
 }
 
+const FactStore::RuleSet& FactStore::no_rules() {
+  static const RuleSet none = std::make_shared<const std::vector<Rule>>();
+  return none;
+}
+
+FactStore::RuleSet FactStore::intern(std::vector<Rule> rules) {
+  if (rules.empty()) return no_rules();
+  for (const RuleSet& set : rule_sets_) {
+    if (*set == rules) return set;
+  }
+  auto made = std::make_shared<const std::vector<Rule>>(std::move(rules));
+  if (rule_sets_.size() >= defaults::kInternedRuleSets) {
+    // Those no namespace has any more make room.
+    std::erase_if(rule_sets_, [](const RuleSet& set) { return set.use_count() == 1; });
+  }
+  if (rule_sets_.size() < defaults::kInternedRuleSets) rule_sets_.push_back(made);
+  return made;
+}
+
 bool FactStore::room_for_rule(const Entry& e) const {
-  return e.rules.size() < budgets_.rules_per_namespace && rules_ < budgets_.rules_total;
+  return e.rules->size() < budgets_.rules_per_namespace && rules_ < budgets_.rules_total;
 }
 
 void FactStore::release(Entry& e) {
   routes_ -= e.routes.size();
-  rules_ -= e.rules.size();
+  rules_ -= e.rules->size();
   neighbours_ -= e.neighbours.size();
   if (OwnerUse* use = owner_use(e)) {
     use->routes -= e.routes.size();
@@ -59,7 +80,7 @@ void FactStore::release(Entry& e) {
     if (use->routes == 0 && use->neighbours == 0) owners_.erase(e.owner.userns);
   }
   e.routes.clear();
-  e.rules.clear();
+  e.rules = no_rules();
   e.neighbours.clear();
   e.routes_dropped = e.rules_dropped = e.neighbours_dropped = 0;
 }
@@ -99,22 +120,27 @@ FactOutcome FactStore::apply_route(Entry& e, const Route& route, bool deleted) {
 }
 
 FactOutcome FactStore::apply_rule(Entry& e, const Rule& rule, bool deleted) {
-  auto it = std::find(e.rules.begin(), e.rules.end(), rule);
+  const std::vector<Rule>& rules = *e.rules;
+  auto it = std::find(rules.begin(), rules.end(), rule);
   if (deleted) {
-    if (it == e.rules.end()) {
+    if (it == rules.end()) {
       if (e.rules_dropped > 0) --e.rules_dropped;
       return FactOutcome::unchanged;
     }
-    e.rules.erase(it);
+    std::vector<Rule> edited(rules.begin(), it);
+    edited.insert(edited.end(), std::next(it), rules.end());
+    e.rules = intern(std::move(edited));
     --rules_;
     return FactOutcome::removed;
   }
-  if (it != e.rules.end()) return FactOutcome::unchanged;
+  if (it != rules.end()) return FactOutcome::unchanged;
   if (!room_for_rule(e)) {
     ++e.rules_dropped;
     return FactOutcome::dropped;
   }
-  e.rules.push_back(rule);
+  std::vector<Rule> edited(rules);
+  edited.push_back(rule);
+  e.rules = intern(std::move(edited));
   ++rules_;
   return FactOutcome::added;
 }
@@ -173,7 +199,7 @@ void FactStore::replace(NetnsId netns, const NamespaceOwner& owner, FactListing 
   Entry& e = entries_[netns];
   const bool compared = differences && e.listed;
   std::map<RouteKey, Route> routes_before;
-  std::vector<Rule> rules_before;
+  RuleSet rules_before;
   std::map<NeighbourKey, Neighbour> neighbours_before;
   if (compared) {
     routes_before = e.routes;
@@ -193,13 +219,13 @@ void FactStore::replace(NetnsId netns, const NamespaceOwner& owner, FactListing 
   compare(routes_before, e.routes, *differences);
   compare(neighbours_before, e.neighbours, *differences);
   // Rules have no key but themselves.
-  for (const Rule& r : e.rules) {
-    if (std::find(rules_before.begin(), rules_before.end(), r) == rules_before.end()) {
+  for (const Rule& r : *e.rules) {
+    if (std::find(rules_before->begin(), rules_before->end(), r) == rules_before->end()) {
       differences->push_back({FactOutcome::added, r});
     }
   }
-  for (const Rule& r : rules_before) {
-    if (std::find(e.rules.begin(), e.rules.end(), r) == e.rules.end()) {
+  for (const Rule& r : *rules_before) {
+    if (std::find(e.rules->begin(), e.rules->end(), r) == e.rules->end()) {
       differences->push_back({FactOutcome::removed, r});
     }
   }
@@ -253,7 +279,7 @@ std::optional<NamespaceFacts> FactStore::get(NetnsId netns) const {
   out.listed = e.listed;
   out.routes.reserve(e.routes.size());
   for (const auto& [key, route] : e.routes) out.routes.push_back(route);
-  out.rules = e.rules;
+  out.rules = *e.rules;
   std::stable_sort(out.rules.begin(), out.rules.end(), [](const Rule& a, const Rule& b) {
     return std::tie(a.family, a.priority) < std::tie(b.family, b.priority);
   });

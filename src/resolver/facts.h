@@ -18,6 +18,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <tuple>
@@ -133,7 +134,9 @@ class FactStore {
     NamespaceOwner owner;
     bool listed = false;
     std::map<RouteKey, Route> routes;
-    std::vector<Rule> rules;
+    // Shared with every namespace that has the same rules (nearly all have
+    // the kernel's five defaults): replaced, never changed in place.
+    std::shared_ptr<const std::vector<Rule>> rules = no_rules();
     std::map<NeighbourKey, Neighbour> neighbours;
     std::uint64_t routes_dropped = 0, rules_dropped = 0, neighbours_dropped = 0;
   };
@@ -141,6 +144,12 @@ class FactStore {
   struct OwnerUse {
     std::uint64_t routes = 0, neighbours = 0;
   };
+
+  using RuleSet = std::shared_ptr<const std::vector<Rule>>;
+  static const RuleSet& no_rules();
+  // The set equal to `rules` that a namespace already has, else `rules`
+  // (kept for the next namespace, among at most kInternedRuleSets).
+  RuleSet intern(std::vector<Rule> rules);
 
   bool room_for_route(const Entry& e) const;
   bool room_for_neighbour(const Entry& e) const;
@@ -156,6 +165,7 @@ class FactStore {
   std::unordered_map<NetnsId, Entry> entries_;
   std::unordered_map<NetnsId, OwnerUse> owners_;  // by owning user namespace
   std::uint64_t routes_ = 0, rules_ = 0, neighbours_ = 0;
+  std::vector<RuleSet> rule_sets_;  // interned
 };
 
 }  // namespace netnsd

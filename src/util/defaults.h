@@ -64,6 +64,10 @@ inline constexpr std::chrono::seconds kNetlinkReplyTimeout{5};
 // namespace is listed again).
 inline constexpr std::size_t kHeldNotificationBytes = 256 * 1024;
 
+// Distinct sets of policy rules kept for namespaces to share (FactStore):
+// nearly every namespace has the kernel's five defaults.
+inline constexpr std::size_t kInternedRuleSets = 16;
+
 // The history journal (src/history): where it is, what it keeps, how it
 // writes. Changes reach it through a queue of its own; a batch is written
 // when the queue goes quiet for the flush period or holds a batch, and at
