@@ -85,7 +85,42 @@ Result<NetlinkChannel> NetlinkChannel::open(int protocol, NetnsId netns, Netlink
   return NetlinkChannel(std::move(fd), local.nl_pid, netns, counters);
 }
 
+void NetlinkChannel::drain() {
+  // Mostly there is nothing: asked for without a buffer.
+  char probe = 0;
+  if (::recv(fd_.get(), &probe, sizeof probe, MSG_PEEK | MSG_DONTWAIT) < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+    if (errno == ENOBUFS) hold(nullptr, 0, /*truncated=*/true);
+  }
+  std::unique_ptr<char[]> buffer(new char[kReceiveBuffer]);
+  for (;;) {
+    iovec iov{buffer.get(), kReceiveBuffer};
+    sockaddr_nl from{};
+    msghdr msg{};
+    msg.msg_name = &from;
+    msg.msg_namelen = sizeof from;
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    ssize_t n = ::recvmsg(fd_.get(), &msg, MSG_DONTWAIT);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == ENOBUFS) {
+      hold(nullptr, 0, /*truncated=*/true);
+      continue;
+    }
+    if (n <= 0) return;
+    if (msg.msg_namelen < sizeof from || from.nl_family != AF_NETLINK || from.nl_pid != 0) {
+      refused(&NetlinkCounters::foreign, "sent by port " + std::to_string(from.nl_pid) + ", not by the kernel");
+      continue;
+    }
+    hold(buffer.get(), static_cast<std::size_t>(n), (msg.msg_flags & MSG_TRUNC) != 0);
+  }
+}
+
 Status NetlinkChannel::send(nlmsghdr* message) {
+  // Kernels that check the queue against the receive buffer before each
+  // part of a dump (netlink_dump) start none on a queue a burst has filled:
+  // on a socket that hears notifications, take them off first.
+  if (notifications_ != Notifications::none) drain();
   message->nlmsg_seq = ++seq_;
   sockaddr_nl kernel{};
   kernel.nl_family = AF_NETLINK;

@@ -76,6 +76,8 @@ class NetlinkChannel {
   // Waits (poll) until a non-blocking socket has something to read.
   Status wait_readable(std::chrono::steady_clock::time_point deadline) const;
   void hold(const char* data, std::size_t size, bool truncated);
+  // Holds (or drops) every notification waiting on the socket, at once.
+  void drain();
 
   Fd fd_;
   std::uint32_t port_ = 0;
