@@ -44,7 +44,7 @@ void NetlinkChannel::refused(std::atomic<std::uint64_t> NetlinkCounters::*counte
   }
 }
 
-ssize_t NetlinkChannel::receive_from_kernel(char* buffer, std::size_t size, bool* truncated) {
+ssize_t NetlinkChannel::receive_from_kernel(char* buffer, std::size_t size, bool* truncated, int flags) {
   for (;;) {
     iovec iov{buffer, size};
     sockaddr_nl from{};
@@ -53,7 +53,7 @@ ssize_t NetlinkChannel::receive_from_kernel(char* buffer, std::size_t size, bool
     msg.msg_namelen = sizeof from;
     msg.msg_iov = &iov;
     msg.msg_iovlen = 1;
-    ssize_t n = ::recvmsg(fd_.get(), &msg, 0);
+    ssize_t n = ::recvmsg(fd_.get(), &msg, flags);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return n;
     if (msg.msg_namelen < sizeof from || from.nl_family != AF_NETLINK || from.nl_pid != 0) {
@@ -94,25 +94,14 @@ void NetlinkChannel::drain() {
   }
   std::unique_ptr<char[]> buffer(new char[kReceiveBuffer]);
   for (;;) {
-    iovec iov{buffer.get(), kReceiveBuffer};
-    sockaddr_nl from{};
-    msghdr msg{};
-    msg.msg_name = &from;
-    msg.msg_namelen = sizeof from;
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    ssize_t n = ::recvmsg(fd_.get(), &msg, MSG_DONTWAIT);
-    if (n < 0 && errno == EINTR) continue;
+    bool truncated = false;
+    ssize_t n = receive_from_kernel(buffer.get(), kReceiveBuffer, &truncated, MSG_DONTWAIT);
     if (n < 0 && errno == ENOBUFS) {
       hold(nullptr, 0, /*truncated=*/true);
       continue;
     }
     if (n <= 0) return;
-    if (msg.msg_namelen < sizeof from || from.nl_family != AF_NETLINK || from.nl_pid != 0) {
-      refused(&NetlinkCounters::foreign, "sent by port " + std::to_string(from.nl_pid) + ", not by the kernel");
-      continue;
-    }
-    hold(buffer.get(), static_cast<std::size_t>(n), (msg.msg_flags & MSG_TRUNC) != 0);
+    hold(buffer.get(), static_cast<std::size_t>(n), truncated);
   }
 }
 

@@ -62,8 +62,9 @@ class NetlinkChannel {
   // some were lost (then none are handed: the monitor lists again).
   bool take_held(const std::function<void(const char* data, std::size_t size)>& fn);
   // One datagram from the kernel: what anybody else sent is dropped (and
-  // counted) on the way. Returns its length, or -1 with errno.
-  ssize_t receive_from_kernel(char* buffer, std::size_t size, bool* truncated);
+  // counted) on the way. Returns its length, or -1 with errno. `flags` go
+  // to recvmsg (MSG_DONTWAIT).
+  ssize_t receive_from_kernel(char* buffer, std::size_t size, bool* truncated, int flags = 0);
   // Counts a refusal and logs it (rate-limited).
   void refused(std::atomic<std::uint64_t> NetlinkCounters::*counter, const std::string& what);
 

@@ -10,6 +10,8 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <memory>
+#include <optional>
 #include <thread>
 
 #include "kernel/kernel_host.h"
@@ -47,11 +49,32 @@ void add_pair(const NamedNetns& ns, const std::string& name) {
   ns.ip({"link", "add", name, "type", "veth", "peer", "name", "x" + name});
 }
 
-TEST(NamespaceSocket, TheHandleKeepsOneDescriptorThatPinsTheNamespace) {
-  NETNSD_REQUIRE_ROOT();
-  KernelHost host;
-  NamedNetns ns(unique_name("ps"));
-  NamespaceHandle handle = attached_handle(host, ns);
+// A namespace of the test's own and its handle, readied as the scanner
+// readies one, with the socket attached to it.
+class NamespaceSocketTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    NETNSD_REQUIRE_ROOT();
+    ns_.emplace(unique_name("ps"));
+    handle_.emplace(attached_handle(host_, *ns_));
+    auto sock = namespace_socket(*handle_, nullptr);
+    ASSERT_TRUE(sock) << sock.error().message();
+    sock_ = std::move(sock.value());
+  }
+  void TearDown() override {
+    if (sock_) sock_->unsubscribe();
+  }
+
+  KernelHost host_;
+  std::optional<NamedNetns> ns_;
+  std::optional<NamespaceHandle> handle_;
+  std::shared_ptr<NamespaceSocket> sock_;
+};
+
+TEST_F(NamespaceSocketTest, TheHandleKeepsOneDescriptorThatPinsTheNamespace) {
+  KernelHost& host = host_;
+  const NamedNetns& ns = *ns_;
+  NamespaceHandle& handle = *handle_;
   EXPECT_FALSE(handle.fd) << "the namespace file is closed once the socket holds the namespace";
   const int fd = handle.descriptor();
   ASSERT_GE(fd, 0);
@@ -76,15 +99,13 @@ TEST(NamespaceSocket, TheHandleKeepsOneDescriptorThatPinsTheNamespace) {
   EXPECT_TRUE(sockets) << sockets.error().message();
 }
 
-TEST(NamespaceSocket, ARequestHoldsTheNotificationsItReadsForTheMonitorInOrder) {
-  NETNSD_REQUIRE_ROOT();
-  KernelHost host;
-  NamedNetns ns(unique_name("pn"));
-  NamespaceHandle handle = attached_handle(host, ns);
-  auto sock = namespace_socket(handle, nullptr);
-  ASSERT_TRUE(sock);
+TEST_F(NamespaceSocketTest, ARequestHoldsTheNotificationsItReadsForTheMonitorInOrder) {
+  KernelHost& host = host_;
+  const NamedNetns& ns = *ns_;
+  NamespaceHandle& handle = *handle_;
+  NamespaceSocket* sock = sock_.get();
   std::atomic<int> wakes{0};
-  ASSERT_TRUE((*sock)->subscribe(1 << 20, false, [&] { ++wakes; }));
+  ASSERT_TRUE(sock->subscribe(1 << 20, false, [&] { ++wakes; }));
 
   // Notifications queue on the socket, then a dump is asked on it: the
   // reply comes after them, and the request must step over them.
@@ -95,7 +116,7 @@ TEST(NamespaceSocket, ARequestHoldsTheNotificationsItReadsForTheMonitorInOrder) 
   EXPECT_GE(wakes.load(), 1) << "the request took notifications in and said so";
 
   std::vector<LinkEvent> events;
-  ASSERT_TRUE((*sock)->read_events([&](const LinkEvent& e) { events.push_back(e); }, ns.inode(), nullptr, SIZE_MAX));
+  ASSERT_TRUE(sock->read_events([&](const LinkEvent& e) { events.push_back(e); }, ns.inode(), nullptr, SIZE_MAX));
   std::vector<std::string> names = names_of(events, 'q');
   names.erase(std::unique(names.begin(), names.end()), names.end());
   EXPECT_EQ(names, (std::vector<std::string>{"q0", "q1", "q2"})) << "held notifications, in the order they came";
@@ -103,25 +124,22 @@ TEST(NamespaceSocket, ARequestHoldsTheNotificationsItReadsForTheMonitorInOrder) 
   // And the monitor goes on from the socket itself.
   add_pair(ns, "q3");
   events.clear();
-  ASSERT_TRUE((*sock)->read_events([&](const LinkEvent& e) { events.push_back(e); }, ns.inode(), nullptr, SIZE_MAX));
+  ASSERT_TRUE(sock->read_events([&](const LinkEvent& e) { events.push_back(e); }, ns.inode(), nullptr, SIZE_MAX));
   names = names_of(events, 'q');
   names.erase(std::unique(names.begin(), names.end()), names.end());
   EXPECT_EQ(names, (std::vector<std::string>{"q3"}));
-  (*sock)->unsubscribe();
 }
 
-TEST(NamespaceSocket, ADumpStartsEvenWhenNotificationsFillTheReceiveBuffer) {
-  NETNSD_REQUIRE_ROOT();
-  KernelHost host;
-  NamedNetns ns(unique_name("pf"));
-  NamespaceHandle handle = attached_handle(host, ns);
-  auto sock = namespace_socket(handle, nullptr);
-  ASSERT_TRUE(sock);
+TEST_F(NamespaceSocketTest, ADumpStartsEvenWhenNotificationsFillTheReceiveBuffer) {
+  KernelHost& host = host_;
+  const NamedNetns& ns = *ns_;
+  NamespaceHandle& handle = *handle_;
+  NamespaceSocket* sock = sock_.get();
   // The kernel's smallest buffer, full. Kernels that check the queue
   // against the buffer before each part of a dump (netlink_dump) would
   // start none: the request takes the notifications off first. (The
   // project's kernel starts the dump either way; this guards the answer.)
-  ASSERT_TRUE((*sock)->subscribe(1, false, [] {}));
+  ASSERT_TRUE(sock->subscribe(1, false, [] {}));
   for (const char* name : {"f0", "f1", "f2", "f3"}) add_pair(ns, name);
   const auto began = std::chrono::steady_clock::now();
   auto links = host.list_links(handle, ns.inode());
@@ -129,26 +147,21 @@ TEST(NamespaceSocket, ADumpStartsEvenWhenNotificationsFillTheReceiveBuffer) {
   ASSERT_TRUE(links) << links.error().message();
   EXPECT_EQ(links->size(), 9u) << "lo and four veth pairs";
   EXPECT_LT(took, 1s) << "the dump waited for its reply's timeout";
-  Status st = (*sock)->read_events([](const LinkEvent&) {}, ns.inode(), nullptr, SIZE_MAX);
+  Status st = sock->read_events([](const LinkEvent&) {}, ns.inode(), nullptr, SIZE_MAX);
   ASSERT_FALSE(st) << "the notifications that did not fit were lost";
   EXPECT_EQ(st.error().code, ENOBUFS);
-  (*sock)->unsubscribe();
 }
 
-TEST(NamespaceSocket, TheMonitorIsTurnedAwayWhileARequestRunsAndWokenAfter) {
-  NETNSD_REQUIRE_ROOT();
-  KernelHost host;
-  NamedNetns ns(unique_name("pb"));
-  NamespaceHandle handle = attached_handle(host, ns);
-  auto sock = namespace_socket(handle, nullptr);
-  ASSERT_TRUE(sock);
+TEST_F(NamespaceSocketTest, TheMonitorIsTurnedAwayWhileARequestRunsAndWokenAfter) {
+  const NamedNetns& ns = *ns_;
+  NamespaceSocket* sock = sock_.get();
   std::atomic<int> wakes{0};
-  ASSERT_TRUE((*sock)->subscribe(1 << 20, false, [&] { ++wakes; }));
+  ASSERT_TRUE(sock->subscribe(1 << 20, false, [&] { ++wakes; }));
 
   std::optional<Status> turned;
-  auto cookie = (*sock)->request([&](RtnlSocket& s) {
+  auto cookie = sock->request([&](RtnlSocket& s) {
     // The monitor, on its own thread, while the socket answers a request.
-    std::thread monitor([&] { turned = (*sock)->read_events([](const LinkEvent&) {}, ns.inode(), nullptr, 1); });
+    std::thread monitor([&] { turned = sock->read_events([](const LinkEvent&) {}, ns.inode(), nullptr, 1); });
     monitor.join();
     return s.netns_cookie();
   });
@@ -159,20 +172,17 @@ TEST(NamespaceSocket, TheMonitorIsTurnedAwayWhileARequestRunsAndWokenAfter) {
   EXPECT_EQ(wakes.load(), 1) << "the request woke the monitor it turned away";
 
   // A request nobody waited on, with nothing held, wakes nobody.
-  ASSERT_TRUE((*sock)->request([](RtnlSocket& s) { return s.netns_cookie(); }));
+  ASSERT_TRUE(sock->request([](RtnlSocket& s) { return s.netns_cookie(); }));
   EXPECT_EQ(wakes.load(), 1);
-  (*sock)->unsubscribe();
 }
 
-TEST(NamespaceSocket, MoreNotificationsThanARequestMayHoldAreALossTheMonitorReports) {
-  NETNSD_REQUIRE_ROOT();
-  KernelHost host;
-  NamedNetns ns(unique_name("pl"));
-  NamespaceHandle handle = attached_handle(host, ns);
-  auto sock = namespace_socket(handle, nullptr);
-  ASSERT_TRUE(sock);
+TEST_F(NamespaceSocketTest, MoreNotificationsThanARequestMayHoldAreALossTheMonitorReports) {
+  KernelHost& host = host_;
+  const NamedNetns& ns = *ns_;
+  NamespaceHandle& handle = *handle_;
+  NamespaceSocket* sock = sock_.get();
   // A receive buffer the burst fits in: the loss is the request's, not the kernel's.
-  ASSERT_TRUE((*sock)->subscribe(32 << 20, false, [] {}));
+  ASSERT_TRUE(sock->subscribe(32 << 20, false, [] {}));
 
   // Well past what a request holds (defaults::kHeldNotificationBytes):
   // veth pairs with an address, each three notifications or more.
@@ -193,17 +203,16 @@ TEST(NamespaceSocket, MoreNotificationsThanARequestMayHoldAreALossTheMonitorRepo
   ASSERT_TRUE(links) << links.error().message();
   EXPECT_EQ(links->size(), 601u);
 
-  Status st = (*sock)->read_events([](const LinkEvent&) {}, ns.inode(), nullptr, SIZE_MAX);
+  Status st = sock->read_events([](const LinkEvent&) {}, ns.inode(), nullptr, SIZE_MAX);
   ASSERT_FALSE(st) << "600 devices' notifications fit in what a request holds?";
   EXPECT_EQ(st.error().code, ENOBUFS) << "the monitor lists the namespace again";
   // And the socket goes on.
   add_pair(ns, "after");
   std::vector<LinkEvent> events;
-  ASSERT_TRUE((*sock)->read_events([&](const LinkEvent& e) { events.push_back(e); }, ns.inode(), nullptr, SIZE_MAX));
+  ASSERT_TRUE(sock->read_events([&](const LinkEvent& e) { events.push_back(e); }, ns.inode(), nullptr, SIZE_MAX));
   std::vector<std::string> names = names_of(events, 'a');
   names.erase(std::unique(names.begin(), names.end()), names.end());
   EXPECT_EQ(names, (std::vector<std::string>{"after"}));
-  (*sock)->unsubscribe();
 }
 
 }  // namespace
