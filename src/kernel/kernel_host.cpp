@@ -144,10 +144,8 @@ std::uint64_t KernelHost::cookie_of(const NamespaceHandle& ns) {
 }
 
 Status KernelHost::attach(NamespaceHandle& ns) {
-  auto sock = namespace_socket(ns, &counters_);
-  if (!sock) return sock.error();
-  auto cookie = (*sock)->request([](RtnlSocket& s) { return s.netns_cookie(); });
-  ns.cookie = cookie ? *cookie : 0;
+  if (auto sock = namespace_socket(ns, &counters_); !sock) return sock.error();
+  ns.cookie = cookie_of(ns);
   // The socket pins the namespace from now on: one descriptor, not two.
   ns.fd.reset();
   return {};
