@@ -18,10 +18,16 @@ Status NamespaceSocket::subscribe(int rcvbuf, bool facts, std::function<void()> 
   return {};
 }
 
+void NamespaceSocket::quiet_during_requests(std::function<void(bool quiet)> quiet) {
+  std::lock_guard waker(wake_mutex_);
+  quiet_ = std::move(quiet);
+}
+
 void NamespaceSocket::unsubscribe() {
   {
     std::lock_guard waker(wake_mutex_);
     wake_ = nullptr;
+    quiet_ = nullptr;
   }
   std::lock_guard lock(mutex_);
   socket_.unsubscribe_links();
@@ -58,6 +64,11 @@ Status NamespaceSocket::read_events(const std::function<void(const LinkEvent&)>&
 void NamespaceSocket::wake() {
   std::lock_guard waker(wake_mutex_);
   if (wake_) wake_();
+}
+
+void NamespaceSocket::quiet(bool on) {
+  std::lock_guard waker(wake_mutex_);
+  if (quiet_) quiet_(on);
 }
 
 Result<Fd> NamespaceSocket::namespace_file() const {

@@ -65,7 +65,9 @@ class NamespaceSocket final : public HandleAttachment {
   template <class F>
   auto request(F&& fn) -> decltype(fn(std::declval<RtnlSocket&>())) {
     std::unique_lock lock(mutex_);
+    quiet(true);
     auto result = fn(socket_);
+    quiet(false);
     const bool held = socket_.holds_notifications();
     lock.unlock();
     if (wanted_.exchange(false) || held) wake();
@@ -76,6 +78,11 @@ class NamespaceSocket final : public HandleAttachment {
   // called, from whichever thread ends a request, when the monitor should
   // read again (read_events()).
   Status subscribe(int rcvbuf, bool facts, std::function<void()> wake);
+  // Called with true before each request and false after it, under the
+  // socket: the monitor's watcher stops looking meanwhile (each request's
+  // replies would otherwise wake it only to be turned away). Cleared by
+  // unsubscribe().
+  void quiet_during_requests(std::function<void(bool quiet)> quiet);
   // The monitor has gone: no wakes, no groups, nothing held.
   void unsubscribe();
 
@@ -90,12 +97,14 @@ class NamespaceSocket final : public HandleAttachment {
 
  private:
   void wake();
+  void quiet(bool on);
 
   std::mutex mutex_;  // held for each request and each read
   RtnlSocket socket_;
   std::atomic<bool> wanted_{false};  // a read was turned away
-  std::mutex wake_mutex_;
+  std::mutex wake_mutex_;            // guards the monitor's two hooks
   std::function<void()> wake_;
+  std::function<void(bool)> quiet_;
 };
 
 // The handle's socket, made in its namespace (through the handle's

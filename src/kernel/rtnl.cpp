@@ -93,8 +93,9 @@ Result<std::vector<Device>> RtnlSocket::list_links(std::optional<NetnsId> self, 
     nlmsghdr* hdr = nlmsg_hdr(msg.get());
     if (Status st = channel_.send(hdr); !st) return st.error();
 
+    // Not reserved: most namespaces hold one or two devices, and a scan
+    // holds every namespace's listing at once.
     std::vector<Device> devices;
-    devices.reserve(8);
     bool interrupted = false;
     Status st = channel_.request(
         hdr->nlmsg_seq,

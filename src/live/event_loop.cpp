@@ -64,6 +64,14 @@ void EventLoop::resume(WatchId id) {
   if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, it->second.fd, &ev) == 0) it->second.paused = false;
 }
 
+void EventLoop::set_interest(WatchId id, int fd, std::uint32_t events) {
+  epoll_event ev{};
+  ev.events = events;
+  ev.data.u64 = id;
+  // ENOENT when paused or unwatched: then it stays out of the set.
+  ::epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, fd, &ev);
+}
+
 void EventLoop::wake() {
   std::uint64_t one = 1;
   ssize_t n = ::write(wake_.get(), &one, sizeof one);

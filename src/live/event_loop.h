@@ -43,6 +43,12 @@ class EventLoop {
   // thread to let go of the descriptor, which then wakes it.
   void pause(WatchId id);
   void resume(WatchId id);
+  // Any thread. What a watched descriptor (`fd`, watched as `id`) reports:
+  // 0 for nothing but errors, or its events again. The kernel's set alone
+  // changes, not the loop's books, and a paused or unwatched one is left
+  // as it is: for another thread that briefly uses the descriptor itself,
+  // so that its own traffic does not wake the loop.
+  void set_interest(WatchId id, int fd, std::uint32_t events);
 
   // Any thread. Timers that are due run first, then posted tasks, each in
   // the order given.

@@ -35,6 +35,9 @@ class RtnlLinkMonitor final : public LinkMonitor {
               const std::function<void(const FactEvent&)>& on_fact, std::size_t max_datagrams) override {
     return socket_->read_events(on_event, netns_, on_fact, max_datagrams);
   }
+  void quiet_during_requests(std::function<void(bool quiet)> quiet) override {
+    socket_->quiet_during_requests(std::move(quiet));
+  }
 
  private:
   std::shared_ptr<NamespaceSocket> socket_;

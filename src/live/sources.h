@@ -57,6 +57,10 @@ class LinkMonitor {
     (void)max_datagrams;
     return read(on_event);
   }
+  // Once fd() is watched: `quiet(true)` is called, from the requesting
+  // thread, when a request starts on the monitor's socket and `quiet(false)`
+  // when it ends, so that the replies it reads do not wake the watcher.
+  virtual void quiet_during_requests(std::function<void(bool quiet)> quiet) { (void)quiet; }
 };
 
 // A descriptor and the epoll events that say "look again".

@@ -314,6 +314,13 @@ void Tracker::watch_links(NetnsId netns, const HandlePtr& handle) {
     spdlog::warn("netns {}: no link events: {}", netns, id.error().message());
     return;
   }
+  // A request on the socket (a dump's listing, from another thread) reads
+  // its own replies: they must not wake this loop, only for it to be turned
+  // away (EBUSY), paused and woken again; per namespace of a snapshot dump
+  // that round trip cost more than the dump itself.
+  (*monitor)->quiet_during_requests([loop = loop_.get(), id = *id, fd = (*monitor)->fd()](bool quiet) {
+    loop->set_interest(id, fd, quiet ? 0u : static_cast<std::uint32_t>(EPOLLIN));
+  });
   link_watches_.emplace(netns, LinkWatch{std::move(monitor.value()), *id, 0, handle->owner, false});
   // Listed after the monitor joined: a change between the two is in both.
   if (config_.facts) request_fact_list(netns);

@@ -99,6 +99,9 @@ inline constexpr std::size_t kHistoryReaders = 4;  // connections kept open for 
 inline constexpr std::size_t kMaxDumps = 100;  // pairs kept, newest first
 inline constexpr std::uint64_t kDumpMinFreeBytes = 64ull << 20;
 inline constexpr std::size_t kMaxConcurrentDumps = 2;
+// Threads listing the namespaces of one snapshot (snapshot_interfaces=true),
+// the dump's own included: at most kMaxConcurrentDumps x this at once.
+inline constexpr std::size_t kSnapshotListers = 2;
 inline constexpr std::size_t kDumpQueue = 8;
 inline constexpr std::chrono::milliseconds kReadyWait{10000};  // a dump asked for before the initial scan
 

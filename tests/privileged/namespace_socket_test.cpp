@@ -4,6 +4,7 @@
 #include "kernel/namespace_socket.h"
 
 #include <gtest/gtest.h>
+#include <sys/epoll.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -174,6 +175,70 @@ TEST_F(NamespaceSocketTest, TheMonitorIsTurnedAwayWhileARequestRunsAndWokenAfter
   // A request nobody waited on, with nothing held, wakes nobody.
   ASSERT_TRUE(sock->request([](RtnlSocket& s) { return s.netns_cookie(); }));
   EXPECT_EQ(wakes.load(), 1);
+}
+
+// The monitor's watcher (an epoll set, as the event loop's) is told to stop
+// looking while a request runs: without that, each request's replies wake
+// it, only for the read to be turned away (EBUSY) and woken again.
+TEST_F(NamespaceSocketTest, TheMonitorsWatcherStopsLookingWhileARequestRuns) {
+  const NamedNetns& ns = *ns_;
+  NamespaceSocket* sock = sock_.get();
+  ASSERT_TRUE(sock->subscribe(1 << 20, false, [] {}));
+  Fd epoll(::epoll_create1(EPOLL_CLOEXEC));
+  ASSERT_TRUE(epoll);
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ASSERT_EQ(::epoll_ctl(epoll.get(), EPOLL_CTL_ADD, sock->fd(), &ev), 0);
+
+  // Counts the watcher's wakes during `requests` requests, in each of which
+  // a notification (a new device) waits in the queue for 5 ms before the
+  // request reads it (and holds it for the monitor) with its own replies.
+  int made = 0;
+  auto wakes_during = [&](int requests) {
+    std::atomic<bool> stop{false};
+    std::atomic<int> wakes{0};
+    std::thread watcher([&] {
+      while (!stop) {
+        epoll_event out{};
+        if (::epoll_wait(epoll.get(), &out, 1, 20) > 0) {
+          ++wakes;
+          std::this_thread::sleep_for(6ms);  // the request reads it; do not spin on it meanwhile
+        }
+      }
+    });
+    for (int i = 0; i < requests; ++i) {
+      EXPECT_TRUE(sock->request([&](RtnlSocket& s) {
+        add_pair(ns, "q" + std::to_string(made++));
+        std::this_thread::sleep_for(5ms);
+        return s.list_links(ns.inode(), /*with_stats=*/false);
+      }));
+    }
+    stop = true;
+    watcher.join();
+    return wakes.load();
+  };
+  // What the test tells apart: a watcher nobody quieted is woken.
+  EXPECT_GT(wakes_during(5), 0);
+
+  int quiets = 0, louds = 0;
+  sock->quiet_during_requests([&](bool quiet) {
+    (quiet ? quiets : louds)++;
+    epoll_event mod{};
+    mod.events = quiet ? 0u : static_cast<std::uint32_t>(EPOLLIN);
+    ASSERT_EQ(::epoll_ctl(epoll.get(), EPOLL_CTL_MOD, sock->fd(), &mod), 0);
+  });
+  EXPECT_EQ(wakes_during(5), 0);
+  EXPECT_EQ(quiets, 5);
+  EXPECT_EQ(louds, 5);
+
+  // Interest is back after each request: a notification wakes the watcher.
+  add_pair(ns, "r0");
+  epoll_event out{};
+  EXPECT_EQ(::epoll_wait(epoll.get(), &out, 1, 2000), 1);
+  // Unsubscribing forgets the hook.
+  sock->unsubscribe();
+  ASSERT_TRUE(sock->request([](RtnlSocket& s) { return s.netns_cookie(); }));
+  EXPECT_EQ(quiets, 5) << "a hook called after unsubscribe()";
 }
 
 TEST_F(NamespaceSocketTest, MoreNotificationsThanARequestMayHoldAreALossTheMonitorReports) {
