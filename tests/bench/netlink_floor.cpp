@@ -4,6 +4,8 @@
 // asks the kernel), received and walked but not interpreted. Nothing can
 // give the same information faster than the kernel produces it.
 // --links-only: the link dumps alone, without counters (the old floor).
+// --threads T: the namespaces shared by T threads, each taking the next
+// (netnsd lists a snapshot's namespaces on two, defaults::kSnapshotListers).
 //
 // usage: netlink_floor [--rounds R] NETNS_FILE...
 //        netlink_floor [--rounds R] --dir DIR [--prefix P]   (every DIR/P* file, e.g. /run/netns)
@@ -16,11 +18,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -94,6 +99,7 @@ int dump_links(int fd, std::uint32_t seq, std::vector<char>& buf, bool with_stat
 
 int main(int argc, char** argv) {
   int rounds = 1;
+  int threads = 1;
   bool links_only = false;
   std::vector<std::string> paths;
   std::string dir, prefix;
@@ -101,6 +107,8 @@ int main(int argc, char** argv) {
     std::string a = argv[i];
     if (a == "--rounds" && i + 1 < argc) {
       rounds = std::atoi(argv[++i]);
+    } else if (a == "--threads" && i + 1 < argc) {
+      threads = std::max(1, std::atoi(argv[++i]));
     } else if (a == "--links-only") {
       links_only = true;
     } else if (a == "--dir" && i + 1 < argc) {
@@ -124,19 +132,32 @@ int main(int argc, char** argv) {
   std::vector<int> sockets;
   for (const std::string& p : paths) sockets.push_back(open_route_socket_in(p, home));
 
-  std::vector<char> buf(64 * 1024);
   std::uint32_t seq = 1;
   for (int r = 0; r < rounds; ++r) {
     auto start = std::chrono::steady_clock::now();
-    long links = 0;
-    for (int fd : sockets) {
-      int n = dump_links(fd, ++seq, buf, !links_only);
-      if (n < 0) return 1;
-      links += n;
-      if (!links_only && dump_addresses(fd, ++seq, buf) < 0) return 1;
+    std::atomic<std::size_t> next{0};
+    std::atomic<long> links{0};
+    std::atomic<bool> failed{false};
+    const std::uint32_t base = seq;
+    auto lister = [&] {
+      std::vector<char> buf(64 * 1024);
+      for (std::size_t i; (i = next.fetch_add(1)) < sockets.size();) {
+        const auto s = base + 2 * static_cast<std::uint32_t>(i);
+        int n = dump_links(sockets[i], s, buf, !links_only);
+        if (n < 0 || (!links_only && dump_addresses(sockets[i], s + 1, buf) < 0)) failed = true;
+        links += n;
+      }
+    };
+    {
+      std::vector<std::thread> helpers;
+      for (int t = 1; t < threads; ++t) helpers.emplace_back(lister);
+      lister();
+      for (auto& t : helpers) t.join();
     }
+    seq += 2 * static_cast<std::uint32_t>(sockets.size());
+    if (failed) return 1;
     auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start);
-    std::printf("%lld %zu %ld\n", static_cast<long long>(us.count()), sockets.size(), links);
+    std::printf("%lld %zu %ld\n", static_cast<long long>(us.count()), sockets.size(), links.load());
   }
   return 0;
 }
