@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "util/boxed.h"
 #include "util/clock.h"
 #include "util/fd.h"
 
@@ -83,7 +84,7 @@ struct Device {
   std::optional<LinkRef> peer;          // veth only
   std::optional<LinkRef> lower;         // the device this one is stacked on (not for veth)
   std::vector<Address> addresses;       // sorted (address_order)
-  std::optional<LinkStats> stats;       // live listings only (snapshots, GET /v1/namespaces/{netns})
+  Boxed<LinkStats> stats;  // live listings only (snapshots, GET /v1/namespaces/{netns}): a pointer in the cache
 
   bool operator==(const Device&) const = default;
 };

@@ -1034,6 +1034,13 @@ int main(int argc, char** argv) {
   signal(SIGTERM, on_signal);
   signal(SIGHUP, on_signal);
 
+  // Alone on the host, as each initial scan below: every netnsd holds a
+  // subscribed socket per namespace, and the kernel walks all of them for
+  // each notification (and each subscription) on the host.
+  std::fprintf(stderr, "== the initial scan with the host's namespaces alone (the baseline)\n");
+  const InitialScan scan0 = initial_scan(o, 0);
+  if (!scan0.ok) return 1;
+
   // netnsd on its defaults, but on a private socket and dump directory.
   // Defaults, except a short lonely timeout: the freshness runs leave
   // hundreds of namespaces behind, which must be gone before the next size.
@@ -1061,9 +1068,6 @@ int main(int argc, char** argv) {
   const long rss0 = rss_kib(g_netnsd);
   const int fds0 = fd_count(g_netnsd);
   const std::size_t cached0 = cached_count();
-  std::fprintf(stderr, "== the initial scan with the host's namespaces alone (the baseline)\n");
-  const InitialScan scan0 = initial_scan(o, 0);
-  if (!scan0.ok) return 1;
 
   std::ostringstream table;
   char host[256] = {};
@@ -1184,8 +1188,32 @@ int main(int argc, char** argv) {
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
     const long rss = rss_kib(g_netnsd);
     const int fds = fd_count(g_netnsd);
-    std::fprintf(stderr, "== N=%d: the initial scan of a fresh netnsd\n", n);
+    // The fresh netnsd scans alone, as under the shipped unit: the others
+    // are stopped meanwhile (each holds a subscribed socket per namespace,
+    // which the kernel walks for every notification on the host) and
+    // started again after it.
+    std::fprintf(stderr, "== N=%d: the initial scan of a fresh netnsd, alone\n", n);
+    const bool had_plain = g_plain > 0, had_metrics = g_metrics > 0;
+    for (pid_t* daemon : {&g_netnsd, &g_plain, &g_metrics}) {
+      if (*daemon <= 0) continue;
+      const pid_t pid = *daemon;
+      *daemon = -1;
+      stop_netnsd(pid);
+    }
     const InitialScan scan = initial_scan(o, n);
+    g_netnsd = start_netnsd(o, socket_path(), {"--lonely-timeout", "1", "--flush-period", "0.5"});
+    if (g_netnsd < 0) return 1;
+    if (had_plain) {
+      g_plain =
+          start_netnsd(o, plain_socket_path(), {"--lonely-timeout", "1", "--flush-period", "0.5", "--no-journal"});
+      if (g_plain < 0) return 1;
+    }
+    if (had_metrics) {
+      g_metrics = start_netnsd(o, metrics_socket_path(),
+                               {"--lonely-timeout", "1", "--flush-period", "0.5", "--no-journal",
+                                "--metrics-namespaces", "--metrics-min-interval", "1"});
+      if (g_metrics < 0) return 1;
+    }
 
     const double floor_med = percentile(s["netlink floor"], 50);
     const double snap_med = percentile(s["netnsd stream + snapshot"], 50);

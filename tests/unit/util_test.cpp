@@ -1,11 +1,14 @@
 #include <gtest/gtest.h>
 
+#include <array>
+#include <cstdint>
 #include <fstream>
 #include <random>
 #include <string_view>
 #include <vector>
 
 #include "system.h"
+#include "util/boxed.h"
 #include "util/clock.h"
 #include "util/result.h"
 #include "util/sha256.h"
@@ -118,6 +121,34 @@ TEST(Result, CarriesValueOrErrnoWithContext) {
   EXPECT_EQ(bad.error().message(), "open /nowhere: No such file or directory");
   Status st = Error::logic("plain sentence");
   EXPECT_EQ(st.error().message(), "plain sentence");
+}
+
+// What Device::stats relies on: std::optional's meaning, a pointer's size.
+TEST(Boxed, BehavesLikeAnOptionalThatKeepsItsValueOnTheHeap) {
+  static_assert(sizeof(Boxed<std::array<std::uint64_t, 8>>) == sizeof(void*));
+  Boxed<std::string> empty;
+  EXPECT_FALSE(empty);
+  EXPECT_EQ(empty, std::nullopt);
+  Boxed<std::string> a = std::string("counters");
+  ASSERT_TRUE(a);
+  EXPECT_EQ(*a, "counters");
+  EXPECT_EQ(a->size(), 8u);
+  Boxed<std::string> copy = a;  // a copy of the value, not of the pointer
+  ASSERT_TRUE(copy);
+  EXPECT_NE(&*copy, &*a);
+  EXPECT_EQ(copy, a);
+  *copy += "!";
+  EXPECT_NE(copy, a);
+  EXPECT_EQ(*a, "counters");
+  Boxed<std::string> moved = std::move(copy);
+  EXPECT_EQ(*moved, "counters!");
+  a = std::nullopt;
+  EXPECT_FALSE(a);
+  EXPECT_NE(a, moved);
+  a = moved;
+  EXPECT_EQ(a, moved);
+  a.reset();
+  EXPECT_EQ(a, empty);
 }
 
 }  // namespace
