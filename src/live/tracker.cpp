@@ -680,8 +680,14 @@ void Tracker::apply_gathered(Gathered gathered) {
   }
   publish_counters();
   // A pass allocates and frees per-namespace maps; give the pages back so
-  // RSS follows the cache (at most a few times a second, ~1 ms).
-  trim_heap();
+  // RSS follows the cache. At most once per kPassTrimInterval: a trim walks
+  // the whole heap (milliseconds at 10,000 namespaces), and after the
+  // initial scan the fact listings of every namespace come in thousands of
+  // small passes.
+  if (const SteadyTime now = clock_.steady(); now - last_pass_trim_ >= defaults::kPassTrimInterval) {
+    last_pass_trim_ = now;
+    trim_heap();
+  }
 }
 
 // The safety net: everything read again, on the gatherer (every

@@ -181,6 +181,7 @@ class Tracker final : public ResolverListener {
   std::unordered_map<NetnsId, SteadyTime> fact_listed_;
   std::unordered_set<NetnsId> fact_list_deferred_;
   std::uint64_t seen_ebpf_drops_ = 0;  // ring buffer + inflight, at the last check
+  SteadyTime last_pass_trim_{};        // the heap given back after a gathered pass
 
   // The gatherer thread reads /proc and mountinfo for presence and mount
   // passes (milliseconds at thousands of namespaces), so the event thread

@@ -39,6 +39,9 @@ inline constexpr std::size_t kFdFixedReserve = 64;
 // The tracker.
 inline constexpr std::chrono::milliseconds kResyncInterval{30000};  // 0: no periodic rescan
 inline constexpr std::chrono::milliseconds kFlushPeriod{10000};
+// The heap is given back after a gathered pass at most this often (and at
+// each flush period).
+inline constexpr std::chrono::milliseconds kPassTrimInterval{1000};
 // How long presence-check requests are gathered before one pass runs, and
 // the least time between two passes (each walks all of /proc).
 inline constexpr std::chrono::milliseconds kPresenceDelay{20};
