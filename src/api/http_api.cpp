@@ -76,7 +76,8 @@ std::vector<LaneLimits> lanes_for(const HttpApiOptions& o, bool probes_only) {
        ApiError{503, "too_many_dumps", "too many dumps are building or waiting (" + line + "); retry shortly"}},
       {"events", probes_only ? 0 : o.max_subscribers, 0, 0ms, false,
        ApiError{503, "too_many_subscribers", "the change stream has as many subscribers as it takes; retry later"}, 5},
-      {"api", o.api_workers, 0, 0ms, false,
+      {"api", o.api_workers, probes_only ? defaults::kProbesOnlyApiQueue : 0,
+       probes_only ? defaults::kProbesOnlyApiQueueWait : 0ms, false,
        ApiError{503, "busy", "every worker of netnsd's API is busy; retry shortly"}},
   };
 }

@@ -231,7 +231,9 @@ inline constexpr std::chrono::milliseconds kEventStallLimit{300000};
 //                 kDumpQueue waiting at most kDumpQueueWait (503 too_many_dumps)
 //     events      GET /v1/events               kMaxEventSubscribers, no line
 //                 (503 too_many_subscribers)
-//     api         everything else              kApiWorkers, no line (503 busy)
+//     api         everything else              kApiWorkers, no line (503 busy); on the
+//                 metrics TCP listener 1 worker and a line of
+//                 kProbesOnlyApiQueue waiting at most kProbesOnlyApiQueueWait
 //   an answer     each write must make progress within kWriteTimeout, and the
 //                 whole answer be taken within kReadGrace + size / kMinReadRate
 //                 (cut, counted as slow_reader); a change stream instead may
@@ -263,6 +265,11 @@ inline constexpr std::chrono::milliseconds kProbeQueueWait{1000};
 inline constexpr std::size_t kMetricsWorkers = 1;
 inline constexpr std::size_t kMetricsQueue = 8;
 inline constexpr std::chrono::milliseconds kMetricsQueueWait{5000};
+// On the metrics TCP listener (probes and scrapes only) the api lane only
+// answers 404s, with one worker: a short line, so that a client's next
+// request is not refused while the worker is still letting go of its last.
+inline constexpr std::size_t kProbesOnlyApiQueue = 8;
+inline constexpr std::chrono::milliseconds kProbesOnlyApiQueueWait{1000};
 inline constexpr std::size_t kApiWorkers = 8;
 
 // Per-namespace metrics (--metrics-namespaces): the counters come from one

@@ -160,6 +160,15 @@ def main():
             status, ctype, payload = get(tcp(), method, path, body)
             if status != 404 or json.loads(payload).get("code") != "not_found":
                 failures.append(f"tcp {method} {path} answered {status} {payload[:80]!r}, not 404")
+        # One client asking again as soon as it has its answer: each 404 is
+        # a 404, never a 503 because the lone worker has not let go yet.
+        refused = 0
+        for _ in range(200):
+            status, _, payload = get(tcp(), "GET", "/nope")
+            if status != 404:
+                refused += 1
+        if refused:
+            failures.append(f"tcp: {refused} of 200 sequential GET /nope not answered 404")
         print("ok: over TCP only /metrics, /healthz and /readyz are served")
     finally:
         proc.send_signal(signal.SIGTERM)
