@@ -46,6 +46,7 @@ std::map<NetnsId, InterfaceSnapshot> snapshot_interfaces(const std::vector<Names
   };
   {
     std::vector<std::jthread> helpers;
+    // No second thread for a handful of namespaces: it would cost more to start than it saves.
     const std::size_t threads = std::min<std::size_t>(defaults::kSnapshotListers, listable.size() / 16 + 1);
     for (std::size_t t = 1; t < threads; ++t) helpers.emplace_back(lister);
     lister();
@@ -57,7 +58,6 @@ std::map<NetnsId, InterfaceSnapshot> snapshot_interfaces(const std::vector<Names
       out[listable[i]->netns].error = links.error().message();
       continue;
     }
-    out[listable[i]->netns];
     live.emplace(listable[i]->netns, std::move(links.value()));
   }
 

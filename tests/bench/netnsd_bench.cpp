@@ -47,6 +47,7 @@
 #include <ctime>
 #include <fstream>
 #include <functional>
+#include <initializer_list>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -838,6 +839,35 @@ double stop_netnsd(pid_t pid) {
   return ms(Steady::now() - start);
 }
 
+// The bench's own netnsds, on their defaults but for a short lonely timeout
+// (the freshness runs leave hundreds of namespaces behind, which must be
+// gone before the next size): the one measured, the same without its
+// journal, and one with every namespace's series. False when it never got
+// ready.
+bool start_measured(const Options& o) {
+  g_netnsd = start_netnsd(o, socket_path(), {"--lonely-timeout", "1", "--flush-period", "0.5"});
+  return g_netnsd > 0;
+}
+bool start_plain(const Options& o) {
+  g_plain = start_netnsd(o, plain_socket_path(), {"--lonely-timeout", "1", "--flush-period", "0.5", "--no-journal"});
+  return g_plain > 0;
+}
+bool start_metrics(const Options& o) {
+  g_metrics = start_netnsd(o, metrics_socket_path(),
+                           {"--lonely-timeout", "1", "--flush-period", "0.5", "--no-journal", "--metrics-namespaces",
+                            "--metrics-min-interval", "1"});
+  return g_metrics > 0;
+}
+// Stops those of `daemons` that run, and marks them stopped.
+void stop_daemons(std::initializer_list<pid_t*> daemons) {
+  for (pid_t* daemon : daemons) {
+    if (*daemon <= 0) continue;
+    const pid_t pid = *daemon;
+    *daemon = -1;
+    stop_netnsd(pid);
+  }
+}
+
 // RLIMIT_NOFILE of `pid` as /proc/PID/limits says it: "soft / hard".
 std::string nofile_of(pid_t pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/limits");
@@ -1041,21 +1071,11 @@ int main(int argc, char** argv) {
   const InitialScan scan0 = initial_scan(o, 0);
   if (!scan0.ok) return 1;
 
-  // netnsd on its defaults, but on a private socket and dump directory.
-  // Defaults, except a short lonely timeout: the freshness runs leave
-  // hundreds of namespaces behind, which must be gone before the next size.
-  g_netnsd = start_netnsd(o, socket_path(), {"--lonely-timeout", "1", "--flush-period", "0.5"});
-  if (g_netnsd < 0) return 1;
+  // netnsd on a private socket and dump directory (start_measured).
+  if (!start_measured(o)) return 1;
   // The two beside it serve the small sizes only (they are stopped before
   // the first big one): not started if there is none.
-  if (o.sizes.front() <= kBigSize) {
-    g_plain = start_netnsd(o, plain_socket_path(), {"--lonely-timeout", "1", "--flush-period", "0.5", "--no-journal"});
-    if (g_plain < 0) return 1;
-    g_metrics = start_netnsd(o, metrics_socket_path(),
-                             {"--lonely-timeout", "1", "--flush-period", "0.5", "--no-journal", "--metrics-namespaces",
-                              "--metrics-min-interval", "1"});
-    if (g_metrics < 0) return 1;
-  }
+  if (o.sizes.front() <= kBigSize && !(start_plain(o) && start_metrics(o))) return 1;
   const std::string unit_nofile = std::to_string(kUnitNofile) + " / " + std::to_string(kUnitNofile);
   for (pid_t daemon : {g_netnsd, g_plain, g_metrics}) {
     if (daemon > 0 && nofile_of(daemon) != unit_nofile) {
@@ -1088,12 +1108,7 @@ int main(int argc, char** argv) {
       // kernel walks every subscribed socket on the host for each
       // notification: they would slow the netnsd being measured.
       std::fprintf(stderr, "== N=%d: stopping the netnsds without a journal and with metrics\n", n);
-      for (pid_t* daemon : {&g_plain, &g_metrics}) {
-        if (*daemon <= 0) continue;
-        const pid_t pid = *daemon;
-        *daemon = -1;
-        stop_netnsd(pid);
-      }
+      stop_daemons({&g_plain, &g_metrics});
     }
     const bool with_plain = g_plain > 0, with_metrics = g_metrics > 0;
 
@@ -1194,26 +1209,9 @@ int main(int argc, char** argv) {
     // started again after it.
     std::fprintf(stderr, "== N=%d: the initial scan of a fresh netnsd, alone\n", n);
     const bool had_plain = g_plain > 0, had_metrics = g_metrics > 0;
-    for (pid_t* daemon : {&g_netnsd, &g_plain, &g_metrics}) {
-      if (*daemon <= 0) continue;
-      const pid_t pid = *daemon;
-      *daemon = -1;
-      stop_netnsd(pid);
-    }
+    stop_daemons({&g_netnsd, &g_plain, &g_metrics});
     const InitialScan scan = initial_scan(o, n);
-    g_netnsd = start_netnsd(o, socket_path(), {"--lonely-timeout", "1", "--flush-period", "0.5"});
-    if (g_netnsd < 0) return 1;
-    if (had_plain) {
-      g_plain =
-          start_netnsd(o, plain_socket_path(), {"--lonely-timeout", "1", "--flush-period", "0.5", "--no-journal"});
-      if (g_plain < 0) return 1;
-    }
-    if (had_metrics) {
-      g_metrics = start_netnsd(o, metrics_socket_path(),
-                               {"--lonely-timeout", "1", "--flush-period", "0.5", "--no-journal",
-                                "--metrics-namespaces", "--metrics-min-interval", "1"});
-      if (g_metrics < 0) return 1;
-    }
+    if (!start_measured(o) || (had_plain && !start_plain(o)) || (had_metrics && !start_metrics(o))) return 1;
 
     const double floor_med = percentile(s["netlink floor"], 50);
     const double snap_med = percentile(s["netnsd stream + snapshot"], 50);
